@@ -1,0 +1,73 @@
+package metrics
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are the collectors of one switchhook process.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	// EventsIn counts recorded events by kind and source.
+	EventsIn *prometheus.CounterVec
+	// Deliveries counts finished attempts by endpoint and outcome
+	// (succeeded, retry, failed).
+	Deliveries *prometheus.CounterVec
+	// AttemptLatency is the time from sending a request to its response.
+	AttemptLatency *prometheus.HistogramVec
+	// EventToDelivery is the time from an event's occurrence to the request
+	// that delivered it successfully.
+	EventToDelivery prometheus.Histogram
+	// SourceConnected is 1 while a call source (PBX engine connection) is up.
+	SourceConnected *prometheus.GaugeVec
+}
+
+// New makes the collectors and registers them, with the Go and process
+// collectors, on a fresh registry. queueDepth is read at each scrape.
+func New(queueDepth func(context.Context) (int, error)) *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: reg,
+		EventsIn: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchhook_events_total", Help: "Call events recorded, by kind and source.",
+		}, []string{"event", "source"}),
+		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchhook_delivery_attempts_total", Help: "Delivery attempts, by endpoint and outcome (succeeded, retry, failed).",
+		}, []string{"endpoint", "outcome"}),
+		AttemptLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "switchhook_attempt_duration_seconds", Help: "Time from sending a webhook request to its response.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"endpoint"}),
+		EventToDelivery: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "switchhook_event_to_delivery_seconds", Help: "Time from an event's occurrence to its successful delivery.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 20),
+		}),
+		SourceConnected: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "switchhook_source_connected", Help: "1 while a call source is connected to its engine.",
+		}, []string{"source"}),
+	}
+	reg.MustRegister(m.EventsIn, m.Deliveries, m.AttemptLatency, m.EventToDelivery, m.SourceConnected,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if queueDepth != nil {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "switchhook_queue_depth", Help: "Pending deliveries.",
+		}, func() float64 {
+			n, err := queueDepth(context.Background())
+			if err != nil {
+				return -1
+			}
+			return float64(n)
+		}))
+	}
+	return m
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
+}
