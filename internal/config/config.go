@@ -1,0 +1,321 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	// Timezone is the zone of the payload `timestamp` field (IANA name).
+	Timezone string `yaml:"timezone"`
+	// Node names this process among several sharing one store; it owns the
+	// calls it records. Default: the host name.
+	Node string `yaml:"node"`
+	// DataDir holds the generated admin token and demo passwords.
+	DataDir     string       `yaml:"data_dir"`
+	Log         Log          `yaml:"log"`
+	HTTP        HTTP         `yaml:"http"`
+	Store       Store        `yaml:"store"`
+	Delivery    Delivery     `yaml:"delivery"`
+	Webhooks    []Webhook    `yaml:"webhooks"`
+	SIP         SIP          `yaml:"sip"`
+	Extensions  []Extension  `yaml:"extensions"`
+	RingTimeout Duration     `yaml:"ring_timeout"`
+	FreeSWITCH  []FreeSWITCH `yaml:"freeswitch"`
+	Asterisk    []Asterisk   `yaml:"asterisk"`
+
+	// DemoExtensions is true when the file names no extensions, so the demo
+	// extensions 1001-1003 with generated passwords are served.
+	DemoExtensions bool `yaml:"-"`
+}
+
+// Log sets the log output.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// HTTP is the API and dashboard server.
+type HTTP struct {
+	Listen string `yaml:"listen"`
+	// AdminToken guards the API. Also from SWITCHHOOK_ADMIN_TOKEN; if
+	// neither, one is generated on first start and kept in the data dir.
+	AdminToken string `yaml:"admin_token"`
+}
+
+// Store says where events and deliveries are kept.
+type Store struct {
+	DSN string `yaml:"dsn"` // sqlite://PATH or postgres://…
+	// Retention is how long events and attempts are kept; 0 keeps them forever.
+	Retention Duration `yaml:"retention"`
+}
+
+// Delivery holds the defaults of every endpoint and the engine's settings.
+type Delivery struct {
+	Timeout       Duration   `yaml:"timeout"`
+	RetrySchedule []Duration `yaml:"retry_schedule"`
+	MaxInFlight   int        `yaml:"max_in_flight"`
+	// CircuitFailures in a row open an endpoint's circuit.
+	CircuitFailures int `yaml:"circuit_failures"`
+	// DisableAfter of failing without a success disables an endpoint.
+	DisableAfter Duration `yaml:"disable_after"`
+	// SecretGrace is how long a rotated-out secret still signs.
+	SecretGrace     Duration `yaml:"secret_grace"`
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+}
+
+// Webhook is an endpoint declared in the file.
+type Webhook struct {
+	URL           string            `yaml:"url"`
+	Description   string            `yaml:"description"`
+	Events        []string          `yaml:"events"`
+	Payload       string            `yaml:"payload"`
+	Secret        string            `yaml:"secret"`
+	Headers       map[string]string `yaml:"headers"`
+	Timeout       Duration          `yaml:"timeout"`
+	RetrySchedule []Duration        `yaml:"retry_schedule"`
+	MaxInFlight   int               `yaml:"max_in_flight"`
+	Disabled      bool              `yaml:"disabled"`
+}
+
+// SIP is the built-in PBX's SIP side.
+type SIP struct {
+	Enabled    *bool    `yaml:"enabled"`
+	Listen     []string `yaml:"listen"`
+	Domain     string   `yaml:"domain"`
+	ExternalIP string   `yaml:"external_ip"`
+	RTPPorts   string   `yaml:"rtp_ports"` // "10000-20000"
+}
+
+// On reports whether the built-in PBX runs (the default).
+func (s SIP) On() bool { return s.Enabled == nil || *s.Enabled }
+
+// RTPRange returns the bounds of RTPPorts.
+func (s SIP) RTPRange() (lo, hi int) {
+	a, b, _ := strings.Cut(s.RTPPorts, "-")
+	lo, _ = strconv.Atoi(a)
+	hi, _ = strconv.Atoi(b)
+	return lo, hi
+}
+
+// Extension is a phone of the built-in PBX.
+type Extension struct {
+	Number   string `yaml:"number"`
+	Password string `yaml:"password"`
+	Name     string `yaml:"name"`
+}
+
+// FreeSWITCH is one FreeSWITCH to attach to over its event socket.
+type FreeSWITCH struct {
+	Name     string `yaml:"name"`
+	Address  string `yaml:"address"`
+	Password string `yaml:"password"`
+}
+
+// Asterisk is one Asterisk to attach to over ARI.
+type Asterisk struct {
+	Name     string `yaml:"name"`
+	URL      string `yaml:"url"`
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	App      string `yaml:"app"`
+}
+
+// Duration is a time.Duration written as "10s", "5m", "24h".
+type Duration time.Duration
+
+// UnmarshalYAML reads a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if n.Kind != yaml.ScalarNode || err != nil {
+		return fmt.Errorf("line %d: %q is not a duration like 10s, 5m or 24h", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Default returns the configuration of an absent file.
+func Default() *Config {
+	return &Config{
+		Timezone: "UTC",
+		DataDir:  "./switchhook-data",
+		Log:      Log{Level: "info", Format: "text"},
+		HTTP:     HTTP{Listen: "127.0.0.1:8080"},
+		Store:    Store{Retention: Duration(30 * 24 * time.Hour)},
+		Delivery: Delivery{
+			Timeout:         Duration(10 * time.Second),
+			MaxInFlight:     16,
+			CircuitFailures: 5,
+			DisableAfter:    Duration(72 * time.Hour),
+			SecretGrace:     Duration(24 * time.Hour),
+			ShutdownTimeout: Duration(10 * time.Second),
+		},
+		SIP: SIP{
+			Listen:   []string{"udp://0.0.0.0:5060", "tcp://0.0.0.0:5060"},
+			RTPPorts: "10000-20000",
+		},
+		RingTimeout:    Duration(30 * time.Second),
+		DemoExtensions: true,
+	}
+}
+
+// Load reads the file at path; an empty path gives Default, validated.
+func Load(path string) (*Config, error) {
+	if path == "" {
+		c := Default()
+		return c, c.finish()
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	c, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse reads a configuration from YAML bytes over the defaults.
+func Parse(b []byte) (*Config, error) {
+	c := Default()
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		paths := map[int]string{}
+		if err := checkKeys(root.Content[0], reflect.TypeOf(*c), "", paths); err != nil {
+			return nil, err
+		}
+		if err := root.Content[0].Decode(c); err != nil {
+			return nil, withPath(err, paths)
+		}
+		if hasKey(root.Content[0], "extensions") {
+			c.DemoExtensions = false
+		}
+	}
+	return c, c.finish()
+}
+
+// finish fills defaults that depend on other keys and validates.
+func (c *Config) finish() error {
+	if c.Node == "" {
+		c.Node, _ = os.Hostname()
+	}
+	if c.Store.DSN == "" {
+		c.Store.DSN = "sqlite://" + strings.TrimSuffix(c.DataDir, "/") + "/switchhook.db"
+	}
+	if env := os.Getenv("SWITCHHOOK_ADMIN_TOKEN"); env != "" && c.HTTP.AdminToken == "" {
+		c.HTTP.AdminToken = env
+	}
+	return c.Validate()
+}
+
+func hasKey(n *yaml.Node, key string) bool {
+	if n.Kind != yaml.MappingNode {
+		return false
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return true
+		}
+	}
+	return false
+}
+
+// checkKeys walks the document against the Go type, refusing keys that name
+// no field, and remembers the path of every line so that decoding errors,
+// which only know lines, can name the key.
+func checkKeys(n *yaml.Node, t reflect.Type, path string, paths map[int]string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if path != "" {
+		paths[n.Line] = path
+	}
+	switch {
+	case t.Kind() == reflect.Struct && t != reflect.TypeOf(time.Time{}):
+		if n.Kind != yaml.MappingNode {
+			if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+				return nil
+			}
+			return fmt.Errorf("%s: want a mapping of keys, got %q", orRoot(path), n.Value)
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			f, ok := fieldByTag(t, k.Value)
+			if !ok {
+				return fmt.Errorf("%s: unknown key (line %d)", join(path, k.Value), k.Line)
+			}
+			if err := checkKeys(v, f.Type, join(path, k.Value), paths); err != nil {
+				return err
+			}
+		}
+	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
+		for i, item := range n.Content {
+			if err := checkKeys(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), paths); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func fieldByTag(t reflect.Type, key string) (reflect.StructField, bool) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if name, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); name == key && name != "-" {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func orRoot(path string) string {
+	if path == "" {
+		return "(top level)"
+	}
+	return path
+}
+
+var lineRE = regexp.MustCompile(`line (\d+): `)
+
+// withPath rewrites yaml's "line N: …" messages to name the key at line N.
+func withPath(err error, paths map[int]string) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n")
+	var out []string
+	for _, line := range strings.Split(msg, "\n") {
+		line = strings.TrimSpace(line)
+		if m := lineRE.FindStringSubmatch(line); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			if p, ok := paths[n]; ok {
+				line = p + ": " + lineRE.ReplaceAllString(line, "") + " (line " + m[1] + ")"
+			}
+		}
+		out = append(out, line)
+	}
+	return errors.New(strings.Join(out, "; "))
+}

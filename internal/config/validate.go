@@ -1,0 +1,190 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/switchhook/switchhook/internal/events"
+)
+
+// Validate refuses the first value that cannot work, naming its key.
+func (c *Config) Validate() error {
+	if _, err := time.LoadLocation(c.Timezone); err != nil {
+		return fmt.Errorf("timezone: %q is not a known zone (want an IANA name like UTC or Europe/Berlin)", c.Timezone)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		return fmt.Errorf("log.format: %q is not text or json", c.Log.Format)
+	}
+	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
+		return fmt.Errorf("http.listen: %q is not host:port", c.HTTP.Listen)
+	}
+	if !strings.HasPrefix(c.Store.DSN, "sqlite://") && !strings.HasPrefix(c.Store.DSN, "postgres://") && !strings.HasPrefix(c.Store.DSN, "postgresql://") {
+		return fmt.Errorf("store.dsn: %q is neither sqlite://PATH nor postgres://…", c.Store.DSN)
+	}
+	if c.Store.Retention < 0 {
+		return fmt.Errorf("store.retention: must not be negative")
+	}
+	if err := c.Delivery.validate(); err != nil {
+		return err
+	}
+	seen := map[string]int{}
+	for i, w := range c.Webhooks {
+		if err := w.validate(fmt.Sprintf("webhooks[%d]", i)); err != nil {
+			return err
+		}
+		if j, dup := seen[w.URL]; dup {
+			return fmt.Errorf("webhooks[%d].url: %s is declared already at webhooks[%d]", i, w.URL, j)
+		}
+		seen[w.URL] = i
+	}
+	if err := c.validatePBX(); err != nil {
+		return err
+	}
+	names := map[string]string{}
+	for i, f := range c.FreeSWITCH {
+		p := fmt.Sprintf("freeswitch[%d]", i)
+		if err := uniqueName(names, p, f.Name); err != nil {
+			return err
+		}
+		if _, _, err := net.SplitHostPort(f.Address); err != nil {
+			return fmt.Errorf("%s.address: %q is not host:port", p, f.Address)
+		}
+		if f.Password == "" {
+			return fmt.Errorf("%s.password: is empty (FreeSWITCH's default is ClueCon)", p)
+		}
+	}
+	for i, a := range c.Asterisk {
+		p := fmt.Sprintf("asterisk[%d]", i)
+		if err := uniqueName(names, p, a.Name); err != nil {
+			return err
+		}
+		if u, err := url.Parse(a.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("%s.url: %q is not an http(s) URL like http://127.0.0.1:8088", p, a.URL)
+		}
+		if a.Username == "" || a.App == "" {
+			return fmt.Errorf("%s: username and app are required", p)
+		}
+	}
+	return nil
+}
+
+func uniqueName(names map[string]string, path, name string) error {
+	if name == "" {
+		return fmt.Errorf("%s.name: is empty", path)
+	}
+	if other, dup := names[name]; dup {
+		return fmt.Errorf("%s.name: %q is used already by %s", path, name, other)
+	}
+	names[name] = path
+	return nil
+}
+
+func (d *Delivery) validate() error {
+	if d.Timeout < Duration(time.Second) || d.Timeout > Duration(time.Minute) {
+		return fmt.Errorf("delivery.timeout: %v is not between 1s and 1m", d.Timeout.D())
+	}
+	if err := validSchedule("delivery.retry_schedule", d.RetrySchedule); err != nil {
+		return err
+	}
+	if d.MaxInFlight < 1 || d.MaxInFlight > 1024 {
+		return fmt.Errorf("delivery.max_in_flight: %d is not between 1 and 1024", d.MaxInFlight)
+	}
+	if d.CircuitFailures < 1 {
+		return fmt.Errorf("delivery.circuit_failures: must be at least 1")
+	}
+	if d.DisableAfter < Duration(time.Minute) {
+		return fmt.Errorf("delivery.disable_after: %v is shorter than a minute", d.DisableAfter.D())
+	}
+	if d.SecretGrace < 0 || d.ShutdownTimeout <= 0 {
+		return fmt.Errorf("delivery.secret_grace and delivery.shutdown_timeout: must be positive")
+	}
+	return nil
+}
+
+func validSchedule(path string, s []Duration) error {
+	if len(s) > 50 {
+		return fmt.Errorf("%s: %d attempts is more than 50", path, len(s))
+	}
+	for i, d := range s {
+		if d < 0 {
+			return fmt.Errorf("%s[%d]: must not be negative", path, i)
+		}
+	}
+	return nil
+}
+
+func (w *Webhook) validate(p string) error {
+	u, err := url.Parse(w.URL)
+	if w.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%s.url: %q is not an absolute http(s) URL", p, w.URL)
+	}
+	for i, e := range w.Events {
+		if _, err := events.ParseKind(e); err != nil {
+			return fmt.Errorf("%s.events[%d]: %w", p, i, err)
+		}
+	}
+	if _, err := events.ParseProfile(w.Payload); err != nil {
+		return fmt.Errorf("%s.payload: %w", p, err)
+	}
+	if w.Secret != "" && !strings.HasPrefix(w.Secret, "whsec_") {
+		return fmt.Errorf("%s.secret: must start with whsec_ followed by base64", p)
+	}
+	for k := range w.Headers {
+		lk := strings.ToLower(k)
+		if strings.HasPrefix(lk, "webhook-") || lk == "content-type" || lk == "content-length" || lk == "host" {
+			return fmt.Errorf("%s.headers.%s: is set by switchhook and cannot be overridden", p, k)
+		}
+	}
+	if w.Timeout != 0 && (w.Timeout < Duration(time.Second) || w.Timeout > Duration(time.Minute)) {
+		return fmt.Errorf("%s.timeout: %v is not between 1s and 1m", p, w.Timeout.D())
+	}
+	if w.MaxInFlight < 0 || w.MaxInFlight > 1024 {
+		return fmt.Errorf("%s.max_in_flight: %d is not between 1 and 1024", p, w.MaxInFlight)
+	}
+	return validSchedule(p+".retry_schedule", w.RetrySchedule)
+}
+
+func (c *Config) validatePBX() error {
+	for i, l := range c.SIP.Listen {
+		u, err := url.Parse(l)
+		if err != nil || (u.Scheme != "udp" && u.Scheme != "tcp") || u.Port() == "" {
+			return fmt.Errorf("sip.listen[%d]: %q is not udp://HOST:PORT or tcp://HOST:PORT", i, l)
+		}
+	}
+	if c.SIP.ExternalIP != "" && net.ParseIP(c.SIP.ExternalIP) == nil {
+		return fmt.Errorf("sip.external_ip: %q is not an IP address", c.SIP.ExternalIP)
+	}
+	a, b, ok := strings.Cut(c.SIP.RTPPorts, "-")
+	lo, err1 := strconv.Atoi(a)
+	hi, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || lo < 1024 || hi > 65535 || hi-lo < 1 {
+		return fmt.Errorf("sip.rtp_ports: %q is not a range like 10000-20000 within 1024-65535", c.SIP.RTPPorts)
+	}
+	if c.RingTimeout < Duration(time.Second) {
+		return fmt.Errorf("ring_timeout: %v is shorter than a second", c.RingTimeout.D())
+	}
+	seen := map[string]int{}
+	for i, e := range c.Extensions {
+		p := fmt.Sprintf("extensions[%d]", i)
+		if e.Number == "" || strings.Trim(e.Number, "0123456789") != "" {
+			return fmt.Errorf("%s.number: %q is not a number of digits", p, e.Number)
+		}
+		if j, dup := seen[e.Number]; dup {
+			return fmt.Errorf("%s.number: %s is used already by extensions[%d]", p, e.Number, j)
+		}
+		seen[e.Number] = i
+		if len(e.Password) < 8 {
+			return fmt.Errorf("%s.password: must be at least 8 characters", p)
+		}
+	}
+	return nil
+}
