@@ -1,0 +1,338 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/switchhook/switchhook/internal/events"
+	"github.com/switchhook/switchhook/internal/metrics"
+	"github.com/switchhook/switchhook/internal/store"
+)
+
+// ErrRejected is wrapped by Emit's error for an event that breaks the rules
+// of a call's life; the event is dropped, the call goes on.
+var ErrRejected = errors.New("event rejected")
+
+// ErrClosed is returned by Emit once the recorder has stopped taking events.
+var ErrClosed = errors.New("recorder closed")
+
+// Options configure a Recorder.
+type Options struct {
+	// Node owns the calls this recorder opens (see store.Store.OpenCalls).
+	Node string
+	// Wake is called after each committed batch; the delivery engine's Wake.
+	Wake    func()
+	Logger  *slog.Logger
+	Metrics *metrics.Metrics
+	// Queue is how many events may wait for the store; Emit blocks beyond.
+	Queue int
+	// MaxBatch caps the events of one transaction.
+	MaxBatch int
+}
+
+// Recorder is the events.Sink of a process. The zero value is not usable;
+// call New.
+type Recorder struct {
+	st   store.Store
+	opts Options
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	closed   bool
+	calls    map[string]*call
+	emitting sync.WaitGroup
+	queue    chan events.Event
+}
+
+// call is what the recorder remembers of an open call.
+type call struct {
+	seq        int64
+	startedAt  time.Time
+	answeredAt time.Time
+	answeredBy string
+	answered   bool
+	held       bool
+	ringing    map[string]bool // legs that rang already
+}
+
+// New returns a recorder writing to st.
+func New(st store.Store, o Options) *Recorder {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Queue <= 0 {
+		o.Queue = 8192
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 512
+	}
+	if o.Wake == nil {
+		o.Wake = func() {}
+	}
+	return &Recorder{st: st, opts: o, log: o.Logger, calls: map[string]*call{}, queue: make(chan events.Event, o.Queue)}
+}
+
+// Recover ends the calls this node left open when it last stopped without
+// ending them (a crash, kill -9): each gets its CALL_HANGUP with cause
+// SYSTEM_SHUTDOWN, so every CALL_ROUTED still has exactly one CALL_HANGUP.
+// Call it before Run and before any source starts.
+func (r *Recorder) Recover(ctx context.Context) (int, error) {
+	open, err := r.st.OpenCalls(ctx, r.opts.Node)
+	if err != nil {
+		return 0, fmt.Errorf("recover open calls: %w", err)
+	}
+	now := time.Now()
+	evs := make([]events.Event, 0, len(open))
+	for _, c := range open {
+		e := events.Event{
+			ID:                newEventID(),
+			Kind:              events.CallHangup,
+			CallUUID:          c.CallUUID,
+			SessionUUID:       c.SessionUUID,
+			CallerIDNumber:    c.CallerIDNumber,
+			DestinationNumber: c.DestinationNumber,
+			OccurredAt:        now,
+			Sequence:          c.LastSequence + 1,
+			Direction:         c.Direction,
+			Source:            c.Source,
+			Hangup: &events.Hangup{
+				Cause:      events.CauseSystemShutdown,
+				By:         events.System,
+				Duration:   wholeSeconds(now.Sub(c.StartedAt)),
+				AnsweredBy: c.AnsweredBy,
+			},
+		}
+		if c.AnsweredBy != "" {
+			e.DestinationNumber = c.AnsweredBy
+		}
+		if !c.AnsweredAt.IsZero() {
+			e.Hangup.Billsec = wholeSeconds(now.Sub(c.AnsweredAt))
+		}
+		evs = append(evs, e)
+	}
+	if len(evs) == 0 {
+		return 0, nil
+	}
+	if _, err := r.st.InsertEvents(ctx, r.opts.Node, evs); err != nil {
+		return 0, fmt.Errorf("record SYSTEM_SHUTDOWN hangups: %w", err)
+	}
+	r.log.Warn("ended calls left open by the previous run", "calls", len(evs), "cause", events.CauseSystemShutdown)
+	r.opts.Wake()
+	return len(evs), nil
+}
+
+// Emit checks e against its call's story so far, numbers it and queues it for
+// the store. It returns once the event is queued (not yet committed).
+func (r *Recorder) Emit(ctx context.Context, e events.Event) error {
+	if err := e.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", ErrRejected, err)
+	}
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return ErrClosed
+	}
+	if err := r.admit(&e); err != nil {
+		r.mu.Unlock()
+		r.log.Warn("dropped call event", "event", e.Kind, "call_uuid", e.CallUUID, "source", e.Source, "reason", err)
+		return fmt.Errorf("%w: %s %s: %v", ErrRejected, e.Kind, e.CallUUID, err)
+	}
+	r.emitting.Add(1)
+	r.mu.Unlock()
+	defer r.emitting.Done()
+	select {
+	case r.queue <- e:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("queue %s %s: %w", e.Kind, e.CallUUID, ctx.Err())
+	}
+}
+
+// admit applies the rules of a call's life to e and fills what the recorder
+// owns. It runs under r.mu.
+func (r *Recorder) admit(e *events.Event) error {
+	if e.ID == "" {
+		e.ID = newEventID()
+	}
+	if e.SessionUUID == "" {
+		e.SessionUUID = e.CallUUID
+	}
+	if e.Endpoint != "" {
+		// A test event stands alone: it opens no call.
+		e.Sequence = 1
+		return nil
+	}
+	c := r.calls[e.CallUUID]
+	if e.Kind == events.CallRouted {
+		if c != nil {
+			return errors.New("call was routed already")
+		}
+		c = &call{startedAt: e.OccurredAt, ringing: map[string]bool{}}
+		r.calls[e.CallUUID] = c
+	} else if c == nil {
+		return errors.New("no open call with this call_uuid (not routed, or hung up already)")
+	}
+	switch e.Kind {
+	case events.CallRinging:
+		if e.LegUUID != "" {
+			if c.ringing[e.LegUUID] {
+				return errors.New("this leg rang already")
+			}
+			c.ringing[e.LegUUID] = true
+		}
+	case events.CallAnswer:
+		if !c.answered {
+			c.answered, c.answeredAt, c.answeredBy = true, e.OccurredAt, e.DestinationNumber
+		}
+	case events.CallHold:
+		if !c.answered || c.held {
+			return errors.New("hold while not answered, or held already")
+		}
+		c.held = true
+	case events.CallUnhold:
+		if !c.held {
+			return errors.New("unhold while not held")
+		}
+		c.held = false
+	case events.CallHangup:
+		h := events.Hangup{Cause: events.CauseNormalUnspecified, By: events.System}
+		if e.Hangup != nil {
+			h = *e.Hangup
+		}
+		h.Duration = wholeSeconds(e.OccurredAt.Sub(c.startedAt))
+		h.AnsweredBy = c.answeredBy
+		h.Billsec = 0
+		if c.answered {
+			h.Billsec = wholeSeconds(e.OccurredAt.Sub(c.answeredAt))
+		}
+		e.Hangup = &h
+		delete(r.calls, e.CallUUID)
+	}
+	c.seq++
+	e.Sequence = c.seq
+	return nil
+}
+
+// Run writes queued events to the store in batches until ctx is done, then
+// stops taking events and writes what was queued. A batch that fails to
+// commit is retried, with a pause, until it commits or ctx is done: an event
+// Emit accepted is not dropped for a passing store error.
+func (r *Recorder) Run(ctx context.Context) error {
+	batch := make([]events.Event, 0, r.opts.MaxBatch)
+	for {
+		select {
+		case e := <-r.queue:
+			batch = r.fill(append(batch[:0], e))
+			r.commit(ctx, batch)
+		case <-ctx.Done():
+			return r.drain()
+		}
+	}
+}
+
+// fill takes what else is queued, up to MaxBatch, without waiting: under load
+// batches grow by themselves, and a lone event is committed at once.
+func (r *Recorder) fill(batch []events.Event) []events.Event {
+	for len(batch) < r.opts.MaxBatch {
+		select {
+		case e := <-r.queue:
+			batch = append(batch, e)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+func (r *Recorder) commit(ctx context.Context, batch []events.Event) {
+	for pause := 50 * time.Millisecond; ; pause = min(2*pause, 5*time.Second) {
+		_, err := r.st.InsertEvents(context.WithoutCancel(ctx), r.opts.Node, batch)
+		if err == nil {
+			break
+		}
+		r.log.Error("store events (will retry)", "events", len(batch), "err", err)
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			// One last try on the way out, then give up loudly.
+			if _, err := r.st.InsertEvents(context.WithoutCancel(ctx), r.opts.Node, batch); err != nil {
+				r.log.Error("store events failed at shutdown: events lost", "events", len(batch), "err", err)
+				return
+			}
+			r.counted(batch)
+			r.opts.Wake()
+			return
+		}
+	}
+	r.counted(batch)
+	r.opts.Wake()
+}
+
+func (r *Recorder) counted(batch []events.Event) {
+	if r.opts.Metrics == nil {
+		return
+	}
+	for i := range batch {
+		r.opts.Metrics.EventsIn.WithLabelValues(string(batch[i].Kind), sourceLabel(batch[i].Source)).Inc()
+	}
+}
+
+// sourceLabel keeps the label's cardinality to the source kinds.
+func sourceLabel(s string) string {
+	kind, _, _ := strings.Cut(s, "/")
+	return kind
+}
+
+// drainTimeout bounds how long a stopping recorder keeps retrying a store
+// that will not commit.
+const drainTimeout = 15 * time.Second
+
+// drain closes the recorder and commits what is queued.
+func (r *Recorder) drain() error {
+	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	done := make(chan struct{})
+	go func() { r.emitting.Wait(); close(done) }()
+	batch := make([]events.Event, 0, r.opts.MaxBatch)
+	for {
+		select {
+		case e := <-r.queue:
+			batch = r.fill(append(batch[:0], e))
+			r.commit(ctx, batch)
+		case <-done:
+			for len(r.queue) > 0 {
+				batch = r.fill(batch[:0])
+				r.commit(ctx, batch)
+			}
+			return nil
+		}
+	}
+}
+
+// OpenCalls counts the calls the recorder is following.
+func (r *Recorder) OpenCalls() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.calls)
+}
+
+func newEventID() string {
+	return "evt_" + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "")
+}
+
+func wholeSeconds(d time.Duration) int64 {
+	if d < 0 {
+		return 0
+	}
+	return int64(d / time.Second)
+}
