@@ -1,0 +1,226 @@
+package api
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/switchhook/switchhook/internal/events"
+	"github.com/switchhook/switchhook/internal/metrics"
+	"github.com/switchhook/switchhook/internal/store"
+)
+
+// Engine is what the API tells the delivery engine.
+type Engine interface {
+	// Wake says new deliveries may be due now.
+	Wake()
+	// EndpointsChanged says an endpoint was created, changed or removed.
+	EndpointsChanged()
+}
+
+// EndpointDefaults are the settings of an endpoint created without them.
+type EndpointDefaults struct {
+	Timeout       time.Duration   // 0: 10s
+	RetrySchedule []time.Duration // empty: 0s 5s 5m 30m 2h 5h 10h 10h
+	MaxInFlight   int             // 0: 4
+}
+
+// Options configure an API.
+type Options struct {
+	Store store.Store
+	// Sink receives the test events, so they take the path of real ones:
+	// recorded, ordered, retried.
+	Sink   events.Sink
+	Engine Engine // nil: nobody is told
+	// Metrics are served at /metrics; nil answers 404 there.
+	Metrics *metrics.Metrics
+	// AdminToken is the bearer token of every /v1 route; empty refuses them all.
+	AdminToken string
+	// Location is the zone of the events' `timestamp`; nil is UTC.
+	Location *time.Location
+	Logger   *slog.Logger // nil: no logs
+	Version  string       // reported by /healthz
+	// Registrations, Channels and Sources return JSON-able lists of the PBX's
+	// registrations, its live channels and the call sources; nil serves [].
+	Registrations, Channels, Sources func() any
+	// SecretGrace is how long a rotated-out secret keeps signing; 0 is 24h.
+	SecretGrace time.Duration
+	Defaults    EndpointDefaults
+}
+
+// Limits of the API's inputs.
+const (
+	maxBodyBytes    = 1 << 20
+	defaultLimit    = 100
+	maxLimit        = 1000
+	healthzTimeout  = 3 * time.Second
+	defaultGrace    = 24 * time.Hour
+	defaultTimeout  = 10 * time.Second
+	defaultInFlight = 4
+)
+
+// defaultSchedule follows the Standard Webhooks reference sender's: quick
+// retries for a blip, then spread over a day for an outage.
+var defaultSchedule = []time.Duration{0, 5 * time.Second, 5 * time.Minute, 30 * time.Minute,
+	2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour}
+
+// API serves the management routes. Make one with New.
+type API struct {
+	store    store.Store
+	sink     events.Sink
+	engine   Engine
+	metrics  *metrics.Metrics
+	log      *slog.Logger
+	loc      *time.Location
+	version  string
+	lists    map[string]func() any
+	grace    time.Duration
+	defaults EndpointDefaults
+
+	tokenSum [sha256.Size]byte
+	hasToken bool
+	routes   []route
+	mux      *http.ServeMux
+}
+
+// route is one method and pattern of the API; the OpenAPI document must
+// list exactly these.
+type route struct {
+	method  string
+	pattern string
+	public  bool // no admin token needed
+	handle  func(w http.ResponseWriter, r *http.Request) error
+}
+
+// New makes an API from o, filling the defaults of zero options.
+func New(o Options) *API {
+	a := &API{
+		store:    o.Store,
+		sink:     o.Sink,
+		engine:   o.Engine,
+		metrics:  o.Metrics,
+		log:      o.Logger,
+		loc:      o.Location,
+		version:  o.Version,
+		grace:    o.SecretGrace,
+		defaults: o.Defaults,
+		lists: map[string]func() any{
+			"registrations": o.Registrations,
+			"channels":      o.Channels,
+			"sources":       o.Sources,
+		},
+	}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.loc == nil {
+		a.loc = time.UTC
+	}
+	if a.grace == 0 {
+		a.grace = defaultGrace
+	}
+	if a.defaults.Timeout == 0 {
+		a.defaults.Timeout = defaultTimeout
+	}
+	if len(a.defaults.RetrySchedule) == 0 {
+		a.defaults.RetrySchedule = defaultSchedule
+	}
+	if a.defaults.MaxInFlight == 0 {
+		a.defaults.MaxInFlight = defaultInFlight
+	}
+	if o.AdminToken != "" {
+		a.tokenSum, a.hasToken = sha256.Sum256([]byte(o.AdminToken)), true
+	}
+	a.routes = a.routeTable()
+	a.mux = http.NewServeMux()
+	for _, rt := range a.routes {
+		h := a.serve(rt.handle)
+		if !rt.public {
+			h = a.authorize(h)
+		}
+		a.mux.Handle(rt.method+" "+rt.pattern, h)
+	}
+	a.mux.Handle("/v1/", a.authorize(a.serve(a.noRoute)))
+	a.mux.Handle("/", a.serve(a.noRoute))
+	return a
+}
+
+func (a *API) routeTable() []route {
+	return []route{
+		{method: "GET", pattern: "/healthz", public: true, handle: a.healthz},
+		{method: "GET", pattern: "/metrics", public: true, handle: a.serveMetrics},
+		{method: "GET", pattern: "/v1/openapi.json", handle: a.openAPI},
+		{method: "POST", pattern: "/v1/endpoints", handle: a.createEndpoint},
+		{method: "GET", pattern: "/v1/endpoints", handle: a.listEndpoints},
+		{method: "GET", pattern: "/v1/endpoints/{id}", handle: a.getEndpoint},
+		{method: "PATCH", pattern: "/v1/endpoints/{id}", handle: a.patchEndpoint},
+		{method: "DELETE", pattern: "/v1/endpoints/{id}", handle: a.deleteEndpoint},
+		{method: "POST", pattern: "/v1/endpoints/{id}/rotate-secret", handle: a.rotateSecret},
+		{method: "POST", pattern: "/v1/endpoints/{id}/test", handle: a.testEndpoint},
+		{method: "POST", pattern: "/v1/endpoints/{id}/replay", handle: a.replay},
+		{method: "GET", pattern: "/v1/events", handle: a.listEvents},
+		{method: "GET", pattern: "/v1/calls", handle: a.listCalls},
+		{method: "GET", pattern: "/v1/calls/{call_uuid}", handle: a.getCall},
+		{method: "GET", pattern: "/v1/deliveries", handle: a.listDeliveries},
+		{method: "GET", pattern: "/v1/deliveries/{id}", handle: a.getDelivery},
+		{method: "POST", pattern: "/v1/deliveries/{id}/retry", handle: a.retryDelivery},
+		{method: "GET", pattern: "/v1/registrations", handle: a.list("registrations")},
+		{method: "GET", pattern: "/v1/channels", handle: a.list("channels")},
+		{method: "GET", pattern: "/v1/sources", handle: a.list("sources")},
+	}
+}
+
+// Handler serves the API's routes and answers 404 to any other path, so it
+// can sit alone on a server. To share a server with other pages, use Mount.
+func (a *API) Handler() http.Handler { return a.mux }
+
+// Mount routes /v1/, /healthz and /metrics of mux to the API. The patterns
+// carry no method, so the rest of mux must not use method patterns that
+// overlap them (a plain "/" for a dashboard is fine; "GET /" would conflict).
+func (a *API) Mount(mux *http.ServeMux) {
+	for _, p := range []string{"/v1/", "/healthz", "/metrics"} {
+		mux.Handle(p, a.mux)
+	}
+}
+
+// authorize lets a request through only with the admin token. Both sides are
+// hashed first so that the comparison takes the same time whatever the
+// lengths of the token tried.
+func (a *API) authorize(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="switchhook"`)
+			a.writeError(w, r, errorf(http.StatusUnauthorized, "Authorization", "missing Authorization: Bearer <admin token>"))
+			return
+		}
+		sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
+		if !a.hasToken || subtle.ConstantTimeCompare(sum[:], a.tokenSum[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="switchhook", error="invalid_token"`)
+			a.writeError(w, r, errorf(http.StatusUnauthorized, "Authorization", "invalid admin token"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// noRoute answers paths and methods no route serves: 405 with Allow when
+// the path exists under another method, 404 otherwise.
+func (a *API) noRoute(w http.ResponseWriter, r *http.Request) error {
+	var allow []string
+	for _, m := range []string{"GET", "POST", "PATCH", "DELETE"} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := a.mux.Handler(probe); strings.HasPrefix(pattern, m+" ") {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		return errorf(http.StatusMethodNotAllowed, "", "%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, strings.Join(allow, ", "))
+	}
+	return errorf(http.StatusNotFound, "", "no route %s %s", r.Method, r.URL.Path)
+}
