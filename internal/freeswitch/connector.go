@@ -1,0 +1,314 @@
+package freeswitch
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/switchhook/switchhook/internal/events"
+	"github.com/switchhook/switchhook/internal/metrics"
+)
+
+// Config says which FreeSWITCH to watch.
+type Config struct {
+	// Name tells this FreeSWITCH apart from other sources; events carry
+	// Source "freeswitch/<Name>".
+	Name string
+	// Address is mod_event_socket's host:port, e.g. 10.0.0.5:8021.
+	Address string
+	// Password is event_socket.conf.xml's password.
+	Password string
+}
+
+func (c Config) validate() error {
+	if c.Name == "" {
+		return errors.New("freeswitch: name is empty")
+	}
+	if _, _, err := net.SplitHostPort(c.Address); err != nil {
+		return fmt.Errorf("freeswitch/%s: address %q is not host:port: %w", c.Name, c.Address, err)
+	}
+	if c.Password == "" {
+		return fmt.Errorf("freeswitch/%s: password is empty (FreeSWITCH's default is ClueCon)", c.Name)
+	}
+	if strings.ContainsAny(c.Password, "\r\n") {
+		return fmt.Errorf("freeswitch/%s: password contains a line break", c.Name)
+	}
+	return nil
+}
+
+// Status is a connector's connection state, for the API and dashboard.
+type Status struct {
+	Name      string    `json:"name"`
+	Kind      string    `json:"kind"` // "freeswitch"
+	Address   string    `json:"address"`
+	Connected bool      `json:"connected"`
+	Since     time.Time `json:"since"` // when Connected last changed; zero before the first attempt ends
+	LastError string    `json:"last_error"`
+	// Reconnects counts the connections made after a lost one.
+	Reconnects int `json:"reconnects"`
+}
+
+// Connector is the call source of one FreeSWITCH. It implements
+// events.Source.
+type Connector struct {
+	cfg Config
+	log *slog.Logger
+	m   *metrics.Metrics
+
+	// Timings, set by New; tests in this package shorten them.
+	dialTimeout      time.Duration
+	handshakeTimeout time.Duration
+	readTimeout      time.Duration // FreeSWITCH sends HEARTBEAT every 20 s
+	minBackoff       time.Duration
+	maxBackoff       time.Duration
+	format           string // event format asked for: plain or json
+
+	mu        sync.Mutex
+	status    Status
+	connected bool // once connected, a later connection is a reconnect
+}
+
+// New returns a connector for cfg; m may be nil. Run checks cfg.
+func New(cfg Config, logger *slog.Logger, m *metrics.Metrics) *Connector {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	c := &Connector{
+		cfg:              cfg,
+		m:                m,
+		dialTimeout:      5 * time.Second,
+		handshakeTimeout: 10 * time.Second,
+		readTimeout:      65 * time.Second,
+		minBackoff:       500 * time.Millisecond,
+		maxBackoff:       30 * time.Second,
+		format:           "plain",
+		status:           Status{Name: cfg.Name, Kind: "freeswitch", Address: cfg.Address},
+	}
+	c.log = logger.With("source", c.Name(), "address", cfg.Address)
+	return c
+}
+
+// Name is "freeswitch/<name>".
+func (c *Connector) Name() string { return "freeswitch/" + c.cfg.Name }
+
+// Status returns the connection state now.
+func (c *Connector) Status() Status {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.status
+}
+
+// sinkError is a failure of the sink, not of the connection: Run stops.
+type sinkError struct{ err error }
+
+func (e *sinkError) Error() string { return e.err.Error() }
+func (e *sinkError) Unwrap() error { return e.err }
+
+// Run watches FreeSWITCH and emits its calls' events to sink until ctx is
+// done, reconnecting with backoff whenever the connection fails. It returns
+// an error only for a bad Config or a failing sink.
+func (c *Connector) Run(ctx context.Context, sink events.Sink) error {
+	if err := c.cfg.validate(); err != nil {
+		return err
+	}
+	t := newTracker(c.Name(), c.log)
+	backoff := c.minBackoff
+	for {
+		established, err := c.session(ctx, t, sink)
+		c.setDown(err)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if se := (*sinkError)(nil); errors.As(err, &se) {
+			return fmt.Errorf("%s: %w", c.Name(), err)
+		}
+		if established {
+			backoff = c.minBackoff
+		}
+		// Jitter keeps many switchhook processes from reconnecting in step
+		// after FreeSWITCH restarts.
+		wait := backoff/2 + rand.N(backoff/2+1)
+		c.log.Warn("freeswitch connection failed; reconnecting", "err", err, "in", wait.Round(time.Millisecond))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		backoff = min(backoff*2, c.maxBackoff)
+	}
+}
+
+// session runs one connection: handshake, subscription, reconciliation and
+// the event stream. established reports whether it got as far as the
+// event stream.
+func (c *Connector) session(ctx context.Context, t *tracker, sink events.Sink) (established bool, err error) {
+	d := net.Dialer{Timeout: c.dialTimeout, KeepAlive: 15 * time.Second}
+	conn, err := d.DialContext(ctx, "tcp", c.cfg.Address)
+	if err != nil {
+		return false, fmt.Errorf("dial: %w", err)
+	}
+	defer conn.Close()
+	// Closing the connection is what unblocks a read when ctx ends.
+	defer context.AfterFunc(ctx, func() { conn.Close() })()
+
+	r := bufio.NewReaderSize(conn, 64<<10)
+	if err := c.handshake(conn, r); err != nil {
+		return false, err
+	}
+	c.setUp()
+	c.log.Info("freeswitch connected")
+	t.unsee()
+
+	for {
+		if err := conn.SetReadDeadline(time.Now().Add(c.readTimeout)); err != nil {
+			return true, fmt.Errorf("set read deadline: %w", err)
+		}
+		f, err := readFrame(r)
+		if err != nil {
+			if errors.Is(err, errMalformed) || errors.Is(err, errOversized) {
+				c.log.Error("freeswitch sent a bad frame; resetting the connection", "err", err)
+			}
+			return true, fmt.Errorf("read frame: %w", err)
+		}
+		var out []events.Event
+		switch ct := f.contentType(); ct {
+		case typeEventPlain, typeEventJSON:
+			parse := parsePlainEvent
+			if ct == typeEventJSON {
+				parse = parseJSONEvent
+			}
+			ev, err := parse(f.body)
+			if err != nil {
+				c.log.Error("freeswitch sent an undecodable event; resetting the connection", "err", err, "content_type", ct)
+				return true, fmt.Errorf("decode %s: %w", ct, err)
+			}
+			out = t.handle(ev)
+		case typeAPIResponse:
+			live, err := parseChannels(f.body)
+			if err != nil {
+				// Without the list no call can be judged gone; they stay
+				// open until their own events end them.
+				c.log.Error("freeswitch channel list unreadable; open calls not reconciled", "err", err)
+				break
+			}
+			out = t.reconcile(live, time.Now().UTC())
+		case typeDisconnect:
+			return true, errors.New("freeswitch sent disconnect-notice")
+		default:
+			c.log.Debug("freeswitch frame ignored", "content_type", ct)
+		}
+		for _, e := range out {
+			if err := sink.Emit(ctx, e); err != nil {
+				if ctx.Err() != nil {
+					return true, ctx.Err()
+				}
+				return true, &sinkError{fmt.Errorf("emit %s %s: %w", e.Kind, e.CallUUID, err)}
+			}
+		}
+	}
+}
+
+// handshake authenticates, subscribes, and asks for the channel list whose
+// answer (api/response) arrives among the first events.
+func (c *Connector) handshake(conn net.Conn, r *bufio.Reader) error {
+	if err := conn.SetDeadline(time.Now().Add(c.handshakeTimeout)); err != nil {
+		return fmt.Errorf("set deadline: %w", err)
+	}
+	f, err := readFrame(r)
+	if err != nil {
+		return fmt.Errorf("read auth request: %w", err)
+	}
+	if f.contentType() != typeAuthRequest {
+		return fmt.Errorf("expected %s, got %q: is %s an event socket?", typeAuthRequest, f.contentType(), c.cfg.Address)
+	}
+	if err := c.command(conn, r, "auth "+c.cfg.Password); err != nil {
+		return fmt.Errorf("auth: %w", err)
+	}
+	if err := c.command(conn, r, "event "+c.format+" "+strings.Join(subscribed, " ")); err != nil {
+		return fmt.Errorf("subscribe: %w", err)
+	}
+	if _, err := fmt.Fprint(conn, "api show channels as json\n\n"); err != nil {
+		return fmt.Errorf("ask channel list: %w", err)
+	}
+	if err := conn.SetDeadline(time.Time{}); err != nil {
+		return fmt.Errorf("clear deadline: %w", err)
+	}
+	return nil
+}
+
+// command sends one command and reads its command/reply, which comes before
+// any event since none is subscribed yet.
+func (c *Connector) command(conn net.Conn, r *bufio.Reader, cmd string) error {
+	if _, err := fmt.Fprintf(conn, "%s\n\n", cmd); err != nil {
+		return fmt.Errorf("send: %w", err)
+	}
+	f, err := readFrame(r)
+	if err != nil {
+		return fmt.Errorf("read reply: %w", err)
+	}
+	if f.contentType() != typeReply {
+		return fmt.Errorf("expected %s, got %q", typeReply, f.contentType())
+	}
+	if reply := f.header.Get("Reply-Text"); !strings.HasPrefix(reply, "+OK") {
+		return fmt.Errorf("freeswitch replied %q", reply)
+	}
+	return nil
+}
+
+// parseChannels reads the answer to "show channels as json": the UUIDs of
+// every channel FreeSWITCH has.
+func parseChannels(body []byte) (map[string]bool, error) {
+	var list struct {
+		RowCount *int `json:"row_count"`
+		Rows     []struct {
+			UUID string `json:"uuid"`
+		} `json:"rows"`
+	}
+	if err := json.Unmarshal(body, &list); err != nil {
+		return nil, fmt.Errorf("show channels: %w (answer %q)", err, clip(string(body)))
+	}
+	if list.RowCount == nil {
+		return nil, fmt.Errorf("show channels: no row_count in %q", clip(string(body)))
+	}
+	live := make(map[string]bool, len(list.Rows))
+	for _, r := range list.Rows {
+		live[r.UUID] = true
+	}
+	return live, nil
+}
+
+func (c *Connector) setUp() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.connected {
+		c.status.Reconnects++
+	}
+	c.connected = true
+	c.status.Connected, c.status.Since, c.status.LastError = true, time.Now().UTC(), ""
+	if c.m != nil {
+		c.m.SourceConnected.WithLabelValues(c.Name()).Set(1)
+	}
+}
+
+func (c *Connector) setDown(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.status.Connected || c.status.Since.IsZero() {
+		c.status.Since = time.Now().UTC()
+	}
+	c.status.Connected = false
+	if err != nil {
+		c.status.LastError = err.Error()
+	}
+	if c.m != nil {
+		c.m.SourceConnected.WithLabelValues(c.Name()).Set(0)
+	}
+}

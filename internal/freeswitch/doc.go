@@ -1,0 +1,15 @@
+// Package freeswitch is a call source that watches a FreeSWITCH server over
+// its inbound event socket (mod_event_socket) and turns its channel events
+// into switchhook's seven call events. A Connector authenticates, subscribes
+// to the channel events it maps, reconnects with backoff when FreeSWITCH
+// restarts or the network drops, and on every connection compares the calls
+// it holds open with FreeSWITCH's own channel list, so that a call which
+// ended while it was away still gets its one CALL_HANGUP.
+//
+// The event-socket framing is written here rather than taken from a Go ESL
+// library: the maintained one (percipia/eslgo) hands each event to its
+// listeners on a new goroutine, which loses the per-call order this product
+// promises, and it reads a frame of any announced length. The protocol is
+// small (a header block, an optional Content-Length body), and owning it lets
+// a garbage or oversized frame reset the connection with a clear log line.
+package freeswitch
