@@ -1,0 +1,332 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/switchhook/switchhook/internal/api/apitypes"
+	"github.com/switchhook/switchhook/internal/events"
+)
+
+// maxErrorBody bounds how much of a failed answer is read.
+const maxErrorBody = 64 << 10
+
+// Client talks to one switchhook server. It is safe for concurrent use.
+type Client struct {
+	server string
+	token  string
+	// HTTPClient sends the requests; http.DefaultClient when nil.
+	HTTPClient *http.Client
+}
+
+// New returns a client of the server at base URL server (such as
+// "http://127.0.0.1:8080"), authenticating with the admin token.
+func New(server, token string) *Client {
+	return &Client{server: strings.TrimRight(server, "/"), token: token}
+}
+
+// Error is an answer of the API other than success.
+type Error struct {
+	StatusCode int
+	Message    string
+	// Field names the request field or parameter at fault, if any.
+	Field string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s (HTTP %d)", e.Message, e.StatusCode)
+}
+
+// IsNotFound reports whether err is the API's 404.
+func IsNotFound(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.StatusCode == http.StatusNotFound
+}
+
+// do sends a request with in as its JSON body (none when nil) and decodes a
+// 2xx answer into out (skipped when nil).
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any) error {
+	u, err := url.Parse(c.server)
+	if err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return fmt.Errorf("server %q is not an http:// or https:// URL", c.server)
+	}
+	target := c.server + path
+	if len(q) > 0 {
+		target += "?" + q.Encode()
+	}
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("encode %s %s: %w", method, path, err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, body)
+	if err != nil {
+		return fmt.Errorf("make request %s %s: %w", method, path, err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	hc := c.HTTPClient
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err // *url.Error names the method and URL already
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return answerError(resp)
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("decode answer of %s %s: %w", method, path, err)
+	}
+	return nil
+}
+
+// answerError reads the API's error body, or says what came instead.
+func answerError(resp *http.Response) error {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	e := &Error{StatusCode: resp.StatusCode}
+	var body apitypes.Error
+	if json.Unmarshal(b, &body) == nil && body.Error != "" {
+		e.Message, e.Field = body.Error, body.Field
+		return e
+	}
+	e.Message = strings.TrimSpace(resp.Status + ": " + strings.TrimSpace(string(b)))
+	return e
+}
+
+// Health reads /healthz. An unavailable server is an *Error with status 503.
+func (c *Client) Health(ctx context.Context) (*apitypes.Health, error) {
+	var h apitypes.Health
+	return &h, c.do(ctx, http.MethodGet, "/healthz", nil, nil, &h)
+}
+
+// Metrics returns the Prometheus text of /metrics.
+func (c *Client) Metrics(ctx context.Context) (string, error) {
+	var sb strings.Builder
+	err := c.doRaw(ctx, "/metrics", &sb)
+	return sb.String(), err
+}
+
+// OpenAPI returns the API's OpenAPI 3.1 document.
+func (c *Client) OpenAPI(ctx context.Context) (json.RawMessage, error) {
+	var doc json.RawMessage
+	return doc, c.do(ctx, http.MethodGet, "/v1/openapi.json", nil, nil, &doc)
+}
+
+// doRaw copies the body of a GET's 2xx answer to w.
+func (c *Client) doRaw(ctx context.Context, path string, w io.Writer) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.server+path, nil)
+	if err != nil {
+		return fmt.Errorf("make request GET %s: %w", path, err)
+	}
+	hc := c.HTTPClient
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return answerError(resp)
+	}
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return fmt.Errorf("read answer of GET %s: %w", path, err)
+	}
+	return nil
+}
+
+func endpointPath(id string, rest ...string) string {
+	return "/v1/endpoints/" + strings.Join(append([]string{url.PathEscape(id)}, rest...), "/")
+}
+
+// CreateEndpoint creates an endpoint; the answer carries its secret.
+func (c *Client) CreateEndpoint(ctx context.Context, in apitypes.NewEndpoint) (*apitypes.Endpoint, error) {
+	var ep apitypes.Endpoint
+	return &ep, c.do(ctx, http.MethodPost, "/v1/endpoints", nil, in, &ep)
+}
+
+// ListEndpoints lists the endpoints, without their secrets.
+func (c *Client) ListEndpoints(ctx context.Context) ([]apitypes.Endpoint, error) {
+	var eps []apitypes.Endpoint
+	return eps, c.do(ctx, http.MethodGet, "/v1/endpoints", nil, nil, &eps)
+}
+
+// GetEndpoint reads one endpoint with its secrets.
+func (c *Client) GetEndpoint(ctx context.Context, id string) (*apitypes.Endpoint, error) {
+	var ep apitypes.Endpoint
+	return &ep, c.do(ctx, http.MethodGet, endpointPath(id), nil, nil, &ep)
+}
+
+// UpdateEndpoint changes the fields p sets.
+func (c *Client) UpdateEndpoint(ctx context.Context, id string, p apitypes.EndpointPatch) (*apitypes.Endpoint, error) {
+	var ep apitypes.Endpoint
+	return &ep, c.do(ctx, http.MethodPatch, endpointPath(id), nil, p, &ep)
+}
+
+// DeleteEndpoint removes an endpoint and its pending deliveries.
+func (c *Client) DeleteEndpoint(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodDelete, endpointPath(id), nil, nil, nil)
+}
+
+// RotateSecret gives the endpoint a new secret; the answer carries it.
+func (c *Client) RotateSecret(ctx context.Context, id string, in apitypes.RotateSecret) (*apitypes.Endpoint, error) {
+	var ep apitypes.Endpoint
+	return &ep, c.do(ctx, http.MethodPost, endpointPath(id, "rotate-secret"), nil, in, &ep)
+}
+
+// TestEndpoint sends a synthetic event of kind (empty for the server's
+// choice) to the endpoint only.
+func (c *Client) TestEndpoint(ctx context.Context, id string, kind events.Kind) (*apitypes.TestEventResult, error) {
+	var res apitypes.TestEventResult
+	return &res, c.do(ctx, http.MethodPost, endpointPath(id, "test"), nil, apitypes.TestEvent{Event: kind}, &res)
+}
+
+// Replay sends the stored events of a time range to the endpoint again and
+// returns how many deliveries it made.
+func (c *Client) Replay(ctx context.Context, id string, in apitypes.Replay) (int, error) {
+	var res apitypes.ReplayResult
+	err := c.do(ctx, http.MethodPost, endpointPath(id, "replay"), nil, in, &res)
+	return res.Deliveries, err
+}
+
+// EventFilter selects events; zero fields match all.
+type EventFilter struct {
+	CallUUID     string
+	Event        events.Kind
+	Since, Until time.Time
+	Limit        int // 0: the server's default
+}
+
+// ListEvents lists recorded events, oldest first, in the extended profile.
+func (c *Client) ListEvents(ctx context.Context, f EventFilter) ([]apitypes.Event, error) {
+	q := url.Values{}
+	set(q, "call_uuid", f.CallUUID)
+	set(q, "event", string(f.Event))
+	setTimes(q, f.Since, f.Until)
+	setLimit(q, f.Limit)
+	var evs []apitypes.Event
+	return evs, c.do(ctx, http.MethodGet, "/v1/events", q, nil, &evs)
+}
+
+// CallFilter selects calls; zero fields match all.
+type CallFilter struct {
+	Number       string // caller or destination, exactly
+	Event        events.Kind
+	Since, Until time.Time
+	Limit        int
+}
+
+// ListCalls lists calls, newest first.
+func (c *Client) ListCalls(ctx context.Context, f CallFilter) ([]apitypes.Call, error) {
+	q := url.Values{}
+	set(q, "number", f.Number)
+	set(q, "event", string(f.Event))
+	setTimes(q, f.Since, f.Until)
+	setLimit(q, f.Limit)
+	var calls []apitypes.Call
+	return calls, c.do(ctx, http.MethodGet, "/v1/calls", q, nil, &calls)
+}
+
+// GetCall reads a call, its events and their deliveries.
+func (c *Client) GetCall(ctx context.Context, callUUID string) (*apitypes.CallDetail, error) {
+	var d apitypes.CallDetail
+	return &d, c.do(ctx, http.MethodGet, "/v1/calls/"+url.PathEscape(callUUID), nil, nil, &d)
+}
+
+// DeliveryFilter selects deliveries; zero fields match all.
+type DeliveryFilter struct {
+	EndpointID string
+	Status     string // pending, succeeded or failed
+	CallUUID   string
+	EventID    string
+	Limit      int
+}
+
+// ListDeliveries lists deliveries, newest first, without their attempts.
+func (c *Client) ListDeliveries(ctx context.Context, f DeliveryFilter) ([]apitypes.Delivery, error) {
+	q := url.Values{}
+	set(q, "endpoint_id", f.EndpointID)
+	set(q, "status", f.Status)
+	set(q, "call_uuid", f.CallUUID)
+	set(q, "event_id", f.EventID)
+	setLimit(q, f.Limit)
+	var ds []apitypes.Delivery
+	return ds, c.do(ctx, http.MethodGet, "/v1/deliveries", q, nil, &ds)
+}
+
+// GetDelivery reads a delivery with its attempts.
+func (c *Client) GetDelivery(ctx context.Context, id int64) (*apitypes.Delivery, error) {
+	var d apitypes.Delivery
+	return &d, c.do(ctx, http.MethodGet, "/v1/deliveries/"+strconv.FormatInt(id, 10), nil, nil, &d)
+}
+
+// RetryDelivery makes a delivery pending and due now.
+func (c *Client) RetryDelivery(ctx context.Context, id int64) (*apitypes.Delivery, error) {
+	var d apitypes.Delivery
+	return &d, c.do(ctx, http.MethodPost, "/v1/deliveries/"+strconv.FormatInt(id, 10)+"/retry", nil, nil, &d)
+}
+
+// Registrations lists the built-in PBX's SIP registrations.
+func (c *Client) Registrations(ctx context.Context) ([]json.RawMessage, error) {
+	return c.rawList(ctx, "/v1/registrations")
+}
+
+// Channels lists the live channels.
+func (c *Client) Channels(ctx context.Context) ([]json.RawMessage, error) {
+	return c.rawList(ctx, "/v1/channels")
+}
+
+// Sources lists the call sources and their state.
+func (c *Client) Sources(ctx context.Context) ([]json.RawMessage, error) {
+	return c.rawList(ctx, "/v1/sources")
+}
+
+func (c *Client) rawList(ctx context.Context, path string) ([]json.RawMessage, error) {
+	var l []json.RawMessage
+	return l, c.do(ctx, http.MethodGet, path, nil, nil, &l)
+}
+
+func set(q url.Values, name, v string) {
+	if v != "" {
+		q.Set(name, v)
+	}
+}
+
+func setTimes(q url.Values, since, until time.Time) {
+	if !since.IsZero() {
+		q.Set("since", since.Format(time.RFC3339Nano))
+	}
+	if !until.IsZero() {
+		q.Set("until", until.Format(time.RFC3339Nano))
+	}
+}
+
+func setLimit(q url.Values, n int) {
+	if n != 0 {
+		q.Set("limit", strconv.Itoa(n))
+	}
+}
