@@ -55,9 +55,25 @@ func IsNotFound(err error) bool {
 // do sends a request with in as its JSON body (none when nil) and decodes a
 // 2xx answer into out (skipped when nil).
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any) error {
+	resp, err := c.send(ctx, method, path, q, in)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("decode answer of %s %s: %w", method, path, err)
+	}
+	return nil
+}
+
+// send makes the request and returns a 2xx answer; any other is an *Error.
+func (c *Client) send(ctx context.Context, method, path string, q url.Values, in any) (*http.Response, error) {
 	u, err := url.Parse(c.server)
 	if err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return fmt.Errorf("server %q is not an http:// or https:// URL", c.server)
+		return nil, fmt.Errorf("server %q is not an http:// or https:// URL", c.server)
 	}
 	target := c.server + path
 	if len(q) > 0 {
@@ -67,18 +83,17 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return fmt.Errorf("encode %s %s: %w", method, path, err)
+			return nil, fmt.Errorf("encode %s %s: %w", method, path, err)
 		}
 		body = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, target, body)
 	if err != nil {
-		return fmt.Errorf("make request %s %s: %w", method, path, err)
+		return nil, fmt.Errorf("make request %s %s: %w", method, path, err)
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	req.Header.Set("Accept", "application/json")
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
@@ -88,19 +103,13 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return err // *url.Error names the method and URL already
+		return nil, err // *url.Error names the method and URL already
 	}
-	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return answerError(resp)
+		defer resp.Body.Close()
+		return nil, answerError(resp)
 	}
-	if out == nil {
-		return nil
-	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("decode answer of %s %s: %w", method, path, err)
-	}
-	return nil
+	return resp, nil
 }
 
 // answerError reads the API's error body, or says what came instead.
@@ -137,22 +146,11 @@ func (c *Client) OpenAPI(ctx context.Context) (json.RawMessage, error) {
 
 // doRaw copies the body of a GET's 2xx answer to w.
 func (c *Client) doRaw(ctx context.Context, path string, w io.Writer) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.server+path, nil)
-	if err != nil {
-		return fmt.Errorf("make request GET %s: %w", path, err)
-	}
-	hc := c.HTTPClient
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
+	resp, err := c.send(ctx, http.MethodGet, path, nil, nil)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return answerError(resp)
-	}
 	if _, err := io.Copy(w, resp.Body); err != nil {
 		return fmt.Errorf("read answer of GET %s: %w", path, err)
 	}
