@@ -1,0 +1,136 @@
+package delivery
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/switchhook/switchhook/internal/store"
+)
+
+// decide turns a result into the delivery's outcome, and updates the
+// endpoint's circuit and the metrics.
+func (r *runner) decide(res result) store.Outcome {
+	o := &r.e.o
+	now := o.Now()
+	out := store.Outcome{Attempt: res.attempt, Error: res.attempt.Error}
+	// The endpoint may have been reloaded while the request ran; the
+	// circuit to update is the current one.
+	ep := r.eps[res.ep.ep.ID]
+	if ep == nil {
+		ep = res.ep
+	}
+	epID := ep.ep.ID
+	if m := o.Metrics; m != nil && res.attempt.StatusCode != 0 {
+		m.AttemptLatency.WithLabelValues(epID).Observe(res.attempt.Latency.Seconds())
+	}
+
+	switch res.verdict {
+	case accepted:
+		out.Status = store.Succeeded
+		r.succeeded(ep)
+		if m := o.Metrics; m != nil {
+			m.Deliveries.WithLabelValues(epID, "succeeded").Inc()
+			m.EventToDelivery.Observe(res.attempt.At.Sub(res.job.Event.OccurredAt).Seconds())
+		}
+		return out
+
+	case gone:
+		// The delivery stays pending, due at once, for the day the
+		// endpoint is enabled again.
+		out.Status, out.NextAttemptAt = store.Pending, now
+		if !ep.disabled {
+			r.e.log.Warn("endpoint answered 410 Gone: disabling it", "endpoint", epID, "url", ep.ep.URL)
+			r.disable[epID] = "the receiver answered 410 Gone at " + now.UTC().Format(time.RFC3339)
+			ep.disabled = true
+		}
+		if m := o.Metrics; m != nil {
+			m.Deliveries.WithLabelValues(epID, "retry").Inc()
+		}
+		return out
+	}
+
+	r.failed(ep, res.attempt.At, now)
+	n := res.job.Delivery.Attempts + 1 // this attempt's number
+	if n >= len(ep.schedule) {
+		out.Status = store.Failed
+		r.e.log.Warn("delivery failed after its last attempt", "endpoint", epID, "delivery", res.job.Delivery.ID,
+			"event", res.job.Delivery.EventID, "attempts", n, "err", out.Error)
+		if m := o.Metrics; m != nil {
+			m.Deliveries.WithLabelValues(epID, "failed").Inc()
+		}
+		return out
+	}
+	delay := jitter(ep.schedule[n])
+	if res.hasRetryAfter {
+		delay = res.retryAfter
+	}
+	out.Status, out.NextAttemptAt = store.Pending, now.Add(delay)
+	r.wakeAt = earliest(r.wakeAt, out.NextAttemptAt)
+	if m := o.Metrics; m != nil {
+		m.Deliveries.WithLabelValues(epID, "retry").Inc()
+	}
+	return out
+}
+
+// succeeded closes ep's circuit.
+func (r *runner) succeeded(ep *endpoint) {
+	c := &ep.circuit
+	if c.State == store.CircuitClosed && c.ConsecutiveFailures == 0 && c.FailingSince.IsZero() {
+		return
+	}
+	if c.State != store.CircuitClosed {
+		r.e.log.Info("endpoint recovered: circuit closed", "endpoint", ep.ep.ID, "failures", c.ConsecutiveFailures)
+	}
+	*c = store.Circuit{State: store.CircuitClosed}
+	r.dirty[ep.ep.ID] = true
+}
+
+// failed counts a failure against ep: after CircuitFailures in a row its
+// circuit opens, and a failed probe of a half-open circuit opens it again
+// for longer. An endpoint failing for DisableAfter is disabled.
+func (r *runner) failed(ep *endpoint, at, now time.Time) {
+	o := &r.e.o
+	c := &ep.circuit
+	c.ConsecutiveFailures++
+	if c.FailingSince.IsZero() {
+		c.FailingSince = at
+	}
+	r.dirty[ep.ep.ID] = true
+	if c.State == store.CircuitHalfOpen || (c.State == store.CircuitClosed && c.ConsecutiveFailures >= o.CircuitFailures) {
+		c.State = store.CircuitOpen
+		c.PausedUntil = now.Add(r.pause(c.ConsecutiveFailures))
+		r.wakeAt = earliest(r.wakeAt, c.PausedUntil)
+		r.e.log.Warn("endpoint keeps failing: circuit open", "endpoint", ep.ep.ID,
+			"failures", c.ConsecutiveFailures, "paused_until", c.PausedUntil)
+	}
+	if failing := now.Sub(c.FailingSince); failing >= o.DisableAfter && !ep.disabled {
+		r.e.log.Warn("endpoint failing for too long: disabling it", "endpoint", ep.ep.ID,
+			"failing_since", c.FailingSince, "disable_after", o.DisableAfter)
+		r.disable[ep.ep.ID] = fmt.Sprintf("no successful delivery since %s (more than %v)",
+			c.FailingSince.UTC().Format(time.RFC3339), o.DisableAfter)
+		ep.disabled = true
+	}
+}
+
+// pause is how long a circuit stays open after its failures-th failure in a
+// row: CircuitPause at first, doubling with each failed probe, at most
+// MaxCircuitPause. It is computed from the count the store keeps, so it keeps
+// growing across processes and restarts.
+func (r *runner) pause(failures int) time.Duration {
+	o := &r.e.o
+	p := o.CircuitPause
+	for i := o.CircuitFailures; i < failures && p < o.MaxCircuitPause; i++ {
+		p *= 2
+	}
+	return min(p, o.MaxCircuitPause)
+}
+
+// halfOpen lets through one probe to each endpoint whose pause is over.
+func (r *runner) halfOpen(now time.Time) {
+	for id, ep := range r.eps {
+		if c := &ep.circuit; c.State == store.CircuitOpen && !c.PausedUntil.After(now) {
+			c.State = store.CircuitHalfOpen
+			r.dirty[id] = true
+		}
+	}
+}
