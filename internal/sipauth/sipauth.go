@@ -1,0 +1,178 @@
+package sipauth
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/icholy/digest"
+)
+
+// Reasons a request is not authenticated. Verify wraps them with details.
+var (
+	// ErrNoCredentials means the request carries no digest credentials for
+	// this realm: the client has not been challenged yet.
+	ErrNoCredentials = errors.New("no credentials")
+	// ErrStale means the credentials use a nonce that has expired: the
+	// client should retry with a fresh one (stale=true).
+	ErrStale = errors.New("stale nonce")
+	// ErrRejected means the credentials are wrong: unknown user, wrong
+	// password, a nonce the PBX did not issue, or malformed fields.
+	ErrRejected = errors.New("credentials rejected")
+)
+
+// Algorithms the PBX offers, most preferred first (RFC 8760 §2.4).
+var algorithms = []string{"SHA-256", "MD5"}
+
+// PasswordFunc returns the password of user, or ok=false if there is no
+// such user.
+type PasswordFunc func(user string) (password string, ok bool)
+
+// Authenticator checks digest credentials against one realm.
+type Authenticator struct {
+	realm    string
+	password PasswordFunc
+	key      []byte
+	nonceTTL time.Duration
+	now      func() time.Time
+}
+
+// Option changes an Authenticator.
+type Option func(*Authenticator)
+
+// WithNonceTTL sets how long a nonce is accepted (default 5 minutes).
+func WithNonceTTL(d time.Duration) Option { return func(a *Authenticator) { a.nonceTTL = d } }
+
+// WithClock sets the clock (for tests).
+func WithClock(now func() time.Time) Option { return func(a *Authenticator) { a.now = now } }
+
+// New makes an Authenticator for realm. Nonces are signed with a key made
+// here, so they do not survive a restart: clients get stale=true and retry.
+func New(realm string, password PasswordFunc, opts ...Option) (*Authenticator, error) {
+	if realm == "" {
+		return nil, errors.New("sipauth: realm is empty")
+	}
+	a := &Authenticator{realm: realm, password: password, key: make([]byte, 32), nonceTTL: 5 * time.Minute, now: time.Now}
+	if _, err := rand.Read(a.key); err != nil {
+		return nil, fmt.Errorf("sipauth: make nonce key: %w", err)
+	}
+	for _, o := range opts {
+		o(a)
+	}
+	return a, nil
+}
+
+// Realm returns the realm challenges name.
+func (a *Authenticator) Realm() string { return a.realm }
+
+// Challenge answers req with code (401 for REGISTER, 407 for other
+// requests) and one challenge per algorithm, SHA-256 first. stale tells the
+// client its password was right but the nonce expired.
+func (a *Authenticator) Challenge(req *sip.Request, code int, stale bool) *sip.Response {
+	reason, header := "Unauthorized", "WWW-Authenticate"
+	if code == sip.StatusProxyAuthRequired {
+		reason, header = "Proxy Authentication Required", "Proxy-Authenticate"
+	}
+	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	nonce := a.nonce()
+	for _, alg := range algorithms {
+		c := digest.Challenge{Realm: a.realm, Nonce: nonce, Algorithm: alg, QOP: []string{"auth"}, Stale: stale}
+		res.AppendHeader(sip.NewHeader(header, c.String()))
+	}
+	return res
+}
+
+// Verify checks the digest credentials of req in its Authorization header
+// (proxy=false, for REGISTER) or Proxy-Authorization header (proxy=true) and
+// returns the authenticated user. The error wraps ErrNoCredentials,
+// ErrStale or ErrRejected.
+func (a *Authenticator) Verify(req *sip.Request, proxy bool) (string, error) {
+	name := "Authorization"
+	if proxy {
+		name = "Proxy-Authorization"
+	}
+	var cred *digest.Credentials
+	for _, h := range req.GetHeaders(name) {
+		c, err := digest.ParseCredentials(h.Value())
+		if err != nil {
+			return "", fmt.Errorf("%w: %s header: %v", ErrRejected, name, err)
+		}
+		if c.Realm == a.realm {
+			cred = c
+			break
+		}
+	}
+	if cred == nil {
+		return "", ErrNoCredentials
+	}
+	user := cred.Username
+	if err := a.checkNonce(cred.Nonce); err != nil {
+		return user, err
+	}
+	alg := strings.ToUpper(cred.Algorithm)
+	if alg != "" && alg != "MD5" && alg != "SHA-256" {
+		return user, fmt.Errorf("%w: algorithm %q (want MD5 or SHA-256)", ErrRejected, cred.Algorithm)
+	}
+	if cred.QOP != "" && cred.QOP != "auth" {
+		return user, fmt.Errorf("%w: qop %q (want auth)", ErrRejected, cred.QOP)
+	}
+	if cred.Userhash {
+		return user, fmt.Errorf("%w: userhash is not supported", ErrRejected)
+	}
+	password, ok := a.password(user)
+	if !ok {
+		return user, fmt.Errorf("%w: unknown user %q", ErrRejected, user)
+	}
+	chal := &digest.Challenge{Realm: a.realm, Nonce: cred.Nonce, Algorithm: cred.Algorithm}
+	if cred.QOP != "" {
+		chal.QOP = []string{cred.QOP}
+	}
+	want, err := digest.Digest(chal, digest.Options{
+		Method: req.Method.String(), URI: cred.URI, Username: user, Password: password,
+		Cnonce: cred.Cnonce, Count: cred.Nc,
+	})
+	if err != nil {
+		return user, fmt.Errorf("%w: %v", ErrRejected, err)
+	}
+	if subtle.ConstantTimeCompare([]byte(strings.ToLower(cred.Response)), []byte(want.Response)) != 1 {
+		return user, fmt.Errorf("%w: wrong password for user %q", ErrRejected, user)
+	}
+	return user, nil
+}
+
+// nonce is the issue time and an HMAC of it, so the PBX keeps no state per
+// challenge yet recognises its own nonces and their age.
+func (a *Authenticator) nonce() string {
+	var ts [8]byte
+	binary.BigEndian.PutUint64(ts[:], uint64(a.now().UnixNano()))
+	return hex.EncodeToString(ts[:]) + hex.EncodeToString(a.sign(ts[:]))
+}
+
+func (a *Authenticator) sign(ts []byte) []byte {
+	m := hmac.New(sha256.New, a.key)
+	m.Write(ts)
+	return m.Sum(nil)[:16]
+}
+
+func (a *Authenticator) checkNonce(nonce string) error {
+	raw, err := hex.DecodeString(nonce)
+	if err != nil || len(raw) != 8+16 {
+		return fmt.Errorf("%w: nonce %q was not issued here", ErrRejected, nonce)
+	}
+	if !hmac.Equal(raw[8:], a.sign(raw[:8])) {
+		return fmt.Errorf("%w: nonce %q was not issued here", ErrRejected, nonce)
+	}
+	issued := time.Unix(0, int64(binary.BigEndian.Uint64(raw[:8])))
+	if age := a.now().Sub(issued); age > a.nonceTTL || age < -time.Minute {
+		return fmt.Errorf("%w: nonce issued %s ago", ErrStale, age.Round(time.Second))
+	}
+	return nil
+}
