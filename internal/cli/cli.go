@@ -1,0 +1,205 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/switchhook/switchhook/internal/app"
+	"github.com/switchhook/switchhook/internal/client"
+)
+
+// Defaults and environment of the commands that talk to a server.
+const (
+	defaultServer = "http://127.0.0.1:8080"
+	envServer     = "SWITCHHOOK_SERVER"
+	envToken      = "SWITCHHOOK_ADMIN_TOKEN"
+)
+
+// New returns the switchhook command with its subcommands, writing to
+// stdout and stderr.
+func New(version string, stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "switchhook",
+		Short: "An IP-PBX whose call events reach other systems as signed webhooks",
+		Long: `switchhook is an IP-PBX (or a connector to FreeSWITCH and Asterisk) whose
+call events reach other systems as Standard Webhooks: signed, in order per
+call, and never lost.
+
+Run the server with "switchhook serve"; manage a running one with the
+endpoints, deliveries and calls commands.`,
+		SilenceUsage: true,
+		// Unknown subcommands and missing arguments are reported by cobra;
+		// errors of a command that ran are printed once, by Execute.
+		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: true},
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(
+		serveCmd(version),
+		migrateCmd(version),
+		versionCmd(version),
+		explainDial(endpointsCmd()),
+		explainDial(deliveriesCmd()),
+		explainDial(callsCmd()),
+	)
+	return root
+}
+
+func serveCmd(version string) *cobra.Command {
+	var config string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run switchhook: the PBX or connectors, the recorder, delivery and the HTTP API",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return app.Serve(cmd.Context(), app.Options{ConfigPath: config, Version: version, Stdout: cmd.OutOrStdout()})
+		},
+	}
+	cmd.Flags().StringVarP(&config, "config", "c", "", "config file (YAML); built-in defaults when absent")
+	return cmd
+}
+
+func migrateCmd(version string) *cobra.Command {
+	var config string
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Bring the store's schema up to date and exit",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := app.Migrate(cmd.Context(), app.Options{ConfigPath: config, Version: version, Stdout: cmd.OutOrStdout()}); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "The store's schema is up to date.")
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&config, "config", "c", "", "config file (YAML); built-in defaults when absent")
+	return cmd
+}
+
+func versionCmd(version string) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			fmt.Fprintf(cmd.OutOrStdout(), "switchhook %s\n", version)
+		},
+	}
+}
+
+// remote holds the flags of the commands that talk to a running server.
+type remote struct {
+	server string
+	token  string
+	json   bool
+}
+
+// addRemoteFlags adds --server, --token and --json to a command group.
+func addRemoteFlags(cmd *cobra.Command) *remote {
+	r := &remote{}
+	f := cmd.PersistentFlags()
+	f.StringVar(&r.server, "server", defaultServer, "base URL of the switchhook server (env "+envServer+")")
+	f.StringVar(&r.token, "token", "", "admin token (env "+envToken+")")
+	f.BoolVar(&r.json, "json", false, "print the API's JSON instead of a table")
+	return r
+}
+
+// client makes the API client; a flag given on the command line wins over
+// the environment.
+func (r *remote) client(cmd *cobra.Command) (*client.Client, error) {
+	server, token := r.server, r.token
+	if !cmd.Flags().Changed("server") {
+		if v := os.Getenv(envServer); v != "" {
+			server = v
+		}
+	}
+	if !cmd.Flags().Changed("token") {
+		token = os.Getenv(envToken)
+	}
+	if token == "" {
+		return nil, errors.New("no admin token: pass --token or set " + envToken)
+	}
+	return client.New(server, token), nil
+}
+
+// explainDial adds a hint to the errors of a group's commands that could
+// not reach the server at all, the usual first mistake.
+func explainDial(group *cobra.Command) *cobra.Command {
+	for _, sub := range group.Commands() {
+		run := sub.RunE
+		sub.RunE = func(cmd *cobra.Command, args []string) error {
+			err := run(cmd, args)
+			var op *net.OpError
+			if errors.As(err, &op) && op.Op == "dial" {
+				return fmt.Errorf("%w\nIs switchhook serve running there? Point to it with --server or %s", err, envServer)
+			}
+			return err
+		}
+	}
+	return group
+}
+
+// printJSON writes v as indented JSON.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// table writes aligned columns; Flush prints them.
+func table(w io.Writer, header ...string) *tabwriter.Writer {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	return tw
+}
+
+func row(tw *tabwriter.Writer, cols ...string) {
+	for i, c := range cols {
+		if c == "" {
+			cols[i] = "-"
+		}
+	}
+	fmt.Fprintln(tw, strings.Join(cols, "\t"))
+}
+
+// when formats an optional time for a table, in the local zone.
+func when(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return t.Local().Format(time.DateTime)
+}
+
+// parseWhen reads a --since or --until value: an RFC 3339 time, or a
+// duration back from now ("2h").
+func parseWhen(flag, s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("--%s %q is neither an RFC 3339 time (2026-01-27T12:02:30Z) nor a duration back from now (2h)", flag, s)
+}
+
+// truncate shortens s to n runes for a table cell.
+func truncate(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}

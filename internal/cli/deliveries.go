@@ -1,0 +1,184 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/switchhook/switchhook/internal/api/apitypes"
+	"github.com/switchhook/switchhook/internal/client"
+)
+
+func deliveriesCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "deliveries",
+		Aliases: []string{"delivery"},
+		Short:   "Look at and retry the deliveries of a running server",
+	}
+	r := addRemoteFlags(cmd)
+	cmd.AddCommand(deliveriesList(r), deliveriesShow(r), deliveriesRetry(r))
+	return cmd
+}
+
+func deliveriesList(r *remote) *cobra.Command {
+	var f client.DeliveryFilter
+	cmd := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List deliveries, newest first",
+		Example: `  switchhook deliveries list --status failed
+  switchhook deliveries list --endpoint ep_… --call 0b6f…`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := r.client(cmd)
+			if err != nil {
+				return err
+			}
+			ds, err := c.ListDeliveries(cmd.Context(), f)
+			if err != nil {
+				return fmt.Errorf("list deliveries: %w", err)
+			}
+			if r.json {
+				return printJSON(cmd.OutOrStdout(), ds)
+			}
+			if len(ds) == 0 {
+				fmt.Fprintln(cmd.OutOrStdout(), "No deliveries.")
+				return nil
+			}
+			printDeliveries(cmd.OutOrStdout(), ds, true)
+			return nil
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&f.EndpointID, "endpoint", "", "only to this endpoint")
+	fs.StringVar(&f.Status, "status", "", "only pending, succeeded or failed")
+	fs.StringVar(&f.CallUUID, "call", "", "only of this call_uuid")
+	fs.StringVar(&f.EventID, "event-id", "", "only of this event")
+	fs.IntVar(&f.Limit, "limit", 0, "at most this many (default 100, at most 1000)")
+	return cmd
+}
+
+// deliveryID reads a delivery id argument.
+func deliveryID(s string) (int64, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id < 1 {
+		return 0, fmt.Errorf("delivery id %q is not a positive whole number", s)
+	}
+	return id, nil
+}
+
+func deliveriesShow(r *remote) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show ID",
+		Short: "Show a delivery and its attempts",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := deliveryID(args[0])
+			if err != nil {
+				return err
+			}
+			c, err := r.client(cmd)
+			if err != nil {
+				return err
+			}
+			d, err := c.GetDelivery(cmd.Context(), id)
+			if err != nil {
+				return fmt.Errorf("show delivery: %w", err)
+			}
+			if r.json {
+				return printJSON(cmd.OutOrStdout(), d)
+			}
+			printDelivery(cmd.OutOrStdout(), d)
+			return nil
+		},
+	}
+}
+
+func deliveriesRetry(r *remote) *cobra.Command {
+	return &cobra.Command{
+		Use:   "retry ID",
+		Short: "Send a delivery again now, whatever its status",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := deliveryID(args[0])
+			if err != nil {
+				return err
+			}
+			c, err := r.client(cmd)
+			if err != nil {
+				return err
+			}
+			d, err := c.RetryDelivery(cmd.Context(), id)
+			if err != nil {
+				return fmt.Errorf("retry delivery: %w", err)
+			}
+			if r.json {
+				return printJSON(cmd.OutOrStdout(), d)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Delivery %d of %s to %s is pending again.\n", d.ID, d.Event, d.EndpointID)
+			return nil
+		},
+	}
+}
+
+// printDeliveries writes deliveries as a table, with their endpoint when
+// the list mixes endpoints.
+func printDeliveries(w io.Writer, ds []apitypes.Delivery, withEndpoint bool) {
+	header := []string{"ID", "EVENT", "CALL", "STATUS", "ATTEMPTS", "NEXT/DONE", "LAST ERROR"}
+	if withEndpoint {
+		header = append(header[:2], append([]string{"ENDPOINT"}, header[2:]...)...)
+	}
+	tw := table(w, header...)
+	for _, d := range ds {
+		at := when(d.CompletedAt)
+		if d.Status == "pending" {
+			at = when(d.NextAttemptAt)
+		}
+		cols := []string{strconv.FormatInt(d.ID, 10), string(d.Event), d.CallUUID, d.Status, strconv.Itoa(d.AttemptCount), at, truncate(d.LastError, 50)}
+		if withEndpoint {
+			cols = append(cols[:2], append([]string{d.EndpointID}, cols[2:]...)...)
+		}
+		row(tw, cols...)
+	}
+	tw.Flush()
+}
+
+func printDelivery(w io.Writer, d *apitypes.Delivery) {
+	tw := table(w, "ID", strconv.FormatInt(d.ID, 10))
+	row(tw, "Event", string(d.Event)+" "+d.EventID)
+	row(tw, "Endpoint", d.EndpointID)
+	row(tw, "Call", d.CallUUID)
+	row(tw, "Status", d.Status)
+	row(tw, "Attempts", strconv.Itoa(d.AttemptCount))
+	if d.Status == "pending" {
+		row(tw, "Next attempt", when(d.NextAttemptAt))
+	} else {
+		row(tw, "Completed", when(d.CompletedAt))
+	}
+	if d.LastError != "" {
+		row(tw, "Last error", d.LastError)
+	}
+	if d.LeaseOwner != "" {
+		row(tw, "Being sent by", d.LeaseOwner+" until "+when(d.LeaseUntil))
+	}
+	tw.Flush()
+	if len(d.Attempts) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	printAttempts(w, d.Attempts, "")
+}
+
+func printAttempts(w io.Writer, atts []apitypes.Attempt, indent string) {
+	tw := table(w, indent+"AT", "STATUS", "LATENCY", "ERROR", "RESPONSE")
+	for _, a := range atts {
+		status := ""
+		if a.StatusCode != 0 {
+			status = strconv.Itoa(a.StatusCode)
+		}
+		row(tw, indent+when(&a.At), status, strconv.FormatFloat(a.LatencyMS, 'f', 1, 64)+" ms", truncate(a.Error, 50), truncate(a.Response, 40))
+	}
+	tw.Flush()
+}
