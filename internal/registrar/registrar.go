@@ -1,0 +1,300 @@
+package registrar
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// Binding is one contact an extension is registered at.
+type Binding struct {
+	Extension string
+	Contact   sip.Uri   // where the phone asked to be reached
+	Source    string    // host:port the REGISTER came from
+	Transport string    // UDP or TCP, as the REGISTER arrived
+	Expires   time.Time // when the binding lapses
+	UserAgent string
+	CallID    string
+	CSeq      uint32
+	Created   time.Time
+}
+
+// Config sets the expiry limits; zero fields take the defaults.
+type Config struct {
+	DefaultExpires time.Duration // when the phone asks none (default 1h)
+	MinExpires     time.Duration // shorter asks get 423 (default 60s)
+	MaxExpires     time.Duration // longer asks are cut down (default 2h)
+	Now            func() time.Time
+}
+
+// Registrar keeps the bindings of all extensions. It is safe for
+// concurrent use.
+type Registrar struct {
+	def, min, max time.Duration
+	now           func() time.Time
+
+	mu       sync.Mutex
+	bindings map[string][]Binding
+}
+
+// New makes an empty Registrar.
+func New(c Config) *Registrar {
+	r := &Registrar{def: c.DefaultExpires, min: c.MinExpires, max: c.MaxExpires, now: c.Now, bindings: make(map[string][]Binding)}
+	if r.def <= 0 {
+		r.def = time.Hour
+	}
+	if r.min <= 0 {
+		r.min = time.Minute
+	}
+	if r.max <= 0 {
+		r.max = 2 * time.Hour
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	return r
+}
+
+// contact is one requested binding change.
+type contact struct {
+	uri     sip.Uri
+	expires time.Duration
+}
+
+// Register applies req, a REGISTER already authenticated as extension ext,
+// and returns the response to send: 200 with the extension's bindings, 423
+// when an expiry is below the minimum, or 400 naming what is malformed.
+func (r *Registrar) Register(req *sip.Request, ext string) *sip.Response {
+	changes, wildcard, err := r.parse(req)
+	if err != nil {
+		var brief errTooBrief
+		if errors.As(err, &brief) {
+			res := sip.NewResponseFromRequest(req, sip.StatusIntervalToBrief, "Interval Too Brief", nil)
+			res.AppendHeader(sip.NewHeader("Min-Expires", strconv.Itoa(int(r.min.Seconds()))))
+			return res
+		}
+		res := sip.NewResponseFromRequest(req, sip.StatusBadRequest, "Bad Request", nil)
+		res.AppendHeader(warning(err.Error()))
+		return res
+	}
+	callID, cseq := "", uint32(0)
+	if h := req.CallID(); h != nil {
+		callID = h.Value()
+	}
+	if h := req.CSeq(); h != nil {
+		cseq = h.SeqNo
+	}
+	ua := ""
+	if h := req.GetHeader("User-Agent"); h != nil {
+		ua = h.Value()
+	}
+
+	r.mu.Lock()
+	now := r.now()
+	list := r.live(ext, now)
+	switch {
+	case wildcard:
+		list = nil
+	default:
+		for _, c := range changes {
+			i := slices.IndexFunc(list, func(b Binding) bool { return sameContact(b.Contact, c.uri) })
+			if i >= 0 && list[i].CallID == callID && list[i].CSeq >= cseq {
+				// An older or repeated request of the same registration.
+				continue
+			}
+			if i >= 0 {
+				list = slices.Delete(list, i, i+1)
+			}
+			if c.expires == 0 {
+				continue
+			}
+			list = append(list, Binding{
+				Extension: ext, Contact: c.uri, Source: req.Source(), Transport: req.Transport(),
+				Expires: now.Add(c.expires), UserAgent: ua, CallID: callID, CSeq: cseq, Created: now,
+			})
+		}
+	}
+	if len(list) == 0 {
+		delete(r.bindings, ext)
+	} else {
+		r.bindings[ext] = list
+	}
+	list = slices.Clone(list)
+	r.mu.Unlock()
+
+	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
+	for _, b := range list {
+		h := &sip.ContactHeader{Address: b.Contact, Params: sip.NewParams()}
+		h.Params.Add("expires", strconv.Itoa(int(b.Expires.Sub(now).Round(time.Second).Seconds())))
+		res.AppendHeader(h)
+	}
+	res.AppendHeader(sip.NewHeader("Date", now.UTC().Format(time.RFC1123)))
+	return res
+}
+
+type errTooBrief struct{ asked time.Duration }
+
+func (e errTooBrief) Error() string { return fmt.Sprintf("expires %s is below the minimum", e.asked) }
+
+// parse reads the Contact headers and expiries of a REGISTER.
+func (r *Registrar) parse(req *sip.Request) ([]contact, bool, error) {
+	def := r.def
+	if h := req.GetHeader("Expires"); h != nil {
+		n, err := strconv.ParseUint(strings.TrimSpace(h.Value()), 10, 32)
+		if err != nil {
+			return nil, false, fmt.Errorf("Expires %q is not a number of seconds", h.Value())
+		}
+		def = time.Duration(n) * time.Second
+	}
+	var raw []string
+	for _, h := range req.GetHeaders("Contact") {
+		raw = append(raw, h.Value())
+	}
+	for _, h := range req.GetHeaders("m") {
+		raw = append(raw, h.Value())
+	}
+	var out []contact
+	wildcard := false
+	for _, v := range raw {
+		addrs, err := ParseContacts(v)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, a := range addrs {
+			if a.URI.Wildcard {
+				wildcard = true
+				continue
+			}
+			exp := def
+			if v, ok := a.Params.Get("expires"); ok {
+				n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32)
+				if err != nil {
+					return nil, false, fmt.Errorf("contact expires %q is not a number of seconds", v)
+				}
+				exp = time.Duration(n) * time.Second
+			}
+			if exp != 0 && exp < r.min {
+				return nil, false, errTooBrief{exp}
+			}
+			out = append(out, contact{uri: a.URI, expires: min(exp, r.max)})
+		}
+	}
+	if wildcard && (len(out) > 0 || def != 0) {
+		return nil, false, errors.New(`contact "*" needs Expires: 0 and no other contact`)
+	}
+	return out, wildcard, nil
+}
+
+// live returns ext's unexpired bindings, dropping the expired ones.
+// r.mu must be held.
+func (r *Registrar) live(ext string, now time.Time) []Binding {
+	list := slices.DeleteFunc(r.bindings[ext], func(b Binding) bool { return !now.Before(b.Expires) })
+	if len(list) == 0 {
+		delete(r.bindings, ext)
+	}
+	return list
+}
+
+// Lookup returns the unexpired bindings of ext, oldest first.
+func (r *Registrar) Lookup(ext string) []Binding {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.live(ext, r.now()))
+}
+
+// All returns every unexpired binding, by extension then age.
+func (r *Registrar) All() []Binding {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	var out []Binding
+	exts := make([]string, 0, len(r.bindings))
+	for ext := range r.bindings {
+		exts = append(exts, ext)
+	}
+	slices.Sort(exts)
+	for _, ext := range exts {
+		out = append(out, r.live(ext, now)...)
+	}
+	return out
+}
+
+// sameContact compares contact URIs the way RFC 3261 §19.1.4 matters here:
+// user, host, port and transport.
+func sameContact(a, b sip.Uri) bool {
+	ta, _ := a.UriParams.Get("transport")
+	tb, _ := b.UriParams.Get("transport")
+	return a.User == b.User && strings.EqualFold(a.Host, b.Host) && a.Port == b.Port && strings.EqualFold(ta, tb)
+}
+
+// warning makes a Warning header (RFC 3261 §20.43, code 399: miscellaneous)
+// that tells the client in words what was wrong with its request.
+func warning(text string) sip.Header {
+	text = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == '"' || r == '\\' || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, text)
+	return sip.NewHeader("Warning", `399 switchhook "`+text+`"`)
+}
+
+// Address is one parsed name-addr of a Contact header.
+type Address struct {
+	DisplayName string
+	URI         sip.Uri
+	Params      sip.HeaderParams
+}
+
+// ParseContacts parses a Contact header value that may list several
+// addresses separated by commas (RFC 3261 §20.10), using sipgo's address
+// parser for each. sipgo parses only the first address of a header lazily,
+// and a registrar must see them all.
+func ParseContacts(v string) ([]Address, error) {
+	var out []Address
+	for _, part := range splitList(v) {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			return nil, fmt.Errorf("contact %q has an empty address", v)
+		}
+		a := Address{Params: sip.NewParams()}
+		name, err := sip.ParseAddressValue(part, &a.URI, &a.Params)
+		if err != nil {
+			return nil, fmt.Errorf("contact %q: %w", part, err)
+		}
+		if !a.URI.Wildcard && a.URI.Host == "" {
+			return nil, fmt.Errorf("contact %q has no host", part)
+		}
+		a.DisplayName = name
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// splitList splits on commas outside quotes and angle brackets.
+func splitList(v string) []string {
+	var out []string
+	quoted, bracket, start := false, false, 0
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c == '\\' && quoted:
+			i++
+		case c == '"':
+			quoted = !quoted
+		case c == '<' && !quoted:
+			bracket = true
+		case c == '>' && !quoted:
+			bracket = false
+		case c == ',' && !quoted && !bracket:
+			out = append(out, v[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, v[start:])
+}
