@@ -1,0 +1,288 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/switchhook/switchhook/internal/events"
+	"github.com/switchhook/switchhook/internal/store"
+)
+
+// subscription is what InsertEvents needs of an endpoint.
+type subscription struct {
+	id    string
+	kinds []events.Kind // empty: all
+}
+
+func (sub *subscription) wants(k events.Kind) bool {
+	ep := store.Endpoint{Events: sub.kinds}
+	return ep.Subscribes(k)
+}
+
+func loadSubscriptions(ctx context.Context, st *sql.Stmt) ([]subscription, error) {
+	rows, err := st.QueryContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var subs []subscription
+	for rows.Next() {
+		var id, kinds string
+		if err := rows.Scan(&id, &kinds); err != nil {
+			return nil, err
+		}
+		ks, err := decodeKinds(kinds)
+		if err != nil {
+			return nil, fmt.Errorf("endpoint %s: events: %w", id, err)
+		}
+		subs = append(subs, subscription{id: id, kinds: ks})
+	}
+	return subs, rows.Err()
+}
+
+// InsertEvents records a batch of events, their deliveries and their calls in
+// one transaction. A new delivery is due at its event's OccurredAt, or now if
+// that is later, so that a source whose clock runs ahead does not delay it.
+func (s *Store) InsertEvents(ctx context.Context, node string, evs []events.Event) (int, error) {
+	if len(evs) == 0 {
+		return 0, nil
+	}
+	// Encode before taking the writer, which the other writers wait for.
+	bodies := make([]string, len(evs))
+	for i := range evs {
+		e := &evs[i]
+		if e.ID == "" {
+			return 0, fmt.Errorf("insert events: %s of call %q: event ID is empty", e.Kind, e.CallUUID)
+		}
+		if err := e.Validate(); err != nil {
+			return 0, fmt.Errorf("insert events: event %s: %w", e.ID, err)
+		}
+		b, err := json.Marshal(e)
+		if err != nil {
+			return 0, fmt.Errorf("insert events: event %s: %w", e.ID, err)
+		}
+		bodies[i] = string(b)
+	}
+	st, err := s.prepared(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("insert events: %w", err)
+	}
+	now := time.Now()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("insert events: %w", err)
+	}
+	defer tx.Rollback()
+	subs, err := loadSubscriptions(ctx, tx.StmtContext(ctx, st.subscriptions))
+	if err != nil {
+		return 0, fmt.Errorf("insert events: load endpoints: %w", err)
+	}
+	var (
+		insEvent    = tx.StmtContext(ctx, st.insertEvent)
+		insDelivery = tx.StmtContext(ctx, st.insertDelivery)
+		openCall    = tx.StmtContext(ctx, st.openCall)
+		answerCall  = tx.StmtContext(ctx, st.answerCall)
+		endCall     = tx.StmtContext(ctx, st.endCall)
+		touchCall   = tx.StmtContext(ctx, st.touchCall)
+	)
+	created := 0
+	for i := range evs {
+		e := &evs[i]
+		res, err := insEvent.ExecContext(ctx, e.ID, e.CallUUID, string(e.Kind), nanos(e.OccurredAt), e.Sequence, e.Endpoint, bodies[i])
+		if err != nil {
+			return 0, fmt.Errorf("insert events: event %s: %w", e.ID, err)
+		}
+		seq, err := res.LastInsertId()
+		if err != nil {
+			return 0, fmt.Errorf("insert events: event %s: %w", e.ID, err)
+		}
+		due := e.OccurredAt
+		if due.After(now) {
+			due = now
+		}
+		deliver := func(endpointID string) error {
+			_, err := insDelivery.ExecContext(ctx, seq, endpointID, e.CallUUID, nanos(due), now.UnixNano())
+			if err != nil {
+				return fmt.Errorf("insert events: delivery of %s to %s: %w", e.ID, endpointID, err)
+			}
+			created++
+			return nil
+		}
+		if e.Endpoint != "" {
+			found := false
+			for _, sub := range subs {
+				found = found || sub.id == e.Endpoint
+			}
+			if !found {
+				return 0, fmt.Errorf("insert events: test event %s for endpoint %s: %w", e.ID, e.Endpoint, store.ErrNotFound)
+			}
+			if err := deliver(e.Endpoint); err != nil {
+				return 0, err
+			}
+			continue // a test event is no part of a call
+		}
+		for _, sub := range subs {
+			if sub.wants(e.Kind) {
+				if err := deliver(sub.id); err != nil {
+					return 0, err
+				}
+			}
+		}
+		switch e.Kind {
+		case events.CallRouted:
+			_, err = openCall.ExecContext(ctx, e.CallUUID, e.SessionUUID, node, e.Source, e.CallerIDNumber, e.DestinationNumber,
+				string(e.Direction), nanos(e.OccurredAt), e.Sequence)
+		case events.CallAnswer:
+			_, err = answerCall.ExecContext(ctx, e.CallUUID, nanos(e.OccurredAt), e.DestinationNumber, e.Sequence)
+		case events.CallHangup:
+			var cause string
+			if e.Hangup != nil {
+				cause = e.Hangup.Cause
+			}
+			_, err = endCall.ExecContext(ctx, e.CallUUID, nanos(e.OccurredAt), cause, e.Sequence)
+		default:
+			_, err = touchCall.ExecContext(ctx, e.CallUUID, e.Sequence)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("insert events: call %s of event %s: %w", e.CallUUID, e.ID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("insert events: %w", err)
+	}
+	return created, nil
+}
+
+// where collects the conditions and arguments of a query built from a filter.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string, args ...any) {
+	w.conds = append(w.conds, cond)
+	w.args = append(w.args, args...)
+}
+
+func (w *where) String() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.conds, " AND ")
+}
+
+// limit renders a LIMIT clause; 0 means no limit.
+func limit(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" LIMIT %d", n)
+}
+
+// ListEvents returns the events f selects, oldest first.
+func (s *Store) ListEvents(ctx context.Context, f store.EventFilter) ([]events.Event, error) {
+	var w where
+	if f.CallUUID != "" {
+		w.add("call_uuid = ?", f.CallUUID)
+	}
+	if f.Kind != "" {
+		w.add("kind = ?", string(f.Kind))
+	}
+	if !f.Since.IsZero() {
+		w.add("occurred_at >= ?", nanos(f.Since))
+	}
+	if !f.Until.IsZero() {
+		w.add("occurred_at < ?", nanos(f.Until))
+	}
+	rows, err := s.r.QueryContext(ctx, "SELECT body FROM events"+w.String()+" ORDER BY seq"+limit(f.Limit), w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	defer rows.Close()
+	var out []events.Event
+	for rows.Next() {
+		var body []byte
+		if err := rows.Scan(&body); err != nil {
+			return nil, fmt.Errorf("list events: %w", err)
+		}
+		var e events.Event
+		if err := json.Unmarshal(body, &e); err != nil {
+			return nil, fmt.Errorf("list events: decode: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, wrap("list events", rows.Err())
+}
+
+const callColumns = `call_uuid, session_uuid, node, source, caller_id_number, destination_number, direction,
+	started_at, answered_at, answered_by, ended_at, hangup_cause, last_sequence`
+
+func scanCall(sc scanner) (*store.Call, error) {
+	var (
+		c                        store.Call
+		dir                      string
+		started, answered, ended int64
+	)
+	if err := sc.Scan(&c.CallUUID, &c.SessionUUID, &c.Node, &c.Source, &c.CallerIDNumber, &c.DestinationNumber, &dir,
+		&started, &answered, &c.AnsweredBy, &ended, &c.HangupCause, &c.LastSequence); err != nil {
+		return nil, err
+	}
+	c.Direction = events.Direction(dir)
+	c.StartedAt, c.AnsweredAt, c.EndedAt = fromNanos(started), fromNanos(answered), fromNanos(ended)
+	return &c, nil
+}
+
+func (s *Store) queryCalls(ctx context.Context, what, q string, args ...any) ([]*store.Call, error) {
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []*store.Call
+	for rows.Next() {
+		c, err := scanCall(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		out = append(out, c)
+	}
+	return out, wrap(what, rows.Err())
+}
+
+// GetCall returns the call callUUID, or an error wrapping store.ErrNotFound.
+func (s *Store) GetCall(ctx context.Context, callUUID string) (*store.Call, error) {
+	c, err := scanCall(s.r.QueryRowContext(ctx, "SELECT "+callColumns+" FROM calls WHERE call_uuid = ?", callUUID))
+	if errNoRows(err) {
+		return nil, fmt.Errorf("get call %s: %w", callUUID, store.ErrNotFound)
+	}
+	return c, wrap("get call "+callUUID, err)
+}
+
+// ListCalls returns the calls f selects, newest first.
+func (s *Store) ListCalls(ctx context.Context, f store.CallFilter) ([]*store.Call, error) {
+	var w where
+	if f.Number != "" {
+		w.add("(caller_id_number = ? OR destination_number = ?)", f.Number, f.Number)
+	}
+	if !f.Since.IsZero() {
+		w.add("started_at >= ?", nanos(f.Since))
+	}
+	if !f.Until.IsZero() {
+		w.add("started_at < ?", nanos(f.Until))
+	}
+	if f.Kind != "" {
+		w.add("EXISTS (SELECT 1 FROM events e WHERE e.call_uuid = calls.call_uuid AND e.kind = ?)", string(f.Kind))
+	}
+	return s.queryCalls(ctx, "list calls",
+		"SELECT "+callColumns+" FROM calls"+w.String()+" ORDER BY started_at DESC, rowid DESC"+limit(f.Limit), w.args...)
+}
+
+// OpenCalls lists the calls owned by node that have not hung up, oldest first.
+func (s *Store) OpenCalls(ctx context.Context, node string) ([]*store.Call, error) {
+	return s.queryCalls(ctx, "open calls of "+node,
+		"SELECT "+callColumns+" FROM calls WHERE node = ? AND ended_at = 0 ORDER BY started_at, rowid", node)
+}
