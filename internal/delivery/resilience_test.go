@@ -1,0 +1,336 @@
+package delivery_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchhook/switchhook/internal/delivery"
+	"github.com/switchhook/switchhook/internal/events"
+	"github.com/switchhook/switchhook/internal/signature"
+	"github.com/switchhook/switchhook/internal/store"
+	"github.com/switchhook/switchhook/receiver"
+)
+
+func TestSlowEndpointDoesNotHoldBackAnother(t *testing.T) {
+	st := openStore(t)
+	release := make(chan struct{})
+	slow := newHook(t, func(n int, r received, w http.ResponseWriter) {
+		select {
+		case <-release:
+		case <-time.After(waitLimit):
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	fast := newHook(t, nil)
+	slowEP := endpoint(t, st, slow.srv.URL, func(ep *store.Endpoint) { ep.MaxInFlight = 2; ep.Timeout = time.Minute })
+	fastEP := endpoint(t, st, fast.srv.URL, nil)
+	slow.forEndpoint(slowEP)
+	fast.forEndpoint(fastEP)
+	eng := start(t, st, testOptions(t))
+	for range 5 {
+		emit(t, st, eng, call(3)...)
+	}
+	waitFor(t, "fast endpoint got every event", allStatus(t, st, fastEP.ID, 15, store.Succeeded))
+	if n := len(slow.got()); n > 2 {
+		t.Errorf("slow endpoint has %d requests in flight, more than its MaxInFlight 2", n)
+	}
+	close(release)
+	waitFor(t, "slow endpoint got every event", allStatus(t, st, slowEP.ID, 15, store.Succeeded))
+}
+
+func TestReplay(t *testing.T) {
+	st := openStore(t)
+	h := newHook(t, nil)
+	ep := endpoint(t, st, h.srv.URL, nil)
+	h.forEndpoint(ep)
+	eng := start(t, st, testOptions(t))
+	evs := call(3)
+	emit(t, st, eng, evs...)
+	waitFor(t, "delivered", allStatus(t, st, ep.ID, 3, store.Succeeded))
+
+	n, err := st.Replay(context.Background(), ep.ID, store.ReplayFilter{
+		Since: evs[0].OccurredAt.Add(-time.Minute), Until: time.Now().Add(time.Minute),
+	}, time.Now())
+	if err != nil || n != 3 {
+		t.Fatalf("Replay = %d, %v", n, err)
+	}
+	eng.Wake()
+	waitFor(t, "replayed", allStatus(t, st, ep.ID, 6, store.Succeeded))
+	got := h.got()
+	for i, r := range got {
+		if want := evs[i%3].ID; r.Event.WebhookID != want {
+			t.Errorf("request %d is event %s, want %s (original order, then replay in order)", i, r.Event.WebhookID, want)
+		}
+	}
+}
+
+func TestSecretRotation(t *testing.T) {
+	st := openStore(t)
+	current, old, expired := signature.NewSecret(), signature.NewSecret(), signature.NewSecret()
+	h := newHook(t, nil)
+	ep := endpoint(t, st, h.srv.URL, func(ep *store.Endpoint) {
+		ep.Secrets = []store.Secret{
+			{Value: current},
+			{Value: old, ExpiresAt: time.Now().Add(time.Hour)},
+			{Value: expired, ExpiresAt: time.Now().Add(-time.Second)},
+		}
+	})
+	h.secrets = []string{current, old} // each must verify
+	eng := start(t, st, testOptions(t))
+	emit(t, st, eng, call(1)...)
+	waitFor(t, "delivered", allStatus(t, st, ep.ID, 1, store.Succeeded))
+
+	r := h.got()[0]
+	sigs := strings.Fields(r.Header.Get(receiver.HeaderSignature))
+	if len(sigs) != 2 {
+		t.Fatalf("webhook-signature %q: want two signatures, the current and the rotated-out secret's", sigs)
+	}
+	body, err := eventBody(t, st, ep, r.Event.WebhookID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := receiver.Verify(expired, r.Header, body, 0); err == nil {
+		t.Error("the expired secret still signs")
+	}
+}
+
+// eventBody renders the stored event id as ep receives it.
+func eventBody(t *testing.T, st store.Store, ep *store.Endpoint, id string) ([]byte, error) {
+	t.Helper()
+	evs, err := st.ListEvents(context.Background(), store.EventFilter{})
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range evs {
+		if e.ID == id {
+			return e.Payload(ep.Profile, time.UTC)
+		}
+	}
+	t.Fatalf("event %s not stored", id)
+	return nil, nil
+}
+
+func TestNoValidSecret(t *testing.T) {
+	st := openStore(t)
+	h := newHook(t, func(n int, r received, w http.ResponseWriter) { t.Error("an unsigned request was sent") })
+	ep := endpoint(t, st, h.srv.URL, func(ep *store.Endpoint) {
+		ep.Secrets = []store.Secret{{Value: signature.NewSecret(), ExpiresAt: time.Now().Add(-time.Second)}}
+		ep.RetrySchedule = []time.Duration{0}
+	})
+	eng := start(t, st, testOptions(t))
+	emit(t, st, eng, call(1)...)
+	waitFor(t, "failed", allStatus(t, st, ep.ID, 1, store.Failed))
+	if d := deliveries(t, st, ep.ID)[0]; !strings.Contains(d.LastError, "no valid signing secret") {
+		t.Errorf("last error %q", d.LastError)
+	}
+}
+
+// After CircuitFailures failures in a row the endpoint is paused without
+// spending attempts; a failed probe pauses it longer; a successful one
+// closes the circuit.
+func TestCircuitOpensAndClosesAfterProbe(t *testing.T) {
+	st := openStore(t)
+	const failures = 4 // 3 open the circuit, the 4th is a failed probe
+	h := newHook(t, func(n int, r received, w http.ResponseWriter) {
+		if n <= failures {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	ep := endpoint(t, st, h.srv.URL, func(ep *store.Endpoint) {
+		ep.MaxInFlight = 1
+		ep.RetrySchedule = make([]time.Duration, 100)
+		for i := range ep.RetrySchedule {
+			ep.RetrySchedule[i] = 5 * time.Millisecond
+		}
+	})
+	h.forEndpoint(ep)
+	o := testOptions(t)
+	o.CircuitFailures = 3
+	o.CircuitPause = 150 * time.Millisecond
+	eng := start(t, st, o)
+	emit(t, st, eng, call(1)...)
+	emit(t, st, eng, call(1)...)
+
+	waitFor(t, "circuit open after 3 failures", func() bool {
+		c := getEndpoint(t, st, ep.ID).Circuit
+		return c.State == store.CircuitOpen && c.ConsecutiveFailures == 3
+	})
+	opened := getEndpoint(t, st, ep.ID).Circuit
+	if opened.FailingSince.IsZero() || opened.PausedUntil.Before(time.Now().Add(50*time.Millisecond)) {
+		t.Errorf("open circuit %+v: want a pause of about 150ms from now", opened)
+	}
+	waitFor(t, "circuit re-opened after the failed probe", func() bool {
+		return getEndpoint(t, st, ep.ID).Circuit.ConsecutiveFailures == failures
+	})
+	waitFor(t, "both delivered", allStatus(t, st, ep.ID, 2, store.Succeeded))
+	if c := getEndpoint(t, st, ep.ID).Circuit; c.State != store.CircuitClosed || c.ConsecutiveFailures != 0 || !c.FailingSince.IsZero() {
+		t.Errorf("circuit after success %+v, want closed and reset", c)
+	}
+
+	got := h.got()
+	if len(got) != failures+2 {
+		t.Fatalf("hook got %d requests, want %d: paused deliveries must not be tried", len(got), failures+2)
+	}
+	// The probe came after the first pause, the next one after the doubled pause.
+	if gap := got[3].At.Sub(got[2].At); gap < 150*time.Millisecond {
+		t.Errorf("probe came %v after the circuit opened, before its 150ms pause", gap)
+	}
+	if gap := got[4].At.Sub(got[3].At); gap < 300*time.Millisecond {
+		t.Errorf("second probe came %v after the first failed, before the doubled 300ms pause", gap)
+	}
+	var spent int
+	for _, d := range deliveries(t, st, ep.ID) {
+		spent += d.Attempts
+	}
+	if spent != failures+2 {
+		t.Errorf("deliveries spent %d attempts, want %d", spent, failures+2)
+	}
+}
+
+func TestDisableAfterFailingTooLong(t *testing.T) {
+	st := openStore(t)
+	h := newHook(t, func(n int, r received, w http.ResponseWriter) { w.WriteHeader(http.StatusInternalServerError) })
+	ep := endpoint(t, st, h.srv.URL, func(ep *store.Endpoint) {
+		ep.RetrySchedule = []time.Duration{0, 10 * time.Millisecond, 10 * time.Millisecond, 10 * time.Millisecond, time.Hour}
+	})
+	h.forEndpoint(ep)
+	o := testOptions(t)
+	o.DisableAfter = 20 * time.Millisecond
+	eng := start(t, st, o)
+	emit(t, st, eng, call(1)...)
+	waitFor(t, "endpoint disabled", func() bool { return getEndpoint(t, st, ep.ID).Disabled })
+	if got := getEndpoint(t, st, ep.ID); !strings.Contains(got.DisabledReason, "no successful delivery since") {
+		t.Errorf("disabled reason %q", got.DisabledReason)
+	}
+}
+
+func TestShutdownFinishesInFlight(t *testing.T) {
+	st := openStore(t)
+	arrived := make(chan struct{}, 1)
+	h := newHook(t, func(n int, r received, w http.ResponseWriter) {
+		arrived <- struct{}{}
+		time.Sleep(300 * time.Millisecond)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	ep := endpoint(t, st, h.srv.URL, nil)
+	h.forEndpoint(ep)
+	eng := start(t, st, testOptions(t))
+	emit(t, st, eng, call(1)...)
+	select {
+	case <-arrived:
+	case <-time.After(waitLimit):
+		t.Fatal("no request")
+	}
+	eng.stop(t)
+	d := deliveries(t, st, ep.ID)[0]
+	if d.Status != store.Succeeded || d.LeaseOwner != "" {
+		t.Fatalf("delivery after shutdown %+v, want succeeded", d)
+	}
+}
+
+func TestShutdownTimeoutAbandonsAndReleases(t *testing.T) {
+	st := openStore(t)
+	release := make(chan struct{})
+	arrived := make(chan struct{}, 10)
+	h := newHook(t, func(n int, r received, w http.ResponseWriter) {
+		arrived <- struct{}{}
+		if n == 1 {
+			select {
+			case <-release:
+			case <-r.Done:
+			case <-time.After(waitLimit):
+			}
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	ep := endpoint(t, st, h.srv.URL, func(ep *store.Endpoint) { ep.Timeout = time.Minute })
+	h.forEndpoint(ep)
+	o := testOptions(t)
+	o.ShutdownTimeout = 100 * time.Millisecond
+	first := start(t, st, o)
+	emit(t, st, first, call(1)...)
+	<-arrived
+	first.stop(t)
+	d := deliveries(t, st, ep.ID)[0]
+	if d.Status != store.Pending || d.Attempts != 0 || d.LeaseOwner != "" {
+		t.Fatalf("abandoned delivery %+v, want pending, untried, unleased", d)
+	}
+	close(release)
+
+	start(t, st, o)
+	waitFor(t, "sent again by the next run", allStatus(t, st, ep.ID, 1, store.Succeeded))
+}
+
+// Leases left by a run that died are taken back when the node starts again.
+func TestRestartReclaimsOwnLeases(t *testing.T) {
+	st := openStore(t)
+	h := newHook(t, nil)
+	ep := endpoint(t, st, h.srv.URL, nil)
+	h.forEndpoint(ep)
+	emit(t, st, nil, call(1)...)
+	now := time.Now()
+	jobs, err := st.ClaimDeliveries(context.Background(), store.ClaimParams{Owner: "test-node", Now: now, LeaseUntil: now.Add(time.Hour), Limit: 10})
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("claim: %v, %v", jobs, err)
+	}
+	start(t, st, testOptions(t))
+	waitFor(t, "delivered", allStatus(t, st, ep.ID, 1, store.Succeeded))
+}
+
+// Work made by another process (here, written straight to the store with
+// no Wake) is found by polling.
+func TestPollFindsUnannouncedWork(t *testing.T) {
+	st := openStore(t)
+	h := newHook(t, nil)
+	ep := endpoint(t, st, h.srv.URL, nil)
+	h.forEndpoint(ep)
+	start(t, st, testOptions(t))
+	emit(t, st, nil, call(2)...)
+	waitFor(t, "delivered", allStatus(t, st, ep.ID, 2, store.Succeeded))
+}
+
+func TestEndpointsChanged(t *testing.T) {
+	st := openStore(t)
+	h := newHook(t, nil)
+	ep := endpoint(t, st, h.srv.URL, func(ep *store.Endpoint) { ep.Profile = events.Standard })
+	h.forEndpoint(ep)
+	o := testOptions(t)
+	o.ReloadInterval = time.Hour // only EndpointsChanged reloads
+	eng := start(t, st, o)
+	emit(t, st, eng, call(1)...)
+	waitFor(t, "delivered", allStatus(t, st, ep.ID, 1, store.Succeeded))
+
+	ep = getEndpoint(t, st, ep.ID)
+	ep.Profile = events.Extended
+	if err := st.UpdateEndpoint(context.Background(), ep); err != nil {
+		t.Fatal(err)
+	}
+	eng.EndpointsChanged()
+	emit(t, st, eng, call(1)...)
+	waitFor(t, "delivered", allStatus(t, st, ep.ID, 2, store.Succeeded))
+	got := h.got()
+	if got[0].Event.Sequence != 0 || got[1].Event.Sequence != 1 {
+		t.Errorf("profiles: first request sequence %d (want standard: none), second %d (want extended: 1)", got[0].Event.Sequence, got[1].Event.Sequence)
+	}
+}
+
+func TestWakeAndEndpointsChangedNeverBlock(t *testing.T) {
+	eng := delivery.New(openStore(t), testOptions(t))
+	for range 1000 { // nobody runs the engine: the signals must coalesce
+		eng.Wake()
+		eng.EndpointsChanged()
+	}
+}
+
+func TestRunTwice(t *testing.T) {
+	st := openStore(t)
+	eng := start(t, st, testOptions(t))
+	if err := eng.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "twice") {
+		t.Fatalf("second Run: %v", err)
+	}
+}
