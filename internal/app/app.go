@@ -2,9 +2,28 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/switchhook/switchhook/internal/api"
+	"github.com/switchhook/switchhook/internal/config"
+	"github.com/switchhook/switchhook/internal/delivery"
+	"github.com/switchhook/switchhook/internal/events"
+	"github.com/switchhook/switchhook/internal/ingest"
+	"github.com/switchhook/switchhook/internal/metrics"
+	"github.com/switchhook/switchhook/internal/signature"
+	"github.com/switchhook/switchhook/internal/store"
+	"github.com/switchhook/switchhook/internal/store/sqlite"
 )
 
 // Options say how to run a process.
@@ -12,15 +31,305 @@ type Options struct {
 	ConfigPath string       // empty: built-in defaults
 	Version    string       // reported by /healthz and the User-Agent
 	Stdout     io.Writer    // where first-start facts (generated token, demo passwords) are printed
-	Logger     *slog.Logger // nil: text logs on stderr
+	Logger     *slog.Logger // nil: logs on stderr as the config says
 }
 
-// Serve runs switchhook until ctx is done.
+// Serve runs switchhook until ctx is done, then stops in order: the HTTP
+// server, the call sources, the recorder (which commits what it holds), the
+// delivery engine (which finishes or hands back its in-flight attempts), the
+// store.
 func Serve(ctx context.Context, o Options) error {
-	return errors.New("serve: not assembled yet")
+	cfg, err := config.Load(o.ConfigPath)
+	if err != nil {
+		return err
+	}
+	if o.Stdout == nil {
+		o.Stdout = os.Stdout
+	}
+	log := o.Logger
+	if log == nil {
+		log = newLogger(cfg.Log)
+	}
+	loc, _ := time.LoadLocation(cfg.Timezone) // validated by config
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	token, generated, err := adminToken(cfg.HTTP.AdminToken, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	if generated {
+		fmt.Fprintf(o.Stdout, "Admin token (shown once; kept in %s/admin-token): %s\n", cfg.DataDir, token)
+	}
+
+	st, err := openStore(ctx, cfg.Store.DSN)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate store: %w", err)
+	}
+	if err := syncEndpoints(ctx, st, cfg, log); err != nil {
+		return err
+	}
+
+	m := metrics.New(st.PendingCount)
+	engine := delivery.New(st, delivery.Options{
+		Node:            cfg.Node,
+		Logger:          log.With("part", "delivery"),
+		Metrics:         m,
+		Location:        loc,
+		Version:         o.Version,
+		ShutdownTimeout: cfg.Delivery.ShutdownTimeout.D(),
+		CircuitFailures: cfg.Delivery.CircuitFailures,
+		DisableAfter:    cfg.Delivery.DisableAfter.D(),
+	})
+	rec := ingest.New(st, ingest.Options{Node: cfg.Node, Wake: engine.Wake, Logger: log.With("part", "recorder"), Metrics: m})
+	if _, err := rec.Recover(ctx); err != nil {
+		return err
+	}
+	srcs, err := buildSources(cfg, o.Stdout, log, m)
+	if err != nil {
+		return err
+	}
+
+	handler := api.New(api.Options{
+		Store:         st,
+		Sink:          rec,
+		Engine:        engine,
+		Metrics:       m,
+		AdminToken:    token,
+		Location:      loc,
+		Logger:        log.With("part", "api"),
+		Version:       o.Version,
+		Registrations: srcs.registrations,
+		Channels:      srcs.channels,
+		Sources:       srcs.statuses,
+		SecretGrace:   cfg.Delivery.SecretGrace.D(),
+		Defaults: api.EndpointDefaults{
+			Timeout:       cfg.Delivery.Timeout.D(),
+			RetrySchedule: schedule(cfg.Delivery.RetrySchedule, nil),
+			MaxInFlight:   cfg.Delivery.MaxInFlight,
+		},
+	}).Handler()
+	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on http.listen %s: %w", cfg.HTTP.Listen, err)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+
+	// Each stage has its own context so that shutdown runs in order.
+	var wg sync.WaitGroup
+	run := func(name string, f func(context.Context) error) context.CancelFunc {
+		c, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(c); err != nil && !errors.Is(err, context.Canceled) {
+				log.Error("stopped with an error", "part", name, "err", err)
+			}
+		}()
+		return cancel
+	}
+	var engineWG, recWG, srcWG sync.WaitGroup
+	stage := func(wg *sync.WaitGroup, name string, f func(context.Context) error) context.CancelFunc {
+		wg.Add(1)
+		return run(name, func(c context.Context) error { defer wg.Done(); return f(c) })
+	}
+	stopEngine := stage(&engineWG, "delivery", engine.Run)
+	stopRecorder := stage(&recWG, "recorder", rec.Run)
+	var stopSources []context.CancelFunc
+	for _, s := range srcs.list {
+		stopSources = append(stopSources, stage(&srcWG, s.Name(), func(c context.Context) error { return s.Run(c, rec) }))
+	}
+	stopRetention := run("retention", func(c context.Context) error { return purgeLoop(c, st, cfg.Store.Retention.D(), log) })
+	go srv.Serve(ln)
+	log.Info("switchhook is up", "http", "http://"+ln.Addr().String(), "store", redactDSN(cfg.Store.DSN), "node", cfg.Node, "sources", len(srcs.list))
+
+	<-ctx.Done()
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	srv.Shutdown(shutdownCtx)
+	cancel()
+	for _, stop := range stopSources {
+		stop()
+	}
+	srcWG.Wait()
+	stopRecorder()
+	recWG.Wait()
+	stopEngine()
+	engineWG.Wait()
+	stopRetention()
+	wg.Wait()
+	log.Info("stopped")
+	return nil
 }
 
 // Migrate applies the store's migrations and returns.
 func Migrate(ctx context.Context, o Options) error {
-	return errors.New("migrate: not assembled yet")
+	cfg, err := config.Load(o.ConfigPath)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg.Store.DSN)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate store: %w", err)
+	}
+	return nil
+}
+
+// openStore opens the store a DSN names: sqlite://PATH or postgres://….
+func openStore(ctx context.Context, dsn string) (store.Store, error) {
+	switch {
+	case strings.HasPrefix(dsn, "sqlite://"):
+		path := strings.TrimPrefix(dsn, "sqlite://")
+		st, err := sqlite.Open(ctx, path)
+		if err != nil {
+			return nil, fmt.Errorf("open store %s: %w", dsn, err)
+		}
+		return st, nil
+	}
+	return nil, fmt.Errorf("store.dsn %s: no store for this scheme", redactDSN(dsn))
+}
+
+// redactDSN hides a password in a DSN for logs.
+func redactDSN(dsn string) string {
+	if i := strings.Index(dsn, "://"); i >= 0 {
+		if at := strings.LastIndex(dsn, "@"); at > i {
+			if colon := strings.Index(dsn[i+3:at], ":"); colon >= 0 {
+				return dsn[:i+3+colon+1] + "***" + dsn[at:]
+			}
+		}
+	}
+	return dsn
+}
+
+// syncEndpoints writes the endpoints of the config file into the store. An
+// endpoint keeps its id (derived from its URL) and, when the file gives none,
+// the secret generated on its first start. One no longer in the file is
+// disabled rather than deleted, so its undelivered events are not lost.
+func syncEndpoints(ctx context.Context, st store.Store, cfg *config.Config, log *slog.Logger) error {
+	now := time.Now()
+	declared := map[string]bool{}
+	for i, w := range cfg.Webhooks {
+		ep := &store.Endpoint{
+			ID:            configEndpointID(w.URL),
+			URL:           w.URL,
+			Description:   w.Description,
+			Headers:       w.Headers,
+			Timeout:       w.Timeout.D(),
+			RetrySchedule: schedule(w.RetrySchedule, cfg.Delivery.RetrySchedule),
+			MaxInFlight:   w.MaxInFlight,
+			Disabled:      w.Disabled,
+			FromConfig:    true,
+			CreatedAt:     now,
+			UpdatedAt:     now,
+		}
+		ep.Profile, _ = events.ParseProfile(w.Payload)
+		for _, k := range w.Events {
+			ep.Events = append(ep.Events, events.Kind(k))
+		}
+		if ep.Timeout == 0 {
+			ep.Timeout = cfg.Delivery.Timeout.D()
+		}
+		if ep.MaxInFlight == 0 {
+			ep.MaxInFlight = cfg.Delivery.MaxInFlight
+		}
+		secret := w.Secret
+		if secret == "" {
+			secret = signature.NewSecret()
+		}
+		ep.Secrets = []store.Secret{{Value: secret}}
+		if err := st.UpsertEndpoint(ctx, ep); err != nil {
+			return fmt.Errorf("webhooks[%d]: store endpoint: %w", i, err)
+		}
+		// A secret written in the file replaces the stored one; Upsert keeps
+		// stored secrets so that a generated one survives restarts.
+		if w.Secret != "" {
+			stored, err := st.GetEndpoint(ctx, ep.ID)
+			if err != nil {
+				return fmt.Errorf("webhooks[%d]: read endpoint: %w", i, err)
+			}
+			if len(stored.Secrets) == 0 || stored.Secrets[0].Value != w.Secret {
+				stored.Secrets, stored.UpdatedAt = ep.Secrets, now
+				if err := st.UpdateEndpoint(ctx, stored); err != nil {
+					return fmt.Errorf("webhooks[%d]: store endpoint secret: %w", i, err)
+				}
+			}
+		}
+		declared[ep.ID] = true
+	}
+	all, err := st.ListEndpoints(ctx)
+	if err != nil {
+		return fmt.Errorf("list endpoints: %w", err)
+	}
+	for _, ep := range all {
+		if ep.FromConfig && !declared[ep.ID] && !ep.Disabled {
+			if err := st.DisableEndpoint(ctx, ep.ID, "removed from the config file"); err != nil {
+				return fmt.Errorf("disable endpoint %s: %w", ep.ID, err)
+			}
+			log.Warn("endpoint removed from the config file is disabled", "endpoint", ep.ID, "url", ep.URL)
+		}
+	}
+	return nil
+}
+
+// configEndpointID names an endpoint of the config file by its URL, so it
+// keeps its id, secret and deliveries across restarts.
+func configEndpointID(url string) string {
+	sum := sha256.Sum256([]byte(url))
+	return "ep_cfg_" + hex.EncodeToString(sum[:8])
+}
+
+// schedule picks the first non-empty schedule; nil means the engine default.
+func schedule(own, fallback []config.Duration) []time.Duration {
+	s := own
+	if len(s) == 0 {
+		s = fallback
+	}
+	if len(s) == 0 {
+		return nil
+	}
+	out := make([]time.Duration, len(s))
+	for i, d := range s {
+		out[i] = d.D()
+	}
+	return out
+}
+
+// purgeLoop deletes what is older than retention, hourly.
+func purgeLoop(ctx context.Context, st store.Store, retention time.Duration, log *slog.Logger) error {
+	if retention <= 0 {
+		return nil
+	}
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		n, err := st.Purge(ctx, time.Now().Add(-retention))
+		if err != nil && ctx.Err() == nil {
+			log.Error("purge old events", "err", err)
+		} else if n > 0 {
+			log.Info("purged old events", "events", n, "older_than", retention)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func newLogger(c config.Log) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }

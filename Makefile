@@ -1,0 +1,15 @@
+# The one test command (README): formatting, vet, and every test with the
+# race detector. Needs sipp (Debian: sip-tester) and chromium; .ci/run
+# installs them on a fresh machine.
+.PHONY: test build bench
+
+build:
+	CGO_ENABLED=0 go build -o switchhook ./cmd/switchhook
+
+test:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+	go vet ./...
+	go test -race -count=1 -timeout 40m ./...
+
+bench:
+	go test -run '^$$' -bench . -benchmem ./...

@@ -1,0 +1,24 @@
+package app
+
+import (
+	"io"
+	"log/slog"
+
+	"github.com/switchhook/switchhook/internal/config"
+	"github.com/switchhook/switchhook/internal/events"
+	"github.com/switchhook/switchhook/internal/metrics"
+)
+
+// sources are the call sources of a process and what the API shows of them.
+type sources struct {
+	list          []events.Source
+	registrations func() any
+	channels      func() any
+	statuses      func() any
+}
+
+// buildSources makes the call sources the config asks for.
+func buildSources(cfg *config.Config, stdout io.Writer, log *slog.Logger, m *metrics.Metrics) (*sources, error) {
+	s := &sources{}
+	return s, nil
+}
