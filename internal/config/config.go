@@ -34,6 +34,8 @@ type Config struct {
 	RingTimeout Duration     `yaml:"ring_timeout"`
 	FreeSWITCH  []FreeSWITCH `yaml:"freeswitch"`
 	Asterisk    []Asterisk   `yaml:"asterisk"`
+	// Simulator makes up calls, for demos and load runs.
+	Simulator Simulator `yaml:"simulator"`
 
 	// DemoExtensions is true when the file names no extensions, so the demo
 	// extensions 1001-1003 with generated passwords are served.
@@ -130,6 +132,14 @@ type Asterisk struct {
 	Username string `yaml:"username"`
 	Password string `yaml:"password"`
 	App      string `yaml:"app"`
+}
+
+// Simulator is the made-up call source; Calls 0 leaves it off.
+type Simulator struct {
+	Calls  int     `yaml:"calls"`
+	Rate   float64 `yaml:"rate"` // calls per second
+	Caller string  `yaml:"caller"`
+	Callee string  `yaml:"callee"`
 }
 
 // Duration is a time.Duration written as "10s", "5m", "24h".

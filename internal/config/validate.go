@@ -49,6 +49,9 @@ func (c *Config) Validate() error {
 	if err := c.validatePBX(); err != nil {
 		return err
 	}
+	if c.Simulator.Calls < 0 || c.Simulator.Rate < 0 {
+		return fmt.Errorf("simulator: calls and rate must not be negative")
+	}
 	names := map[string]string{}
 	for i, f := range c.FreeSWITCH {
 		p := fmt.Sprintf("freeswitch[%d]", i)

@@ -1,0 +1,216 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/switchhook/switchhook/internal/events"
+	"github.com/switchhook/switchhook/internal/simulator"
+	"github.com/switchhook/switchhook/internal/store"
+	"github.com/switchhook/switchhook/internal/store/sqlite"
+)
+
+var quiet = slog.New(slog.DiscardHandler)
+
+func openStore(t *testing.T) store.Store {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "test.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// run starts the recorder and returns a stop function that drains it.
+func run(t *testing.T, r *Recorder) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	return func() { cancel(); <-done }
+}
+
+var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+
+func ev(k events.Kind, call string, at time.Duration) events.Event {
+	return events.Event{Kind: k, CallUUID: call, CallerIDNumber: "1001", DestinationNumber: "1002", OccurredAt: t0.Add(at), Source: "pbx"}
+}
+
+func TestRecorderKeepsTheRulesOfACall(t *testing.T) {
+	st := openStore(t)
+	var wakes atomic.Int32
+	r := New(st, Options{Logger: quiet, Node: "n1", Wake: func() { wakes.Add(1) }})
+	stop := run(t, r)
+	ctx := context.Background()
+	ok := func(e events.Event) {
+		t.Helper()
+		if err := r.Emit(ctx, e); err != nil {
+			t.Fatalf("Emit %s: %v", e.Kind, err)
+		}
+	}
+	refused := func(e events.Event) {
+		t.Helper()
+		if err := r.Emit(ctx, e); !errors.Is(err, ErrRejected) {
+			t.Fatalf("Emit %s: err = %v, want ErrRejected", e.Kind, err)
+		}
+	}
+	refused(ev(events.CallAnswer, "c1", 0)) // not routed
+	ok(ev(events.CallRouted, "c1", 0))
+	refused(ev(events.CallRouted, "c1", 0)) // routed twice
+	ring := ev(events.CallRinging, "c1", time.Second)
+	ring.LegUUID = "leg-b"
+	ok(ring)
+	refused(ring)                                     // the same leg rings once
+	refused(ev(events.CallHold, "c1", 2*time.Second)) // not answered yet
+	ok(ev(events.CallAnswer, "c1", 3*time.Second))
+	ok(ev(events.CallHold, "c1", 4*time.Second))
+	refused(ev(events.CallHold, "c1", 5*time.Second)) // held already
+	ok(ev(events.CallUnhold, "c1", 6*time.Second))
+	refused(ev(events.CallUnhold, "c1", 7*time.Second))
+	h := ev(events.CallHangup, "c1", 63*time.Second+500*time.Millisecond)
+	h.Hangup = &events.Hangup{Cause: events.CauseNormalClearing, SIPCode: 200, By: events.Callee, Duration: 999}
+	ok(h)
+	refused(ev(events.CallHangup, "c1", 64*time.Second)) // one hangup
+	bad := ev(events.CallInput, "c2", 0)
+	bad.Digit = "x"
+	refused(bad)
+	stop()
+
+	got, err := st.ListEvents(ctx, store.EventFilter{CallUUID: "c1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []events.Kind{events.CallRouted, events.CallRinging, events.CallAnswer, events.CallHold, events.CallUnhold, events.CallHangup}
+	if len(got) != len(want) {
+		t.Fatalf("stored %d events, want %d", len(got), len(want))
+	}
+	for i, e := range got {
+		if e.Kind != want[i] || e.Sequence != int64(i+1) || e.ID == "" || e.SessionUUID != "c1" {
+			t.Errorf("event %d = %s seq %d id %q session %q", i, e.Kind, e.Sequence, e.ID, e.SessionUUID)
+		}
+	}
+	hang := got[len(got)-1].Hangup
+	if hang == nil || hang.Duration != 63 || hang.Billsec != 60 || hang.AnsweredBy != "1002" || hang.Cause != events.CauseNormalClearing || hang.By != events.Callee {
+		t.Errorf("hangup = %+v, want duration 63, billsec 60, answered_by 1002", hang)
+	}
+	if wakes.Load() == 0 {
+		t.Error("the engine was never woken")
+	}
+	if r.OpenCalls() != 0 {
+		t.Errorf("%d calls still open", r.OpenCalls())
+	}
+}
+
+func TestRecoverEndsCallsLeftOpen(t *testing.T) {
+	st := openStore(t)
+	ctx := context.Background()
+	r := New(st, Options{Logger: quiet, Node: "n1"})
+	stop := run(t, r)
+	for _, e := range []events.Event{ev(events.CallRouted, "open", 0), ev(events.CallAnswer, "open", time.Second), ev(events.CallRouted, "done", 0), ev(events.CallHangup, "done", time.Second)} {
+		if err := r.Emit(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop()
+	if err := r.Emit(ctx, ev(events.CallRouted, "late", 0)); !errors.Is(err, ErrClosed) {
+		t.Errorf("Emit after stop: %v, want ErrClosed", err)
+	}
+
+	// A new process on the same node finds the open call and ends it.
+	r2 := New(st, Options{Logger: quiet, Node: "n1"})
+	n, err := r2.Recover(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("Recover = %d, %v; want 1 call", n, err)
+	}
+	got, _ := st.ListEvents(ctx, store.EventFilter{CallUUID: "open"})
+	last := got[len(got)-1]
+	if last.Kind != events.CallHangup || last.Sequence != 3 || last.Hangup.Cause != events.CauseSystemShutdown || last.Hangup.By != events.System || last.Hangup.AnsweredBy != "1002" {
+		t.Errorf("recovered hangup = %+v %+v", last, last.Hangup)
+	}
+	if n, _ := New(st, Options{Logger: quiet, Node: "n1"}).Recover(ctx); n != 0 {
+		t.Errorf("second Recover ended %d calls again", n)
+	}
+}
+
+func TestTestEventsStandAlone(t *testing.T) {
+	st := openStore(t)
+	if err := st.CreateEndpoint(context.Background(), &store.Endpoint{ID: "ep_1", URL: "http://127.0.0.1:1/", MaxInFlight: 1, Timeout: time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	r := New(st, Options{Logger: quiet, Node: "n1"})
+	stop := run(t, r)
+	e := ev(events.CallAnswer, "t1", 0)
+	e.Endpoint = "ep_1"
+	if err := r.Emit(context.Background(), e); err != nil {
+		t.Fatalf("test event refused: %v", err)
+	}
+	stop()
+	got, _ := st.ListEvents(context.Background(), store.EventFilter{CallUUID: "t1"})
+	if len(got) != 1 || got[0].Sequence != 1 {
+		t.Fatalf("stored %+v", got)
+	}
+}
+
+// TestSimulatedCallsAreRecordedInOrder runs many calls through the group
+// commit from concurrent sources.
+func TestSimulatedCallsAreRecordedInOrder(t *testing.T) {
+	st := openStore(t)
+	r := New(st, Options{Logger: quiet, Node: "n1", MaxBatch: 64})
+	stop := run(t, r)
+	ctx := context.Background()
+	done := make(chan error, 4)
+	for range 4 {
+		go func() { done <- simulator.New(simulator.Config{Calls: 50, Rate: 10000}).Run(ctx, r) }()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop()
+	all, err := st.ListEvents(ctx, store.EventFilter{Limit: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 4*50*simulator.CallEvents {
+		t.Fatalf("stored %d events, want %d", len(all), 4*50*simulator.CallEvents)
+	}
+	next := map[string]int64{}
+	for _, e := range all {
+		next[e.CallUUID]++
+		if e.Sequence != next[e.CallUUID] {
+			t.Fatalf("call %s: event %s has sequence %d, want %d", e.CallUUID, e.Kind, e.Sequence, next[e.CallUUID])
+		}
+	}
+}
+
+func BenchmarkRecord(b *testing.B) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	st.Migrate(ctx)
+	r := New(st, Options{Logger: quiet, Node: "n1"})
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { r.Run(runCtx); close(done) }()
+	sim := simulator.New(simulator.Config{Calls: b.N, Rate: 1e9})
+	b.ResetTimer()
+	if err := sim.Run(ctx, r); err != nil {
+		b.Fatal(err)
+	}
+	cancel()
+	<-done
+	b.ReportMetric(float64(b.N*simulator.CallEvents)/b.Elapsed().Seconds(), "events/s")
+}
