@@ -331,20 +331,14 @@ func (a *API) getEndpoint(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// patchBody is EndpointPatch and the one field people try to patch that
-// must go through rotation instead, to name the right route in the error.
-type patchBody struct {
-	apitypes.EndpointPatch
-	Secret *string `json:"secret"`
-}
-
 func (a *API) patchEndpoint(w http.ResponseWriter, r *http.Request) error {
-	var in patchBody
+	var in apitypes.EndpointPatch
 	if err := decodeBody(w, r, &in, false); err != nil {
+		var he *httpError
+		if errors.As(err, &he) && he.field == "secret" {
+			he.msg = "secret cannot be patched; use POST /v1/endpoints/{id}/rotate-secret"
+		}
 		return err
-	}
-	if in.Secret != nil {
-		return invalid("secret", "secret cannot be patched; use POST /v1/endpoints/{id}/rotate-secret")
 	}
 	ep, err := a.endpoint(r)
 	if err != nil {
@@ -353,7 +347,7 @@ func (a *API) patchEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err := fromConfig(ep, "change"); err != nil {
 		return err
 	}
-	if err := applyPatch(ep, in.EndpointPatch); err != nil {
+	if err := applyPatch(ep, in); err != nil {
 		return err
 	}
 	now := time.Now().UTC()
