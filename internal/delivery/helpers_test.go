@@ -68,6 +68,7 @@ type running struct {
 	*delivery.Engine
 	cancel context.CancelFunc
 	done   chan error
+	once   sync.Once
 }
 
 // start runs an engine on st until the test ends (or stop is called).
@@ -83,16 +84,17 @@ func start(t testing.TB, st store.Store, o delivery.Options) *running {
 // stop cancels Run and waits for it to return.
 func (r *running) stop(t testing.TB) {
 	t.Helper()
-	r.cancel()
-	select {
-	case err, ok := <-r.done:
-		if ok && err != nil {
-			t.Errorf("Run: %v", err)
+	r.once.Do(func() {
+		r.cancel()
+		select {
+		case err := <-r.done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(waitLimit):
+			t.Fatal("Run did not return")
 		}
-		close(r.done)
-	case <-time.After(waitLimit):
-		t.Fatal("Run did not return")
-	}
+	})
 }
 
 // endpoint creates an endpoint for url with a fresh secret, after mod.

@@ -328,9 +328,23 @@ func TestWakeAndEndpointsChangedNeverBlock(t *testing.T) {
 }
 
 func TestRunTwice(t *testing.T) {
-	st := openStore(t)
-	eng := start(t, st, testOptions(t))
-	if err := eng.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "twice") {
-		t.Fatalf("second Run: %v", err)
+	eng := delivery.New(openStore(t), testOptions(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() { errs <- eng.Run(ctx) }()
+	}
+	// One Run refuses at once; the other runs until cancelled.
+	select {
+	case err := <-errs:
+		if err == nil || !strings.Contains(err.Error(), "twice") {
+			t.Errorf("second Run: %v", err)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("no Run refused")
+	}
+	cancel()
+	if err := <-errs; err != nil {
+		t.Errorf("first Run: %v", err)
 	}
 }
