@@ -1,0 +1,233 @@
+package freeswitch
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/switchhook/switchhook/internal/events"
+	"github.com/switchhook/switchhook/internal/metrics"
+)
+
+// scenarios are the fixtures and the exact events each must produce.
+var scenarios = []struct {
+	fixture string
+	want    []string
+}{
+	{"basic_call.txt", []string{
+		"CALL_ROUTED 1001>1002 leg=3f2a9c1e internal to=extension:1002",
+		"CALL_RINGING 1001>1002 leg=8c1d2e3f internal",
+		"CALL_ANSWER 1001>1002 leg=8c1d2e3f internal",
+		"CALL_HANGUP 1001>1002 leg=3f2a9c1e internal NORMAL_CLEARING 200 callee",
+	}},
+	{"ring_group.txt", []string{
+		"CALL_ROUTED 1001>2000 leg=5a6b7c8d internal to=ring_group:2000",
+		"CALL_RINGING 1001>1002 leg=b1a2c3d4 internal",
+		"CALL_RINGING 1001>1003 leg=c2b3d4e5 internal",
+		"CALL_RINGING 1001>1004 leg=d3c4e5f6 internal",
+		"CALL_ANSWER 1001>1003 leg=c2b3d4e5 internal",
+		"CALL_HANGUP 1001>1003 leg=c2b3d4e5 internal NORMAL_CLEARING 200 caller",
+	}},
+	{"ivr_dtmf.txt", []string{
+		"CALL_ROUTED 1001>5000 leg=6b7c8d9e internal to=ivr:5000",
+		"CALL_ANSWER 1001>5000 leg=6b7c8d9e internal",
+		"CALL_INPUT 1001>5000 leg=6b7c8d9e internal digit=1 250ms caller",
+		"CALL_INPUT 1001>5000 leg=6b7c8d9e internal digit=# 150ms caller",
+		"CALL_RINGING 1001>1002 leg=7c8d9e0f internal",
+		"CALL_ANSWER 1001>1002 leg=7c8d9e0f internal",
+		"CALL_INPUT 1001>1002 leg=7c8d9e0f internal digit=5 100ms callee",
+		"CALL_HANGUP 1001>1002 leg=7c8d9e0f internal NORMAL_CLEARING 200 caller",
+	}},
+	{"hold_unhold.txt", []string{
+		"CALL_ROUTED 1001>1002 leg=8d9e0f1a internal to=extension:1002",
+		"CALL_RINGING 1001>1002 leg=9e0f1a2b internal",
+		"CALL_ANSWER 1001>1002 leg=9e0f1a2b internal",
+		"CALL_HOLD 1001>1002 leg=8d9e0f1a internal caller",
+		"CALL_UNHOLD 1001>1002 leg=8d9e0f1a internal caller",
+		"CALL_HOLD 1001>1002 leg=9e0f1a2b internal callee",
+		"CALL_UNHOLD 1001>1002 leg=9e0f1a2b internal callee",
+		"CALL_HANGUP 1001>1002 leg=9e0f1a2b internal NORMAL_CLEARING 200 caller",
+	}},
+	{"cancel.txt", []string{
+		"CALL_ROUTED +15557654321>1002 leg=0f1a2b3c inbound to=extension:1002",
+		"CALL_RINGING +15557654321>1002 leg=1a2b3c4d inbound",
+		"CALL_HANGUP +15557654321>1002 leg=1a2b3c4d inbound ORIGINATOR_CANCEL 487 caller",
+	}},
+	{"busy.txt", []string{
+		"CALL_ROUTED 1001>915551234567 leg=2b3c4d5e outbound to=gateway:carrier1",
+		"CALL_HANGUP 1001>915551234567 leg=2b3c4d5e outbound USER_BUSY 486 callee",
+	}},
+}
+
+func TestScenarios(t *testing.T) {
+	for _, sc := range scenarios {
+		for _, format := range []string{"plain", "json"} {
+			t.Run(strings.TrimSuffix(sc.fixture, ".txt")+"/"+format, func(t *testing.T) {
+				fs := startFakeFS(t, "ClueCon")
+				sink := &collector{}
+				runConnector(t, "fs1", fs, sink, func(c *Connector) { c.format = format })
+				conn := fs.next(t)
+				if conn.format != format {
+					t.Fatalf("subscribed %q, want %q", conn.format, format)
+				}
+				evs := fixture(t, sc.fixture)
+				conn.send(evs...)
+				got := sink.wait(t, len(sc.want))
+				assertEvents(t, got, sc.want)
+				assertOneCall(t, got, "freeswitch/fs1")
+			})
+		}
+	}
+}
+
+// assertEvents compares event summaries exactly.
+func assertEvents(t *testing.T, got []events.Event, want []string) {
+	t.Helper()
+	g := summaries(got)
+	if strings.Join(g, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(g, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// assertOneCall checks what every event of one call shares: the call's
+// UUID (the A-leg's, a v4 UUID), its session, its source, a valid event,
+// times in order.
+func assertOneCall(t *testing.T, evs []events.Event, source string) {
+	t.Helper()
+	first := evs[0]
+	if first.CallUUID != first.LegUUID {
+		t.Errorf("call_uuid %s, want the A-leg's UUID %s", first.CallUUID, first.LegUUID)
+	}
+	for i, e := range evs {
+		if err := e.Validate(); err != nil {
+			t.Errorf("event %d: %v", i, err)
+		}
+		if e.CallUUID != first.CallUUID || e.SessionUUID != first.CallUUID {
+			t.Errorf("event %d (%s): call %s session %s, want both %s", i, e.Kind, e.CallUUID, e.SessionUUID, first.CallUUID)
+		}
+		if e.Source != source {
+			t.Errorf("event %d: source %q, want %q", i, e.Source, source)
+		}
+		if i > 0 && e.OccurredAt.Before(evs[i-1].OccurredAt) {
+			t.Errorf("event %d (%s) at %v is before event %d at %v", i, e.Kind, e.OccurredAt, i-1, evs[i-1].OccurredAt)
+		}
+		if e.OccurredAt.Year() != 2026 {
+			t.Errorf("event %d: occurred_at %v is not FreeSWITCH's event time", i, e.OccurredAt)
+		}
+	}
+}
+
+func TestHandshakeAndMetrics(t *testing.T) {
+	fs := startFakeFS(t, "s3cret")
+	m := metrics.New(nil)
+	c := runConnector(t, "fs1", fs, &collector{}, func(c *Connector) { c.m = m })
+	fs.next(t)
+	waitFor(t, "the connected status", func() bool { return c.Status().Connected })
+	fs.mu.Lock()
+	cmds := append([]string(nil), fs.commands...)
+	fs.mu.Unlock()
+	want := []string{
+		"auth s3cret",
+		"event plain CHANNEL_CREATE CHANNEL_EXECUTE CHANNEL_PROGRESS CHANNEL_PROGRESS_MEDIA CHANNEL_ANSWER CHANNEL_HOLD CHANNEL_UNHOLD DTMF CHANNEL_HANGUP_COMPLETE HEARTBEAT",
+		"api show channels as json",
+	}
+	if strings.Join(cmds, "|") != strings.Join(want, "|") {
+		t.Fatalf("commands %q, want %q", cmds, want)
+	}
+	st := c.Status()
+	if !st.Connected || st.Kind != "freeswitch" || st.Name != "fs1" || st.Address != fs.addr || st.Since.IsZero() {
+		t.Fatalf("status %+v", st)
+	}
+	if v := testutil.ToFloat64(m.SourceConnected.WithLabelValues("freeswitch/fs1")); v != 1 {
+		t.Fatalf("switchhook_source_connected = %v, want 1", v)
+	}
+	fs.stop()
+	waitFor(t, "the connector to see the connection drop", func() bool { return !c.Status().Connected })
+	if v := testutil.ToFloat64(m.SourceConnected.WithLabelValues("freeswitch/fs1")); v != 0 {
+		t.Fatalf("switchhook_source_connected = %v after the drop, want 0", v)
+	}
+}
+
+func TestWrongPassword(t *testing.T) {
+	fs := startFakeFS(t, "ClueCon")
+	c := New(Config{Name: "fs1", Address: fs.addr, Password: "wrong"}, testLogger(t), nil)
+	c.minBackoff, c.maxBackoff = 10*time.Millisecond, 20*time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx, &collector{}) }()
+	waitFor(t, "the auth failure in the status", func() bool {
+		return strings.Contains(c.Status().LastError, `freeswitch replied "-ERR invalid"`)
+	})
+	if c.Status().Connected {
+		t.Fatal("connected with a wrong password")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run after cancel: %v", err)
+	}
+}
+
+func TestNotAnEventSocket(t *testing.T) {
+	fs := startFakeFS(t, "ClueCon")
+	fs.stop()
+	// Something else answers on the port: an HTTP server's greeting.
+	ln := listenOn(t, fs.addr, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+	defer ln.Close()
+	c := runConnector(t, "fs1", fs, &collector{})
+	waitFor(t, "a clear error about the peer", func() bool {
+		return strings.Contains(c.Status().LastError, "read auth request: malformed frame")
+	})
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Address: "127.0.0.1:8021", Password: "x"}, "freeswitch: name is empty"},
+		{Config{Name: "fs1", Address: "127.0.0.1", Password: "x"}, `freeswitch/fs1: address "127.0.0.1" is not host:port`},
+		{Config{Name: "fs1", Address: "127.0.0.1:8021"}, "freeswitch/fs1: password is empty"},
+		{Config{Name: "fs1", Address: "127.0.0.1:8021", Password: "a\nb"}, "freeswitch/fs1: password contains a line break"},
+	} {
+		err := New(tc.cfg, testLogger(t), nil).Run(context.Background(), &collector{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Run(%+v) = %v, want %q", tc.cfg, err, tc.want)
+		}
+	}
+}
+
+// A failing sink stops Run: the events would otherwise be lost.
+func TestSinkFailureStopsRun(t *testing.T) {
+	fs := startFakeFS(t, "ClueCon")
+	c := New(Config{Name: "fs1", Address: fs.addr, Password: "ClueCon"}, testLogger(t), nil)
+	done := make(chan error, 1)
+	sink := events.SinkFunc(func(context.Context, events.Event) error { return errors.New("disk full") })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { done <- c.Run(ctx, sink) }()
+	fs.next(t).send(fixture(t, "busy.txt")...)
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "emit CALL_ROUTED") || !strings.Contains(err.Error(), "disk full") {
+			t.Fatalf("Run = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run went on after the sink failed")
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}

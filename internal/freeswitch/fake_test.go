@@ -1,0 +1,355 @@
+package freeswitch
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchhook/switchhook/internal/events"
+)
+
+// fakeFS stands in for FreeSWITCH's mod_event_socket on a loopback port. It
+// speaks the inbound protocol byte for byte: auth/request, command/reply to
+// auth and event, api/response to "show channels as json", then whatever
+// frames the test sends.
+type fakeFS struct {
+	t        *testing.T
+	password string
+	addr     string
+	conns    chan *fsConn
+
+	mu       sync.Mutex
+	ln       net.Listener
+	open     []*fsConn
+	channels []string // what "show channels" lists
+	commands []string // every command received, in order
+}
+
+type fsConn struct {
+	t      *testing.T
+	conn   net.Conn
+	format string // plain or json, as the client subscribed
+}
+
+func startFakeFS(t *testing.T, password string) *fakeFS {
+	t.Helper()
+	fs := &fakeFS{t: t, password: password, conns: make(chan *fsConn, 8)}
+	fs.listen("127.0.0.1:0")
+	t.Cleanup(fs.stop)
+	return fs
+}
+
+func (fs *fakeFS) listen(addr string) {
+	fs.t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fs.t.Fatalf("fake freeswitch listen %s: %v", addr, err)
+	}
+	fs.mu.Lock()
+	fs.ln, fs.addr = ln, ln.Addr().String()
+	fs.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go fs.serve(c)
+		}
+	}()
+}
+
+// stop closes the listener and every connection, as a FreeSWITCH going down.
+func (fs *fakeFS) stop() {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.ln.Close()
+	for _, c := range fs.open {
+		c.conn.Close()
+	}
+	fs.open = nil
+}
+
+// restart stops FreeSWITCH and starts it again on the same port, with no
+// channels: every call it had is gone.
+func (fs *fakeFS) restart() {
+	fs.stop()
+	fs.setChannels()
+	fs.listen(fs.addr)
+}
+
+func (fs *fakeFS) setChannels(uuids ...string) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.channels = uuids
+}
+
+func (fs *fakeFS) serve(c net.Conn) {
+	fc := &fsConn{t: fs.t, conn: c}
+	fs.mu.Lock()
+	fs.open = append(fs.open, fc)
+	fs.mu.Unlock()
+	r := bufio.NewReader(c)
+	io.WriteString(c, "Content-Type: auth/request\n\n")
+	for {
+		cmd, err := readCommand(r)
+		if err != nil {
+			return
+		}
+		fs.mu.Lock()
+		fs.commands = append(fs.commands, cmd)
+		fs.mu.Unlock()
+		switch {
+		case strings.HasPrefix(cmd, "auth "):
+			if strings.TrimPrefix(cmd, "auth ") != fs.password {
+				io.WriteString(c, "Content-Type: command/reply\nReply-Text: -ERR invalid\n\n")
+				io.WriteString(c, "Content-Type: text/disconnect-notice\nContent-Length: 67\n\nDisconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n")
+				c.Close()
+				return
+			}
+			io.WriteString(c, "Content-Type: command/reply\nReply-Text: +OK accepted\n\n")
+		case strings.HasPrefix(cmd, "event "):
+			fc.format = strings.Fields(cmd)[1]
+			fmt.Fprintf(c, "Content-Type: command/reply\nReply-Text: +OK event listener enabled %s\n\n", fc.format)
+		case cmd == "api show channels as json":
+			fs.mu.Lock()
+			body := channelsJSON(fs.channels)
+			fs.mu.Unlock()
+			fmt.Fprintf(c, "Content-Type: api/response\nContent-Length: %d\n\n%s", len(body), body)
+			fs.conns <- fc
+		default:
+			io.WriteString(c, "Content-Type: command/reply\nReply-Text: -ERR command not found\n\n")
+		}
+	}
+}
+
+func readCommand(r *bufio.Reader) (string, error) {
+	var lines []string
+	for {
+		l, err := r.ReadString('\n')
+		if err != nil {
+			return "", err
+		}
+		l = strings.TrimRight(l, "\r\n")
+		if l == "" {
+			if len(lines) == 0 {
+				continue
+			}
+			return strings.Join(lines, "\n"), nil
+		}
+		lines = append(lines, l)
+	}
+}
+
+// channelsJSON is "show channels as json" as FreeSWITCH answers it.
+func channelsJSON(uuids []string) string {
+	if len(uuids) == 0 {
+		return "{\"row_count\":0}\n"
+	}
+	type row struct {
+		UUID      string `json:"uuid"`
+		Direction string `json:"direction"`
+		Created   string `json:"created"`
+		Name      string `json:"name"`
+		State     string `json:"state"`
+		CallState string `json:"callstate"`
+		CallUUID  string `json:"call_uuid"`
+	}
+	var rows []row
+	for _, u := range uuids {
+		rows = append(rows, row{UUID: u, Direction: "inbound", Created: "2026-01-27 12:02:30", Name: "sofia/internal/1001@10.0.0.10:5060", State: "CS_EXECUTE", CallState: "ACTIVE", CallUUID: u})
+	}
+	b, _ := json.Marshal(map[string]any{"row_count": len(rows), "rows": rows})
+	return string(b) + "\n"
+}
+
+// next waits for the connector's next connection to be ready for events.
+func (fs *fakeFS) next(t *testing.T) *fsConn {
+	t.Helper()
+	select {
+	case c := <-fs.conns:
+		return c
+	case <-time.After(10 * time.Second):
+		t.Fatal("the connector did not connect to the fake FreeSWITCH")
+		return nil
+	}
+}
+
+// send writes each fixture event as one frame in the format subscribed.
+func (c *fsConn) send(evs ...string) {
+	c.t.Helper()
+	var buf bytes.Buffer
+	for _, ev := range evs {
+		buf.WriteString(eventFrame(c.t, c.format, ev))
+	}
+	if _, err := c.conn.Write(buf.Bytes()); err != nil {
+		c.t.Fatalf("fake freeswitch write: %v", err)
+	}
+}
+
+func (c *fsConn) write(raw string) {
+	c.t.Helper()
+	if _, err := io.WriteString(c.conn, raw); err != nil {
+		c.t.Fatalf("fake freeswitch write: %v", err)
+	}
+}
+
+// eventFrame frames one fixture event (its header lines, values
+// URL-encoded) as text/event-plain or text/event-json.
+func eventFrame(t testing.TB, format, ev string) string {
+	var body string
+	if format == "json" {
+		var b strings.Builder
+		b.WriteString("{")
+		for i, line := range strings.Split(ev, "\n") {
+			k, v, _ := strings.Cut(line, ": ")
+			dv, err := url.PathUnescape(v)
+			if err != nil {
+				t.Fatalf("fixture value %q: %v", v, err)
+			}
+			kj, _ := json.Marshal(k)
+			vj, _ := json.Marshal(dv)
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, "%s:%s", kj, vj)
+		}
+		b.WriteString("}")
+		body = b.String()
+		return fmt.Sprintf("Content-Length: %d\nContent-Type: text/event-json\n\n%s", len(body), body)
+	}
+	body = ev + "\n\n"
+	return fmt.Sprintf("Content-Length: %d\nContent-Type: text/event-plain\n\n%s", len(body), body)
+}
+
+// fixture reads a testdata file's events: blocks of header lines separated
+// by blank lines, after the leading comment.
+func fixture(t testing.TB, name string) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(l, "#") {
+			lines = append(lines, l)
+		}
+	}
+	var evs []string
+	for _, block := range strings.Split(strings.Join(lines, "\n"), "\n\n") {
+		if block = strings.Trim(block, "\n"); block != "" {
+			evs = append(evs, block)
+		}
+	}
+	return evs
+}
+
+// collector is a Sink that keeps what it is given.
+type collector struct {
+	mu  sync.Mutex
+	evs []events.Event
+}
+
+func (c *collector) Emit(_ context.Context, e events.Event) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.evs = append(c.evs, e)
+	return nil
+}
+
+func (c *collector) snapshot() []events.Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]events.Event(nil), c.evs...)
+}
+
+// wait returns the events once there are n, failing after 10 s.
+func (c *collector) wait(t *testing.T, n int) []events.Event {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if evs := c.snapshot(); len(evs) >= n {
+			return evs
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	evs := c.snapshot()
+	t.Fatalf("got %d events, want %d:\n%s", len(evs), n, strings.Join(summaries(evs), "\n"))
+	return nil
+}
+
+// summary renders the facts of an event a test asserts.
+func summary(e events.Event) string {
+	s := fmt.Sprintf("%s %s>%s leg=%.8s %s", e.Kind, e.CallerIDNumber, e.DestinationNumber, e.LegUUID, e.Direction)
+	switch e.Kind {
+	case events.CallRouted:
+		if e.RoutedTo != nil {
+			s += fmt.Sprintf(" to=%s:%s", e.RoutedTo.Type, e.RoutedTo.Target)
+		}
+	case events.CallInput:
+		s += fmt.Sprintf(" digit=%s %dms %s", e.Digit, e.DigitDuration.Milliseconds(), e.Party)
+	case events.CallHold, events.CallUnhold:
+		s += " " + string(e.Party)
+	case events.CallHangup:
+		s += fmt.Sprintf(" %s %d %s", e.Hangup.Cause, e.Hangup.SIPCode, e.Hangup.By)
+	}
+	return s
+}
+
+func summaries(evs []events.Event) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = summary(e)
+	}
+	return out
+}
+
+// runConnector makes a connector to fs with test timings, lets each option
+// adjust it, and runs it until the test ends.
+func runConnector(t *testing.T, name string, fs *fakeFS, sink events.Sink, opts ...func(*Connector)) *Connector {
+	t.Helper()
+	c := New(Config{Name: name, Address: fs.addr, Password: fs.password}, testLogger(t), nil)
+	c.minBackoff, c.maxBackoff = 10*time.Millisecond, 50*time.Millisecond
+	for _, o := range opts {
+		o(c)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx, sink) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("Run did not return after cancel")
+		}
+	})
+	return c
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
