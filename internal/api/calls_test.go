@@ -168,9 +168,9 @@ func TestEventsAndCalls(t *testing.T) {
 		t.Errorf("hangup %+v", h)
 	}
 	for q, want := range map[string]int{
-		"call_uuid=" + b:          5,
-		"event=CALL_INPUT":        2,
-		"limit=3":                 3,
+		"call_uuid=" + b:   5,
+		"event=CALL_INPUT": 2,
+		"limit=3":          3,
 		"since=" + url.QueryEscape(start.Add(30*time.Minute).Format(time.RFC3339)): 5,
 		"until=" + url.QueryEscape(start.Add(2*time.Second).Format(time.RFC3339)):  2,
 	} {
