@@ -405,3 +405,21 @@ func waitUntil(t testing.TB, timeout time.Duration, what string, cond func() boo
 		}
 	}
 }
+
+// rewriteConfig replaces the test's own keys of s's config, keeping the
+// harness's, for the next Restart.
+func rewriteConfig(t testing.TB, s *Server, extra string) {
+	t.Helper()
+	b, err := os.ReadFile(s.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(b), "\n")
+	keep := strings.Join(lines[:5], "")
+	if !strings.Contains(extra, "sip:") {
+		keep += "sip: {enabled: false}\n"
+	}
+	if err := os.WriteFile(s.Config, []byte(keep+extra), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -22,7 +22,7 @@ type sources struct {
 func buildSources(cfg *config.Config, stdout io.Writer, log *slog.Logger, m *metrics.Metrics) (*sources, error) {
 	s := &sources{}
 	if sim := cfg.Simulator; sim.Calls > 0 {
-		s.list = append(s.list, simulator.New(simulator.Config{Calls: sim.Calls, Rate: sim.Rate, Caller: sim.Caller, Callee: sim.Callee}))
+		s.list = append(s.list, simulator.New(simulator.Config{Calls: sim.Calls, Rate: sim.Rate, Caller: sim.Caller, Callee: sim.Callee, Step: sim.Step.D()}))
 	}
 	return s, nil
 }

@@ -140,6 +140,8 @@ type Simulator struct {
 	Rate   float64 `yaml:"rate"` // calls per second
 	Caller string  `yaml:"caller"`
 	Callee string  `yaml:"callee"`
+	// Step is the pause between a call's events; calls overlap with it.
+	Step Duration `yaml:"step"`
 }
 
 // Duration is a time.Duration written as "10s", "5m", "24h".

@@ -3,6 +3,7 @@ package simulator
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,6 +19,9 @@ type Config struct {
 	Rate float64
 	// Caller and Callee are the numbers of every call.
 	Caller, Callee string
+	// Step is the pause between a call's events; with it, calls overlap
+	// and each runs on its own goroutine. Zero emits a call at once.
+	Step time.Duration
 }
 
 // Simulator is an events.Source of made-up calls.
@@ -45,11 +49,15 @@ func (s *Simulator) Name() string { return "simulator" }
 // CallEvents is how many events each simulated call emits.
 const CallEvents = 7
 
-// Run starts Calls calls at Rate, emitting each call's seven events in one
-// go, and returns when all are emitted or ctx is done.
+// Run starts Calls calls at Rate and returns when all have ended or ctx is
+// done; a call cut short by ctx is left without its CALL_HANGUP, as a crash
+// would leave it.
 func (s *Simulator) Run(ctx context.Context, sink events.Sink) error {
 	interval := time.Duration(float64(time.Second) / s.cfg.Rate)
 	start := time.Now()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	errs := make(chan error, 1)
 	for i := 0; i < s.cfg.Calls; i++ {
 		// Pace against the start time, not the last call, so the rate holds
 		// even when an Emit blocks for a moment.
@@ -60,6 +68,19 @@ func (s *Simulator) Run(ctx context.Context, sink events.Sink) error {
 				return nil
 			}
 		}
+		if s.cfg.Step > 0 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := s.call(ctx, sink); err != nil && ctx.Err() == nil {
+					select {
+					case errs <- fmt.Errorf("simulated call %d: %w", i+1, err):
+					default:
+					}
+				}
+			}()
+			continue
+		}
 		if err := s.call(ctx, sink); err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -67,7 +88,13 @@ func (s *Simulator) Run(ctx context.Context, sink events.Sink) error {
 			return fmt.Errorf("simulated call %d: %w", i+1, err)
 		}
 	}
-	return nil
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
 }
 
 func (s *Simulator) call(ctx context.Context, sink events.Sink) error {
@@ -93,7 +120,14 @@ func (s *Simulator) call(ctx context.Context, sink events.Sink) error {
 			e.Hangup = &events.Hangup{Cause: events.CauseNormalClearing, SIPCode: 200, By: events.Caller}
 		},
 	}
-	for _, step := range steps {
+	for i, step := range steps {
+		if i > 0 && s.cfg.Step > 0 {
+			select {
+			case <-time.After(s.cfg.Step):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
 		e := base
 		step(&e)
 		e.OccurredAt = time.Now()
