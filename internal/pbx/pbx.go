@@ -1,0 +1,449 @@
+package pbx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/switchhook/switchhook/internal/dialplan"
+	"github.com/switchhook/switchhook/internal/events"
+	"github.com/switchhook/switchhook/internal/media"
+	"github.com/switchhook/switchhook/internal/metrics"
+	"github.com/switchhook/switchhook/internal/registrar"
+	"github.com/switchhook/switchhook/internal/sipauth"
+)
+
+// sourceName is the PBX's events.Source name and Event.Source.
+const sourceName = "pbx"
+
+// shutdownGrace bounds how long Run waits, once its context is done, for
+// calls to be hung up before the SIP stack is closed under them.
+const shutdownGrace = 5 * time.Second
+
+// PBX is the built-in PBX. Make one with New and serve it with Run.
+type PBX struct {
+	cfg     *checked
+	log     *slog.Logger
+	metrics *metrics.Metrics
+	auth    *sipauth.Authenticator
+	limiter *sipauth.Limiter
+	reg     *registrar.Registrar
+	plan    *dialplan.Plan
+	domain  string
+
+	started atomic.Bool
+	ready   chan struct{}
+
+	// Set by Run before any request is served, read-only after.
+	ctx        context.Context
+	sink       events.Sink
+	ua         *sipgo.UserAgent
+	ports      *media.PortPool
+	transports map[string]*transport
+
+	// wg counts the goroutines calls start (call setup, B-legs, hangups).
+	wg sync.WaitGroup
+
+	mu      sync.Mutex
+	addrs   []string
+	closing bool
+	calls   map[string]*call
+	dialogs map[string]*leg
+}
+
+// transport is how the PBX sends on one SIP transport.
+type transport struct {
+	network string // "udp" or "tcp"
+	port    int
+	ua      *sipgo.DialogUA
+}
+
+// New checks cfg and makes a PBX. It binds nothing yet: Run does.
+func New(cfg Config, logger *slog.Logger, m *metrics.Metrics) (*PBX, error) {
+	c, err := cfg.check()
+	if err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if c.advertise.IsUnspecified() {
+		ip, _, err := sip.ResolveInterfacesIP("ip4", nil)
+		if err != nil {
+			return nil, fmt.Errorf("pbx: listening on %s and no external_ip: find this host's address: %w", c.bind, err)
+		}
+		c.advertise, _ = netip.AddrFromSlice(ip.To4())
+	}
+	p := &PBX{
+		cfg:     c,
+		log:     logger.With("source", sourceName),
+		metrics: m,
+		limiter: sipauth.NewLimiter(sipauth.LimiterConfig{}),
+		reg:     registrar.New(registrar.Config{}),
+		domain:  c.Domain,
+		ready:   make(chan struct{}),
+		calls:   make(map[string]*call),
+		dialogs: make(map[string]*leg),
+	}
+	if p.domain == "" {
+		p.domain = c.advertise.String()
+	}
+	p.auth, err = sipauth.New(p.domain, func(user string) (string, bool) {
+		e, ok := c.exts[user]
+		return e.Password, ok
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pbx: %w", err)
+	}
+	numbers := make([]string, 0, len(c.Extensions))
+	for _, e := range c.Extensions {
+		numbers = append(numbers, e.Number)
+	}
+	if p.plan, err = dialplan.New(numbers); err != nil {
+		return nil, fmt.Errorf("pbx: %w", err)
+	}
+	if p.ports, err = media.NewPortPool(c.bind, c.RTPPortMin, c.RTPPortMax); err != nil {
+		return nil, fmt.Errorf("pbx: %w", err)
+	}
+	return p, nil
+}
+
+// Name returns "pbx".
+func (p *PBX) Name() string { return sourceName }
+
+// Ready is closed once Run has bound its listeners.
+func (p *PBX) Ready() <-chan struct{} { return p.ready }
+
+// ListenAddrs returns the bound listeners as "udp://ip:port" and
+// "tcp://ip:port", in the order of Config.Listen; empty before Ready.
+func (p *PBX) ListenAddrs() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.addrs)
+}
+
+// Run serves SIP and emits call events to sink until ctx is done; then it
+// hangs up live calls (CALL_HANGUP with SYSTEM_SHUTDOWN), releases their
+// ports and returns nil. It can be called once.
+func (p *PBX) Run(ctx context.Context, sink events.Sink) error {
+	if !p.started.CompareAndSwap(false, true) {
+		return errors.New("pbx: Run called twice")
+	}
+	p.ctx, p.sink = ctx, sink
+	sipLog := p.log.With("component", "sip")
+	ua, err := sipgo.NewUA(
+		sipgo.WithUserAgent("switchhook"),
+		sipgo.WithUserAgentHostname(p.domain),
+		sipgo.WithUserAgentTransactionLayerOptions(
+			sip.WithTransactionLayerLogger(sipLog),
+			sip.WithTransactionLayerUnhandledResponseHandler(func(r *sip.Response) {
+				sipLog.Debug("response matches no transaction", "response", r.StartLine())
+			}),
+		),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipLog)),
+	)
+	if err != nil {
+		return fmt.Errorf("pbx: make user agent: %w", err)
+	}
+	p.ua = ua
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(sipLog))
+	if err != nil {
+		ua.Close()
+		return fmt.Errorf("pbx: make server: %w", err)
+	}
+	p.routes(srv)
+
+	closers, serve, err := p.listen(sipLog)
+	if err != nil {
+		ua.Close()
+		return err
+	}
+	var serving sync.WaitGroup
+	for _, s := range serve {
+		serving.Add(1)
+		go func() {
+			defer serving.Done()
+			if err := s(); err != nil && ctx.Err() == nil {
+				p.log.Error("sip listener stopped", "err", err)
+			}
+		}()
+	}
+	if p.metrics != nil {
+		p.metrics.SourceConnected.WithLabelValues(sourceName).Set(1)
+	}
+	close(p.ready)
+	p.log.Info("pbx serving", "listen", p.ListenAddrs(), "domain", p.domain)
+
+	<-ctx.Done()
+	p.shutdown()
+	for _, c := range closers {
+		c.Close()
+	}
+	ua.Close()
+	p.wg.Wait()
+	serving.Wait()
+	if p.metrics != nil {
+		p.metrics.SourceConnected.WithLabelValues(sourceName).Set(0)
+	}
+	return nil
+}
+
+// listen binds every configured listener and makes the transport the PBX
+// sends with on each network.
+func (p *PBX) listen(log *slog.Logger) ([]interface{ Close() error }, []func() error, error) {
+	var closers []interface{ Close() error }
+	var serve []func() error
+	p.transports = make(map[string]*transport)
+	fail := func(err error) ([]interface{ Close() error }, []func() error, error) {
+		for _, c := range closers {
+			c.Close()
+		}
+		return nil, nil, err
+	}
+	for _, l := range p.cfg.listeners {
+		var port int
+		network := l.network
+		if l.addr.Addr().Is4() {
+			network += "4"
+		}
+		switch l.network {
+		case "udp":
+			conn, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(l.addr))
+			if err != nil {
+				return fail(fmt.Errorf("pbx: listen udp %s: %w", l.addr, err))
+			}
+			closers = append(closers, conn)
+			port = conn.LocalAddr().(*net.UDPAddr).Port
+			serve = append(serve, func() error { return p.ua.TransportLayer().ServeUDP(conn) })
+		case "tcp":
+			ln, err := net.ListenTCP(network, net.TCPAddrFromAddrPort(l.addr))
+			if err != nil {
+				return fail(fmt.Errorf("pbx: listen tcp %s: %w", l.addr, err))
+			}
+			closers = append(closers, ln)
+			port = ln.Addr().(*net.TCPAddr).Port
+			serve = append(serve, func() error { return p.ua.TransportLayer().ServeTCP(ln) })
+		}
+		bound := netip.AddrPortFrom(l.addr.Addr(), uint16(port))
+		p.mu.Lock()
+		p.addrs = append(p.addrs, l.network+"://"+bound.String())
+		p.mu.Unlock()
+		if _, ok := p.transports[l.network]; ok {
+			continue
+		}
+		t, err := p.newTransport(l.network, bound, log)
+		if err != nil {
+			return fail(err)
+		}
+		p.transports[l.network] = t
+	}
+	return closers, serve, nil
+}
+
+func (p *PBX) newTransport(network string, bound netip.AddrPort, log *slog.Logger) (*transport, error) {
+	host := p.cfg.advertise.String()
+	opts := []sipgo.ClientOption{
+		sipgo.WithClientLogger(log),
+		sipgo.WithClientNAT(),
+		sipgo.WithClientHostname(host),
+		sipgo.WithClientPort(int(bound.Port())),
+	}
+	if network == "udp" {
+		// Send from the listening socket, so that phones see requests
+		// come from the address they registered with.
+		opts = append(opts, sipgo.WithClientConnectionAddr(bound.String()))
+	}
+	cli, err := sipgo.NewClient(p.ua, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("pbx: make %s client: %w", network, err)
+	}
+	contact := sip.ContactHeader{
+		Address: sip.Uri{Scheme: "sip", User: "switchhook", Host: host, Port: int(bound.Port()), UriParams: sip.NewParams(), Headers: sip.NewParams()},
+	}
+	if network == "tcp" {
+		contact.Address.UriParams.Add("transport", "tcp")
+	}
+	// RewriteContact sends in-dialog requests to where the party's
+	// requests came from, which is what reaches a phone behind NAT.
+	return &transport{network: network, port: int(bound.Port()), ua: &sipgo.DialogUA{Client: cli, ContactHDR: contact, RewriteContact: true}}, nil
+}
+
+// transportFor returns the transport to use for network ("UDP", "tcp"…),
+// falling back to any configured one.
+func (p *PBX) transportFor(network string) *transport {
+	if t, ok := p.transports[sip.NetworkToLower(network)]; ok {
+		return t
+	}
+	for _, n := range []string{"udp", "tcp"} {
+		if t, ok := p.transports[n]; ok {
+			return t
+		}
+	}
+	return nil
+}
+
+// shutdown hangs up every live call and waits, within shutdownGrace, for
+// their goroutines.
+func (p *PBX) shutdown() {
+	p.mu.Lock()
+	p.closing = true
+	calls := make([]*call, 0, len(p.calls))
+	for _, c := range p.calls {
+		calls = append(calls, c)
+	}
+	p.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, c := range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.shutdown(ctx)
+		}()
+	}
+	wg.Wait()
+	done := make(chan struct{})
+	go func() {
+		p.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		p.log.Warn("calls still finishing at shutdown; closing the SIP stack under them")
+	}
+}
+
+// emitCtx bounds an Emit: events of a call must still reach the sink while
+// the PBX shuts down, but a stuck sink must not hold a call forever.
+func (p *PBX) emitCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(p.ctx), 10*time.Second)
+}
+
+// addCall records a new call and counts its setup goroutine in p.wg, under
+// the same lock as shutdown sets closing, so no call starts unseen by it.
+func (p *PBX) addCall(c *call) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closing {
+		return false
+	}
+	p.calls[c.id] = c
+	p.wg.Add(1)
+	return true
+}
+
+func (p *PBX) addDialog(id string, l *leg) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.dialogs[id] = l
+}
+
+// forget removes an ended call and its dialogs.
+func (p *PBX) forget(c *call) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.calls, c.id)
+	for id, l := range p.dialogs {
+		if l.c == c {
+			delete(p.dialogs, id)
+		}
+	}
+}
+
+// lookup finds the leg an in-dialog request belongs to: a request from the
+// caller carries our tag in To (UAS view), one from a callee in To as well
+// but its dialog was made from our INVITE (UAC view).
+func (p *PBX) lookup(req *sip.Request) *leg {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if id, err := sip.DialogIDFromRequestUAS(req); err == nil {
+		if l, ok := p.dialogs[id]; ok {
+			return l
+		}
+	}
+	if id, err := sip.DialogIDFromRequestUAC(req); err == nil {
+		if l, ok := p.dialogs[id]; ok {
+			return l
+		}
+	}
+	return nil
+}
+
+// Registration is one registered contact, as GET /v1/registrations shows it.
+type Registration struct {
+	Extension string    `json:"extension"`
+	Contact   string    `json:"contact"`
+	Source    string    `json:"source"`
+	Transport string    `json:"transport"`
+	UserAgent string    `json:"user_agent,omitempty"`
+	ExpiresAt time.Time `json:"expires_at"`
+	CreatedAt time.Time `json:"registered_at"`
+}
+
+// Registrations lists the live registrations, by extension.
+func (p *PBX) Registrations() []Registration {
+	all := p.reg.All()
+	out := make([]Registration, 0, len(all))
+	for _, b := range all {
+		out = append(out, Registration{
+			Extension: b.Extension, Contact: b.Contact.String(), Source: b.Source, Transport: b.Transport,
+			UserAgent: b.UserAgent, ExpiresAt: b.Expires.UTC(), CreatedAt: b.Created.UTC(),
+		})
+	}
+	return out
+}
+
+// Channel is one leg of a live call, as GET /v1/channels shows it.
+type Channel struct {
+	CallUUID   string           `json:"call_uuid"`
+	LegUUID    string           `json:"leg_uuid"`
+	Party      events.Party     `json:"party"`
+	Number     string           `json:"number"`
+	Direction  events.Direction `json:"direction"`
+	State      string           `json:"state"`
+	Remote     string           `json:"remote"`
+	RTPPort    int              `json:"rtp_port,omitempty"`
+	CreatedAt  time.Time        `json:"created_at"`
+	AnsweredAt *time.Time       `json:"answered_at,omitempty"`
+}
+
+// Channels lists the legs of the live calls, oldest call first.
+func (p *PBX) Channels() []Channel {
+	p.mu.Lock()
+	calls := make([]*call, 0, len(p.calls))
+	for _, c := range p.calls {
+		calls = append(calls, c)
+	}
+	p.mu.Unlock()
+	slices.SortFunc(calls, func(a, b *call) int { return a.created.Compare(b.created) })
+	var out []Channel
+	for _, c := range calls {
+		out = append(out, c.channels()...)
+	}
+	return out
+}
+
+// activeCalls returns how many calls are live (for tests of leaks).
+func (p *PBX) activeCalls() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.calls)
+}
+
+// retryAfter formats a Retry-After header of whole seconds, at least 1.
+func retryAfter(d time.Duration) sip.Header {
+	return sip.NewHeader("Retry-After", strconv.Itoa(max(1, int((d+time.Second-1)/time.Second))))
+}
