@@ -1,0 +1,35 @@
+// Command receiver is a webhook receiver for trying switchhook: it verifies
+// each request's signature with the endpoint's secret and prints the event.
+//
+//	SWITCHHOOK_SECRET=whsec_... go run ./examples/receiver -listen 127.0.0.1:9000
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"net/http"
+	"os"
+
+	"github.com/switchhook/switchhook/receiver"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:9000", "address to listen on")
+	flag.Parse()
+	secret := os.Getenv("SWITCHHOOK_SECRET")
+	if secret == "" {
+		log.Fatal("set SWITCHHOOK_SECRET to the endpoint's secret (whsec_…)")
+	}
+	http.Handle("/", &receiver.Handler{
+		Secret: secret,
+		Handle: func(ctx context.Context, e *receiver.Event) error {
+			fmt.Printf("verified %-12s call %s  %s -> %s  at %s  (webhook-id %s)\n",
+				e.Kind, e.CallUUID, e.CallerIDNumber, e.DestinationNumber, e.Timestamp, e.WebhookID)
+			return nil
+		},
+	})
+	log.Printf("listening on http://%s/", *listen)
+	log.Fatal(http.ListenAndServe(*listen, nil))
+}
