@@ -1,0 +1,103 @@
+package asterisk
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// maxMessageBytes bounds one WebSocket message. Asterisk's largest channel
+// events are a few KiB; a message far beyond that is a broken peer.
+const maxMessageBytes = 1 << 20
+
+// ariEvent is the part of an ARI event message the connector reads.
+type ariEvent struct {
+	Type      string   `json:"type"`
+	Timestamp string   `json:"timestamp"`
+	Channel   *channel `json:"channel"`
+	// Dial
+	Caller     *channel `json:"caller"`
+	Peer       *channel `json:"peer"`
+	Dialstatus string   `json:"dialstatus"`
+	Dialstring string   `json:"dialstring"`
+	// ChannelDtmfReceived
+	Digit      string `json:"digit"`
+	DurationMS int64  `json:"duration_ms"`
+	// ChannelHangupRequest, ChannelDestroyed
+	Cause    int    `json:"cause"`
+	CauseTxt string `json:"cause_txt"`
+	Soft     bool   `json:"soft"`
+}
+
+// channel is ARI's Channel model, in part.
+type channel struct {
+	ID        string   `json:"id"`
+	Name      string   `json:"name"`
+	State     string   `json:"state"`
+	Caller    callerID `json:"caller"`
+	Connected callerID `json:"connected"`
+	Dialplan  struct {
+		Context  string `json:"context"`
+		Exten    string `json:"exten"`
+		Priority int    `json:"priority"`
+		AppName  string `json:"app_name"`
+		AppData  string `json:"app_data"`
+	} `json:"dialplan"`
+	// Linkedid is not in ARI's Channel model today; it is read when an
+	// Asterisk sends it, and the grouping then needs no guessing.
+	Linkedid string `json:"linkedid"`
+}
+
+type callerID struct {
+	Name   string `json:"name"`
+	Number string `json:"number"`
+}
+
+// decodeEvent decodes one WebSocket message.
+func decodeEvent(msg []byte) (*ariEvent, error) {
+	var ev ariEvent
+	if err := json.Unmarshal(msg, &ev); err != nil {
+		return nil, fmt.Errorf("ARI event: %w", err)
+	}
+	if ev.Type == "" {
+		return nil, errors.New("ARI event has no type")
+	}
+	for _, ch := range []*channel{ev.Channel, ev.Caller, ev.Peer} {
+		if ch != nil && ch.ID == "" {
+			return nil, fmt.Errorf("ARI %s event has a channel without id", ev.Type)
+		}
+	}
+	return &ev, nil
+}
+
+// ARI's timestamps, e.g. 2016-07-09T11:54:01.134-0400.
+const timestampLayout = "2006-01-02T15:04:05.000-0700"
+
+func (ev *ariEvent) time() time.Time {
+	if t, err := time.Parse(timestampLayout, ev.Timestamp); err == nil {
+		return t.UTC()
+	}
+	if t, err := time.Parse(time.RFC3339Nano, ev.Timestamp); err == nil {
+		return t.UTC()
+	}
+	return time.Now().UTC()
+}
+
+// causeNames are the Q.850 causes Asterisk reports, named as FreeSWITCH
+// names them (EVENTS.md uses FreeSWITCH's spelling).
+var causeNames = map[int]string{
+	0: "NORMAL_UNSPECIFIED", 1: "UNALLOCATED_NUMBER", 2: "NO_ROUTE_TRANSIT_NET", 3: "NO_ROUTE_DESTINATION",
+	6: "CHANNEL_UNACCEPTABLE", 16: "NORMAL_CLEARING", 17: "USER_BUSY", 18: "NO_USER_RESPONSE", 19: "NO_ANSWER",
+	20: "SUBSCRIBER_ABSENT", 21: "CALL_REJECTED", 22: "NUMBER_CHANGED", 27: "DESTINATION_OUT_OF_ORDER",
+	28: "INVALID_NUMBER_FORMAT", 29: "FACILITY_REJECTED", 31: "NORMAL_UNSPECIFIED", 34: "NORMAL_CIRCUIT_CONGESTION",
+	38: "NETWORK_OUT_OF_ORDER", 41: "NORMAL_TEMPORARY_FAILURE", 42: "SWITCH_CONGESTION", 58: "BEARERCAPABILITY_NOTAVAIL",
+	88: "INCOMPATIBLE_DESTINATION", 102: "RECOVERY_ON_TIMER_EXPIRE", 127: "INTERWORKING",
+}
+
+func causeName(code int) string {
+	if n, ok := causeNames[code]; ok {
+		return n
+	}
+	return "NORMAL_UNSPECIFIED"
+}

@@ -1,0 +1,363 @@
+package asterisk
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/switchhook/switchhook/internal/events"
+	"github.com/switchhook/switchhook/internal/metrics"
+)
+
+// Config says which Asterisk to watch.
+type Config struct {
+	// Name tells this Asterisk apart from other sources; events carry
+	// Source "asterisk/<Name>".
+	Name string
+	// URL is Asterisk's HTTP server, e.g. http://10.0.0.6:8088 (a trailing
+	// /ari is accepted).
+	URL string
+	// Username and Password are an ari.conf user's.
+	Username string
+	Password string
+	// App is the Stasis application name the connector registers; empty
+	// means "switchhook". Each process watching one Asterisk needs its own.
+	App string
+}
+
+// base checks c and returns the ARI base URL (ending in /ari).
+func (c Config) base() (*url.URL, error) {
+	if c.Name == "" {
+		return nil, errors.New("asterisk: name is empty")
+	}
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return nil, fmt.Errorf("asterisk/%s: url %q: %w", c.Name, c.URL, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("asterisk/%s: url %q is not an http:// or https:// address", c.Name, c.URL)
+	}
+	if c.Username == "" {
+		return nil, fmt.Errorf("asterisk/%s: username is empty (an ari.conf user)", c.Name)
+	}
+	u.Path = strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), "/ari") + "/ari"
+	u.RawQuery, u.Fragment = "", ""
+	return u, nil
+}
+
+func (c Config) app() string {
+	if c.App == "" {
+		return "switchhook"
+	}
+	return c.App
+}
+
+// Status is a connector's connection state, for the API and dashboard.
+type Status struct {
+	Name      string    `json:"name"`
+	Kind      string    `json:"kind"`    // "asterisk"
+	Address   string    `json:"address"` // the configured URL
+	Connected bool      `json:"connected"`
+	Since     time.Time `json:"since"` // when Connected last changed; zero before the first attempt ends
+	LastError string    `json:"last_error"`
+	// Reconnects counts the connections made after a lost one.
+	Reconnects int `json:"reconnects"`
+}
+
+// Connector is the call source of one Asterisk. It implements
+// events.Source.
+type Connector struct {
+	cfg  Config
+	log  *slog.Logger
+	m    *metrics.Metrics
+	http *http.Client
+
+	// Timings, set by New; tests in this package shorten them.
+	dialTimeout  time.Duration
+	pingInterval time.Duration // Asterisk sends nothing on an idle socket
+	minBackoff   time.Duration
+	maxBackoff   time.Duration
+
+	mu        sync.Mutex
+	status    Status
+	connected bool
+}
+
+// New returns a connector for cfg; m may be nil. Run checks cfg.
+func New(cfg Config, logger *slog.Logger, m *metrics.Metrics) *Connector {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	c := &Connector{
+		cfg:          cfg,
+		m:            m,
+		http:         &http.Client{Timeout: 10 * time.Second},
+		dialTimeout:  10 * time.Second,
+		pingInterval: 20 * time.Second,
+		minBackoff:   500 * time.Millisecond,
+		maxBackoff:   30 * time.Second,
+		status:       Status{Name: cfg.Name, Kind: "asterisk", Address: cfg.URL},
+	}
+	c.log = logger.With("source", c.Name(), "url", cfg.URL)
+	return c
+}
+
+// Name is "asterisk/<name>".
+func (c *Connector) Name() string { return "asterisk/" + c.cfg.Name }
+
+// Status returns the connection state now.
+func (c *Connector) Status() Status {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.status
+}
+
+type sinkError struct{ err error }
+
+func (e *sinkError) Error() string { return e.err.Error() }
+func (e *sinkError) Unwrap() error { return e.err }
+
+// Run watches Asterisk and emits its calls' events to sink until ctx is
+// done, reconnecting with backoff whenever the connection fails. It returns
+// an error only for a bad Config or a failing sink.
+func (c *Connector) Run(ctx context.Context, sink events.Sink) error {
+	base, err := c.cfg.base()
+	if err != nil {
+		return err
+	}
+	t := newTracker(c.Name(), c.log)
+	backoff := c.minBackoff
+	for {
+		established, err := c.session(ctx, base, t, sink)
+		c.setDown(err)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if se := (*sinkError)(nil); errors.As(err, &se) {
+			return fmt.Errorf("%s: %w", c.Name(), err)
+		}
+		if established {
+			backoff = c.minBackoff
+		}
+		wait := backoff/2 + rand.N(backoff/2+1)
+		c.log.Warn("asterisk connection failed; reconnecting", "err", err, "in", wait.Round(time.Millisecond))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		backoff = min(backoff*2, c.maxBackoff)
+	}
+}
+
+// message is one WebSocket message, or the read error that ended them.
+type message struct {
+	data []byte
+	err  error
+}
+
+// session runs one connection: the event WebSocket, the channel list that
+// reconciles, and the event stream.
+func (c *Connector) session(ctx context.Context, base *url.URL, t *tracker, sink events.Sink) (established bool, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ws, err := c.dial(ctx, base)
+	if err != nil {
+		return false, err
+	}
+	defer ws.CloseNow()
+	ws.SetReadLimit(maxMessageBytes)
+
+	// One reader goroutine, so pings (which need a concurrent reader) and
+	// the channel list can run while events arrive.
+	msgs := make(chan message, 64)
+	go func() {
+		for {
+			_, data, err := ws.Read(ctx)
+			select {
+			case msgs <- message{data, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+
+	live, err := c.channels(ctx, base)
+	if err != nil {
+		return false, err
+	}
+	c.setUp()
+	c.log.Info("asterisk connected", "app", c.cfg.app())
+	t.unsee()
+
+	emit := func(out []events.Event) error {
+		for _, e := range out {
+			if err := sink.Emit(ctx, e); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return &sinkError{fmt.Errorf("emit %s %s: %w", e.Kind, e.CallUUID, err)}
+			}
+		}
+		return nil
+	}
+	handle := func(m message) error {
+		if m.err != nil {
+			if errors.Is(m.err, websocket.ErrMessageTooBig) || websocket.CloseStatus(m.err) == websocket.StatusMessageTooBig {
+				c.log.Error("asterisk sent an oversized message; resetting the connection", "limit", maxMessageBytes)
+			}
+			return fmt.Errorf("read event: %w", m.err)
+		}
+		ev, err := decodeEvent(m.data)
+		if err != nil {
+			c.log.Error("asterisk sent an undecodable event; resetting the connection", "err", err, "message", clip(string(m.data)))
+			return err
+		}
+		if ev.Type == "ApplicationReplaced" {
+			c.log.Error("another client registered the same ARI application; give each watcher its own app name", "app", c.cfg.app())
+			return fmt.Errorf("application %q replaced by another client", c.cfg.app())
+		}
+		return emit(t.handle(ev))
+	}
+
+	// Events that came in while the list was fetched may end calls the list
+	// no longer shows: they go first, with their real causes.
+drain:
+	for {
+		select {
+		case m := <-msgs:
+			if err := handle(m); err != nil {
+				return true, err
+			}
+		default:
+			break drain
+		}
+	}
+	if err := emit(t.reconcile(live, time.Now().UTC())); err != nil {
+		return true, err
+	}
+
+	ping := time.NewTicker(c.pingInterval)
+	defer ping.Stop()
+	for {
+		select {
+		case m := <-msgs:
+			if err := handle(m); err != nil {
+				return true, err
+			}
+		case <-ping.C:
+			pctx, pcancel := context.WithTimeout(ctx, c.pingInterval)
+			err := ws.Ping(pctx)
+			pcancel()
+			if err != nil {
+				return true, fmt.Errorf("ping: %w", err)
+			}
+		case <-ctx.Done():
+			return true, ctx.Err()
+		}
+	}
+}
+
+func (c *Connector) dial(ctx context.Context, base *url.URL) (*websocket.Conn, error) {
+	u := *base
+	u.Path += "/events"
+	u.RawQuery = url.Values{"app": {c.cfg.app()}, "subscribeAll": {"true"}}.Encode()
+	dctx, cancel := context.WithTimeout(ctx, c.dialTimeout)
+	defer cancel()
+	ws, resp, err := websocket.Dial(dctx, u.String(), &websocket.DialOptions{
+		HTTPClient: c.http,
+		HTTPHeader: http.Header{"Authorization": {basicAuth(c.cfg.Username, c.cfg.Password)}},
+	})
+	if err != nil {
+		if resp != nil && resp.StatusCode == http.StatusUnauthorized {
+			return nil, fmt.Errorf("subscribe to events: user %q rejected (401): check ari.conf", c.cfg.Username)
+		}
+		return nil, fmt.Errorf("subscribe to events: %w", err)
+	}
+	return ws, nil
+}
+
+// channels lists the ids of every channel Asterisk has.
+func (c *Connector) channels(ctx context.Context, base *url.URL) (map[string]bool, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base.String()+"/channels", nil)
+	if err != nil {
+		return nil, fmt.Errorf("list channels: %w", err)
+	}
+	req.Header.Set("Authorization", basicAuth(c.cfg.Username, c.cfg.Password))
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("list channels: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return nil, fmt.Errorf("list channels: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("list channels: %s: %s", resp.Status, clip(string(body)))
+	}
+	var list []channel
+	if err := json.Unmarshal(body, &list); err != nil {
+		return nil, fmt.Errorf("list channels: %w", err)
+	}
+	live := make(map[string]bool, len(list))
+	for _, ch := range list {
+		live[ch.ID] = true
+	}
+	return live, nil
+}
+
+func basicAuth(user, pass string) string {
+	r := http.Request{Header: http.Header{}}
+	r.SetBasicAuth(user, pass)
+	return r.Header.Get("Authorization")
+}
+
+func clip(s string) string {
+	if len(s) > 120 {
+		return s[:120] + "…"
+	}
+	return s
+}
+
+func (c *Connector) setUp() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.connected {
+		c.status.Reconnects++
+	}
+	c.connected = true
+	c.status.Connected, c.status.Since, c.status.LastError = true, time.Now().UTC(), ""
+	if c.m != nil {
+		c.m.SourceConnected.WithLabelValues(c.Name()).Set(1)
+	}
+}
+
+func (c *Connector) setDown(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.status.Connected || c.status.Since.IsZero() {
+		c.status.Since = time.Now().UTC()
+	}
+	c.status.Connected = false
+	if err != nil {
+		c.status.LastError = err.Error()
+	}
+	if c.m != nil {
+		c.m.SourceConnected.WithLabelValues(c.Name()).Set(0)
+	}
+}
