@@ -49,6 +49,7 @@ type Recorder struct {
 	calls    map[string]*call
 	emitting sync.WaitGroup
 	queue    chan events.Event
+	watchers watchers
 }
 
 // call is what the recorder remembers of an open call.
@@ -276,6 +277,7 @@ func (r *Recorder) commit(ctx context.Context, batch []events.Event) {
 }
 
 func (r *Recorder) counted(batch []events.Event) {
+	r.watchers.publish(batch)
 	if r.opts.Metrics == nil {
 		return
 	}

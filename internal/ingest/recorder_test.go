@@ -214,3 +214,26 @@ func BenchmarkRecord(b *testing.B) {
 	<-done
 	b.ReportMetric(float64(b.N*simulator.CallEvents)/b.Elapsed().Seconds(), "events/s")
 }
+
+func TestWatchSeesCommittedEvents(t *testing.T) {
+	st := openStore(t)
+	r := New(st, Options{Logger: quiet, Node: "n1"})
+	ch, stopWatch := r.Watch(16)
+	stop := run(t, r)
+	defer stop()
+	if err := r.Emit(context.Background(), ev(events.CallRouted, "w1", 0)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case e := <-ch:
+		if e.Kind != events.CallRouted || e.CallUUID != "w1" || e.Sequence != 1 {
+			t.Errorf("watched %+v", e)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no event watched")
+	}
+	stopWatch()
+	if _, open := <-ch; open {
+		t.Error("channel still open after stop")
+	}
+}
