@@ -59,7 +59,8 @@ func (s *Store) prepared(ctx context.Context) (*statements, error) {
 		sql string
 	}{
 		{&st.subscriptions, s.w, `SELECT id, events FROM endpoints`},
-		{&st.insertEvent, s.w, `INSERT INTO events (id, call_uuid, kind, occurred_at, sequence, endpoint, body) VALUES (?, ?, ?, ?, ?, ?, ?)`},
+		{&st.insertEvent, s.w, `INSERT INTO events (id, call_uuid, kind, occurred_at, sequence, endpoint, body) VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO NOTHING`},
 		{&st.insertDelivery, s.w, insertDeliverySQL},
 		{&st.openCall, s.w, `INSERT INTO calls
 			(call_uuid, session_uuid, node, source, caller_id_number, destination_number, direction, started_at, last_sequence)
