@@ -38,14 +38,14 @@ func (c *counter) EndpointsChanged() { c.changes.Add(1) }
 // env is an API on a real SQLite store in a temp dir, with the real
 // recorder as its sink, served over loopback.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	st     *sqlite.Store
 	rec    *ingest.Recorder
 	engine *counter
 	srv    *httptest.Server
 }
 
-func newEnv(t *testing.T, edit ...func(*api.Options)) *env {
+func newEnv(t testing.TB, edit ...func(*api.Options)) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "switchhook.db"))
@@ -120,7 +120,7 @@ func (e *env) doAuth(method, path, body, auth string) answer {
 }
 
 // want fails the test unless the answer has status, and decodes it into v.
-func (a answer) want(t *testing.T, status int, v any) {
+func (a answer) want(t testing.TB, status int, v any) {
 	t.Helper()
 	if a.status != status {
 		t.Fatalf("status %d, want %d; body: %s", a.status, status, a.body)
@@ -135,7 +135,7 @@ func (a answer) want(t *testing.T, status int, v any) {
 }
 
 // wantError checks a 4xx names field (and mentions text, if given).
-func (a answer) wantError(t *testing.T, status int, field, text string) {
+func (a answer) wantError(t testing.TB, status int, field, text string) {
 	t.Helper()
 	var body struct {
 		Error string `json:"error"`
@@ -151,7 +151,7 @@ func (a answer) wantError(t *testing.T, status int, field, text string) {
 }
 
 // eventually polls cond every 10ms for up to 5s.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	for range 500 {
 		if cond() {
@@ -213,7 +213,7 @@ func (e *env) attempt(status store.DeliveryStatus, code int, msg string) int {
 	return len(jobs)
 }
 
-func newUUID(t *testing.T) string {
+func newUUID(t testing.TB) string {
 	t.Helper()
 	return uuid.NewString()
 }
