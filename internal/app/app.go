@@ -89,7 +89,7 @@ func Serve(ctx context.Context, o Options) error {
 	if _, err := rec.Recover(ctx); err != nil {
 		return err
 	}
-	srcs, err := buildSources(cfg, o.Stdout, log, m)
+	srcs, err := buildSources(cfg, cfg.DataDir, o.Stdout, log, m)
 	if err != nil {
 		return err
 	}

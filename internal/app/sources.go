@@ -1,12 +1,16 @@
 package app
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 
+	"github.com/switchhook/switchhook/internal/asterisk"
 	"github.com/switchhook/switchhook/internal/config"
 	"github.com/switchhook/switchhook/internal/events"
+	"github.com/switchhook/switchhook/internal/freeswitch"
 	"github.com/switchhook/switchhook/internal/metrics"
+	"github.com/switchhook/switchhook/internal/pbx"
 	"github.com/switchhook/switchhook/internal/simulator"
 )
 
@@ -18,9 +22,60 @@ type sources struct {
 	statuses      func() any
 }
 
-// buildSources makes the call sources the config asks for.
-func buildSources(cfg *config.Config, stdout io.Writer, log *slog.Logger, m *metrics.Metrics) (*sources, error) {
+// buildSources makes the call sources the config asks for: the built-in PBX
+// (unless sip.enabled is false), one connector per FreeSWITCH and Asterisk,
+// and the simulator.
+func buildSources(cfg *config.Config, dataDir string, stdout io.Writer, log *slog.Logger, m *metrics.Metrics) (*sources, error) {
 	s := &sources{}
+	if cfg.SIP.On() {
+		exts := cfg.Extensions
+		if cfg.DemoExtensions {
+			demo, err := demoExtensions(dataDir)
+			if err != nil {
+				return nil, err
+			}
+			exts = demo
+			fmt.Fprintln(stdout, "Demo PBX extensions (set extensions: in the config to choose your own):")
+			for _, e := range demo {
+				fmt.Fprintf(stdout, "  %s  password %s  (%s)\n", e.Number, e.Password, e.Name)
+			}
+		}
+		pc := pbx.Config{
+			Listen:      cfg.SIP.Listen,
+			Domain:      cfg.SIP.Domain,
+			ExternalIP:  cfg.SIP.ExternalIP,
+			RingTimeout: cfg.RingTimeout.D(),
+		}
+		pc.RTPPortMin, pc.RTPPortMax = cfg.SIP.RTPRange()
+		for _, e := range exts {
+			pc.Extensions = append(pc.Extensions, pbx.Extension{Number: e.Number, Password: e.Password, Name: e.Name})
+		}
+		p, err := pbx.New(pc, log.With("part", "pbx"), m)
+		if err != nil {
+			return nil, fmt.Errorf("sip: %w", err)
+		}
+		s.list = append(s.list, p)
+		s.registrations = func() any { return p.Registrations() }
+		s.channels = func() any { return p.Channels() }
+	}
+	var statuses []func() any
+	for _, f := range cfg.FreeSWITCH {
+		c := freeswitch.New(freeswitch.Config{Name: f.Name, Address: f.Address, Password: f.Password}, log.With("part", "freeswitch/"+f.Name), m)
+		s.list = append(s.list, c)
+		statuses = append(statuses, func() any { return c.Status() })
+	}
+	for _, a := range cfg.Asterisk {
+		c := asterisk.New(asterisk.Config{Name: a.Name, URL: a.URL, Username: a.Username, Password: a.Password, App: a.App}, log.With("part", "asterisk/"+a.Name), m)
+		s.list = append(s.list, c)
+		statuses = append(statuses, func() any { return c.Status() })
+	}
+	s.statuses = func() any {
+		out := make([]any, 0, len(statuses))
+		for _, f := range statuses {
+			out = append(out, f())
+		}
+		return out
+	}
 	if sim := cfg.Simulator; sim.Calls > 0 {
 		s.list = append(s.list, simulator.New(simulator.Config{Calls: sim.Calls, Rate: sim.Rate, Caller: sim.Caller, Callee: sim.Callee, Step: sim.Step.D()}))
 	}
