@@ -117,7 +117,7 @@ func TestReplay(t *testing.T) {
 	if res.Deliveries != 4 {
 		t.Errorf("replayed %d deliveries, want 4 (routed and hangup of two calls)", res.Deliveries)
 	}
-	if n := e.engine.wakes.Load(); n == 0 {
+	if n := e.engine.Wakes.Load(); n == 0 {
 		t.Errorf("the engine was not woken")
 	}
 	// A narrower window and kind.
@@ -288,13 +288,13 @@ func TestDeliveries(t *testing.T) {
 		d.Attempts[0].StatusCode != 0 || d.CompletedAt == nil || d.NextAttemptAt != nil || d.LastError == "" {
 		t.Errorf("delivery %+v", d)
 	}
-	wakes := e.engine.wakes.Load()
+	wakes := e.engine.Wakes.Load()
 	var retried apitypes.Delivery
 	e.do("POST", path+"/retry", "").want(t, http.StatusAccepted, &retried)
 	if retried.Status != "pending" || retried.AttemptCount != 1 || retried.NextAttemptAt == nil || len(retried.Attempts) != 1 {
 		t.Errorf("retried %+v", retried)
 	}
-	if e.engine.wakes.Load() == wakes {
+	if e.engine.Wakes.Load() == wakes {
 		t.Errorf("retry did not wake the engine")
 	}
 	stored, err := e.st.GetDelivery(context.Background(), failed[0].ID)

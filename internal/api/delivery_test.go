@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/switchhook/switchhook/internal/api"
+	"github.com/switchhook/switchhook/internal/api/apitest"
 	"github.com/switchhook/switchhook/internal/api/apitypes"
 	"github.com/switchhook/switchhook/internal/delivery"
 	"github.com/switchhook/switchhook/internal/ingest"
@@ -45,7 +46,7 @@ func TestTestEventIsDeliveredSigned(t *testing.T) {
 	engineDone, recDone := make(chan error, 1), make(chan error, 1)
 	go func() { engineDone <- engine.Run(ctx) }()
 	go func() { recDone <- rec.Run(ctx) }()
-	e := &env{t: t, st: st, rec: rec, engine: &counter{}}
+	e := &env{t: t, st: st, rec: rec, engine: &apitest.Engine{}}
 	e.srv = httptest.NewServer(api.New(api.Options{Store: st, Sink: rec, Engine: engine, AdminToken: token, Logger: discard()}).Handler())
 	t.Cleanup(func() {
 		e.srv.Close()

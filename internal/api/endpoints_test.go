@@ -43,7 +43,7 @@ func TestCreateEndpointDefaults(t *testing.T) {
 	if ep.Headers == nil || ep.Events == nil {
 		t.Errorf("headers and events must be {} and [], not null: %s", a.body)
 	}
-	if n := e.engine.changes.Load(); n != 1 {
+	if n := e.engine.Changes.Load(); n != 1 {
 		t.Errorf("EndpointsChanged called %d times, want 1", n)
 	}
 }
@@ -115,7 +115,7 @@ func TestPatchChangesOnlyGivenFields(t *testing.T) {
 	if got.Description != "after" || !got.Disabled || got.Secret != ep.Secret {
 		t.Errorf("stored: %+v", got)
 	}
-	if n := e.engine.changes.Load(); n != 3 {
+	if n := e.engine.Changes.Load(); n != 3 {
 		t.Errorf("EndpointsChanged called %d times, want 3", n)
 	}
 }
@@ -148,7 +148,7 @@ func TestDeleteEndpoint(t *testing.T) {
 	e.do("GET", "/v1/endpoints/"+ep.ID, "").wantError(t, http.StatusNotFound, "id", ep.ID)
 	e.do("DELETE", "/v1/endpoints/"+ep.ID, "").wantError(t, http.StatusNotFound, "id", ep.ID)
 	e.do("PATCH", "/v1/endpoints/"+ep.ID, `{}`).wantError(t, http.StatusNotFound, "id", ep.ID)
-	if n := e.engine.changes.Load(); n != 2 {
+	if n := e.engine.Changes.Load(); n != 2 {
 		t.Errorf("EndpointsChanged called %d times, want 2", n)
 	}
 }
@@ -222,7 +222,7 @@ func TestEndpointValidation(t *testing.T) {
 	if len(list) != 0 {
 		t.Errorf("a refused endpoint was stored: %+v", list)
 	}
-	if n := e.engine.changes.Load(); n != 0 {
+	if n := e.engine.Changes.Load(); n != 0 {
 		t.Errorf("EndpointsChanged called %d times on refusals", n)
 	}
 }
@@ -305,7 +305,7 @@ func TestRotateSecret(t *testing.T) {
 	e.do("POST", path, `{"secret": "`+got.Secret+`"}`).wantError(t, http.StatusBadRequest, "secret", "already")
 	e.do("POST", path, `{"graze": "1h"}`).wantError(t, http.StatusBadRequest, "graze", "unknown field")
 	e.do("POST", "/v1/endpoints/ep_missing/rotate-secret", "").wantError(t, http.StatusNotFound, "id", "ep_missing")
-	if n := e.engine.changes.Load(); n != 4 {
+	if n := e.engine.Changes.Load(); n != 4 {
 		t.Errorf("EndpointsChanged called %d times, want 4", n)
 	}
 }
