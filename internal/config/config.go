@@ -32,6 +32,11 @@ type Config struct {
 	SIP         SIP          `yaml:"sip"`
 	Extensions  []Extension  `yaml:"extensions"`
 	RingTimeout Duration     `yaml:"ring_timeout"`
+	RingGroups  []RingGroup  `yaml:"ring_groups"`
+	IVRs        []IVR        `yaml:"ivrs"`
+	Gateways    []Gateway    `yaml:"gateways"`
+	Routes      []Route      `yaml:"routes"`
+	Inbound     []Inbound    `yaml:"inbound"`
 	FreeSWITCH  []FreeSWITCH `yaml:"freeswitch"`
 	Asterisk    []Asterisk   `yaml:"asterisk"`
 	// Simulator makes up calls, for demos and load runs.
@@ -116,6 +121,52 @@ type Extension struct {
 	Number   string `yaml:"number"`
 	Password string `yaml:"password"`
 	Name     string `yaml:"name"`
+}
+
+// RingGroup rings several extensions for one number.
+type RingGroup struct {
+	Number   string   `yaml:"number"`
+	Strategy string   `yaml:"strategy"` // simultaneous or sequential
+	Members  []string `yaml:"members"`  // extension numbers
+	Timeout  Duration `yaml:"timeout"`  // the whole group; default 20s
+	// MemberTimeout is how long each member rings, sequential only; default 8s.
+	MemberTimeout Duration `yaml:"member_timeout"`
+}
+
+// IVR answers, plays a prompt and routes by one digit.
+type IVR struct {
+	Number string `yaml:"number"`
+	// Prompt is a WAV file (8 kHz mono PCM or G.711); empty plays a tone.
+	Prompt       string            `yaml:"prompt"`
+	DigitTimeout Duration          `yaml:"digit_timeout"` // default 5s
+	Options      map[string]string `yaml:"options"`       // digit → extension, group or IVR number
+	// Default is where a timeout or an invalid digit goes; empty hangs up.
+	Default string `yaml:"default"`
+}
+
+// Gateway is a SIP trunk to a carrier.
+type Gateway struct {
+	Name     string `yaml:"name"`
+	Address  string `yaml:"address"` // host:port
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	Register bool   `yaml:"register"`
+	// Transport is udp (default) or tcp.
+	Transport string `yaml:"transport"`
+}
+
+// Route sends dialled numbers that are no extension, group or IVR to a
+// gateway; the first route whose Match matches wins.
+type Route struct {
+	Match   string `yaml:"match"`   // regular expression on the dialled number
+	Gateway string `yaml:"gateway"` // a gateway's name
+	Number  string `yaml:"number"`  // the number sent, with $1… from Match; empty: as dialled
+}
+
+// Inbound routes calls arriving from a gateway by the dialled number (DID).
+type Inbound struct {
+	DID string `yaml:"did"`
+	To  string `yaml:"to"` // an extension, group or IVR number
 }
 
 // FreeSWITCH is one FreeSWITCH to attach to over its event socket.

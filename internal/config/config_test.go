@@ -66,12 +66,50 @@ func TestBadConfigNamesTheKey(t *testing.T) {
 		"freeswitch:\n  - {name: fs1, address: nowhere, password: ClueCon}\n": "freeswitch[0].address:",
 		"asterisk:\n  - {name: a, url: http://h:8088, username: u, app: x}\nfreeswitch:\n  - {name: a, address: \"h:1\", password: p}\n": "asterisk[0].name: \"a\" is used already by freeswitch[0]",
 		"- just a list\n": "(top level): want a mapping",
+		"extensions:\n  - {number: \"1001\", password: longenough}\nring_groups:\n  - {number: \"1001\", strategy: simultaneous, members: [\"1001\"]}\n": "ring_groups[0].number: 1001 is used already by extensions[0]",
+		"extensions:\n  - {number: \"1001\", password: longenough}\nring_groups:\n  - {number: \"600\", strategy: simultaneous, members: [\"1009\"]}\n":  "ring_groups[0].members[0]: \"1009\" is not an extension",
+		"ring_groups:\n  - {number: \"600\", strategy: random, members: [\"1001\"]}\n":                                                                   "ring_groups[0].strategy:",
+		"ivrs:\n  - {number: \"700\", options: {\"1\": \"4242\"}}\n":                                                                                     "ivrs[0].options.1: \"4242\" is no extension",
+		"ivrs:\n  - {number: \"700\", default: \"4242\"}\n":                                                                                              "ivrs[0].default:",
+		"routes:\n  - {match: \"^9(\\\\d+)$\", gateway: nowhere}\n":                                                                                      "routes[0].gateway: \"nowhere\" is not a gateway's name",
+		"gateways:\n  - {name: c, address: \"127.0.0.2:5060\"}\nroutes:\n  - {match: \"(\", gateway: c}\n":                                               "routes[0].match:",
+		"gateways:\n  - {name: c, address: nowhere}\n":                                                                                                   "gateways[0].address:",
+		"inbound:\n  - {did: \"855\", to: \"4242\"}\n":                                                                                                   "inbound[0].to:",
 	}
 	for in, want := range cases {
 		_, err := Parse([]byte(in))
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Parse(%q)\n  err = %v\n want containing %q", in, err, want)
 		}
+	}
+}
+
+func TestPBXRoutingKeys(t *testing.T) {
+	c, err := Parse([]byte(`
+extensions:
+  - {number: "1001", password: long-enough}
+  - {number: "1002", password: long-enough}
+  - {number: "1003", password: long-enough}
+ring_groups:
+  - {number: "600", strategy: simultaneous, members: ["1001", "1002"], timeout: 20s}
+  - {number: "601", strategy: sequential, members: ["1001", "1002"], timeout: 20s, member_timeout: 8s}
+ivrs:
+  - number: "700"
+    digit_timeout: 5s
+    options: {"1": "1001", "2": "600"}
+    default: "1003"
+gateways:
+  - {name: carrier, address: "127.0.0.2:5060", username: "", password: "", register: false}
+routes:
+  - {match: "^9(\\d{4,15})$", gateway: carrier, number: "$1"}
+inbound:
+  - {did: "8556900900", to: "700"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.RingGroups) != 2 || c.RingGroups[1].MemberTimeout.D() != 8*time.Second || c.IVRs[0].Options["2"] != "600" || c.Routes[0].Number != "$1" || c.Inbound[0].To != "700" {
+		t.Errorf("parsed %+v", c)
 	}
 }
 

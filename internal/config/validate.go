@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -175,18 +176,117 @@ func (c *Config) validatePBX() error {
 	if c.RingTimeout < Duration(time.Second) {
 		return fmt.Errorf("ring_timeout: %v is shorter than a second", c.RingTimeout.D())
 	}
-	seen := map[string]int{}
+	// numbers maps every dialable number to the key that declares it.
+	numbers := map[string]string{}
+	claim := func(path, number string) error {
+		if number == "" || strings.Trim(number, "0123456789") != "" {
+			return fmt.Errorf("%s: %q is not a number of digits", path, number)
+		}
+		if other, dup := numbers[number]; dup {
+			return fmt.Errorf("%s: %s is used already by %s", path, number, strings.TrimSuffix(other, ".number"))
+		}
+		numbers[number] = path
+		return nil
+	}
+	extension := map[string]bool{}
 	for i, e := range c.Extensions {
 		p := fmt.Sprintf("extensions[%d]", i)
-		if e.Number == "" || strings.Trim(e.Number, "0123456789") != "" {
-			return fmt.Errorf("%s.number: %q is not a number of digits", p, e.Number)
+		if err := claim(p+".number", e.Number); err != nil {
+			return err
 		}
-		if j, dup := seen[e.Number]; dup {
-			return fmt.Errorf("%s.number: %s is used already by extensions[%d]", p, e.Number, j)
-		}
-		seen[e.Number] = i
+		extension[e.Number] = true
 		if len(e.Password) < 8 {
 			return fmt.Errorf("%s.password: must be at least 8 characters", p)
+		}
+	}
+	for i, g := range c.RingGroups {
+		p := fmt.Sprintf("ring_groups[%d]", i)
+		if err := claim(p+".number", g.Number); err != nil {
+			return err
+		}
+		if g.Strategy != "simultaneous" && g.Strategy != "sequential" {
+			return fmt.Errorf("%s.strategy: %q is not simultaneous or sequential", p, g.Strategy)
+		}
+		if len(g.Members) == 0 {
+			return fmt.Errorf("%s.members: a ring group needs at least one member", p)
+		}
+		for j, m := range g.Members {
+			if !extension[m] && !c.DemoExtensions {
+				return fmt.Errorf("%s.members[%d]: %q is not an extension", p, j, m)
+			}
+		}
+		if g.Timeout < 0 || g.MemberTimeout < 0 {
+			return fmt.Errorf("%s: timeouts must not be negative", p)
+		}
+	}
+	for i, v := range c.IVRs {
+		p := fmt.Sprintf("ivrs[%d]", i)
+		if err := claim(p+".number", v.Number); err != nil {
+			return err
+		}
+		if v.DigitTimeout < 0 {
+			return fmt.Errorf("%s.digit_timeout: must not be negative", p)
+		}
+		for d := range v.Options {
+			if len(d) != 1 || !strings.Contains("0123456789*#", d) {
+				return fmt.Errorf("%s.options.%s: an option is one digit 0-9, * or #", p, d)
+			}
+		}
+	}
+	if c.DemoExtensions {
+		for _, n := range []string{"1001", "1002", "1003"} {
+			if _, taken := numbers[n]; !taken {
+				numbers[n] = "demo extension"
+			}
+		}
+	}
+	for i, v := range c.IVRs {
+		p := fmt.Sprintf("ivrs[%d]", i)
+		for d, to := range v.Options {
+			if _, ok := numbers[to]; !ok {
+				return fmt.Errorf("%s.options.%s: %q is no extension, ring group or IVR", p, d, to)
+			}
+		}
+		if _, ok := numbers[v.Default]; v.Default != "" && !ok {
+			return fmt.Errorf("%s.default: %q is no extension, ring group or IVR", p, v.Default)
+		}
+	}
+	gateways := map[string]bool{}
+	for i, g := range c.Gateways {
+		p := fmt.Sprintf("gateways[%d]", i)
+		if g.Name == "" {
+			return fmt.Errorf("%s.name: is empty", p)
+		}
+		if gateways[g.Name] {
+			return fmt.Errorf("%s.name: %q is used already", p, g.Name)
+		}
+		gateways[g.Name] = true
+		if _, _, err := net.SplitHostPort(g.Address); err != nil {
+			return fmt.Errorf("%s.address: %q is not host:port", p, g.Address)
+		}
+		if g.Transport != "" && g.Transport != "udp" && g.Transport != "tcp" {
+			return fmt.Errorf("%s.transport: %q is not udp or tcp", p, g.Transport)
+		}
+		if g.Register && (g.Username == "" || g.Password == "") {
+			return fmt.Errorf("%s: register needs a username and a password", p)
+		}
+	}
+	for i, r := range c.Routes {
+		p := fmt.Sprintf("routes[%d]", i)
+		if _, err := regexp.Compile(r.Match); err != nil || r.Match == "" {
+			return fmt.Errorf("%s.match: %q is not a regular expression", p, r.Match)
+		}
+		if !gateways[r.Gateway] {
+			return fmt.Errorf("%s.gateway: %q is not a gateway's name", p, r.Gateway)
+		}
+	}
+	for i, in := range c.Inbound {
+		p := fmt.Sprintf("inbound[%d]", i)
+		if in.DID == "" {
+			return fmt.Errorf("%s.did: is empty", p)
+		}
+		if _, ok := numbers[in.To]; !ok {
+			return fmt.Errorf("%s.to: %q is no extension, ring group or IVR", p, in.To)
 		}
 	}
 	return nil
