@@ -91,11 +91,16 @@ func (r *runner) succeeded(ep *endpoint) {
 func (r *runner) failed(ep *endpoint, at, now time.Time) {
 	o := &r.e.o
 	c := &ep.circuit
-	c.ConsecutiveFailures++
 	if c.FailingSince.IsZero() {
 		c.FailingSince = at
 	}
 	r.dirty[ep.ep.ID] = true
+	// Requests that were in flight when the circuit opened say nothing
+	// new; counting them would make the next pause jump by one doubling
+	// per request.
+	if c.State != store.CircuitOpen {
+		c.ConsecutiveFailures++
+	}
 	if c.State == store.CircuitHalfOpen || (c.State == store.CircuitClosed && c.ConsecutiveFailures >= o.CircuitFailures) {
 		c.State = store.CircuitOpen
 		c.PausedUntil = now.Add(r.pause(c.ConsecutiveFailures))

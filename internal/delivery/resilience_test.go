@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -346,5 +347,44 @@ func TestRunTwice(t *testing.T) {
 	cancel()
 	if err := <-errs; err != nil {
 		t.Errorf("first Run: %v", err)
+	}
+}
+
+// Failures of requests already in flight when the circuit opened do not
+// lengthen its pause.
+func TestCircuitIgnoresFailuresInFlightWhenOpened(t *testing.T) {
+	st := openStore(t)
+	const n = 8
+	var arrived sync.WaitGroup
+	arrived.Add(n)
+	h := newHook(t, func(_ int, r received, w http.ResponseWriter) {
+		arrived.Done()
+		arrived.Wait() // all n in flight at once, then all fail
+		w.WriteHeader(http.StatusInternalServerError)
+	})
+	ep := endpoint(t, st, h.srv.URL, func(ep *store.Endpoint) {
+		ep.MaxInFlight = n
+		ep.RetrySchedule = []time.Duration{0, time.Hour}
+	})
+	h.forEndpoint(ep)
+	o := testOptions(t)
+	o.CircuitFailures = 2
+	o.CircuitPause = time.Hour
+	eng := start(t, st, o)
+	for range n {
+		emit(t, st, eng, call(1)...)
+	}
+	waitFor(t, "all attempts recorded", func() bool {
+		ds := deliveries(t, st, ep.ID)
+		for _, d := range ds {
+			if d.Attempts != 1 {
+				return false
+			}
+		}
+		return len(ds) == n
+	})
+	c := getEndpoint(t, st, ep.ID).Circuit
+	if c.State != store.CircuitOpen || c.ConsecutiveFailures != 2 || c.PausedUntil.After(time.Now().Add(time.Hour)) {
+		t.Fatalf("circuit %+v: want open after 2 failures, paused for the first pause only", c)
 	}
 }
