@@ -218,7 +218,7 @@ func TestEventsAndCalls(t *testing.T) {
 		dels[1].Attempts == nil || len(dels[1].Attempts) != 0 {
 		t.Errorf("deliveries oldest first with attempts: %+v", dels[:2])
 	}
-	e.do("GET", "/v1/calls/"+newUUID(t), "").wantError(t, http.StatusNotFound, "call_uuid", "not found")
+	e.do("GET", "/v1/calls/"+newUUID(), "").wantError(t, http.StatusNotFound, "call_uuid", "not found")
 }
 
 func TestQueryValidation(t *testing.T) {

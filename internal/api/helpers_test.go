@@ -118,6 +118,6 @@ func (e *env) attempt(status store.DeliveryStatus, code int, msg string) int {
 	return e.api.Attempt(status, code, msg)
 }
 
-func newUUID(t testing.TB) string { return uuid.NewString() }
+func newUUID() string { return uuid.NewString() }
 
 func discard() *slog.Logger { return apitest.Discard() }
