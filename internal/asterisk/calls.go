@@ -67,7 +67,9 @@ func (t *tracker) handle(ev *ariEvent) []events.Event {
 	at := ev.time()
 	switch ev.Type {
 	case "ChannelCreated":
-		t.leg(ev.Channel)
+		if ev.Channel != nil {
+			t.leg(ev.Channel)
+		}
 		return nil
 	case "Dial":
 		return t.dial(ev, at)
