@@ -43,6 +43,18 @@ const insertDeliverySQL = `INSERT INTO deliveries
 const promoteHeadSQL = `UPDATE deliveries SET head = 1
 	WHERE head = 0 AND id = (SELECT min(id) FROM deliveries WHERE endpoint_id = ?1 AND call_uuid = ?2 AND status = 'pending')`
 
+// claimHeadsSQL reads an endpoint's due chain heads, oldest first. The
+// planner, left to itself, may pick the index on next_attempt_at and sort
+// every due head of the endpoint; walking heads in ID order instead stops
+// after LIMIT rows.
+const claimHeadsSQL = `SELECT d.id, d.attempts, d.next_attempt_at, d.last_error, d.created_at, d.updated_at, e.body
+	FROM deliveries d INDEXED BY deliveries_heads JOIN events e ON e.seq = d.event_seq
+	WHERE d.endpoint_id = ? AND d.head = 1 AND d.next_attempt_at <= ?
+	ORDER BY d.id LIMIT ?`
+
+// dueHeadsSQL reads an endpoint's chain heads, earliest due first.
+const dueHeadsSQL = `SELECT id, next_attempt_at FROM deliveries INDEXED BY deliveries_heads_due WHERE endpoint_id = ? AND head = 1 ORDER BY next_attempt_at, id`
+
 // prepared returns the statements, preparing them on first use. It must not
 // be called inside a write transaction: preparing on the writer needs its
 // only connection.
@@ -96,12 +108,9 @@ func (s *Store) prepared(ctx context.Context) (*statements, error) {
 		{&st.promoteHead, s.w, promoteHeadSQL},
 
 		{&st.claimEndpoints, s.r, `SELECT id, max_in_flight, circuit_state FROM endpoints WHERE disabled = 0 AND paused_until <= ?`},
-		{&st.claimHeads, s.r, `SELECT d.id, d.attempts, d.next_attempt_at, d.last_error, d.created_at, d.updated_at, e.body
-			FROM deliveries d JOIN events e ON e.seq = d.event_seq
-			WHERE d.endpoint_id = ? AND d.head = 1 AND d.next_attempt_at <= ?
-			ORDER BY d.id LIMIT ?`},
+		{&st.claimHeads, s.r, claimHeadsSQL},
 		{&st.dueEndpoints, s.r, `SELECT id, paused_until FROM endpoints WHERE disabled = 0`},
-		{&st.dueHeads, s.r, `SELECT id, next_attempt_at FROM deliveries WHERE endpoint_id = ? AND head = 1 ORDER BY next_attempt_at, id`},
+		{&st.dueHeads, s.r, dueHeadsSQL},
 	}
 	for _, q := range list {
 		p, err := q.db.PrepareContext(ctx, q.sql)
