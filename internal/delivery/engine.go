@@ -63,6 +63,9 @@ type Options struct {
 	// success, before it is disabled. Default: 72h.
 	DisableAfter time.Duration
 
+	// Health, if set, is told every attempt's outcome, for the dashboard.
+	Health *Health
+
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
 }

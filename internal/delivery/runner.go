@@ -197,6 +197,7 @@ func (r *runner) take(res result) {
 	if res.abandoned {
 		return // its lease is released at the end of Run; it is sent again
 	}
+	r.e.o.Health.Observe(res.ep.ep.ID, res.attempt.At, res.attempt.Latency, res.verdict == accepted)
 	r.outcomes = append(r.outcomes, r.decide(res))
 }
 
