@@ -1,0 +1,301 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchhook/switchhook/internal/api/apitest"
+	"github.com/switchhook/switchhook/internal/api/apitypes"
+	"github.com/switchhook/switchhook/internal/cli"
+	"github.com/switchhook/switchhook/internal/client"
+	"github.com/switchhook/switchhook/internal/store"
+)
+
+const hook = "http://127.0.0.1:9/hook"
+
+// run executes the switchhook command with args and returns what it wrote.
+func run(ctx context.Context, args ...string) (stdout, stderr string, err error) {
+	var out, errb bytes.Buffer
+	cmd := cli.New("v1.2.3", &out, &errb)
+	cmd.SetArgs(args)
+	err = cmd.ExecuteContext(ctx)
+	return out.String(), errb.String(), err
+}
+
+// remote runs a command against s with --server and --token.
+func remote(t *testing.T, s *apitest.Server, args ...string) string {
+	t.Helper()
+	out, stderr, err := run(context.Background(), append(args, "--server", s.URL, "--token", apitest.Token)...)
+	if err != nil {
+		t.Fatalf("switchhook %s: %v\nstderr: %s", strings.Join(args, " "), err, stderr)
+	}
+	return out
+}
+
+// remoteErr runs a command that must fail and returns its error text.
+func remoteErr(t *testing.T, s *apitest.Server, args ...string) string {
+	t.Helper()
+	_, stderr, err := run(context.Background(), append(args, "--server", s.URL, "--token", apitest.Token)...)
+	if err == nil {
+		t.Fatalf("switchhook %s succeeded", strings.Join(args, " "))
+	}
+	if !strings.Contains(stderr, err.Error()) {
+		t.Errorf("stderr %q does not show the error %q", stderr, err)
+	}
+	return err.Error()
+}
+
+func contains(t *testing.T, out string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+}
+
+func decode(t *testing.T, out string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(out), v); err != nil {
+		t.Fatalf("--json output: %v\n%s", err, out)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out, _, err := run(context.Background(), "version")
+	if err != nil || out != "switchhook v1.2.3\n" {
+		t.Fatalf("%q, %v", out, err)
+	}
+}
+
+func TestEndpointsCommands(t *testing.T) {
+	s := apitest.New(t)
+	out := remote(t, s, "endpoints", "add", hook, "--events", "CALL_ANSWER,call_hangup", "--payload", "extended",
+		"--header", "X-Api-Key: k1", "--timeout", "5s", "--retry-schedule", "0s,1m", "--max-in-flight", "2", "--description", "CRM")
+	contains(t, out, "Created endpoint ep_", "whsec_", "CALL_ANSWER,CALL_HANGUP", "extended", "X-Api-Key: k1", "5s", "0s 1m0s", "CRM")
+
+	var ep apitypes.Endpoint
+	decode(t, remote(t, s, "endpoints", "add", hook, "--json"), &ep)
+	if ep.ID == "" || ep.Secret == "" || ep.Payload != "standard" {
+		t.Fatalf("--json add: %+v", ep)
+	}
+
+	out = remote(t, s, "endpoints", "list")
+	contains(t, out, "ID", "URL", "EVENTS", "STATE", ep.ID, hook, "all", "enabled", "CALL_ANSWER,CALL_HANGUP")
+	if strings.Contains(out, "whsec_") {
+		t.Errorf("list shows secrets:\n%s", out)
+	}
+	var eps []apitypes.Endpoint
+	decode(t, remote(t, s, "endpoints", "list", "--json"), &eps)
+	if len(eps) != 2 {
+		t.Fatalf("--json list: %d endpoints", len(eps))
+	}
+
+	contains(t, remote(t, s, "endpoints", "show", ep.ID), ep.Secret, hook, "10s")
+
+	out = remote(t, s, "endpoints", "update", ep.ID, "--disabled", "--description", "paused", "--events", "CALL_ROUTED")
+	contains(t, out, "Updated endpoint", "disabled", "paused", "CALL_ROUTED")
+	out = remote(t, s, "endpoints", "update", ep.ID, "--disabled=false", "--events", "", "--header", "A: 1", "--header", "B: 2")
+	contains(t, out, "enabled", "all", "A: 1", "B: 2")
+	contains(t, remote(t, s, "endpoints", "update", ep.ID, "--header", ""), "Events") // removes the headers
+	got, err := client.New(s.URL, apitest.Token).GetEndpoint(context.Background(), ep.ID)
+	if err != nil || len(got.Headers) != 0 || got.Description != "paused" || got.Disabled {
+		t.Fatalf("after updates: %+v, %v", got, err)
+	}
+	contains(t, remoteErr(t, s, "endpoints", "update", ep.ID), "nothing to change")
+
+	out = remote(t, s, "endpoints", "rotate-secret", ep.ID, "--grace", "1h")
+	contains(t, out, "New secret of "+ep.ID+": whsec_", "Still signing until", ep.Secret)
+
+	out = remote(t, s, "endpoints", "test", ep.ID, "--event", "call_input")
+	contains(t, out, "Sent test event evt_", "switchhook calls show ")
+	var res apitypes.TestEventResult
+	decode(t, remote(t, s, "endpoints", "test", ep.ID, "--json"), &res)
+	if res.CallUUID == "" {
+		t.Errorf("--json test: %+v", res)
+	}
+
+	contains(t, remote(t, s, "endpoints", "remove", ep.ID), "Removed endpoint "+ep.ID)
+	contains(t, remoteErr(t, s, "endpoints", "show", ep.ID), "not found", "404")
+}
+
+func TestEndpointsErrors(t *testing.T) {
+	s := apitest.New(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"endpoints", "add", "ftp://x/"}, `url "ftp://x/" is not an absolute http:// or https:// URL`},
+		{[]string{"endpoints", "add", hook, "--events", "CALL_DIAL"}, "CALL_DIAL"},
+		{[]string{"endpoints", "add", hook, "--header", "no colon"}, `"Name: value"`},
+		{[]string{"endpoints", "add", hook, "--timeout", "100s"}, "timeout"},
+		{[]string{"endpoints", "add"}, "accepts 1 arg"},
+		{[]string{"endpoints", "test", "ep_nope"}, `endpoint "ep_nope" not found`},
+		{[]string{"endpoints", "replay", "ep_nope"}, `"since" not set`},
+		{[]string{"endpoints", "replay", "ep_nope", "--since", "last week"}, "--since"},
+		{[]string{"endpoints", "rotate-secret", "ep_nope", "--grace", "soon"}, "grace"},
+	} {
+		contains(t, remoteErr(t, s, c.args...), c.want)
+	}
+}
+
+func TestDeliveriesAndCallsCommands(t *testing.T) {
+	s := apitest.New(t)
+	ctx := context.Background()
+	ep, err := client.New(s.URL, apitest.Token).CreateEndpoint(ctx, apitypes.NewEndpoint{URL: hook})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := s.Call("1001", "1002", time.Now().Add(-30*time.Minute))
+	s.Attempt(store.Failed, 500, "HTTP 500 from the receiver")
+
+	out := remote(t, s, "calls", "list")
+	contains(t, out, "CALL", "FROM", id, "1001", "1002", "internal", "4s", "NORMAL_CLEARING")
+	contains(t, remote(t, s, "calls", "list", "--number", "9999"), "No calls.")
+	contains(t, remote(t, s, "calls", "list", "--since", "1h", "--event", "CALL_INPUT", "--limit", "5"), id)
+	contains(t, remote(t, s, "calls", "list", "--since", "10m"), "No calls.")
+	var calls []apitypes.Call
+	decode(t, remote(t, s, "calls", "list", "--json"), &calls)
+	if len(calls) != 1 {
+		t.Fatalf("--json calls: %+v", calls)
+	}
+
+	out = remote(t, s, "calls", "show", id)
+	contains(t, out, "From", "1001", "CALL_ROUTED", "to extension 1002", "digit 5 (120 ms) by caller",
+		"NORMAL_CLEARING, SIP 200, by callee, 4s (billed 2s)", "Deliveries to "+ep.ID, "failed", "pending")
+	var detail apitypes.CallDetail
+	decode(t, remote(t, s, "calls", "show", id, "--json"), &detail)
+	if len(detail.Events) != 5 {
+		t.Fatalf("--json call: %+v", detail)
+	}
+	contains(t, remoteErr(t, s, "calls", "show", "nope"), "not found")
+
+	out = remote(t, s, "deliveries", "list", "--status", "failed")
+	contains(t, out, "ID", "ENDPOINT", ep.ID, "CALL_ROUTED", "failed", "HTTP 500 from the receiver")
+	var ds []apitypes.Delivery
+	decode(t, remote(t, s, "deliveries", "list", "--json", "--endpoint", ep.ID, "--call", id, "--limit", "10"), &ds)
+	if len(ds) != 5 {
+		t.Fatalf("--json deliveries: %d", len(ds))
+	}
+	failed := fmt.Sprint(detail.Endpoints[0].Deliveries[0].ID)
+	out = remote(t, s, "deliveries", "show", failed)
+	contains(t, out, "Status", "failed", "Last error", "500", "1.5 ms", "body")
+	contains(t, remote(t, s, "deliveries", "retry", failed), "Delivery "+failed+" of CALL_ROUTED to "+ep.ID+" is pending again.")
+	var d apitypes.Delivery
+	decode(t, remote(t, s, "deliveries", "show", failed, "--json"), &d)
+	if d.Status != "pending" {
+		t.Errorf("after retry: %+v", d)
+	}
+	contains(t, remoteErr(t, s, "deliveries", "show", "abc"), "not a positive whole number")
+	contains(t, remoteErr(t, s, "deliveries", "retry", "4242"), "delivery 4242 not found")
+	contains(t, remoteErr(t, s, "deliveries", "list", "--status", "done"), "done")
+	contains(t, remote(t, s, "deliveries", "list", "--endpoint", "ep_none"), "No deliveries.")
+
+	out = remote(t, s, "endpoints", "replay", ep.ID, "--since", "1h", "--events", "CALL_HANGUP")
+	contains(t, out, "Queued 1 deliveries to "+ep.ID)
+}
+
+func TestServerAndTokenFromEnvironment(t *testing.T) {
+	s := apitest.New(t)
+	ctx := context.Background()
+	_, _, err := run(ctx, "endpoints", "list", "--server", s.URL)
+	if err == nil || !strings.Contains(err.Error(), "no admin token") {
+		t.Fatalf("no token: %v", err)
+	}
+	t.Setenv("SWITCHHOOK_SERVER", s.URL)
+	t.Setenv("SWITCHHOOK_ADMIN_TOKEN", apitest.Token)
+	out, _, err := run(ctx, "endpoints", "list")
+	if err != nil || !strings.Contains(out, "No endpoints") {
+		t.Fatalf("from the environment: %q, %v", out, err)
+	}
+	// Flags win over the environment.
+	_, _, err = run(ctx, "endpoints", "list", "--token", "wrong")
+	if err == nil || !strings.Contains(err.Error(), "invalid admin token") {
+		t.Fatalf("--token over the environment: %v", err)
+	}
+	_, _, err = run(ctx, "calls", "list", "--server", "http://"+freeAddr(t))
+	if err == nil || !strings.Contains(err.Error(), "Is switchhook serve running there?") {
+		t.Fatalf("unreachable server: %v", err)
+	}
+}
+
+// freeAddr returns a loopback address nobody listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// writeConfig writes a config for a process with no SIP, its HTTP server on
+// a free loopback port and its store in a temp dir.
+func writeConfig(t *testing.T) (path, addr string) {
+	t.Helper()
+	dir := t.TempDir()
+	addr = freeAddr(t)
+	cfg := fmt.Sprintf(`data_dir: %s
+log: {level: error}
+http: {listen: "%s", admin_token: "%s"}
+store: {dsn: "sqlite://%s"}
+sip: {enabled: false}
+`, dir, addr, apitest.Token, filepath.Join(dir, "switchhook.db"))
+	path = filepath.Join(dir, "switchhook.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, addr
+}
+
+func TestMigrate(t *testing.T) {
+	path, _ := writeConfig(t)
+	out, _, err := run(context.Background(), "migrate", "--config", path)
+	if err != nil || !strings.Contains(out, "up to date") {
+		t.Fatalf("migrate: %q, %v", out, err)
+	}
+	_, _, err = run(context.Background(), "migrate", "--config", filepath.Join(t.TempDir(), "missing.yaml"))
+	if err == nil || !strings.Contains(err.Error(), "missing.yaml") {
+		t.Fatalf("missing config: %v", err)
+	}
+}
+
+// serve runs the real server until the test ends, and the CLI manages it.
+func TestServe(t *testing.T) {
+	path, addr := writeConfig(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var serveOut, serveErr bytes.Buffer
+	go func() {
+		cmd := cli.New("v1.2.3", &serveOut, &serveErr)
+		cmd.SetArgs([]string{"serve", "--config", path})
+		done <- cmd.ExecuteContext(ctx)
+	}()
+	c := client.New("http://"+addr, apitest.Token)
+	apitest.Eventually(t, "the server to answer /healthz", func() bool {
+		h, err := c.Health(context.Background())
+		return err == nil && h.Version == "v1.2.3"
+	})
+	out, stderr, err := run(context.Background(), "endpoints", "add", hook, "--server", "http://"+addr, "--token", apitest.Token)
+	if err != nil || !strings.Contains(out, "Created endpoint") {
+		t.Errorf("add against serve: %q %q %v", out, stderr, err)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve returned %v; stderr: %s", err, serveErr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+}
