@@ -135,7 +135,20 @@ func TestNoValidSecret(t *testing.T) {
 func TestCircuitOpensAndClosesAfterProbe(t *testing.T) {
 	st := openStore(t)
 	const failures = 4 // 3 open the circuit, the 4th is a failed probe
+	var (
+		mu   sync.Mutex
+		seen []store.Circuit // the stored circuit as each request arrives
+		epID string
+	)
 	h := newHook(t, func(n int, r received, w http.ResponseWriter) {
+		got, err := st.GetEndpoint(context.Background(), epID)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		mu.Lock()
+		seen = append(seen, got.Circuit)
+		mu.Unlock()
 		if n <= failures {
 			w.WriteHeader(http.StatusBadGateway)
 			return
@@ -149,6 +162,7 @@ func TestCircuitOpensAndClosesAfterProbe(t *testing.T) {
 			ep.RetrySchedule[i] = 5 * time.Millisecond
 		}
 	})
+	epID = ep.ID
 	h.forEndpoint(ep)
 	o := testOptions(t)
 	o.CircuitFailures = 3
@@ -157,17 +171,6 @@ func TestCircuitOpensAndClosesAfterProbe(t *testing.T) {
 	emit(t, st, eng, call(1)...)
 	emit(t, st, eng, call(1)...)
 
-	waitFor(t, "circuit open after 3 failures", func() bool {
-		c := getEndpoint(t, st, ep.ID).Circuit
-		return c.State == store.CircuitOpen && c.ConsecutiveFailures == 3
-	})
-	opened := getEndpoint(t, st, ep.ID).Circuit
-	if opened.FailingSince.IsZero() || opened.PausedUntil.Before(time.Now().Add(50*time.Millisecond)) {
-		t.Errorf("open circuit %+v: want a pause of about 150ms from now", opened)
-	}
-	waitFor(t, "circuit re-opened after the failed probe", func() bool {
-		return getEndpoint(t, st, ep.ID).Circuit.ConsecutiveFailures == failures
-	})
 	waitFor(t, "both delivered", allStatus(t, st, ep.ID, 2, store.Succeeded))
 	if c := getEndpoint(t, st, ep.ID).Circuit; c.State != store.CircuitClosed || c.ConsecutiveFailures != 0 || !c.FailingSince.IsZero() {
 		t.Errorf("circuit after success %+v, want closed and reset", c)
@@ -176,6 +179,22 @@ func TestCircuitOpensAndClosesAfterProbe(t *testing.T) {
 	got := h.got()
 	if len(got) != failures+2 {
 		t.Fatalf("hook got %d requests, want %d: paused deliveries must not be tried", len(got), failures+2)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// Requests 4 and 5 are probes of a half-open circuit, after 3 and 4
+	// failures in a row; request 6 finds it closed.
+	for i, want := range map[int]store.Circuit{
+		3: {State: store.CircuitHalfOpen, ConsecutiveFailures: 3},
+		4: {State: store.CircuitHalfOpen, ConsecutiveFailures: 4},
+		5: {State: store.CircuitClosed},
+	} {
+		if c := seen[i]; c.State != want.State || c.ConsecutiveFailures != want.ConsecutiveFailures {
+			t.Errorf("request %d found the circuit %s after %d failures, want %s after %d", i+1, c.State, c.ConsecutiveFailures, want.State, want.ConsecutiveFailures)
+		}
+	}
+	if seen[3].FailingSince.IsZero() || !seen[3].PausedUntil.After(got[2].At) {
+		t.Errorf("first probe found %+v: want failing since the first failure, paused after the third", seen[3])
 	}
 	// The probe came after the first pause, the next one after the doubled pause.
 	if gap := got[3].At.Sub(got[2].At); gap < 150*time.Millisecond {
