@@ -131,7 +131,7 @@ func printCall(w io.Writer, id string, d *apitypes.CallDetail) {
 	tw.Flush()
 	for _, ed := range d.Endpoints {
 		fmt.Fprintf(w, "\nDeliveries to %s:\n", ed.EndpointID)
-		printDeliveries(w, ed.Deliveries, false)
+		printDeliveries(w, ed.Deliveries, true)
 	}
 }
 

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -47,7 +48,7 @@ func deliveriesList(r *remote) *cobra.Command {
 				fmt.Fprintln(cmd.OutOrStdout(), "No deliveries.")
 				return nil
 			}
-			printDeliveries(cmd.OutOrStdout(), ds, true)
+			printDeliveries(cmd.OutOrStdout(), ds, false)
 			return nil
 		},
 	}
@@ -123,12 +124,12 @@ func deliveriesRetry(r *remote) *cobra.Command {
 	}
 }
 
-// printDeliveries writes deliveries as a table, with their endpoint when
-// the list mixes endpoints.
-func printDeliveries(w io.Writer, ds []apitypes.Delivery, withEndpoint bool) {
-	header := []string{"ID", "EVENT", "CALL", "STATUS", "ATTEMPTS", "NEXT/DONE", "LAST ERROR"}
-	if withEndpoint {
-		header = append(header[:2], append([]string{"ENDPOINT"}, header[2:]...)...)
+// printDeliveries writes deliveries as a table; inCall leaves out the
+// columns a call's view shows already (its call, and the endpoint heading).
+func printDeliveries(w io.Writer, ds []apitypes.Delivery, inCall bool) {
+	header := []string{"ID", "EVENT", "ENDPOINT", "CALL", "STATUS", "ATTEMPTS", "NEXT/DONE", "LAST ERROR"}
+	if inCall {
+		header = slices.Delete(header, 2, 4)
 	}
 	tw := table(w, header...)
 	for _, d := range ds {
@@ -136,9 +137,10 @@ func printDeliveries(w io.Writer, ds []apitypes.Delivery, withEndpoint bool) {
 		if d.Status == "pending" {
 			at = when(d.NextAttemptAt)
 		}
-		cols := []string{strconv.FormatInt(d.ID, 10), string(d.Event), d.CallUUID, d.Status, strconv.Itoa(d.AttemptCount), at, truncate(d.LastError, 50)}
-		if withEndpoint {
-			cols = append(cols[:2], append([]string{d.EndpointID}, cols[2:]...)...)
+		cols := []string{strconv.FormatInt(d.ID, 10), string(d.Event), d.EndpointID, d.CallUUID, d.Status,
+			strconv.Itoa(d.AttemptCount), at, truncate(d.LastError, 50)}
+		if inCall {
+			cols = slices.Delete(cols, 2, 4)
 		}
 		row(tw, cols...)
 	}
