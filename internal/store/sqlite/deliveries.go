@@ -92,9 +92,9 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*st
 	}
 	var cands []candidate
 	for _, r := range rooms {
-		// The heads this endpoint has leased out come first in no
-		// particular place; asking for that many more rows than wanted
-		// is enough to get past them.
+		// The heads this endpoint has leased out may come anywhere in
+		// the order; reading that many rows more than wanted gets past
+		// them.
 		rows, err := st.claimHeads.QueryContext(ctx, r.endpoint, now, r.n+out[r.endpoint])
 		if err != nil {
 			return nil, fmt.Errorf("claim deliveries of %s: %w", r.endpoint, err)
