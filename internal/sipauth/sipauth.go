@@ -29,8 +29,12 @@ var (
 	ErrRejected = errors.New("credentials rejected")
 )
 
-// Algorithms the PBX offers, most preferred first (RFC 8760 §2.4).
-var algorithms = []string{"SHA-256", "MD5"}
+// Algorithms the PBX offers, one challenge each. MD5 comes first although
+// RFC 8760 §2.4 would list the stronger SHA-256 first: many deployed
+// clients (SIPp among them) read only the first challenge and give up on an
+// algorithm they do not know, while clients that support SHA-256 pick the
+// strongest challenge offered.
+var algorithms = []string{"MD5", "SHA-256"}
 
 // PasswordFunc returns the password of user, or ok=false if there is no
 // such user.

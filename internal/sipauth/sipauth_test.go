@@ -72,8 +72,8 @@ func TestVerify(t *testing.T) {
 			if res.StatusCode != tc.code || len(res.GetHeaders(tc.header)) != 2 {
 				t.Fatalf("challenge = %s", res.String())
 			}
-			if first := res.GetHeaders(tc.header)[0].Value(); !strings.Contains(first, "algorithm=SHA-256") {
-				t.Errorf("first challenge is not SHA-256: %s", first)
+			if first := res.GetHeaders(tc.header)[0].Value(); !strings.Contains(first, "algorithm=MD5") {
+				t.Errorf("first challenge is not MD5: %s", first)
 			}
 			ok := newRequest(tc.method)
 			ok.AppendHeader(sip.NewHeader(tc.answer, answer(t, res, tc.header, alg, "1001", "secret", tc.method)))

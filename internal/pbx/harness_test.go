@@ -1,0 +1,430 @@
+package pbx
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchhook/switchhook/internal/events"
+)
+
+// The SIPp scenarios live with the end-to-end tests, which drive the same
+// flows through the real process.
+var scenarioDir = filepath.Join("..", "..", "e2e", "testdata", "sipp")
+
+// pcapDir holds SIPp's RFC 2833 DTMF captures (Debian's sip-tester package).
+func pcapDir() string {
+	if d := os.Getenv("SIPP_PCAP_DIR"); d != "" {
+		return d
+	}
+	return "/usr/share/sip-tester"
+}
+
+// collector is an events.Sink that keeps what the PBX emits.
+type collector struct {
+	mu     sync.Mutex
+	evs    []events.Event
+	notify chan struct{}
+	bad    []error
+}
+
+func newCollector() *collector { return &collector{notify: make(chan struct{}, 1)} }
+
+func (c *collector) Emit(_ context.Context, e events.Event) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := e.Validate(); err != nil {
+		c.bad = append(c.bad, err)
+	}
+	c.evs = append(c.evs, e)
+	select {
+	case c.notify <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (c *collector) all() []events.Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.evs)
+}
+
+func (c *collector) hangups() int {
+	n := 0
+	for _, e := range c.all() {
+		if e.Kind == events.CallHangup {
+			n++
+		}
+	}
+	return n
+}
+
+// waitHangups waits until n calls have ended.
+func (c *collector) waitHangups(t *testing.T, n int, timeout time.Duration) {
+	t.Helper()
+	deadline := time.After(timeout)
+	for c.hangups() < n {
+		select {
+		case <-c.notify:
+		case <-deadline:
+			t.Fatalf("%d of %d calls ended within %s; events:\n%s", c.hangups(), n, timeout, dump(c.all()))
+		}
+	}
+}
+
+// byCall groups events by call, calls in the order they started.
+func byCall(evs []events.Event) [][]events.Event {
+	idx := map[string]int{}
+	var out [][]events.Event
+	for _, e := range evs {
+		i, ok := idx[e.CallUUID]
+		if !ok {
+			i = len(out)
+			idx[e.CallUUID] = i
+			out = append(out, nil)
+		}
+		out[i] = append(out[i], e)
+	}
+	return out
+}
+
+func dump(evs []events.Event) string {
+	var b strings.Builder
+	for _, e := range evs {
+		fmt.Fprintf(&b, "  %s call=%s dest=%s party=%s digit=%q dur=%s leg=%s", e.Kind, e.CallUUID, e.DestinationNumber, e.Party, e.Digit, e.DigitDuration, e.LegUUID)
+		if e.Hangup != nil {
+			fmt.Fprintf(&b, " hangup=%+v", *e.Hangup)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// want is one expected event; the fields every event shares are checked
+// for all.
+type want struct {
+	kind   events.Kind
+	dest   string
+	leg    string // "A" (the caller's leg) or "B" (the callee's)
+	party  events.Party
+	digit  string
+	dur    time.Duration
+	routed *events.Target
+	hangup *events.Hangup
+}
+
+var uuidV4 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+
+// checkCall asserts the exact event sequence of one call, every field.
+func checkCall(t *testing.T, got []events.Event, caller string, start time.Time, wants []want) {
+	t.Helper()
+	if len(got) != len(wants) {
+		t.Fatalf("call has %d events, want %d:\n%s", len(got), len(wants), dump(got))
+	}
+	legs := map[string]string{}
+	id := got[0].CallUUID
+	if !uuidV4.MatchString(id) {
+		t.Errorf("call_uuid %q is not a lower-case v4 UUID", id)
+	}
+	prev := start
+	for i, w := range wants {
+		e := got[i]
+		where := fmt.Sprintf("event %d (%s)", i+1, e.Kind)
+		if e.Kind != w.kind {
+			t.Fatalf("%s: kind %s, want %s\n%s", where, e.Kind, w.kind, dump(got))
+		}
+		if e.CallUUID != id || e.SessionUUID != id {
+			t.Errorf("%s: call %q session %q, want both %q", where, e.CallUUID, e.SessionUUID, id)
+		}
+		if e.CallerIDNumber != caller {
+			t.Errorf("%s: caller_id_number %q, want %q", where, e.CallerIDNumber, caller)
+		}
+		if e.DestinationNumber != w.dest {
+			t.Errorf("%s: destination_number %q, want %q", where, e.DestinationNumber, w.dest)
+		}
+		if e.Direction != events.Internal || e.Source != "pbx" {
+			t.Errorf("%s: direction %q source %q", where, e.Direction, e.Source)
+		}
+		if e.OccurredAt.Before(prev) || e.OccurredAt.After(time.Now()) {
+			t.Errorf("%s: occurred_at %s not after the previous event (%s) or in the future", where, e.OccurredAt, prev)
+		}
+		prev = e.OccurredAt
+		if !uuidV4.MatchString(e.LegUUID) {
+			t.Errorf("%s: leg_uuid %q is not a v4 UUID", where, e.LegUUID)
+		}
+		if name, ok := legs[e.LegUUID]; ok && name != w.leg {
+			t.Errorf("%s: on leg %s, want leg %s", where, name, w.leg)
+		}
+		for uuid, name := range legs {
+			if name == w.leg && uuid != e.LegUUID {
+				t.Errorf("%s: leg %s is %s here, %s before", where, w.leg, e.LegUUID, uuid)
+			}
+		}
+		legs[e.LegUUID] = w.leg
+		if e.Party != w.party || e.Digit != w.digit || e.DigitDuration != w.dur {
+			t.Errorf("%s: party %q digit %q duration %s, want %q %q %s", where, e.Party, e.Digit, e.DigitDuration, w.party, w.digit, w.dur)
+		}
+		switch {
+		case w.routed == nil && e.RoutedTo != nil, w.routed != nil && (e.RoutedTo == nil || *e.RoutedTo != *w.routed):
+			t.Errorf("%s: routed_to %+v, want %+v", where, e.RoutedTo, w.routed)
+		case w.hangup == nil && e.Hangup != nil, w.hangup != nil && (e.Hangup == nil || *e.Hangup != *w.hangup):
+			t.Errorf("%s: hangup %+v, want %+v", where, e.Hangup, w.hangup)
+		}
+	}
+}
+
+var exts = []Extension{
+	{Number: "1001", Password: "pw-1001", Name: "Alice"},
+	{Number: "1002", Password: "pw-1002", Name: "Bob"},
+	{Number: "1003", Password: "pw-1003", Name: "Carol"},
+}
+
+func password(ext string) string {
+	for _, e := range exts {
+		if e.Number == ext {
+			return e.Password
+		}
+	}
+	return "nope"
+}
+
+// testPBX is a running PBX on loopback with a collecting sink.
+type testPBX struct {
+	*PBX
+	events *collector
+	udp    string // host:port of the UDP listener
+	tcp    string
+	dir    string // SIPp's working directory, with the DTMF pcaps
+}
+
+func startPBX(t *testing.T, edit func(*Config)) *testPBX {
+	t.Helper()
+	goroutines := runtime.NumGoroutine()
+	cfg := Config{
+		Listen:      []string{"udp://127.0.0.1:0", "tcp://127.0.0.1:0"},
+		Domain:      "pbx.test",
+		Extensions:  exts,
+		RingTimeout: 5 * time.Second,
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	level := slog.LevelWarn
+	if os.Getenv("PBX_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level}))
+	p, err := New(cfg, log, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := &testPBX{PBX: p, events: newCollector(), dir: t.TempDir()}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx, tp.events) }()
+	select {
+	case <-p.Ready():
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	}
+	for _, a := range p.ListenAddrs() {
+		if s, ok := strings.CutPrefix(a, "udp://"); ok {
+			tp.udp = s
+		}
+		if s, ok := strings.CutPrefix(a, "tcp://"); ok {
+			tp.tcp = s
+		}
+	}
+	for _, f := range []string{"dtmf_2833_1.pcap", "dtmf_2833_pound.pcap"} {
+		os.Symlink(filepath.Join(pcapDir(), f), filepath.Join(tp.dir, f))
+	}
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run returned %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Error("Run did not return after its context was cancelled")
+		}
+		tp.checkReleased(t)
+		waitGoroutines(t, goroutines)
+		tp.events.mu.Lock()
+		for _, err := range tp.events.bad {
+			t.Errorf("invalid event emitted: %v", err)
+		}
+		tp.events.mu.Unlock()
+	})
+	return tp
+}
+
+// checkReleased asserts that no call, channel or RTP port is left.
+func (tp *testPBX) checkReleased(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		calls, ports, chans := tp.activeCalls(), tp.ports.InUse(), len(tp.Channels())
+		if calls == 0 && ports == 0 && chans == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("left behind: %d calls, %d RTP port pairs, %d channels", calls, ports, chans)
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitGoroutines waits for the goroutine count to come back to n, the
+// count before the PBX started.
+func waitGoroutines(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > n {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Errorf("%d goroutines left, %d before:\n%s", runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(b), "\n"))
+	return len(b), nil
+}
+
+// freePort returns a port free on loopback for both UDP and TCP now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		u, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := u.LocalAddr().(*net.UDPAddr).Port
+		l, err := net.Listen("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		u.Close()
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return port
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+// sippRun is one SIPp process.
+type sippRun struct {
+	name string
+	cmd  *exec.Cmd
+	out  bytes.Buffer
+	done chan error
+	port int
+}
+
+// sipp starts SIPp with scenario on a free port. remote is the PBX's
+// host:port for a client scenario, "" for a server one.
+func (tp *testPBX) sipp(t *testing.T, scenario, remote string, port int, args ...string) *sippRun {
+	t.Helper()
+	bin, err := exec.LookPath("sipp")
+	if err != nil {
+		t.Skip("sipp is not installed")
+	}
+	if port == 0 {
+		port = freePort(t)
+	}
+	sf, err := filepath.Abs(filepath.Join(scenarioDir, scenario))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := []string{"-sf", sf, "-i", "127.0.0.1", "-p", strconv.Itoa(port),
+		"-mp", strconv.Itoa(freePort(t)), "-cp", strconv.Itoa(freePort(t)),
+		"-m", "1", "-timeout", "30s", "-timeout_error", "-nostdin", "-trace_err", "-trace_msg"}
+	all = append(all, args...)
+	if remote != "" {
+		all = append(all, remote)
+	}
+	r := &sippRun{name: scenario, done: make(chan error, 1), port: port}
+	r.cmd = exec.Command(bin, all...)
+	r.cmd.Dir = tp.dir
+	r.cmd.Stdout, r.cmd.Stderr = &r.out, &r.out
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { r.done <- r.cmd.Wait() }()
+	t.Cleanup(func() {
+		if r.cmd.ProcessState == nil {
+			r.cmd.Process.Kill()
+			<-r.done
+		}
+		if t.Failed() {
+			t.Logf("sipp %s:\n%s", r.name, r.logs(tp.dir))
+		}
+	})
+	return r
+}
+
+// wait waits for SIPp to finish its scenario successfully.
+func (r *sippRun) wait(t *testing.T, dir string) {
+	t.Helper()
+	select {
+	case err := <-r.done:
+		r.done <- err
+		if err != nil {
+			t.Fatalf("sipp %s: %v\n%s", r.name, err, r.logs(dir))
+		}
+	case <-time.After(40 * time.Second):
+		r.cmd.Process.Kill()
+		t.Fatalf("sipp %s did not finish\n%s", r.name, r.logs(dir))
+	}
+}
+
+func (r *sippRun) logs(dir string) string {
+	var b strings.Builder
+	out := r.out.String()
+	if i := strings.LastIndex(out, "------------------------------ Scenario Screen"); i >= 0 {
+		out = out[i:]
+	}
+	b.WriteString(out)
+	files, _ := filepath.Glob(filepath.Join(dir, strings.TrimSuffix(r.name, ".xml")+"_*"))
+	for _, f := range files {
+		data, _ := os.ReadFile(f)
+		if len(data) > 20000 {
+			data = data[len(data)-20000:]
+		}
+		fmt.Fprintf(&b, "\n==== %s ====\n%s", filepath.Base(f), data)
+	}
+	return b.String()
+}
+
+// register registers ext from port with SIPp and waits for it.
+func (tp *testPBX) register(t *testing.T, ext string, port int, transport string) {
+	t.Helper()
+	remote := tp.udp
+	args := []string{"-s", ext, "-au", ext, "-ap", password(ext), "-key", "expires", "300"}
+	if transport == "tcp" {
+		remote = tp.tcp
+		args = append(args, "-t", "t1")
+	}
+	tp.sipp(t, "register.xml", remote, port, args...).wait(t, tp.dir)
+}
