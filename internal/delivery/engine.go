@@ -223,7 +223,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		if claimNow && done != nil {
 			claimNow = r.claim(dbCtx, reqCtx)
 		}
-		timer.Reset(r.sleep())
+		timer.Reset(r.sleep(done == nil))
 		select {
 		case res := <-r.results:
 			r.take(res)

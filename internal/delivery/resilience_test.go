@@ -2,9 +2,11 @@ package delivery_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -405,5 +407,64 @@ func TestCircuitIgnoresFailuresInFlightWhenOpened(t *testing.T) {
 	c := getEndpoint(t, st, ep.ID).Circuit
 	if c.State != store.CircuitOpen || c.ConsecutiveFailures != 2 || c.PausedUntil.After(time.Now().Add(time.Hour)) {
 		t.Fatalf("circuit %+v: want open after 2 failures, paused for the first pause only", c)
+	}
+}
+
+// flakyStore is the real store with some of its calls failing first, as a
+// database under a lock or briefly unreachable does.
+type flakyStore struct {
+	store.Store
+	claimFailures, completeFailures atomic.Int32
+}
+
+func (f *flakyStore) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*store.Job, error) {
+	if f.claimFailures.Add(-1) >= 0 {
+		return nil, errors.New("database is locked")
+	}
+	return f.Store.ClaimDeliveries(ctx, p)
+}
+
+func (f *flakyStore) CompleteAttempts(ctx context.Context, owner string, outs []store.Outcome) error {
+	if f.completeFailures.Add(-1) >= 0 {
+		return errors.New("database is locked")
+	}
+	return f.Store.CompleteAttempts(ctx, owner, outs)
+}
+
+// Outcomes the store could not take are kept and recorded later, without
+// sending the webhook again; failed claims are retried.
+func TestStoreErrorsAreRetried(t *testing.T) {
+	st := openStore(t)
+	h := newHook(t, nil)
+	ep := endpoint(t, st, h.srv.URL, nil)
+	h.forEndpoint(ep)
+	fs := &flakyStore{Store: st}
+	fs.claimFailures.Store(3)
+	fs.completeFailures.Store(3)
+	eng := start(t, fs, testOptions(t))
+	emit(t, st, eng, call(2)...)
+	waitFor(t, "delivered", allStatus(t, st, ep.ID, 2, store.Succeeded))
+	if n := len(h.got()); n != 2 {
+		t.Errorf("hook got %d requests, want 2: a recorded outcome must not be sent again", n)
+	}
+}
+
+// An idle engine asks the store for work once per PollInterval, not in a
+// loop, also while a retry is scheduled far ahead.
+func TestIdleEngineOnlyPolls(t *testing.T) {
+	st := openStore(t)
+	h := newHook(t, func(_ int, _ received, w http.ResponseWriter) { w.WriteHeader(http.StatusInternalServerError) })
+	ep := endpoint(t, st, h.srv.URL, func(ep *store.Endpoint) { ep.RetrySchedule = []time.Duration{0, time.Hour} })
+	h.forEndpoint(ep)
+	cs := &countingStore{Store: st}
+	o := testOptions(t)
+	o.PollInterval = 50 * time.Millisecond
+	eng := start(t, cs, o)
+	emit(t, st, eng, call(1)...)
+	waitFor(t, "first attempt recorded", func() bool { return deliveries(t, st, ep.ID)[0].Attempts == 1 })
+	before := cs.claims.Load()
+	time.Sleep(500 * time.Millisecond)
+	if n := cs.claims.Load() - before; n > 20 {
+		t.Errorf("%d claims in 500ms of idling with a 50ms poll interval", n)
 	}
 }

@@ -179,11 +179,16 @@ func (r *runner) idle(ctx context.Context, now time.Time) {
 	}
 }
 
-// sleep is how long Run may wait for a signal before it claims again.
-func (r *runner) sleep() time.Duration {
+// sleep is how long Run may wait for a signal before it claims again, or,
+// once stopping, before it retries a failed write.
+func (r *runner) sleep(stopping bool) time.Duration {
 	now := r.e.o.Now()
 	d := r.e.o.PollInterval
-	for _, t := range []time.Time{r.wakeAt, r.storeRetryAt} {
+	times := []time.Time{r.storeRetryAt}
+	if !stopping {
+		times = append(times, r.wakeAt)
+	}
+	for _, t := range times {
 		if !t.IsZero() {
 			d = min(d, max(t.Sub(now), 0))
 		}
@@ -219,11 +224,13 @@ func (r *runner) drain() {
 func (r *runner) record(ctx context.Context) bool {
 	r.drain()
 	if len(r.outcomes) == 0 && len(r.dirty) == 0 && len(r.disable) == 0 {
+		r.storeRetryAt = time.Time{}
 		return false
 	}
 	if now := r.e.o.Now(); now.Before(r.storeRetryAt) {
 		return false
 	}
+	r.storeRetryAt = time.Time{}
 	// Circuits first: a circuit opened by these outcomes must hold before
 	// the next claim.
 	if !r.writeCircuits(ctx) {
@@ -245,7 +252,6 @@ func (r *runner) record(ctx context.Context) bool {
 	}
 	clear(r.outcomes)
 	r.outcomes = r.outcomes[:0]
-	r.storeRetryAt = time.Time{}
 	return true
 }
 
