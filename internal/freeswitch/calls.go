@@ -78,10 +78,12 @@ type tracker struct {
 	// a leg of an ended call created carries that call's session.
 	ended      map[string]string
 	endedOrder []string
+	// pending are calls first seen through a B-leg, by their A-leg's UUID.
+	pending map[string]*call
 }
 
 func newTracker(source string, log *slog.Logger) *tracker {
-	return &tracker{source: source, log: log, legs: map[string]*leg{}, ended: map[string]string{}}
+	return &tracker{source: source, log: log, legs: map[string]*leg{}, ended: map[string]string{}, pending: map[string]*call{}}
 }
 
 // handle maps one channel event to the call events it causes.
@@ -165,6 +167,35 @@ func (t *tracker) create(ev eventHeaders, at time.Time) (*leg, []events.Event) {
 			// dialplan has picked a target, if no application said so.
 			return l, t.ensureRouted(c, at)
 		}
+	}
+	if c := t.pending[id]; c != nil {
+		// The A-leg of a call first seen through its B-leg.
+		delete(t.pending, id)
+		l.call, l.caller = c, true
+		c.legs[id] = l
+		t.legs[id] = l
+		return l, nil
+	}
+	if refs := parentRefs(ev); len(refs) > 0 && ev.get("Call-Direction") == "outbound" {
+		// A B-leg whose A-leg was never seen (the connector came in
+		// mid-call): the call is the A-leg's, known from the B-leg's
+		// Other-Leg headers until the A-leg's own events arrive.
+		c := &call{
+			aleg:   refs[0],
+			caller: nonEmpty(ev.get("Other-Leg-Caller-ID-Number"), ev.get("Caller-Caller-ID-Number")),
+			dest:   nonEmpty(ev.get("Other-Leg-Destination-Number"), ev.get("Caller-Destination-Number")),
+			legs:   map[string]*leg{id: l},
+		}
+		c.uuid, c.direction = callUUID(c.aleg), events.Internal
+		c.session = c.uuid
+		if strings.HasPrefix(ev.get("Channel-Name"), "sofia/gateway/") {
+			c.direction = events.Outbound
+		}
+		l.call = c
+		l.number = nonEmpty(ev.get("Caller-Destination-Number"), ev.get("Caller-Callee-ID-Number"))
+		t.legs[id] = l
+		t.pending[c.aleg] = c
+		return l, t.ensureRouted(c, at)
 	}
 	c := &call{
 		aleg:   id,
@@ -342,7 +373,11 @@ func (t *tracker) drop(c *call, l *leg, at time.Time) []events.Event {
 	delete(c.legs, l.id)
 	delete(t.legs, l.id)
 	t.remember(l.id, c.session)
-	if len(c.legs) > 0 || !c.routed {
+	if len(c.legs) > 0 {
+		return nil
+	}
+	delete(t.pending, c.aleg)
+	if !c.routed {
 		return nil
 	}
 	end := c.end

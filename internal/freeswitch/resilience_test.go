@@ -41,11 +41,14 @@ func TestEngineRestartMidCall(t *testing.T) {
 	fs.next(t).send(evs[:7]...) // up to both answers
 	sink.wait(t, 3)
 	fs.restart()
-	fs.next(t)
-	got := sink.wait(t, 4)
+	// Late word of the old call's legs changes nothing: it has had its
+	// hangup. The next call, sent after it, fences the check.
+	fs.next(t).send(append(evs[7:], fixture(t, "busy.txt")...)...)
+	got := sink.wait(t, 6)
 	assertEvents(t, got, append(basicWant[:3:3],
-		"CALL_HANGUP 1001>1002 leg=8c1d2e3f internal NORMAL_UNSPECIFIED 0 system"))
-	assertOneCall(t, got, "freeswitch/fs1")
+		"CALL_HANGUP 1001>1002 leg=8c1d2e3f internal NORMAL_UNSPECIFIED 0 system",
+		scenarios[5].want[0], scenarios[5].want[1]))
+	assertOneCall(t, got[:4], "freeswitch/fs1")
 	if st := c.Status(); st.Reconnects != 1 || !st.Connected {
 		t.Fatalf("status %+v, want connected after 1 reconnect", st)
 	}
@@ -159,4 +162,23 @@ func TestTwoEngines(t *testing.T) {
 	assertOneCall(t, bySource["freeswitch/east"], "freeswitch/east")
 	assertEvents(t, bySource["freeswitch/west"], scenarios[1].want)
 	assertOneCall(t, bySource["freeswitch/west"], "freeswitch/west")
+}
+
+// The connector comes in mid-call (switchhook started while the call was
+// up): the call is taken up from its legs' events, routed first, and ends
+// once.
+func TestJoinMidCall(t *testing.T) {
+	fs := startFakeFS(t, "ClueCon")
+	fs.setChannels("3f2a9c1e-5b7d-4e8a-9c21-7d4b6a0e1f01", "8c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e02")
+	sink := &collector{}
+	runConnector(t, "fs1", fs, sink)
+	evs := fixture(t, "basic_call.txt")
+	fs.next(t).send(evs[5:]...) // from the callee's answer on
+	got := sink.wait(t, 3)
+	assertEvents(t, got, []string{
+		"CALL_ROUTED 1001>1002 leg=3f2a9c1e internal",
+		"CALL_ANSWER 1001>1002 leg=8c1d2e3f internal",
+		"CALL_HANGUP 1001>1002 leg=3f2a9c1e internal NORMAL_CLEARING 200 callee",
+	})
+	assertOneCall(t, got, "freeswitch/fs1")
 }

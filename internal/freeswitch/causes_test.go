@@ -1,0 +1,100 @@
+package freeswitch
+
+import (
+	"fmt"
+	"log/slog"
+	"testing"
+
+	"github.com/switchhook/switchhook/internal/events"
+)
+
+// Every way an unanswered call ends, as FreeSWITCH reports it on the B-leg
+// and the A-leg, gives EVENTS.md's cause, SIP code and party.
+func TestUnansweredEndings(t *testing.T) {
+	for _, tc := range []struct {
+		cause, bDisp, aDisp string
+		status              int
+		want                string
+	}{
+		{"USER_BUSY", "recv_refuse", "send_refuse", 486, "USER_BUSY 486 callee"},
+		{"CALL_REJECTED", "recv_refuse", "send_refuse", 603, "CALL_REJECTED 603 callee"},
+		{"NO_ANSWER", "send_cancel", "send_refuse", 480, "NO_ANSWER 480 system"},
+		{"USER_NOT_REGISTERED", "", "send_refuse", 404, "USER_NOT_REGISTERED 404 system"},
+		{"RECOVERY_ON_TIMER_EXPIRE", "", "send_refuse", 408, "RECOVERY_ON_TIMER_EXPIRE 408 system"},
+		{"UNALLOCATED_NUMBER", "recv_refuse", "send_refuse", 404, "UNALLOCATED_NUMBER 404 callee"},
+		{"INVALID_NUMBER_FORMAT", "recv_refuse", "send_refuse", 484, "INVALID_NUMBER_FORMAT 484 callee"},
+		{"NORMAL_TEMPORARY_FAILURE", "recv_refuse", "send_refuse", 503, "NORMAL_TEMPORARY_FAILURE 503 callee"},
+		{"ORIGINATOR_CANCEL", "send_cancel", "recv_cancel", 487, "ORIGINATOR_CANCEL 487 caller"},
+		// No sip_term_status (a non-SIP caller): the code follows the cause.
+		{"USER_BUSY", "recv_refuse", "", 0, "USER_BUSY 486 callee"},
+	} {
+		t.Run(fmt.Sprintf("%s/%d", tc.cause, tc.status), func(t *testing.T) {
+			tr := newTracker("freeswitch/t", slog.New(slog.DiscardHandler))
+			a, b := "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
+			status := ""
+			if tc.status != 0 {
+				status = fmt.Sprint(tc.status)
+			}
+			var out []events.Event
+			for _, ev := range []eventHeaders{
+				{"event-name": "CHANNEL_CREATE", "unique-id": a, "caller-caller-id-number": "1001", "caller-destination-number": "1002"},
+				{"event-name": "CHANNEL_EXECUTE", "unique-id": a, "application": "bridge", "application-data": "user/1002@d"},
+				{"event-name": "CHANNEL_CREATE", "unique-id": b, "other-leg-unique-id": a, "caller-destination-number": "1002"},
+				{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": b, "hangup-cause": tc.cause, "variable_sip_term_status": status, "variable_sip_hangup_disposition": tc.bDisp},
+				{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": a, "hangup-cause": tc.cause, "variable_sip_term_status": status, "variable_sip_hangup_disposition": tc.aDisp},
+			} {
+				out = append(out, tr.handle(ev)...)
+			}
+			if len(out) != 2 || out[1].Kind != events.CallHangup {
+				t.Fatalf("events %v", summaries(out))
+			}
+			h := out[1].Hangup
+			if got := fmt.Sprintf("%s %d %s", h.Cause, h.SIPCode, h.By); got != tc.want {
+				t.Fatalf("hangup %q, want %q", got, tc.want)
+			}
+			if len(tr.legs) != 0 {
+				t.Fatalf("%d legs still tracked", len(tr.legs))
+			}
+		})
+	}
+}
+
+// A call the dialplan never routed (no route matched) emits nothing.
+func TestUnroutedCallIsSilent(t *testing.T) {
+	tr := newTracker("freeswitch/t", slog.New(slog.DiscardHandler))
+	a := "11111111-1111-4111-8111-111111111111"
+	for _, ev := range []eventHeaders{
+		{"event-name": "CHANNEL_CREATE", "unique-id": a, "caller-caller-id-number": "1001", "caller-destination-number": "999"},
+		{"event-name": "CHANNEL_EXECUTE", "unique-id": a, "application": "set", "application-data": "x=y"},
+		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": a, "hangup-cause": "UNALLOCATED_NUMBER"},
+	} {
+		if out := tr.handle(ev); len(out) != 0 {
+			t.Fatalf("%s emitted %v", ev.get("Event-Name"), summaries(out))
+		}
+	}
+}
+
+// A channel FreeSWITCH originates from a leg of an ended call starts a new
+// call in that call's session; an A-leg whose UUID is not v4 gets a fresh
+// call UUID.
+func TestSessionOfRelatedCall(t *testing.T) {
+	tr := newTracker("freeswitch/t", slog.New(slog.DiscardHandler))
+	a, c := "11111111-1111-4111-8111-111111111111", "not-a-uuid-3"
+	var out []events.Event
+	for _, ev := range []eventHeaders{
+		{"event-name": "CHANNEL_CREATE", "unique-id": a, "caller-caller-id-number": "1001", "caller-destination-number": "1002"},
+		{"event-name": "CHANNEL_ANSWER", "unique-id": a, "caller-destination-number": "1002"},
+		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": a, "hangup-cause": "NORMAL_CLEARING"},
+		{"event-name": "CHANNEL_CREATE", "unique-id": c, "variable_originating_leg_uuid": a, "caller-caller-id-number": "1002", "caller-destination-number": "+15551234567", "channel-name": "sofia/gateway/gw/+15551234567"},
+		{"event-name": "CHANNEL_ANSWER", "unique-id": c, "caller-destination-number": "+15551234567"},
+	} {
+		out = append(out, tr.handle(ev)...)
+	}
+	if len(out) != 5 {
+		t.Fatalf("events %v", summaries(out))
+	}
+	first, second := out[0], out[3]
+	if first.CallUUID != a || second.CallUUID == a || second.CallUUID == c || second.SessionUUID != a {
+		t.Fatalf("first call %s/%s, second %s/%s", first.CallUUID, first.SessionUUID, second.CallUUID, second.SessionUUID)
+	}
+}
