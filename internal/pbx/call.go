@@ -54,6 +54,8 @@ type call struct {
 	answeredAt time.Time
 	held       [2]bool // by side: caller (A), callee (B)
 	updating   bool    // a re-INVITE or UPDATE is being relayed
+	alerted    bool    // the caller has heard 180 Ringing
+	early      bool    // the caller has early media (183 with SDP)
 }
 
 // leg is one SIP dialog of a call.

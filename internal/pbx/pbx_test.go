@@ -39,3 +39,99 @@ func TestCallerDTMFHoldHangup(t *testing.T) {
 		{kind: events.CallHangup, dest: "1002", leg: "A", hangup: &events.Hangup{Cause: events.CauseNormalClearing, SIPCode: 200, By: events.Caller}},
 	})
 }
+
+// The callee holds and unholds, sends DTMF by SIP INFO and hangs up.
+func TestCalleeHoldInfoHangup(t *testing.T) {
+	tp := startPBX(t, nil)
+	calleePort := freePort(t)
+	tp.register(t, "1002", calleePort, "udp")
+	start := time.Now()
+	callee := tp.sipp(t, "callee_hold_info.xml", "", calleePort, "-s", "1002")
+	caller := tp.sipp(t, "caller_passive.xml", tp.udp, 0, "-s", "1002", "-key", "caller", "1001", "-au", "1001", "-ap", "pw-1001")
+	callee.wait(t, tp.dir)
+	caller.wait(t, tp.dir)
+	tp.events.waitHangups(t, 1, 5*time.Second)
+
+	calls := byCall(tp.events.all())
+	if len(calls) != 1 {
+		t.Fatalf("%d calls:\n%s", len(calls), dump(tp.events.all()))
+	}
+	checkCall(t, calls[0], "1001", start, []want{
+		{kind: events.CallRouted, dest: "1002", leg: "A", routed: &events.Target{Type: events.Extension, Target: "1002"}},
+		{kind: events.CallRinging, dest: "1002", leg: "B"},
+		{kind: events.CallAnswer, dest: "1002", leg: "B"},
+		{kind: events.CallHold, dest: "1002", leg: "B", party: events.Callee},
+		{kind: events.CallUnhold, dest: "1002", leg: "B", party: events.Callee},
+		{kind: events.CallInput, dest: "1002", leg: "B", party: events.Callee, digit: "5", dur: 160 * time.Millisecond},
+		{kind: events.CallHangup, dest: "1002", leg: "B", hangup: &events.Hangup{Cause: events.CauseNormalClearing, SIPCode: 200, By: events.Callee}},
+	})
+}
+
+// failedCall runs a caller scenario that is refused, with an optional
+// callee scenario, and checks the call's events.
+func failedCall(t *testing.T, edit func(*Config), dial, calleeScenario, callerScenario string, wants []want) {
+	t.Helper()
+	tp := startPBX(t, edit)
+	var callee *sippRun
+	if calleeScenario != "" {
+		port := freePort(t)
+		tp.register(t, "1002", port, "udp")
+		callee = tp.sipp(t, calleeScenario, "", port, "-s", "1002")
+	}
+	start := time.Now()
+	caller := tp.sipp(t, callerScenario, tp.udp, 0, "-s", dial, "-key", "caller", "1001", "-au", "1001", "-ap", "pw-1001")
+	caller.wait(t, tp.dir)
+	if callee != nil {
+		callee.wait(t, tp.dir)
+	}
+	if len(wants) == 0 {
+		// Give a wrongly routed call the time to show up.
+		time.Sleep(200 * time.Millisecond)
+		if evs := tp.events.all(); len(evs) != 0 {
+			t.Fatalf("an unrouted call emitted events:\n%s", dump(evs))
+		}
+		return
+	}
+	tp.events.waitHangups(t, 1, 10*time.Second)
+	calls := byCall(tp.events.all())
+	if len(calls) != 1 {
+		t.Fatalf("%d calls:\n%s", len(calls), dump(tp.events.all()))
+	}
+	checkCall(t, calls[0], "1001", start, wants)
+}
+
+var routed1002 = want{kind: events.CallRouted, dest: "1002", leg: "A", routed: &events.Target{Type: events.Extension, Target: "1002"}}
+
+func TestCallerCancels(t *testing.T) {
+	failedCall(t, nil, "1002", "callee_ring.xml", "caller_cancel.xml", []want{
+		routed1002,
+		{kind: events.CallRinging, dest: "1002", leg: "B"},
+		{kind: events.CallHangup, dest: "1002", leg: "A", hangup: &events.Hangup{Cause: events.CauseOriginatorCancel, SIPCode: 487, By: events.Caller}},
+	})
+}
+
+func TestCalleeBusy(t *testing.T) {
+	failedCall(t, nil, "1002", "callee_busy.xml", "caller_reject_486.xml", []want{
+		routed1002,
+		{kind: events.CallHangup, dest: "1002", leg: "A", hangup: &events.Hangup{Cause: events.CauseUserBusy, SIPCode: 486, By: events.Callee}},
+	})
+}
+
+func TestNoAnswer(t *testing.T) {
+	failedCall(t, func(c *Config) { c.RingTimeout = time.Second }, "1002", "callee_ring.xml", "caller_reject_480.xml", []want{
+		routed1002,
+		{kind: events.CallRinging, dest: "1002", leg: "B"},
+		{kind: events.CallHangup, dest: "1002", leg: "A", hangup: &events.Hangup{Cause: events.CauseNoAnswer, SIPCode: 480, By: events.System}},
+	})
+}
+
+func TestCalleeNotRegistered(t *testing.T) {
+	failedCall(t, nil, "1002", "", "caller_reject_480.xml", []want{
+		routed1002,
+		{kind: events.CallHangup, dest: "1002", leg: "A", hangup: &events.Hangup{Cause: events.CauseUserNotRegistered, SIPCode: 480, By: events.System}},
+	})
+}
+
+func TestUnknownNumber(t *testing.T) {
+	failedCall(t, nil, "9999", "", "caller_reject_404.xml", nil)
+}

@@ -272,7 +272,7 @@ func (c *call) progress(l *leg, res *sip.Response) {
 		return
 	}
 	var early []byte
-	if res.StatusCode == sip.StatusSessionInProgress && len(res.Body()) > 0 {
+	if res.StatusCode == sip.StatusSessionInProgress && len(res.Body()) > 0 && !c.early {
 		if d, err := media.ParseSDP(res.Body()); err == nil {
 			if s, err := d.Audio(); err == nil {
 				c.relay.SetRemote(media.SideB, s.Addr, s.EventRates())
@@ -285,10 +285,15 @@ func (c *call) progress(l *leg, res *sip.Response) {
 		c.emitLocked(c.event(events.CallRinging, time.Now(), l.number, l))
 		c.a.state = "ringing"
 	}
+	// The caller hears the first ringing, or early media once: repeating
+	// them tells it nothing new.
 	var err error
-	if early != nil {
+	switch {
+	case early != nil:
+		c.early = true
 		err = c.a.server.Respond(sip.StatusSessionInProgress, "Session Progress", early, sip.NewHeader("Content-Type", "application/sdp"))
-	} else {
+	case !c.alerted && !c.early:
+		c.alerted = true
 		err = c.a.server.Respond(sip.StatusRinging, "Ringing", nil)
 	}
 	if err != nil {
