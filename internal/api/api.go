@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/switchhook/switchhook/internal/delivery"
 	"github.com/switchhook/switchhook/internal/events"
 	"github.com/switchhook/switchhook/internal/metrics"
 	"github.com/switchhook/switchhook/internal/store"
@@ -49,6 +51,15 @@ type Options struct {
 	// SecretGrace is how long a rotated-out secret keeps signing; 0 is 24h.
 	SecretGrace time.Duration
 	Defaults    EndpointDefaults
+	// Sessions, if set, let a browser signed in to the dashboard use the
+	// /v1 routes with its session cookie.
+	Sessions Sessions
+	// Watch, if set, feeds GET /v1/stream with the events as they are
+	// committed (ingest.Recorder's Watch); nil answers 404 there.
+	Watch func(buffer int) (<-chan events.Event, func())
+	// Health is what the delivery engine saw lately, for GET /v1/overview
+	// and GET /v1/endpoints/{id}/health; nil reports no attempts.
+	Health *delivery.Health
 }
 
 // Limits of the API's inputs.
@@ -79,6 +90,12 @@ type API struct {
 	lists    map[string]func() any
 	grace    time.Duration
 	defaults EndpointDefaults
+	sessions Sessions
+	watch    func(buffer int) (<-chan events.Event, func())
+	health   *delivery.Health
+
+	closing   chan struct{} // closed by CloseStreams
+	closeOnce sync.Once
 
 	tokenSum [sha256.Size]byte
 	hasToken bool
@@ -107,6 +124,10 @@ func New(o Options) *API {
 		version:  o.Version,
 		grace:    o.SecretGrace,
 		defaults: o.Defaults,
+		sessions: o.Sessions,
+		watch:    o.Watch,
+		health:   o.Health,
+		closing:  make(chan struct{}),
 		lists: map[string]func() any{
 			"registrations": o.Registrations,
 			"channels":      o.Channels,
@@ -161,6 +182,7 @@ func (a *API) routeTable() []route {
 		{method: "POST", pattern: "/v1/endpoints/{id}/rotate-secret", handle: a.rotateSecret},
 		{method: "POST", pattern: "/v1/endpoints/{id}/test", handle: a.testEndpoint},
 		{method: "POST", pattern: "/v1/endpoints/{id}/replay", handle: a.replay},
+		{method: "GET", pattern: "/v1/endpoints/{id}/health", handle: a.endpointHealth},
 		{method: "GET", pattern: "/v1/events", handle: a.listEvents},
 		{method: "GET", pattern: "/v1/calls", handle: a.listCalls},
 		{method: "GET", pattern: "/v1/calls/{call_uuid}", handle: a.getCall},
@@ -170,6 +192,8 @@ func (a *API) routeTable() []route {
 		{method: "GET", pattern: "/v1/registrations", handle: a.list("registrations")},
 		{method: "GET", pattern: "/v1/channels", handle: a.list("channels")},
 		{method: "GET", pattern: "/v1/sources", handle: a.list("sources")},
+		{method: "GET", pattern: "/v1/overview", handle: a.overview},
+		{method: "GET", pattern: "/v1/stream", handle: a.stream},
 	}
 }
 
@@ -186,11 +210,14 @@ func (a *API) Mount(mux *http.ServeMux) {
 	}
 }
 
-// authorize lets a request through only with the admin token. Both sides are
-// hashed first so that the comparison takes the same time whatever the
-// lengths of the token tried.
+// authorize lets a request through only with the admin token (or a
+// dashboard session, see Sessions). Both sides are hashed first so that the
+// comparison takes the same time whatever the lengths of the token tried.
 func (a *API) authorize(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.bySession(w, r, next) {
+			return
+		}
 		scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="switchhook"`)
