@@ -222,16 +222,18 @@ func (t *tracker) dial(ev *ariEvent, at time.Time) []events.Event {
 	from := t.leg(ev.Caller)
 	c := from.call
 	peer := t.legs[ev.Peer.ID]
-	if peer == nil || peer.call != c {
-		if peer != nil {
-			// The peer was taken for a caller of its own until now; that
-			// call never emitted anything.
-			delete(peer.call.legs, peer.id)
-		} else {
-			peer = &leg{id: ev.Peer.ID, name: ev.Peer.Name, local: strings.HasPrefix(ev.Peer.Name, "Local/")}
-		}
-		peer.caller, peer.seen = false, true
+	switch {
+	case peer == nil:
+		peer = &leg{id: ev.Peer.ID, name: ev.Peer.Name, local: strings.HasPrefix(ev.Peer.Name, "Local/"), seen: true}
 		t.join(c, peer)
+	case peer.call != c:
+		// The peer was taken for the caller of a call of its own until
+		// now, which never emitted anything: it and the channels that
+		// joined it (a Local pair's other half) move to this call.
+		for _, l := range peer.call.legs {
+			l.caller = false
+			t.join(c, l)
+		}
 	}
 	var out []events.Event
 	switch ev.Dialstatus {
@@ -243,7 +245,8 @@ func (t *tracker) dial(ev *ariEvent, at time.Time) []events.Event {
 			if from.caller {
 				c.dest = nonEmpty(ev.Caller.Dialplan.Exten, c.dest)
 			}
-			out = append(out, t.route(c, at, dialTarget(ev.Caller.Dialplan.AppName, ev.Caller.Dialplan.AppData, ev.Dialstring, c.dest)))
+			tech, _, _ := strings.Cut(ev.Peer.Name, "/")
+			out = append(out, t.route(c, at, dialTarget(ev.Caller.Dialplan.AppName, ev.Caller.Dialplan.AppData, tech+"/"+ev.Dialstring, c.dest)))
 		}
 	case "RINGING", "PROGRESS":
 		out = append(out, t.ring(c, peer, at)...)
@@ -269,9 +272,9 @@ func dialledNumber(dialstring string) string {
 
 // dialTarget says where a Dial sent the call, from the caller's Dial
 // application data ("PJSIP/1002&PJSIP/1003,30") when the snapshot has it,
-// else from this peer's dial string.
-func dialTarget(app, data, dialstring, dest string) *events.Target {
-	targets := []string{dialstring}
+// else from this peer's device ("PJSIP/1002").
+func dialTarget(app, data, device, dest string) *events.Target {
+	targets := []string{device}
 	if strings.EqualFold(app, "Dial") && data != "" {
 		devs, _, _ := strings.Cut(data, ",")
 		targets = strings.Split(devs, "&")
