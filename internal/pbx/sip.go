@@ -115,7 +115,7 @@ func (p *PBX) authenticate(req *sip.Request, tx sip.ServerTransaction, proxy boo
 		tx.Respond(p.auth.Challenge(req, code, true))
 	default:
 		p.limiter.Fail(ip)
-		p.log.Warn("authentication failed", "method", req.Method, "source", req.Source(), "user", user, "err", err)
+		p.log.Warn("authentication failed", "method", req.Method, "remote", req.Source(), "user", user, "err", err)
 		// The client hears that it failed, not why: whether a user
 		// exists is no business of a password guesser.
 		respond(tx, req, sip.StatusForbidden, "Forbidden", fmt.Sprintf("authentication failed for user %q", user))
