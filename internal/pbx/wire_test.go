@@ -143,7 +143,7 @@ func TestMalformedAndUnsupportedRequests(t *testing.T) {
 	}
 	cases := []struct {
 		name, msg, want string
-		header         string
+		header          string
 	}{
 		{"options", w.request("OPTIONS", uri, "1001", "pbx", nil, ""), "SIP/2.0 200", "Allow"},
 		{"unknown method", w.request("FROB", uri, "1001", "pbx", nil, ""), "SIP/2.0 501", "Allow"},
