@@ -157,7 +157,10 @@ func query(r *http.Request, allowed ...string) (url.Values, error) {
 		for _, a := range allowed {
 			known = known || a == name
 		}
-		if !known {
+		switch {
+		case !known && len(allowed) == 0:
+			return nil, invalid(name, "unknown query parameter %q: %s takes none", name, r.URL.Path)
+		case !known:
 			return nil, invalid(name, "unknown query parameter %q (want one of %s)", name, strings.Join(allowed, ", "))
 		}
 		if len(vs) > 1 {

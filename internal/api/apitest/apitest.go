@@ -1,8 +1,9 @@
 // Package apitest runs the management API for the tests of the API and its
 // clients: a real SQLite store in a temp dir, the real recorder as the sink
-// of test events, served over loopback. Only the delivery engine is left
-// out, so that deliveries stay where the test puts them; Engine counts what
-// the API tells it.
+// of test events, served over loopback, every answer checked against the
+// OpenAPI document. Only the delivery engine is left out, so that
+// deliveries stay where the test puts them; Engine counts what the API
+// tells it.
 package apitest
 
 import (
@@ -72,7 +73,8 @@ func New(t testing.TB, edit ...func(*api.Options)) *Server {
 	for _, f := range edit {
 		f(&o)
 	}
-	s.Server = httptest.NewServer(api.New(o).Handler())
+	h := api.New(o).Handler()
+	s.Server = httptest.NewServer(newConformance(t, fetchDoc(t, h)).wrap(h))
 	t.Cleanup(func() {
 		s.Server.Close()
 		cancel()
