@@ -84,8 +84,10 @@ func (t *tracker) handle(ev *ariEvent) []events.Event {
 	c := l.call
 	switch ev.Type {
 	case "StasisStart":
+		// The dialplan handed the caller to a Stasis application, which
+		// plays the part of an IVR.
 		if l.caller && !c.routed {
-			return []events.Event{t.route(c, at, nil)}
+			return []events.Event{t.route(c, at, &events.Target{Type: events.IVR, Target: c.dest})}
 		}
 	case "ChannelStateChange":
 		switch ev.Channel.State {

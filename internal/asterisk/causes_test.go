@@ -122,3 +122,28 @@ func TestLocalChannelChain(t *testing.T) {
 	}
 	assertEvents(t, out, want)
 }
+
+// A call the dialplan hands to a Stasis application: routed there, answered
+// by Asterisk, digits, a hangup by the caller.
+func TestStasisApplication(t *testing.T) {
+	tr := newTracker("asterisk/t", slog.New(slog.DiscardHandler))
+	a := ch("1.1", "PJSIP/1001-1", "Ring", "1001", "7000")
+	up := *a
+	up.State = "Up"
+	out := feed(tr,
+		&ariEvent{Type: "ChannelCreated", Channel: a},
+		&ariEvent{Type: "StasisStart", Channel: a},
+		&ariEvent{Type: "ChannelStateChange", Channel: &up},
+		&ariEvent{Type: "ChannelDtmfReceived", Channel: &up, Digit: "*", DurationMS: 120},
+		&ariEvent{Type: "ChannelDtmfReceived", Channel: &up, Digit: "x", DurationMS: 120},
+		&ariEvent{Type: "ChannelHangupRequest", Channel: &up, Cause: 16},
+		&ariEvent{Type: "StasisEnd", Channel: &up},
+		&ariEvent{Type: "ChannelDestroyed", Channel: &up, Cause: 16},
+	)
+	assertEvents(t, out, []string{
+		"CALL_ROUTED 1001>7000 leg=1.1 internal to=ivr:7000",
+		"CALL_ANSWER 1001>7000 leg=1.1 internal",
+		"CALL_INPUT 1001>7000 leg=1.1 internal digit=* 120ms caller",
+		"CALL_HANGUP 1001>7000 leg=1.1 internal NORMAL_CLEARING 200 caller",
+	})
+}

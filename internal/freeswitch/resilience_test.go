@@ -5,6 +5,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchhook/switchhook/internal/events"
 )
@@ -181,4 +182,18 @@ func TestJoinMidCall(t *testing.T) {
 		"CALL_HANGUP 1001>1002 leg=3f2a9c1e internal NORMAL_CLEARING 200 callee",
 	})
 	assertOneCall(t, got, "freeswitch/fs1")
+}
+
+// A connection that goes silent (a network that drops packets without a
+// reset; FreeSWITCH would send HEARTBEAT every 20 s) is given up on after
+// the read timeout and made again.
+func TestSilentConnection(t *testing.T) {
+	fs := startFakeFS(t, "ClueCon")
+	c := runConnector(t, "fs1", fs, &collector{}, func(c *Connector) { c.readTimeout = 200 * time.Millisecond })
+	fs.next(t)
+	fs.next(t)
+	waitFor(t, "the timeout in the status", func() bool {
+		st := c.Status()
+		return st.Reconnects >= 1 && (st.Connected || strings.Contains(st.LastError, "i/o timeout"))
+	})
 }
