@@ -223,7 +223,11 @@ func (e *Engine) Run(ctx context.Context) error {
 		if claimNow && done != nil {
 			claimNow = r.claim(dbCtx, reqCtx)
 		}
-		timer.Reset(r.sleep(done == nil))
+		wait := r.sleep(done == nil)
+		if claimNow && done != nil {
+			wait = 0 // the last claim was full: more is waiting
+		}
+		timer.Reset(wait)
 		select {
 		case res := <-r.results:
 			r.take(res)
