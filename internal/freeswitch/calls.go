@@ -256,9 +256,15 @@ func routeTarget(tt events.TargetType, data, dest string) *events.Target {
 	switch tt {
 	case events.IVR:
 		return &events.Target{Type: events.IVR, Target: dest}
-	case events.Extension: // transfer: "<extension> [<dialplan> <context>]"
-		ext, _, _ := strings.Cut(strings.TrimSpace(data), " ")
-		return &events.Target{Type: events.Extension, Target: nonEmpty(strings.TrimPrefix(ext, "-bleg"), dest)}
+	case events.Extension: // transfer: "[-bleg|-both] <extension> [<dialplan> <context>]"
+		ext := ""
+		for _, f := range strings.Fields(data) {
+			if !strings.HasPrefix(f, "-") {
+				ext = f
+				break
+			}
+		}
+		return &events.Target{Type: events.Extension, Target: nonEmpty(ext, dest)}
 	}
 	// bridge: endpoints separated by "," (all at once), "|" (one after
 	// another) or ":_:" (enterprise), each maybe prefixed by {…} or […].

@@ -98,3 +98,24 @@ func TestSessionOfRelatedCall(t *testing.T) {
 		t.Fatalf("first call %s/%s, second %s/%s", first.CallUUID, first.SessionUUID, second.CallUUID, second.SessionUUID)
 	}
 }
+
+func TestRouteTarget(t *testing.T) {
+	for _, tc := range []struct {
+		app, data, want string
+	}{
+		{"bridge", "{ignore_early_media=true}user/1002@pbx.example.com", "extension:1002"},
+		{"bridge", "[leg_timeout=20]sofia/gateway/carrier1/+15551234567", "gateway:carrier1"},
+		{"bridge", "user/1002@d,user/1003@d", "ring_group:2000"},
+		{"bridge", "user/1002@d|user/1003@d", "ring_group:2000"},
+		{"bridge", "user/1002@d:_:user/1003@d", "ring_group:2000"},
+		{"bridge", "sofia/internal/1004@10.0.0.14", "extension:2000"},
+		{"transfer", "-bleg 1003 XML default", "extension:1003"},
+		{"transfer", "1005", "extension:1005"},
+		{"playback", "ivr/welcome.wav", "ivr:2000"},
+	} {
+		to := routeTarget(routingApps[tc.app], tc.data, "2000")
+		if got := string(to.Type) + ":" + to.Target; got != tc.want {
+			t.Errorf("%s %q: %s, want %s", tc.app, tc.data, got, tc.want)
+		}
+	}
+}
