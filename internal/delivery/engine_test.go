@@ -346,3 +346,40 @@ func TestOrderPerCallWhileAnotherCallFails(t *testing.T) {
 		t.Error("the failing call has no pending head")
 	}
 }
+
+// Two engines (two nodes) sharing a store never send an event twice and
+// keep each call's order.
+func TestTwoEnginesShareTheWork(t *testing.T) {
+	st := openStore(t)
+	const calls, perCall = 20, 5
+	var (
+		mu   sync.Mutex
+		last = map[string]int64{}
+		seen = map[string]bool{}
+	)
+	h := newHook(t, func(_ int, r received, w http.ResponseWriter) {
+		mu.Lock()
+		defer mu.Unlock()
+		e := r.Event
+		if seen[e.WebhookID] {
+			t.Errorf("event %s sent twice", e.WebhookID)
+		}
+		seen[e.WebhookID] = true
+		if e.Sequence != last[e.CallUUID]+1 {
+			t.Errorf("call %s: sequence %d after %d", e.CallUUID, e.Sequence, last[e.CallUUID])
+		}
+		last[e.CallUUID] = e.Sequence
+		w.WriteHeader(http.StatusNoContent)
+	})
+	ep := endpoint(t, st, h.srv.URL, nil)
+	h.forEndpoint(ep)
+	oa, ob := testOptions(t), testOptions(t)
+	oa.Node, ob.Node = "node-a", "node-b"
+	a, b := start(t, st, oa), start(t, st, ob)
+	for range calls {
+		evs := call(perCall)
+		emit(t, st, a, evs[:2]...)
+		emit(t, st, b, evs[2:]...)
+	}
+	waitFor(t, "every event delivered", allStatus(t, st, ep.ID, calls*perCall, store.Succeeded))
+}
