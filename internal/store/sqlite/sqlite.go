@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"path"
 	"sort"
 	"strconv"
@@ -22,8 +23,9 @@ import (
 
 // Store is a store.Store on one SQLite file. Use Open to make one.
 type Store struct {
-	w *sql.DB // one connection: every write goes through it
-	r *sql.DB // read-only connections
+	w    *sql.DB  // one connection: every write goes through it
+	r    *sql.DB  // read-only connections
+	lock *os.File // keeps other processes out; nil where unsupported
 
 	prepMu sync.Mutex
 	st     *statements // nil until the first call that needs them
@@ -56,10 +58,15 @@ func WithFullSync() Option {
 	return func(o *options) { o.fullSync = true }
 }
 
+// errInUse says another Store, in this process or another, has the file.
+var errInUse = errors.New("the database is in use by another switchhook process (one process per SQLite file; use PostgreSQL to run several)")
+
 // Open opens (creating if needed) the SQLite database at path. It does not
 // change the schema: call Migrate before using the store.
 //
-// Only one process may use the file at a time: leases are kept in memory.
+// Only one Store may have the file open at a time, since leases are kept in
+// memory: two processes would send the same deliveries. Open refuses a file
+// another Store holds; the hold ends with Close or with the process.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	o := options{readers: 4}
 	for _, opt := range opts {
@@ -83,6 +90,22 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	// the last transactions. FULL would close that gap at the price of one
 	// fsync per commit, which on common disks caps the store at a few hundred
 	// transactions per second; it is an option for those who need it.
+	lk, err := lock(path)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	st, err := open(ctx, path, o)
+	if err != nil {
+		if lk != nil {
+			lk.Close()
+		}
+		return nil, err
+	}
+	st.lock = lk
+	return st, nil
+}
+
+func open(ctx context.Context, path string, o options) (*Store, error) {
 	syncMode := "NORMAL"
 	if o.fullSync {
 		syncMode = "FULL"
@@ -154,7 +177,11 @@ func (s *Store) Close() error {
 		s.st = nil
 	}
 	s.prepMu.Unlock()
-	return errors.Join(s.w.Close(), s.r.Close())
+	err := errors.Join(s.w.Close(), s.r.Close())
+	if s.lock != nil {
+		err = errors.Join(err, s.lock.Close())
+	}
+	return err
 }
 
 // Notifications returns nil: the file is used by this process only, so no

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -139,27 +138,21 @@ func TestMigrateRefusesNewerSchema(t *testing.T) {
 	}
 }
 
-func TestMigrateConcurrently(t *testing.T) {
+func TestOneStorePerFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x.db")
-	const n = 4
-	stores := make([]*sqlite.Store, n)
-	for i := range stores {
-		stores[i] = open(t, path)
+	first := migrated(t, path)
+	second, err := sqlite.Open(t.Context(), path)
+	if err == nil {
+		second.Close()
+		t.Fatal("a second Open of a file in use succeeded")
 	}
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i, st := range stores {
-		wg.Go(func() { errs[i] = st.Migrate(t.Context()) })
+	if !strings.Contains(err.Error(), "in use") {
+		t.Errorf("second Open = %v, want an error saying the file is in use", err)
 	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("Migrate %d: %v", i, err)
-		}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
 	}
-	if v, err := stores[0].SchemaVersion(t.Context()); v < 1 || err != nil {
-		t.Errorf("SchemaVersion = %d, %v", v, err)
-	}
+	migrated(t, path)
 }
 
 func testEvent(id, call string, kind events.Kind, seq int64) events.Event {
@@ -205,7 +198,8 @@ func TestReopen(t *testing.T) {
 
 // A child process records events and reports each batch once InsertEvents
 // has returned; the parent kills it with SIGKILL mid-stream and then finds
-// every reported batch in the file.
+// every reported batch in the file. The dead process's hold on the file goes
+// with it.
 const killChildEnv = "SWITCHHOOK_SQLITE_KILL_CHILD"
 
 func TestKilledProcessLosesNoCommittedEvent(t *testing.T) {
@@ -238,6 +232,12 @@ func TestKilledProcessLosesNoCommittedEvent(t *testing.T) {
 		if n, err := strconv.Atoi(strings.TrimPrefix(sc.Text(), "committed ")); err == nil {
 			committed = n
 		}
+	}
+	if st, err := sqlite.Open(t.Context(), path); err == nil || !strings.Contains(err.Error(), "in use") {
+		if st != nil {
+			st.Close()
+		}
+		t.Errorf("Open while another process has the file = %v, want an error saying it is in use", err)
 	}
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
