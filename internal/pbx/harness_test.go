@@ -209,6 +209,7 @@ type testPBX struct {
 	udp    string // host:port of the UDP listener
 	tcp    string
 	dir    string // SIPp's working directory, with the DTMF pcaps
+	stop   func() // stops the PBX and checks it released everything
 }
 
 func startPBX(t *testing.T, edit func(*Config)) *testPBX {
@@ -249,27 +250,31 @@ func startPBX(t *testing.T, edit func(*Config)) *testPBX {
 			tp.tcp = s
 		}
 	}
-	for _, f := range []string{"dtmf_2833_1.pcap", "dtmf_2833_pound.pcap"} {
+	for _, f := range []string{"dtmf_2833_1.pcap", "dtmf_2833_pound.pcap", "g711a.pcap"} {
 		os.Symlink(filepath.Join(pcapDir(), f), filepath.Join(tp.dir, f))
 	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run returned %v", err)
+	var once sync.Once
+	tp.stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run returned %v", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Error("Run did not return after its context was cancelled")
 			}
-		case <-time.After(20 * time.Second):
-			t.Error("Run did not return after its context was cancelled")
-		}
-		tp.checkReleased(t)
-		waitGoroutines(t, goroutines)
-		tp.events.mu.Lock()
-		for _, err := range tp.events.bad {
-			t.Errorf("invalid event emitted: %v", err)
-		}
-		tp.events.mu.Unlock()
-	})
+			tp.checkReleased(t)
+			waitGoroutines(t, goroutines)
+			tp.events.mu.Lock()
+			for _, err := range tp.events.bad {
+				t.Errorf("invalid event emitted: %v", err)
+			}
+			tp.events.mu.Unlock()
+		})
+	}
+	t.Cleanup(tp.stop)
 	return tp
 }
 

@@ -135,3 +135,99 @@ func TestCalleeNotRegistered(t *testing.T) {
 func TestUnknownNumber(t *testing.T) {
 	failedCall(t, nil, "9999", "", "caller_reject_404.xml", nil)
 }
+
+// An extension registered from two phones rings both; the first to answer
+// gets the call and the other is cancelled.
+func TestTwoContactsRingBoth(t *testing.T) {
+	tp := startPBX(t, nil)
+	answerPort, ringPort := freePort(t), freePort(t)
+	tp.register(t, "1002", answerPort, "udp")
+	tp.register(t, "1002", ringPort, "udp")
+	if regs := tp.Registrations(); len(regs) != 2 {
+		t.Fatalf("registrations = %+v", regs)
+	}
+	start := time.Now()
+	answers := tp.sipp(t, "callee_answer.xml", "", answerPort, "-s", "1002")
+	rings := tp.sipp(t, "callee_ring.xml", "", ringPort, "-s", "1002")
+	caller := tp.sipp(t, "caller_bye.xml", tp.udp, 0, "-s", "1002", "-key", "caller", "1001", "-au", "1001", "-ap", "pw-1001", "-d", "300")
+	caller.wait(t, tp.dir)
+	answers.wait(t, tp.dir)
+	rings.wait(t, tp.dir)
+	tp.events.waitHangups(t, 1, 5*time.Second)
+
+	calls := byCall(tp.events.all())
+	if len(calls) != 1 {
+		t.Fatalf("%d calls:\n%s", len(calls), dump(tp.events.all()))
+	}
+	got := calls[0]
+	// Both legs ring; which rings first is up to the network.
+	if len(got) != 6 || got[1].Kind != events.CallRinging || got[2].Kind != events.CallRinging || got[1].LegUUID == got[2].LegUUID {
+		t.Fatalf("want two CALL_RINGING on two legs:\n%s", dump(got))
+	}
+	answered := got[3].LegUUID
+	if got[1].LegUUID != answered {
+		got[1], got[2] = got[2], got[1]
+	}
+	checkCall(t, append(got[:2:2], got[3:]...), "1001", start, []want{
+		routed1002,
+		{kind: events.CallRinging, dest: "1002", leg: "B"},
+		{kind: events.CallAnswer, dest: "1002", leg: "B"},
+		{kind: events.CallInput, dest: "1002", leg: "A", party: events.Caller, digit: "1", dur: 280 * time.Millisecond},
+		{kind: events.CallHangup, dest: "1002", leg: "A", hangup: &events.Hangup{Cause: events.CauseNormalClearing, SIPCode: 200, By: events.Caller}},
+	})
+}
+
+// Stopping the PBX hangs up a live call: both parties get BYE and the call
+// ends with SYSTEM_SHUTDOWN.
+func TestShutdownEndsLiveCall(t *testing.T) {
+	tp := startPBX(t, nil)
+	calleePort := freePort(t)
+	tp.register(t, "1002", calleePort, "udp")
+	start := time.Now()
+	callee := tp.sipp(t, "callee_answer.xml", "", calleePort, "-s", "1002")
+	caller := tp.sipp(t, "caller_passive.xml", tp.udp, 0, "-s", "1002", "-key", "caller", "1001", "-au", "1001", "-ap", "pw-1001")
+	deadline := time.Now().Add(10 * time.Second)
+	for len(tp.events.all()) < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("call not answered:\n%s", dump(tp.events.all()))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	chans := tp.Channels()
+	if len(chans) != 2 || chans[0].State != "answered" || chans[0].Party != events.Caller || chans[1].Party != events.Callee || chans[0].RTPPort == 0 {
+		t.Errorf("channels = %+v", chans)
+	}
+	tp.stop()
+	caller.wait(t, tp.dir)
+	callee.wait(t, tp.dir)
+	calls := byCall(tp.events.all())
+	checkCall(t, calls[0], "1001", start, []want{
+		routed1002,
+		{kind: events.CallRinging, dest: "1002", leg: "B"},
+		{kind: events.CallAnswer, dest: "1002", leg: "B"},
+		{kind: events.CallHangup, dest: "1002", leg: "A", hangup: &events.Hangup{Cause: events.CauseSystemShutdown, SIPCode: 200, By: events.System}},
+	})
+}
+
+// The same call over TCP: both phones register and talk over TCP.
+func TestCallOverTCP(t *testing.T) {
+	tp := startPBX(t, nil)
+	calleePort := freePort(t)
+	tp.register(t, "1002", calleePort, "tcp")
+	if regs := tp.Registrations(); len(regs) != 1 || regs[0].Transport != "TCP" {
+		t.Fatalf("registrations = %+v", regs)
+	}
+	start := time.Now()
+	callee := tp.sipp(t, "callee_answer.xml", "", calleePort, "-s", "1002", "-t", "t1")
+	caller := tp.sipp(t, "caller_bye.xml", tp.tcp, 0, "-s", "1002", "-key", "caller", "1001", "-au", "1001", "-ap", "pw-1001", "-d", "200", "-t", "t1")
+	caller.wait(t, tp.dir)
+	callee.wait(t, tp.dir)
+	tp.events.waitHangups(t, 1, 5*time.Second)
+	checkCall(t, byCall(tp.events.all())[0], "1001", start, []want{
+		routed1002,
+		{kind: events.CallRinging, dest: "1002", leg: "B"},
+		{kind: events.CallAnswer, dest: "1002", leg: "B"},
+		{kind: events.CallInput, dest: "1002", leg: "A", party: events.Caller, digit: "1", dur: 280 * time.Millisecond},
+		{kind: events.CallHangup, dest: "1002", leg: "A", hangup: &events.Hangup{Cause: events.CauseNormalClearing, SIPCode: 200, By: events.Caller}},
+	})
+}
