@@ -44,9 +44,13 @@ type Recorder struct {
 	opts Options
 	log  *slog.Logger
 
-	mu       sync.Mutex
-	closed   bool
-	calls    map[string]*call
+	mu     sync.Mutex
+	closed bool
+	calls  map[string]*call
+	// ended holds the calls Recover hung up: an engine that still carries
+	// one (a FreeSWITCH call that outlived our restart) must not open it
+	// again, or it would get a second CALL_HANGUP.
+	ended    map[string]bool
 	emitting sync.WaitGroup
 	queue    chan events.Event
 	watchers watchers
@@ -77,7 +81,7 @@ func New(st store.Store, o Options) *Recorder {
 	if o.Wake == nil {
 		o.Wake = func() {}
 	}
-	return &Recorder{st: st, opts: o, log: o.Logger, calls: map[string]*call{}, queue: make(chan events.Event, o.Queue)}
+	return &Recorder{st: st, opts: o, log: o.Logger, calls: map[string]*call{}, ended: map[string]bool{}, queue: make(chan events.Event, o.Queue)}
 }
 
 // Recover ends the calls this node left open when it last stopped without
@@ -124,6 +128,11 @@ func (r *Recorder) Recover(ctx context.Context) (int, error) {
 	if _, err := r.st.InsertEvents(ctx, r.opts.Node, evs); err != nil {
 		return 0, fmt.Errorf("record SYSTEM_SHUTDOWN hangups: %w", err)
 	}
+	r.mu.Lock()
+	for _, e := range evs {
+		r.ended[e.CallUUID] = true
+	}
+	r.mu.Unlock()
 	r.log.Warn("ended calls left open by the previous run", "calls", len(evs), "cause", events.CauseSystemShutdown)
 	r.opts.Wake()
 	return len(evs), nil
@@ -174,6 +183,9 @@ func (r *Recorder) admit(e *events.Event) error {
 	if e.Kind == events.CallRouted {
 		if c != nil {
 			return errors.New("call was routed already")
+		}
+		if r.ended[e.CallUUID] {
+			return errors.New("call was ended at restart (SYSTEM_SHUTDOWN)")
 		}
 		c = &call{startedAt: e.OccurredAt, ringing: map[string]bool{}}
 		r.calls[e.CallUUID] = c

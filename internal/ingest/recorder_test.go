@@ -136,6 +136,12 @@ func TestRecoverEndsCallsLeftOpen(t *testing.T) {
 	if last.Kind != events.CallHangup || last.Sequence != 3 || last.Hangup.Cause != events.CauseSystemShutdown || last.Hangup.By != events.System || last.Hangup.AnsweredBy != "1002" {
 		t.Errorf("recovered hangup = %+v %+v", last, last.Hangup)
 	}
+	// An engine that still carries the call cannot open it again.
+	stop2 := run(t, r2)
+	if err := r2.Emit(ctx, ev(events.CallRouted, "open", 0)); !errors.Is(err, ErrRejected) {
+		t.Errorf("re-routing a recovered call: err = %v, want ErrRejected", err)
+	}
+	stop2()
 	if n, _ := New(st, Options{Logger: quiet, Node: "n1"}).Recover(ctx); n != 0 {
 		t.Errorf("second Recover ended %d calls again", n)
 	}
