@@ -1,7 +1,9 @@
 package delivery
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/switchhook/switchhook/internal/store"
@@ -20,6 +22,10 @@ func (r *runner) decide(res result) store.Outcome {
 		ep = res.ep
 	}
 	epID := ep.ep.ID
+	if r.e.log.Enabled(context.Background(), slog.LevelDebug) {
+		r.e.log.Debug("attempt", "endpoint", epID, "delivery", res.job.Delivery.ID, "event", res.job.Delivery.EventID,
+			"status", res.attempt.StatusCode, "latency", res.attempt.Latency, "err", res.attempt.Error)
+	}
 	if m := o.Metrics; m != nil && res.attempt.StatusCode != 0 {
 		m.AttemptLatency.WithLabelValues(epID).Observe(res.attempt.Latency.Seconds())
 	}
