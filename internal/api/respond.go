@@ -65,8 +65,12 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, he.status, apitypes.Error{Error: he.msg, Field: he.field})
 }
 
+// writeJSON answers v. Answers may carry secrets and change with every
+// delivery, so nothing on the way may keep them.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v) // a write error means the client left; nothing to tell it
 }

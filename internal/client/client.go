@@ -42,6 +42,7 @@ type Error struct {
 	Field string
 }
 
+// Error returns the API's message and the HTTP status.
 func (e *Error) Error() string {
 	return fmt.Sprintf("%s (HTTP %d)", e.Message, e.StatusCode)
 }
