@@ -212,7 +212,9 @@ type testPBX struct {
 	stop   func() // stops the PBX and checks it released everything
 }
 
-func startPBX(t *testing.T, edit func(*Config)) *testPBX {
+// startPBX runs a PBX with the test extensions; edit changes its config
+// and tweaks change the PBX before it runs.
+func startPBX(t *testing.T, edit func(*Config), tweaks ...func(*PBX)) *testPBX {
 	t.Helper()
 	goroutines := runtime.NumGoroutine()
 	cfg := Config{
@@ -232,6 +234,9 @@ func startPBX(t *testing.T, edit func(*Config)) *testPBX {
 	p, err := New(cfg, log, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range tweaks {
+		f(p)
 	}
 	tp := &testPBX{PBX: p, events: newCollector(), dir: t.TempDir()}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -206,8 +206,9 @@ func TestMalformedAndUnsupportedRequests(t *testing.T) {
 }
 
 func TestRegisterAuth(t *testing.T) {
-	tp := startPBX(t, nil)
-	tp.limiter = sipauth.NewLimiter(sipauth.LimiterConfig{Threshold: 3, Backoff: time.Minute})
+	tp := startPBX(t, nil, func(p *PBX) {
+		p.limiter = sipauth.NewLimiter(sipauth.LimiterConfig{Threshold: 3, Backoff: time.Minute})
+	})
 	w := newWire(t, tp.udp)
 	uri := "sip:pbx.test"
 	register := func(user, password, alg string, extra ...string) string {
