@@ -1,0 +1,387 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/switchhook/switchhook/internal/events"
+	"github.com/switchhook/switchhook/internal/store"
+)
+
+// headSQL is true for a delivery d that heads its chain: no older delivery
+// of the same endpoint and call is pending.
+const headSQL = `NOT EXISTS (SELECT 1 FROM deliveries p
+	WHERE p.endpoint_id = d.endpoint_id AND p.call_uuid = d.call_uuid AND p.status = 'pending' AND p.id < d.id)`
+
+// claimSQL leases up to $4 claimable deliveries to $1 until $3, at $2. Each
+// endpoint gets no more than its room: its MaxInFlight (1 while half-open)
+// minus the live leases of every owner. Within an endpoint, pending
+// deliveries are read oldest first and taken when due, not leased and at
+// the head of their chain; rows another transaction holds (a claim, a
+// completion) are skipped rather than waited for.
+const claimSQL = `WITH room AS (
+	SELECT e.id, least($4::int, CASE WHEN e.circuit_state = 'half_open' THEN 1 ELSE e.max_in_flight END
+		- (SELECT count(*) FROM deliveries l
+			WHERE l.endpoint_id = e.id AND l.lease_owner IS NOT NULL AND l.lease_until > $2)::int) AS n
+	FROM endpoints e
+	WHERE NOT e.disabled AND (e.paused_until IS NULL OR e.paused_until <= $2)
+), picked AS (
+	SELECT c.id FROM room r CROSS JOIN LATERAL (
+		SELECT d.id FROM deliveries d
+		WHERE d.endpoint_id = r.id AND d.status = 'pending' AND d.next_attempt_at <= $2
+			AND (d.lease_owner IS NULL OR d.lease_until <= $2)
+			AND ` + headSQL + `
+		ORDER BY d.id
+		LIMIT greatest(r.n, 0)
+		FOR NO KEY UPDATE OF d SKIP LOCKED
+	) c
+	ORDER BY c.id
+	LIMIT $4
+)
+UPDATE deliveries d SET lease_owner = $1, lease_until = $3
+FROM picked, events e
+WHERE d.id = picked.id AND e.seq = d.event_seq
+RETURNING d.id, d.endpoint_id, d.attempts, d.next_attempt_at, d.last_error, d.created_at, d.updated_at, e.body`
+
+// ClaimDeliveries leases up to p.Limit claimable deliveries to p.Owner,
+// oldest first, in one round trip: the claim lock and the claim go in one
+// pipelined transaction. The lock makes claims from every node take turns,
+// so that each one's count of leases includes those the previous one took
+// (a statement only sees what was committed when it began); one claim
+// takes a few milliseconds.
+func (s *Store) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*store.Job, error) {
+	switch {
+	case p.Owner == "":
+		return nil, errors.New("claim deliveries: owner is empty")
+	case p.Limit < 1:
+		return nil, fmt.Errorf("claim deliveries: limit is %d, want at least 1", p.Limit)
+	case !p.LeaseUntil.After(p.Now):
+		return nil, fmt.Errorf("claim deliveries: lease ends at %v, not after now (%v)", p.LeaseUntil, p.Now)
+	}
+	b := &pgx.Batch{}
+	b.Queue("SELECT pg_advisory_xact_lock($1)", claimLock)
+	b.Queue(claimSQL, text(p.Owner), p.Now, p.LeaseUntil, p.Limit)
+	res := s.pool.SendBatch(ctx, b)
+	defer res.Close()
+	if _, err := res.Exec(); err != nil {
+		return nil, fmt.Errorf("claim deliveries: take the claim lock: %w", err)
+	}
+	rows, err := res.Query()
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	jobs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*store.Job, error) {
+		var (
+			d            = &store.Delivery{Status: store.Pending, LeaseOwner: p.Owner, LeaseUntil: p.LeaseUntil}
+			next, cr, up time.Time
+			body         []byte
+		)
+		if err := row.Scan(&d.ID, &d.EndpointID, &d.Attempts, &next, &d.LastError, &cr, &up, &body); err != nil {
+			return nil, err
+		}
+		d.NextAttemptAt, d.CreatedAt, d.UpdatedAt = next.UTC(), cr.UTC(), up.UTC()
+		ev := new(events.Event)
+		if err := json.Unmarshal(body, ev); err != nil {
+			return nil, fmt.Errorf("delivery %d: decode event: %w", d.ID, err)
+		}
+		d.EventID, d.CallUUID, d.Kind = ev.ID, ev.CallUUID, ev.Kind
+		return &store.Job{Delivery: d, Event: ev}, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	if err := res.Close(); err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	slices.SortFunc(jobs, func(a, b *store.Job) int { return cmp.Compare(a.Delivery.ID, b.Delivery.ID) })
+	return jobs, nil
+}
+
+// completeSQL records a batch of attempts, given as parallel arrays, and the
+// outcomes of those whose lease $1 holds. An attempt of a delivery deleted
+// meanwhile (with its endpoint) has nowhere to go and is dropped.
+const completeSQL = `WITH o AS (
+	SELECT * FROM unnest($2::bigint[], $3::timestamptz[], $4::int[], $5::bigint[], $6::text[], $7::text[],
+		$8::text[], $9::timestamptz[], $10::text[]) WITH ORDINALITY
+		AS o(delivery_id, at, status_code, latency_ns, attempt_error, response, status, next_attempt_at, error, ord)
+), recorded AS (
+	INSERT INTO attempts (delivery_id, at, status_code, latency_ns, error, response)
+	SELECT o.delivery_id, o.at, o.status_code, o.latency_ns, o.attempt_error, o.response
+	FROM o WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = o.delivery_id)
+	ORDER BY o.ord
+)
+UPDATE deliveries d SET
+	status = o.status,
+	attempts = d.attempts + 1,
+	next_attempt_at = coalesce(o.next_attempt_at, d.next_attempt_at),
+	last_error = o.error,
+	updated_at = o.at,
+	completed_at = CASE WHEN o.status = 'pending' THEN NULL ELSE o.at END,
+	lease_owner = NULL,
+	lease_until = NULL
+FROM o
+WHERE d.id = o.delivery_id AND d.lease_owner = $1`
+
+// CompleteAttempts records attempts and, where owner still holds the lease
+// (live or ended but not taken over), their outcomes, in one statement.
+func (s *Store) CompleteAttempts(ctx context.Context, owner string, outcomes []store.Outcome) error {
+	if len(outcomes) == 0 {
+		return nil
+	}
+	n := len(outcomes)
+	var (
+		ids, latencies                          = make([]int64, n), make([]int64, n)
+		ats, nexts                              = make([]time.Time, n), make([]pgtype.Timestamptz, n)
+		codes                                   = make([]int32, n)
+		attemptErrs, responses, statuses, errs2 = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	)
+	now := time.Now()
+	for i, o := range outcomes {
+		switch o.Status {
+		case store.Pending, store.Succeeded, store.Failed:
+		default:
+			return fmt.Errorf("complete attempts: delivery %d: unknown status %q", o.Attempt.DeliveryID, o.Status)
+		}
+		a := o.Attempt
+		at := a.At
+		if at.IsZero() {
+			at = now
+		}
+		ids[i], ats[i], codes[i], latencies[i] = a.DeliveryID, at, int32(a.StatusCode), int64(a.Latency)
+		attemptErrs[i], responses[i] = text(a.Error), text(a.Response)
+		statuses[i], nexts[i], errs2[i] = string(o.Status), ts(o.NextAttemptAt), text(o.Error)
+	}
+	_, err := s.pool.Exec(ctx, completeSQL, text(owner), ids, ats, codes, latencies, attemptErrs, responses, statuses, nexts, errs2)
+	if err != nil {
+		return fmt.Errorf("complete attempts: %w", err)
+	}
+	return nil
+}
+
+// ReleaseLeases gives back the leases owner holds, leaving their deliveries
+// as they are, and tells the other nodes they can take them.
+func (s *Store) ReleaseLeases(ctx context.Context, owner string) error {
+	_, err := s.pool.Exec(ctx, `WITH released AS (
+			UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1 RETURNING 1
+		)
+		SELECT pg_notify($2, '') FROM (SELECT 1 FROM released LIMIT 1) AS any_released`, text(owner), channel)
+	if err != nil {
+		return fmt.Errorf("release leases of %s: %w", owner, err)
+	}
+	return nil
+}
+
+// NextDue returns when the earliest chain head of an enabled endpoint becomes
+// claimable. Deliveries behind a chain head are left out: they become
+// claimable only when the head is done, which its claimer learns by
+// completing it, and counting them would make a poller spin. It reads every
+// pending delivery, which is cheap while the queue is short; the delivery
+// engine asks only when it found nothing to claim.
+func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+	var at pgtype.Timestamptz
+	err := s.pool.QueryRow(ctx, `SELECT min(greatest(d.next_attempt_at,
+			CASE WHEN d.lease_owner IS NULL THEN NULL ELSE d.lease_until END, e.paused_until))
+		FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+		WHERE d.status = 'pending' AND NOT e.disabled AND `+headSQL).Scan(&at)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("next due: %w", err)
+	}
+	return fromTS(at), at.Valid, nil
+}
+
+const deliveryQuery = `SELECT d.id, e.id, d.endpoint_id, d.call_uuid, e.kind, d.status, d.attempts,
+	d.next_attempt_at, d.last_error, d.lease_owner, d.lease_until, d.created_at, d.updated_at, d.completed_at
+	FROM deliveries d JOIN events e ON e.seq = d.event_seq`
+
+func scanDelivery(row pgx.Row) (*store.Delivery, error) {
+	var (
+		d                     store.Delivery
+		kind, status          string
+		owner                 pgtype.Text
+		next, cr, up          time.Time
+		leaseUntil, completed pgtype.Timestamptz
+	)
+	if err := row.Scan(&d.ID, &d.EventID, &d.EndpointID, &d.CallUUID, &kind, &status, &d.Attempts,
+		&next, &d.LastError, &owner, &leaseUntil, &cr, &up, &completed); err != nil {
+		return nil, err
+	}
+	d.Kind, d.Status, d.LeaseOwner = events.Kind(kind), store.DeliveryStatus(status), owner.String
+	d.NextAttemptAt, d.CreatedAt, d.UpdatedAt = next.UTC(), cr.UTC(), up.UTC()
+	d.LeaseUntil, d.CompletedAt = fromTS(leaseUntil), fromTS(completed)
+	return &d, nil
+}
+
+// GetDelivery returns the delivery id, or an error wrapping store.ErrNotFound.
+func (s *Store) GetDelivery(ctx context.Context, id int64) (*store.Delivery, error) {
+	d, err := scanDelivery(s.pool.QueryRow(ctx, deliveryQuery+" WHERE d.id = $1", id))
+	if errNoRows(err) {
+		return nil, fmt.Errorf("get delivery %d: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get delivery %d: %w", id, err)
+	}
+	return d, nil
+}
+
+// ListDeliveries returns the deliveries f selects, newest first.
+func (s *Store) ListDeliveries(ctx context.Context, f store.DeliveryFilter) ([]*store.Delivery, error) {
+	var w where
+	if f.EndpointID != "" {
+		w.add("d.endpoint_id = ?", text(f.EndpointID))
+	}
+	if f.Status != "" {
+		w.add("d.status = ?", text(string(f.Status)))
+	}
+	if f.CallUUID != "" {
+		w.add("d.call_uuid = ?", text(f.CallUUID))
+	}
+	if f.EventID != "" {
+		w.add("d.event_seq = (SELECT seq FROM events WHERE id = ?)", text(f.EventID))
+	}
+	rows, err := s.pool.Query(ctx, deliveryQuery+w.String()+" ORDER BY d.id DESC"+limit(f.Limit), w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("list deliveries: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*store.Delivery, error) { return scanDelivery(row) })
+	if err != nil {
+		return nil, fmt.Errorf("list deliveries: %w", err)
+	}
+	return out, nil
+}
+
+// ListAttempts returns the attempts of a delivery, oldest first.
+func (s *Store) ListAttempts(ctx context.Context, deliveryID int64) ([]*store.Attempt, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, delivery_id, at, status_code, latency_ns, error, response
+		FROM attempts WHERE delivery_id = $1 ORDER BY id`, deliveryID)
+	if err != nil {
+		return nil, fmt.Errorf("list attempts of %d: %w", deliveryID, err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*store.Attempt, error) {
+		var (
+			a   store.Attempt
+			at  time.Time
+			lat int64
+		)
+		if err := row.Scan(&a.ID, &a.DeliveryID, &at, &a.StatusCode, &lat, &a.Error, &a.Response); err != nil {
+			return nil, err
+		}
+		a.At, a.Latency = at.UTC(), time.Duration(lat)
+		return &a, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list attempts of %d: %w", deliveryID, err)
+	}
+	return out, nil
+}
+
+// RetryDelivery makes a delivery pending and due at now, keeping its attempt
+// count, and tells the nodes. Being the oldest of its chain again, it goes
+// before the call's later events that are still pending.
+func (s *Store) RetryDelivery(ctx context.Context, id int64, now time.Time) error {
+	var one int
+	err := s.pool.QueryRow(ctx, `WITH retried AS (
+			UPDATE deliveries SET status = 'pending', next_attempt_at = $2, completed_at = NULL, updated_at = $2
+			WHERE id = $1 RETURNING 1
+		)
+		SELECT count(*) FROM retried, pg_notify($3, '')`, id, now, channel).Scan(&one)
+	if err != nil {
+		return fmt.Errorf("retry delivery %d: %w", id, err)
+	}
+	if one == 0 {
+		return fmt.Errorf("retry delivery %d: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
+// Replay creates a pending delivery to endpointID, due at now, for each
+// stored event f and the endpoint's subscription select, in event order, in
+// one statement that also tells the nodes.
+func (s *Store) Replay(ctx context.Context, endpointID string, f store.ReplayFilter, now time.Time) (int, error) {
+	kinds := make([]string, len(f.Kinds))
+	for i, k := range f.Kinds {
+		if !k.Valid() {
+			return 0, fmt.Errorf("replay to %s: unknown event %q", endpointID, k)
+		}
+		kinds[i] = string(k)
+	}
+	var found, created int
+	err := s.pool.QueryRow(ctx, `WITH ep AS (
+			SELECT id, events FROM endpoints WHERE id = $1
+		), replayed AS (
+			INSERT INTO deliveries (event_seq, endpoint_id, call_uuid, status, attempts, next_attempt_at, last_error, created_at, updated_at)
+			SELECT e.seq, ep.id, e.call_uuid, 'pending', 0, $5, '', $5, $5
+			FROM events e, ep
+			WHERE (e.endpoint = '' OR e.endpoint = ep.id)
+				AND ($2::timestamptz IS NULL OR e.occurred_at >= $2)
+				AND ($3::timestamptz IS NULL OR e.occurred_at < $3)
+				AND (cardinality($4::text[]) = 0 OR e.kind = ANY ($4))
+				AND (cardinality(ep.events) = 0 OR e.kind = ANY (ep.events))
+			ORDER BY e.seq
+			RETURNING 1
+		), notified AS (
+			SELECT pg_notify($6, '') FROM (SELECT 1 FROM replayed LIMIT 1) AS any_replayed
+		)
+		SELECT (SELECT count(*) FROM ep), (SELECT count(*) FROM replayed), (SELECT count(*) FROM notified)`,
+		text(endpointID), ts(f.Since), ts(f.Until), kinds, now, channel).Scan(&found, &created, new(int))
+	if err != nil {
+		return 0, fmt.Errorf("replay to %s: %w", endpointID, err)
+	}
+	if found == 0 {
+		return 0, fmt.Errorf("replay to %s: %w", endpointID, store.ErrNotFound)
+	}
+	return created, nil
+}
+
+// purgeBatch bounds each purge statement, so that a large purge holds its
+// row locks briefly.
+const purgeBatch = 1000
+
+// Purge deletes the events that occurred before before and have no pending
+// delivery, with their deliveries and attempts, and the calls that ended
+// before it. It returns how many events it deleted.
+//
+// It first deletes pending deliveries whose endpoint is gone: an
+// InsertEvents that read the endpoints just before a DeleteEndpoint
+// committed can leave some, which nothing would ever claim.
+func (s *Store) Purge(ctx context.Context, before time.Time) (int, error) {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM deliveries d WHERE d.status = 'pending'
+		AND NOT EXISTS (SELECT 1 FROM endpoints e WHERE e.id = d.endpoint_id)`); err != nil {
+		return 0, fmt.Errorf("purge deliveries of deleted endpoints: %w", err)
+	}
+	total := 0
+	for {
+		tag, err := s.pool.Exec(ctx, `DELETE FROM events WHERE seq IN (
+			SELECT seq FROM events e WHERE e.occurred_at < $1
+			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq AND d.status = 'pending')
+			LIMIT $2)`, before, purgeBatch)
+		if err != nil {
+			return total, fmt.Errorf("purge events: %w", err)
+		}
+		n := int(tag.RowsAffected())
+		total += n
+		if n < purgeBatch {
+			break
+		}
+	}
+	if _, err := s.pool.Exec(ctx, "DELETE FROM calls WHERE ended_at < $1", before); err != nil {
+		return total, fmt.Errorf("purge calls: %w", err)
+	}
+	return total, nil
+}
+
+// PendingCount counts pending deliveries.
+func (s *Store) PendingCount(ctx context.Context) (int, error) {
+	var n int
+	if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM deliveries WHERE status = 'pending'").Scan(&n); err != nil {
+		return 0, fmt.Errorf("pending count: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,276 @@
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/switchhook/switchhook/internal/store"
+)
+
+// Advisory lock keys. Advisory locks are per database, so two switchhook
+// databases on one server do not share them.
+const (
+	// migrateLock is held while migrations are applied.
+	migrateLock int64 = 0x73_68_6b_6d_69_67_72_01 // "shkmigr" 1
+	// claimLock is held by each claim until it commits, so that the next
+	// claim, from this node or another, counts the leases it took.
+	claimLock int64 = 0x73_68_6b_63_6c_61_69_01 // "shkclai" 1
+)
+
+// channel is the LISTEN/NOTIFY channel on which work is announced.
+const channel = "switchhook_work"
+
+// Store is a store.Store on a PostgreSQL database. Use Open to make one.
+type Store struct {
+	pool *pgxpool.Pool
+	log  *slog.Logger
+
+	// The listener feeding Notifications starts with its first call and
+	// stops with Close.
+	listenOnce sync.Once
+	notify     chan struct{}
+	stop       context.CancelFunc
+	stopped    chan struct{}
+	closeOnce  sync.Once
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Option changes how Open sets up the store.
+type Option func(*options)
+
+type options struct {
+	log *slog.Logger
+}
+
+// WithLogger sets where the store logs what it does on its own (the
+// listener losing its connection). Default: slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) { o.log = l }
+}
+
+// Open connects to the database dsn names (postgres://… or the key=value
+// form pgx accepts, including pool settings such as pool_max_conns) and
+// checks that it answers. It does not change the schema: call Migrate
+// before using the store.
+func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
+	o := options{log: slog.Default()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if dsn == "" {
+		return nil, errors.New("open postgres: the connection string is empty")
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
+		cfg.ConnConfig.RuntimeParams["application_name"] = "switchhook"
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open postgres %s:%d/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
+	}
+	return &Store{pool: pool, log: o.log, notify: make(chan struct{}, 1)}, nil
+}
+
+// Close stops the listener and closes the connections. Leases held stay in
+// the database until they end or this node's next ReleaseLeases.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		// Whether or not the listener ever started, none starts after this.
+		s.listenOnce.Do(func() {})
+		if s.stop != nil {
+			s.stop()
+			<-s.stopped
+		}
+		s.pool.Close()
+	})
+	return nil
+}
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations reads the embedded migrations, named NNNN_what.sql, in order.
+func migrations() ([]migration, error) {
+	files, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, f := range files {
+		name := path.Base(f)
+		num, _, ok := strings.Cut(name, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v < 1 {
+			return nil, fmt.Errorf("migration %s: name does not start with a version number and _", name)
+		}
+		b, err := migrationFiles.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: name, sql: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	for i, m := range ms {
+		if m.version != i+1 {
+			return nil, fmt.Errorf("migration %s: want version %d", m.name, i+1)
+		}
+	}
+	return ms, nil
+}
+
+// Migrate applies the migrations the database lacks, all in one
+// transaction. The transaction first takes an advisory lock, so that nodes
+// starting at once apply them one after the other: the first applies them,
+// the others find them applied.
+func (s *Store) Migrate(ctx context.Context) error {
+	ms, err := migrations()
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrateLock); err != nil {
+		return fmt.Errorf("migrate: take the migration lock: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
+		version    integer PRIMARY KEY,
+		applied_at timestamptz NOT NULL DEFAULT now()
+	)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	var cur int
+	if err := tx.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM schema_version").Scan(&cur); err != nil {
+		return fmt.Errorf("migrate: read schema version: %w", err)
+	}
+	if cur > len(ms) {
+		return fmt.Errorf("migrate: database schema version %d is newer than this program's %d; run a newer switchhook", cur, len(ms))
+	}
+	for _, m := range ms[cur:] {
+		if _, err := tx.Exec(ctx, m.sql); err != nil {
+			return fmt.Errorf("migrate: apply %s: %w", m.name, err)
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO schema_version (version) VALUES ($1)", m.version); err != nil {
+			return fmt.Errorf("migrate: record %s: %w", m.name, err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// ts is t as a query argument: NULL for the zero time.
+func ts(t time.Time) pgtype.Timestamptz {
+	return pgtype.Timestamptz{Time: t, Valid: !t.IsZero()}
+}
+
+// fromTS is the inverse of ts, in UTC.
+func fromTS(t pgtype.Timestamptz) time.Time {
+	if !t.Valid {
+		return time.Time{}
+	}
+	return t.Time.UTC()
+}
+
+// text makes s fit a text column: PostgreSQL refuses invalid UTF-8 and NUL
+// characters, which SQLite and Go strings allow. They become U+FFFD, as
+// encoding/json turns invalid UTF-8 in the stored event's body, so that a
+// caller name with a stray byte is recorded rather than refused forever.
+func text(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsRune(s, 0) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// texts applies text to each of ss, in place.
+func texts(ss []string) []string {
+	for i, s := range ss {
+		ss[i] = text(s)
+	}
+	return ss
+}
+
+// errNoRows reports whether err says a query found nothing.
+func errNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
+
+// isUniqueViolation reports whether err is a unique constraint's refusal.
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}
+
+// oneRow turns a command that touched no row into ErrNotFound.
+func oneRow(what string, tag pgconn.CommandTag, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
+	}
+	return nil
+}
+
+// where collects the conditions and arguments of a query built from a
+// filter, numbering the placeholders.
+type where struct {
+	conds []string
+	args  []any
+}
+
+// add appends a condition in which each ? stands for the next argument.
+func (w *where) add(cond string, args ...any) {
+	for _, a := range args {
+		w.args = append(w.args, a)
+		cond = strings.Replace(cond, "?", "$"+strconv.Itoa(len(w.args)), 1)
+	}
+	w.conds = append(w.conds, cond)
+}
+
+func (w *where) String() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.conds, " AND ")
+}
+
+// limit renders a LIMIT clause; 0 means no limit.
+func limit(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" LIMIT %d", n)
+}
