@@ -369,7 +369,11 @@ func (tp *testPBX) sipp(t *testing.T, scenario, remote string, port int, args ..
 	}
 	all := []string{"-sf", sf, "-i", "127.0.0.1", "-p", strconv.Itoa(port),
 		"-mp", strconv.Itoa(freePort(t)), "-cp", strconv.Itoa(freePort(t)),
-		"-m", "1", "-timeout", "30s", "-timeout_error", "-nostdin", "-trace_err", "-trace_msg"}
+		"-timeout_error", "-nostdin", "-trace_err"}
+	if !slices.Contains(args, "-m") {
+		// One call, with every message traced for the failure report.
+		all = append(all, "-m", "1", "-timeout", "30s", "-trace_msg")
+	}
 	all = append(all, args...)
 	if remote != "" {
 		all = append(all, remote)
@@ -397,13 +401,18 @@ func (tp *testPBX) sipp(t *testing.T, scenario, remote string, port int, args ..
 // wait waits for SIPp to finish its scenario successfully.
 func (r *sippRun) wait(t *testing.T, dir string) {
 	t.Helper()
+	r.waitFor(t, dir, 40*time.Second)
+}
+
+func (r *sippRun) waitFor(t *testing.T, dir string, timeout time.Duration) {
+	t.Helper()
 	select {
 	case err := <-r.done:
 		r.done <- err
 		if err != nil {
 			t.Fatalf("sipp %s: %v\n%s", r.name, err, r.logs(dir))
 		}
-	case <-time.After(40 * time.Second):
+	case <-time.After(timeout):
 		r.cmd.Process.Kill()
 		t.Fatalf("sipp %s did not finish\n%s", r.name, r.logs(dir))
 	}

@@ -1,0 +1,97 @@
+package pbx
+
+import (
+	"os"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/switchhook/switchhook/internal/events"
+)
+
+func envInt(t *testing.T, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		t.Fatalf("%s=%q is not a positive number", name, v)
+	}
+	return n
+}
+
+// TestLoad drives SIPp calls through the B2BUA at a rate, with RTP both
+// ways (the callee echoes) and an RFC 4733 digit per call, then checks that
+// every call's events are complete and in order and that nothing leaked.
+// It runs only with PBX_LOAD=1:
+//
+//	PBX_LOAD=1 PBX_LOAD_RATE=50 PBX_LOAD_SECONDS=60 go test -run TestLoad -v ./internal/pbx/
+func TestLoad(t *testing.T) {
+	if os.Getenv("PBX_LOAD") == "" || testing.Short() {
+		t.Skip("load run: set PBX_LOAD=1")
+	}
+	rate := envInt(t, "PBX_LOAD_RATE", 50)
+	seconds := envInt(t, "PBX_LOAD_SECONDS", 60)
+	holdMS := envInt(t, "PBX_LOAD_HOLD_MS", 1000)
+	calls := rate * seconds
+	tp := startPBX(t, func(c *Config) { c.RingTimeout = 30 * time.Second })
+	calleePort := freePort(t)
+	tp.register(t, "1002", calleePort, "udp")
+
+	var base runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&base)
+	limit := strconv.Itoa(calls)
+	timeout := strconv.Itoa(seconds+120) + "s"
+	start := time.Now()
+	callee := tp.sipp(t, "callee_answer.xml", "", calleePort, "-s", "1002", "-m", limit, "-timeout", timeout, "-rtp_echo")
+	caller := tp.sipp(t, "caller_bye.xml", tp.udp, 0, "-s", "1002", "-key", "caller", "1001", "-au", "1001", "-ap", "pw-1001",
+		"-m", limit, "-r", strconv.Itoa(rate), "-d", strconv.Itoa(holdMS), "-timeout", timeout)
+
+	// Sample the concurrency and the heap while the run goes.
+	peakCalls, peakHeap := 0, uint64(0)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var m runtime.MemStats
+		for tp.events.hangups() < calls && time.Since(start) < time.Duration(seconds+120)*time.Second {
+			if n := tp.activeCalls(); n > peakCalls {
+				runtime.ReadMemStats(&m)
+				peakCalls, peakHeap = n, m.HeapInuse
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+	}()
+	caller.waitFor(t, tp.dir, time.Duration(seconds+150)*time.Second)
+	callee.waitFor(t, tp.dir, 60*time.Second)
+	tp.events.waitHangups(t, calls, 30*time.Second)
+	<-done
+	elapsed := time.Since(start)
+
+	got := byCall(tp.events.all())
+	if len(got) != calls {
+		t.Fatalf("%d calls emitted events, want %d", len(got), calls)
+	}
+	for _, c := range got {
+		checkCall(t, c, "1001", start, []want{
+			routed1002,
+			{kind: events.CallRinging, dest: "1002", leg: "B"},
+			{kind: events.CallAnswer, dest: "1002", leg: "B"},
+			{kind: events.CallInput, dest: "1002", leg: "A", party: events.Caller, digit: "1", dur: 280 * time.Millisecond},
+			// The callee echoes the caller's RTP, the digit included.
+			{kind: events.CallInput, dest: "1002", leg: "B", party: events.Callee, digit: "1", dur: 280 * time.Millisecond},
+			{kind: events.CallHangup, dest: "1002", leg: "A", hangup: &events.Hangup{Cause: events.CauseNormalClearing, SIPCode: 200, By: events.Caller}},
+		})
+		if t.Failed() {
+			break
+		}
+	}
+	perCall := 0.0
+	if peakCalls > 0 && peakHeap > base.HeapInuse {
+		perCall = float64(peakHeap-base.HeapInuse) / float64(peakCalls) / 1024
+	}
+	t.Logf("%d calls at %d/s (%d ms of audio each) in %s: all complete and in order; peak %d concurrent calls, heap %.1f MiB over idle, ~%.0f KiB per call",
+		calls, rate, holdMS, elapsed.Round(time.Second), peakCalls, float64(peakHeap-base.HeapInuse)/(1<<20), perCall)
+}
