@@ -59,7 +59,7 @@ func WithFullSync() Option {
 }
 
 // errInUse says another Store, in this process or another, has the file.
-var errInUse = errors.New("the database is in use by another switchhook process (one process per SQLite file; use PostgreSQL to run several)")
+var errInUse = errors.New("the database is in use by another switchhook (one process per SQLite file; use PostgreSQL to run several)")
 
 // Open opens (creating if needed) the SQLite database at path. It does not
 // change the schema: call Migrate before using the store.
