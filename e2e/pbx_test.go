@@ -1,0 +1,268 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// SIPp drives the built-in PBX of the real process; the scenarios are the
+// ones the PBX's own tests use.
+
+func sippPcapDir() string {
+	if d := os.Getenv("SIPP_PCAP_DIR"); d != "" {
+		return d
+	}
+	return "/usr/share/sip-tester"
+}
+
+// pbxServer is a switchhook process with its PBX on a free UDP port and one
+// endpoint per receiver, in the receiver's profile.
+type pbxServer struct {
+	*Server
+	sip string // host:port of the PBX
+	dir string // SIPp's working directory
+}
+
+func startPBXServer(t *testing.T, receivers map[string]*Receiver) *pbxServer {
+	t.Helper()
+	if _, err := exec.LookPath("sipp"); err != nil {
+		t.Skip("sipp is not installed")
+	}
+	port := freeUDPPort(t)
+	var cfg strings.Builder
+	cfg.WriteString("webhooks:\n")
+	profiles := make([]string, 0, len(receivers))
+	for p := range receivers {
+		profiles = append(profiles, p)
+	}
+	slices.Sort(profiles)
+	for _, p := range profiles {
+		r := receivers[p]
+		fmt.Fprintf(&cfg, "  - url: %q\n    payload: %s\n    secret: %q\n", r.URL, p, r.Secret)
+	}
+	fmt.Fprintf(&cfg, "sip:\n  listen: [\"udp://127.0.0.1:%d\"]\n  domain: pbx.test\n", port)
+	cfg.WriteString("extensions:\n  - {number: \"1001\", password: secret-1001, name: Alice}\n  - {number: \"1002\", password: secret-1002, name: Bob}\n")
+	cfg.WriteString("ring_timeout: 5s\n")
+	s := &pbxServer{Server: StartServer(t, cfg.String()), sip: fmt.Sprintf("127.0.0.1:%d", port), dir: t.TempDir()}
+	for _, f := range []string{"dtmf_2833_1.pcap", "dtmf_2833_pound.pcap", "g711a.pcap"} {
+		os.Symlink(filepath.Join(sippPcapDir(), f), filepath.Join(s.dir, f))
+	}
+	return s
+}
+
+// sipp runs one SIPp call of scenario from port (0: any) and returns once
+// it is started; the returned func waits for it to succeed.
+func (s *pbxServer) sipp(t *testing.T, scenario, remote string, port int, args ...string) func() {
+	t.Helper()
+	if port == 0 {
+		port = freeUDPPort(t)
+	}
+	sf, err := filepath.Abs(filepath.Join("testdata", "sipp", scenario))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := append([]string{"-sf", sf, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-mp", strconv.Itoa(freeUDPPort(t)),
+		"-cp", strconv.Itoa(freeUDPPort(t)), "-m", "1", "-timeout", "30s", "-timeout_error", "-nostdin", "-trace_err", "-trace_msg"}, args...)
+	if remote != "" {
+		all = append(all, remote)
+	}
+	cmd := exec.Command("sipp", all...)
+	cmd.Dir = s.dir
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+		}
+	})
+	return func() {
+		t.Helper()
+		select {
+		case err := <-done:
+			if err != nil {
+				logs, _ := filepath.Glob(filepath.Join(s.dir, strings.TrimSuffix(scenario, ".xml")+"_*"))
+				var b strings.Builder
+				for _, f := range logs {
+					data, _ := os.ReadFile(f)
+					fmt.Fprintf(&b, "\n==== %s ====\n%s", filepath.Base(f), data)
+				}
+				t.Fatalf("sipp %s: %v\n%s%s", scenario, err, out.String(), b.String())
+			}
+		case <-time.After(40 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("sipp %s did not finish\n%s", scenario, out.String())
+		}
+	}
+}
+
+func (s *pbxServer) register(t *testing.T, ext string, port int) {
+	t.Helper()
+	s.sipp(t, "register.xml", s.sip, port, "-s", ext, "-au", ext, "-ap", "secret-"+ext, "-key", "expires", "300")()
+}
+
+var (
+	uuidV4    = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	stamp     = regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$`)
+	rfc3339ms = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`)
+)
+
+// hookWant is what one webhook of a PBX call must carry beyond the fields
+// every one has.
+type hookWant struct {
+	event string
+	leg   string // A: the caller's leg, B: the callee's
+	std   map[string]any
+	ext   map[string]any
+}
+
+// checkPBXCall checks one call's webhooks in one profile, every field.
+func checkPBXCall(t *testing.T, profile string, hooks []Webhook, wants []hookWant) {
+	t.Helper()
+	if len(hooks) != len(wants) {
+		t.Fatalf("%s: %d webhooks %v, want %d", profile, len(hooks), Events(hooks), len(wants))
+	}
+	call := hooks[0].CallUUID()
+	if !uuidV4.MatchString(call) {
+		t.Errorf("%s: call_uuid %q", profile, call)
+	}
+	legs := map[string]string{}
+	for i, w := range wants {
+		h := hooks[i]
+		where := fmt.Sprintf("%s webhook %d (%s)", profile, i+1, h.Event())
+		want := map[string]any{
+			"event": w.event, "call_uuid": call, "call_session_uuid": call,
+			"caller_id_number": "1001", "destination_number": "1002",
+		}
+		for k, v := range w.std {
+			want[k] = v
+		}
+		if profile == "extended" {
+			want["event_id"] = h.ID
+			want["sequence"] = float64(i + 1)
+			want["direction"] = "internal"
+			for k, v := range w.ext {
+				want[k] = v
+			}
+			leg, _ := h.Body["leg_uuid"].(string)
+			if prev, ok := legs[w.leg]; ok && prev != leg || !uuidV4.MatchString(leg) {
+				t.Errorf("%s: leg_uuid %q, leg %s was %q", where, leg, w.leg, prev)
+			}
+			legs[w.leg] = leg
+			if ts, _ := h.Body["occurred_at"].(string); !rfc3339ms.MatchString(ts) {
+				t.Errorf("%s: occurred_at %q", where, ts)
+			}
+		}
+		if ts, _ := h.Body["timestamp"].(string); !stamp.MatchString(ts) {
+			t.Errorf("%s: timestamp %q", where, ts)
+		}
+		for k, v := range want {
+			if got, ok := h.Body[k]; !ok || !reflect.DeepEqual(got, v) {
+				t.Errorf("%s: %s = %v, want %v\n%s", where, k, got, v, h.Raw)
+			}
+		}
+		for k := range h.Body {
+			switch k {
+			case "timestamp", "leg_uuid", "occurred_at":
+				if k == "timestamp" || profile == "extended" {
+					continue
+				}
+			}
+			if _, ok := want[k]; !ok {
+				t.Errorf("%s: unexpected field %s in %s", where, k, h.Raw)
+			}
+		}
+	}
+	if legs["A"] != "" && legs["A"] == legs["B"] {
+		t.Errorf("%s: caller and callee legs are the same", profile)
+	}
+}
+
+// A call between two registered extensions through the real process:
+// both profiles get every event with every field.
+func TestPBXCallWebhooks(t *testing.T) {
+	std, ext := NewReceiver(t), NewReceiver(t)
+	s := startPBXServer(t, map[string]*Receiver{"standard": std, "extended": ext})
+	calleePort := freeUDPPort(t)
+	s.register(t, "1002", calleePort)
+	var regs []map[string]any
+	s.API("GET", "/v1/registrations", nil, 200, &regs)
+	if len(regs) != 1 || regs[0]["extension"] != "1002" {
+		t.Errorf("GET /v1/registrations = %v", regs)
+	}
+	callee := s.sipp(t, "callee_answer.xml", "", calleePort, "-s", "1002")
+	caller := s.sipp(t, "caller_dtmf_hold.xml", s.sip, 0, "-s", "1002", "-key", "caller", "1001", "-au", "1001", "-ap", "secret-1001")
+	caller()
+	callee()
+
+	input := func(d string) map[string]any { return map[string]any{"digit": d, "digit_duration": float64(280)} }
+	wants := []hookWant{
+		{event: "CALL_ROUTED", leg: "A", ext: map[string]any{"routed_to": map[string]any{"type": "extension", "target": "1002"}}},
+		{event: "CALL_RINGING", leg: "B"},
+		{event: "CALL_ANSWER", leg: "B"},
+		{event: "CALL_INPUT", leg: "A", std: input("1"), ext: map[string]any{"party": "caller"}},
+		{event: "CALL_INPUT", leg: "A", std: input("#"), ext: map[string]any{"party": "caller"}},
+		{event: "CALL_HOLD", leg: "A", ext: map[string]any{"party": "caller"}},
+		{event: "CALL_UNHOLD", leg: "A", ext: map[string]any{"party": "caller"}},
+		{event: "CALL_HANGUP", leg: "A", ext: map[string]any{"hangup_cause": "NORMAL_CLEARING", "sip_code": float64(200), "hangup_by": "caller", "answered_by": "1002"}},
+	}
+	for profile, r := range map[string]*Receiver{"standard": std, "extended": ext} {
+		hooks := r.WaitCount(t, len(wants), 20*time.Second)
+		if profile == "extended" {
+			checkCalls(t, hooks)
+			last := hooks[len(hooks)-1].Body
+			dur, _ := last["duration"].(float64)
+			bill, _ := last["billsec"].(float64)
+			if bill < 1 || dur < bill || dur > 10 {
+				t.Errorf("duration %v billsec %v for a call of about two seconds answered at once", dur, bill)
+			}
+			// Checked above by range; the exact compare cannot know them.
+			wants[len(wants)-1].ext["duration"], wants[len(wants)-1].ext["billsec"] = dur, bill
+		}
+		checkPBXCall(t, profile, hooks, wants)
+		if r.BadSignatures() != 0 {
+			t.Errorf("%s: %d bad signatures", profile, r.BadSignatures())
+		}
+	}
+	var chans []map[string]any
+	s.API("GET", "/v1/channels", nil, 200, &chans)
+	if len(chans) != 0 {
+		t.Errorf("channels left after the call: %v", chans)
+	}
+}
+
+// A busy callee and an unknown number: the first is routed and ends with
+// USER_BUSY, the second emits nothing.
+func TestPBXRefusedCallWebhooks(t *testing.T) {
+	ext := NewReceiver(t)
+	s := startPBXServer(t, map[string]*Receiver{"extended": ext})
+	calleePort := freeUDPPort(t)
+	s.register(t, "1002", calleePort)
+	s.sipp(t, "caller_reject_404.xml", s.sip, 0, "-s", "9999", "-key", "caller", "1001", "-au", "1001", "-ap", "secret-1001")()
+	callee := s.sipp(t, "callee_busy.xml", "", calleePort, "-s", "1002")
+	s.sipp(t, "caller_reject_486.xml", s.sip, 0, "-s", "1002", "-key", "caller", "1001", "-au", "1001", "-ap", "secret-1001")()
+	callee()
+	hooks := ext.WaitCount(t, 2, 20*time.Second)
+	checkPBXCall(t, "extended", hooks, []hookWant{
+		{event: "CALL_ROUTED", leg: "A", ext: map[string]any{"routed_to": map[string]any{"type": "extension", "target": "1002"}}},
+		{event: "CALL_HANGUP", leg: "A", ext: map[string]any{"hangup_cause": "USER_BUSY", "sip_code": float64(486), "hangup_by": "callee", "answered_by": "", "duration": hooks[1].Body["duration"], "billsec": float64(0)}},
+	})
+	time.Sleep(300 * time.Millisecond)
+	if n := len(ext.Accepted()); n != 2 {
+		t.Errorf("%d webhooks; the unknown number must add none: %v", n, Events(ext.Accepted()))
+	}
+}
