@@ -76,6 +76,7 @@ type Server struct {
 	URL     string // http://127.0.0.1:PORT
 	Dir     string // its data dir
 	Config  string // path of its config file
+	port    int
 	cmd     *exec.Cmd
 	done    chan struct{}
 	output  *syncBuffer
@@ -106,16 +107,9 @@ func StartServer(t testing.TB, extra string) *Server {
 	t.Helper()
 	dir := t.TempDir()
 	s := &Server{t: t, Dir: dir, Config: filepath.Join(dir, "switchhook.yaml")}
-	port := freePort(t)
-	s.URL = fmt.Sprintf("http://127.0.0.1:%d", port)
-	cfg := fmt.Sprintf("http: {listen: \"127.0.0.1:%d\", admin_token: %s}\ndata_dir: %q\nstore: {dsn: \"sqlite://%s/switchhook.db\"}\nlog: {level: debug}\nnode: e2e\n",
-		port, testToken, dir, dir)
-	if !strings.Contains(extra, "sip:") {
-		cfg += "sip: {enabled: false}\n"
-	}
-	if err := os.WriteFile(s.Config, []byte(cfg+extra), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	s.port = freePort(t)
+	s.URL = fmt.Sprintf("http://127.0.0.1:%d", s.port)
+	s.writeConfig(extra)
 	s.output = &syncBuffer{}
 	s.start()
 	t.Cleanup(func() {
@@ -410,16 +404,26 @@ func waitUntil(t testing.TB, timeout time.Duration, what string, cond func() boo
 // harness's, for the next Restart.
 func rewriteConfig(t testing.TB, s *Server, extra string) {
 	t.Helper()
-	b, err := os.ReadFile(s.Config)
-	if err != nil {
-		t.Fatal(err)
+	s.writeConfig(extra)
+}
+
+// writeConfig writes the harness's keys (http, data_dir, store, node, and log
+// and sip unless extra sets them) followed by extra.
+func (s *Server) writeConfig(extra string) {
+	s.t.Helper()
+	cfg := fmt.Sprintf("http: {listen: \"127.0.0.1:%d\", admin_token: %s}\ndata_dir: %q\nstore: {dsn: \"sqlite://%s/switchhook.db\"}\nnode: e2e\n",
+		s.port, testToken, s.Dir, s.Dir)
+	if !hasTopKey(extra, "log") {
+		cfg += "log: {level: debug}\n"
 	}
-	lines := strings.SplitAfter(string(b), "\n")
-	keep := strings.Join(lines[:5], "")
-	if !strings.Contains(extra, "sip:") {
-		keep += "sip: {enabled: false}\n"
+	if !hasTopKey(extra, "sip") {
+		cfg += "sip: {enabled: false}\n"
 	}
-	if err := os.WriteFile(s.Config, []byte(keep+extra), 0o600); err != nil {
-		t.Fatal(err)
+	if err := os.WriteFile(s.Config, []byte(cfg+extra), 0o600); err != nil {
+		s.t.Fatal(err)
 	}
+}
+
+func hasTopKey(yaml, key string) bool {
+	return strings.HasPrefix(yaml, key+":") || strings.Contains(yaml, "\n"+key+":")
 }
