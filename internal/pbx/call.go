@@ -28,10 +28,6 @@ const (
 	stateEnded
 )
 
-func (s callState) String() string {
-	return [...]string{"routed", "ringing", "answered", "ended"}[s]
-}
-
 // call is one caller's attempt: an A-leg toward the caller and one B-leg per
 // contact rung. The PBX answering itself (an IVR) is a call whose answering
 // party is the PBX; ring groups are more B-legs. Events are emitted under mu,

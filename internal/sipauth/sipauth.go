@@ -74,9 +74,6 @@ func New(realm string, password PasswordFunc, opts ...Option) (*Authenticator, e
 	return a, nil
 }
 
-// Realm returns the realm challenges name.
-func (a *Authenticator) Realm() string { return a.realm }
-
 // Challenge answers req with code (401 for REGISTER, 407 for other
 // requests) and one challenge per algorithm, SHA-256 first. stale tells the
 // client its password was right but the nonce expired.
