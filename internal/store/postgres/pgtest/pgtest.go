@@ -28,6 +28,19 @@ func Server() string {
 	return DefaultServer
 }
 
+// Reachable reports why the test server cannot be used, or nil.
+func Reachable(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, Server())
+	if err != nil {
+		return err
+	}
+	return conn.Close(ctx)
+}
+
+// Required reports whether tests must fail, not skip, without PostgreSQL:
+// SWITCHHOOK_REQUIRE_POSTGRES=1, as CI sets it.
+func Required() bool { return os.Getenv("SWITCHHOOK_REQUIRE_POSTGRES") == "1" }
+
 // DSN creates a database of its own for t (switchhook_test_ and a random
 // suffix) on the test server and returns its DSN; the database is dropped
 // when t ends, after the cleanups registered later (closing a store on it)
@@ -35,38 +48,54 @@ func Server() string {
 // saying so, unless SWITCHHOOK_REQUIRE_POSTGRES=1, when it fails instead.
 func DSN(t testing.TB) string {
 	t.Helper()
-	server := Server()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	admin, err := pgx.Connect(ctx, server)
-	if err != nil {
-		unreachable(t, server, err)
+	if err := Reachable(ctx); err != nil {
+		unreachable(t, Server(), err)
 	}
-	defer admin.Close(context.Background())
-
-	name := randomName()
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("pgtest: create database %s: %v", name, err)
+	dsn, drop, err := CreateDatabase(ctx)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
 	}
 	t.Cleanup(func() {
+		if err := drop(); err != nil {
+			t.Errorf("pgtest: %v", err)
+		}
+	})
+	return dsn
+}
+
+// CreateDatabase creates a database (switchhook_test_ and a random suffix)
+// on the test server and returns its DSN and a function that drops it,
+// ending the connections still open to it.
+func CreateDatabase(ctx context.Context) (dsn string, drop func() error, err error) {
+	server := Server()
+	admin, err := pgx.Connect(ctx, server)
+	if err != nil {
+		return "", nil, fmt.Errorf("connect to %s: %w", redact(server), err)
+	}
+	defer admin.Close(context.Background())
+	name := randomName()
+	if dsn, err = withDatabase(server, name); err != nil {
+		return "", nil, err
+	}
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", nil, fmt.Errorf("create database %s: %w", name, err)
+	}
+	drop = func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		admin, err := pgx.Connect(ctx, server)
 		if err != nil {
-			t.Errorf("pgtest: drop database %s: %v", name, err)
-			return
+			return fmt.Errorf("drop database %s: %w", name, err)
 		}
 		defer admin.Close(context.Background())
-		// FORCE ends connections left open, such as a listener's.
 		if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("pgtest: drop database %s: %v", name, err)
+			return fmt.Errorf("drop database %s: %w", name, err)
 		}
-	})
-	dsn, err := withDatabase(server, name)
-	if err != nil {
-		t.Fatalf("pgtest: %v", err)
+		return nil
 	}
-	return dsn
+	return dsn, drop, nil
 }
 
 // Schema creates a schema of its own for t (switchhook_test_ and a random
@@ -146,7 +175,7 @@ func withParam(dsn, key, value string) (string, error) {
 // unreachable skips t, or fails it when PostgreSQL is required.
 func unreachable(t testing.TB, server string, err error) {
 	t.Helper()
-	if os.Getenv("SWITCHHOOK_REQUIRE_POSTGRES") == "1" {
+	if Required() {
 		t.Fatalf("pgtest: PostgreSQL at %s is required (SWITCHHOOK_REQUIRE_POSTGRES=1) but unreachable: %v", redact(server), err)
 	}
 	t.Skipf("\n*** SKIPPED: no PostgreSQL at %s (%v).\n*** Start one or point SWITCHHOOK_TEST_POSTGRES at one; set SWITCHHOOK_REQUIRE_POSTGRES=1 to fail instead.", redact(server), err)
