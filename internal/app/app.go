@@ -23,6 +23,7 @@ import (
 	"github.com/switchhook/switchhook/internal/metrics"
 	"github.com/switchhook/switchhook/internal/signature"
 	"github.com/switchhook/switchhook/internal/store"
+	"github.com/switchhook/switchhook/internal/store/postgres"
 	"github.com/switchhook/switchhook/internal/store/sqlite"
 )
 
@@ -62,7 +63,7 @@ func Serve(ctx context.Context, o Options) error {
 		fmt.Fprintf(o.Stdout, "Admin token (shown once; kept in %s/admin-token): %s\n", cfg.DataDir, token)
 	}
 
-	st, err := openStore(ctx, cfg.Store.DSN)
+	st, err := openStore(ctx, cfg.Store.DSN, log)
 	if err != nil {
 		return err
 	}
@@ -172,7 +173,11 @@ func Migrate(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, cfg.Store.DSN)
+	log := o.Logger
+	if log == nil {
+		log = newLogger(cfg.Log)
+	}
+	st, err := openStore(ctx, cfg.Store.DSN, log)
 	if err != nil {
 		return err
 	}
@@ -183,14 +188,21 @@ func Migrate(ctx context.Context, o Options) error {
 	return nil
 }
 
-// openStore opens the store a DSN names: sqlite://PATH or postgres://….
-func openStore(ctx context.Context, dsn string) (store.Store, error) {
+// openStore opens the store a DSN names: sqlite://PATH, or postgres://… (or
+// postgresql://…) for several nodes sharing one database.
+func openStore(ctx context.Context, dsn string, log *slog.Logger) (store.Store, error) {
 	switch {
 	case strings.HasPrefix(dsn, "sqlite://"):
 		path := strings.TrimPrefix(dsn, "sqlite://")
 		st, err := sqlite.Open(ctx, path)
 		if err != nil {
 			return nil, fmt.Errorf("open store %s: %w", dsn, err)
+		}
+		return st, nil
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		st, err := postgres.Open(ctx, dsn, postgres.WithLogger(log.With("part", "store")))
+		if err != nil {
+			return nil, fmt.Errorf("open store %s: %w", redactDSN(dsn), err)
 		}
 		return st, nil
 	}
