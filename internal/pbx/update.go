@@ -209,8 +209,8 @@ func (c *call) respondSDP(l *leg, req *sip.Request, tx sip.ServerTransaction, bo
 	tx.Respond(res)
 }
 
-// info reports a DTMF digit a SIP INFO carries and relays the INFO, DTMF or
-// not, to the other party.
+// info reports a DTMF digit a SIP INFO carries (diago would answer it 406)
+// and relays the INFO, DTMF or not, to the other party.
 func (c *call) info(l *leg, req *sip.Request, tx sip.ServerTransaction) {
 	at := time.Now()
 	other := c.connected(l, req, tx, false)
