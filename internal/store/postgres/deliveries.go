@@ -16,17 +16,23 @@ import (
 	"github.com/switchhook/switchhook/internal/store"
 )
 
-// headSQL is true for a delivery d that heads its chain: no older delivery
-// of the same endpoint and call is pending.
-const headSQL = `NOT EXISTS (SELECT 1 FROM deliveries p
-	WHERE p.endpoint_id = d.endpoint_id AND p.call_uuid = d.call_uuid AND p.status = 'pending' AND p.id < d.id)`
+// headSQL is true for a delivery d that heads its chain: the oldest
+// pending delivery of its endpoint and call. Written as a comparison with a
+// correlated min(), it is always planned as one probe of deliveries_chain
+// per row, where a NOT EXISTS may be turned into an anti-join that, with
+// the statistics of a queue table that was just empty, scans the whole
+// index for each row.
+const headSQL = `d.id = (SELECT min(p.id) FROM deliveries p
+	WHERE p.endpoint_id = d.endpoint_id AND p.call_uuid = d.call_uuid AND p.status = 'pending')`
 
 // claimSQL leases up to $4 claimable deliveries to $1 until $3, at $2. Each
 // endpoint gets no more than its room: its MaxInFlight (1 while half-open)
 // minus the live leases of every owner. Within an endpoint, pending
 // deliveries are read oldest first and taken when due, not leased and at
 // the head of their chain; rows another transaction holds (a claim, a
-// completion) are skipped rather than waited for.
+// completion) are skipped rather than waited for. The leased rows are then
+// found by ID, and each event by its key, so that no plan reads a whole
+// table.
 const claimSQL = `WITH room AS (
 	SELECT e.id, least($4::int, CASE WHEN e.circuit_state = 'half_open' THEN 1 ELSE e.max_in_flight END
 		- (SELECT count(*) FROM deliveries l
@@ -47,9 +53,9 @@ const claimSQL = `WITH room AS (
 	LIMIT $4
 )
 UPDATE deliveries d SET lease_owner = $1, lease_until = $3
-FROM picked, events e
-WHERE d.id = picked.id AND e.seq = d.event_seq
-RETURNING d.id, d.endpoint_id, d.attempts, d.next_attempt_at, d.last_error, d.created_at, d.updated_at, e.body`
+WHERE d.id = ANY (ARRAY(SELECT id FROM picked))
+RETURNING d.id, d.endpoint_id, d.attempts, d.next_attempt_at, d.last_error, d.created_at, d.updated_at,
+	(SELECT e.body FROM events e WHERE e.seq = d.event_seq)`
 
 // ClaimDeliveries leases up to p.Limit claimable deliveries to p.Owner,
 // oldest first, in one round trip: the claim lock and the claim go in one
@@ -128,7 +134,7 @@ UPDATE deliveries d SET
 	lease_owner = NULL,
 	lease_until = NULL
 FROM o
-WHERE d.id = o.delivery_id AND d.lease_owner = $1`
+WHERE d.id = ANY ($2) AND d.id = o.delivery_id AND d.lease_owner = $1`
 
 // CompleteAttempts records attempts and, where owner still holds the lease
 // (live or ended but not taken over), their outcomes, in one statement.

@@ -17,7 +17,8 @@ import (
 // their deliveries and calls, in one statement. Its CTEs all see the
 // database as it was when the statement began, so the calls are updated
 // from one aggregate per call (first answer, first hangup, highest
-// sequence) rather than event by event.
+// sequence) rather than event by event. Calls are looked up by an array of
+// keys, which is planned as an index scan however large the table.
 //
 // Delivery IDs follow the events' order, the order of the chains: the rows
 // are inserted sorted by the events' seq, which follows the batch's order.
@@ -70,7 +71,8 @@ const insertEventsSQL = `WITH input AS (
 		ended_at = coalesce(c.ended_at, p.ended_at),
 		last_sequence = greatest(c.last_sequence, p.last_sequence)
 	FROM per_call p
-	WHERE p.routed IS NULL AND c.call_uuid = p.call_uuid
+	WHERE c.call_uuid = ANY (ARRAY(SELECT call_uuid FROM per_call WHERE routed IS NULL))
+		AND p.call_uuid = c.call_uuid
 	RETURNING 1
 ), notified AS (
 	SELECT pg_notify($16, '') FROM (SELECT 1 FROM delivered LIMIT 1) AS any_delivery
