@@ -407,12 +407,17 @@ func rewriteConfig(t testing.TB, s *Server, extra string) {
 	s.writeConfig(extra)
 }
 
-// writeConfig writes the harness's keys (http, data_dir, store, node, and log
-// and sip unless extra sets them) followed by extra.
+// writeConfig writes the harness's keys (http, data_dir, and store, node,
+// log and sip unless extra sets them) followed by extra.
 func (s *Server) writeConfig(extra string) {
 	s.t.Helper()
-	cfg := fmt.Sprintf("http: {listen: \"127.0.0.1:%d\", admin_token: %s}\ndata_dir: %q\nstore: {dsn: \"sqlite://%s/switchhook.db\"}\nnode: e2e\n",
-		s.port, testToken, s.Dir, s.Dir)
+	cfg := fmt.Sprintf("http: {listen: \"127.0.0.1:%d\", admin_token: %s}\ndata_dir: %q\n", s.port, testToken, s.Dir)
+	if !hasTopKey(extra, "store") {
+		cfg += fmt.Sprintf("store: {dsn: \"sqlite://%s/switchhook.db\"}\n", s.Dir)
+	}
+	if !hasTopKey(extra, "node") {
+		cfg += "node: e2e\n"
+	}
 	if !hasTopKey(extra, "log") {
 		cfg += "log: {level: debug}\n"
 	}
