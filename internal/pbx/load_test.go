@@ -51,15 +51,17 @@ func TestLoad(t *testing.T) {
 		"-m", limit, "-r", strconv.Itoa(rate), "-d", strconv.Itoa(holdMS), "-timeout", timeout)
 
 	// Sample the concurrency and the heap while the run goes.
-	peakCalls, peakHeap := 0, uint64(0)
+	peakCalls, peakHeap, peakEvents := 0, uint64(0), 0
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		var m runtime.MemStats
 		for tp.events.hangups() < calls && time.Since(start) < time.Duration(seconds+120)*time.Second {
 			if n := tp.activeCalls(); n > peakCalls {
+				// Collect first, so that the heap is what is live.
+				runtime.GC()
 				runtime.ReadMemStats(&m)
-				peakCalls, peakHeap = n, m.HeapInuse
+				peakCalls, peakHeap, peakEvents = n, m.HeapInuse, len(tp.events.all())
 			}
 			time.Sleep(250 * time.Millisecond)
 		}
@@ -86,10 +88,15 @@ func TestLoad(t *testing.T) {
 			break
 		}
 	}
-	perCall := 0.0
-	if peakCalls > 0 && peakHeap > base.HeapInuse {
-		perCall = float64(peakHeap-base.HeapInuse) / float64(peakCalls) / 1024
-	}
-	t.Logf("%d calls at %d/s (%d ms of audio each) in %s: all complete and in order; peak %d concurrent calls, heap %.1f MiB over idle, ~%.0f KiB per call",
-		calls, rate, holdMS, elapsed.Round(time.Second), peakCalls, float64(peakHeap-base.HeapInuse)/(1<<20), perCall)
+	// Once every call is over the heap holds the collected events only,
+	// which gives their cost; the heap at the peak less the idle heap and
+	// the events collected by then is what the live calls took.
+	var after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	perEvent := float64(after.HeapInuse-min(after.HeapInuse, base.HeapInuse)) / float64(len(tp.events.all()))
+	live := float64(peakHeap) - float64(base.HeapInuse) - perEvent*float64(peakEvents)
+	perCall := max(0, live) / float64(max(1, peakCalls)) / 1024
+	t.Logf("%d calls at %d/s (%d ms of audio each) in %s: all complete and in order; peak %d concurrent calls, ~%.0f KiB of heap per live call (idle heap %.1f MiB)",
+		calls, rate, holdMS, elapsed.Round(time.Second), peakCalls, perCall, float64(base.HeapInuse)/(1<<20))
 }

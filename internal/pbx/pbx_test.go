@@ -1,6 +1,7 @@
 package pbx
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -114,6 +115,41 @@ func TestCalleeBusy(t *testing.T) {
 	failedCall(t, nil, "1002", "callee_busy.xml", "caller_reject_486.xml", []want{
 		routed1002,
 		{kind: events.CallHangup, dest: "1002", leg: "A", hangup: &events.Hangup{Cause: events.CauseUserBusy, SIPCode: 486, By: events.Callee}},
+	})
+}
+
+// A phone that answers 480 (do not disturb, say) is unavailable; the
+// caller hears 480 and the cause is FreeSWITCH's for it.
+func TestCalleeUnavailable(t *testing.T) {
+	failedCall(t, nil, "1002", "callee_unavailable.xml", "caller_reject_480.xml", []want{
+		routed1002,
+		{kind: events.CallHangup, dest: "1002", leg: "A", hangup: &events.Hangup{Cause: "NO_USER_RESPONSE", SIPCode: 480, By: events.Callee}},
+	})
+}
+
+// A callee's 183 with SDP reaches the caller as early media and counts as
+// ringing.
+func TestEarlyMedia(t *testing.T) {
+	tp := startPBX(t, nil)
+	calleePort := freePort(t)
+	tp.register(t, "1002", calleePort, "udp")
+	start := time.Now()
+	callee := tp.sipp(t, "callee_early.xml", "", calleePort, "-s", "1002")
+	caller := tp.sipp(t, "caller_dtmf_hold.xml", tp.udp, 0, "-s", "1002", "-key", "caller", "1001", "-au", "1001", "-ap", "pw-1001")
+	caller.wait(t, tp.dir)
+	callee.wait(t, tp.dir)
+	if !strings.Contains(caller.out.String(), "183 <----------         1") {
+		t.Errorf("the caller did not get the 183:\n%s", caller.out.String())
+	}
+	tp.events.waitHangups(t, 1, 5*time.Second)
+	got := byCall(tp.events.all())[0]
+	if len(got) < 3 || got[1].Kind != events.CallRinging || got[2].Kind != events.CallAnswer {
+		t.Fatalf("want CALL_RINGING on the 183, then CALL_ANSWER:\n%s", dump(got))
+	}
+	checkCall(t, got[:3], "1001", start, []want{
+		routed1002,
+		{kind: events.CallRinging, dest: "1002", leg: "B"},
+		{kind: events.CallAnswer, dest: "1002", leg: "B"},
 	})
 }
 
