@@ -17,6 +17,7 @@ import (
 
 	"github.com/switchhook/switchhook/internal/api"
 	"github.com/switchhook/switchhook/internal/config"
+	"github.com/switchhook/switchhook/internal/dashboard"
 	"github.com/switchhook/switchhook/internal/delivery"
 	"github.com/switchhook/switchhook/internal/events"
 	"github.com/switchhook/switchhook/internal/ingest"
@@ -76,6 +77,7 @@ func Serve(ctx context.Context, o Options) error {
 	}
 
 	m := metrics.New(st.PendingCount)
+	health := delivery.NewHealth(time.Now())
 	engine := delivery.New(st, delivery.Options{
 		Node:            cfg.Node,
 		Logger:          log.With("part", "delivery"),
@@ -85,6 +87,7 @@ func Serve(ctx context.Context, o Options) error {
 		ShutdownTimeout: cfg.Delivery.ShutdownTimeout.D(),
 		CircuitFailures: cfg.Delivery.CircuitFailures,
 		DisableAfter:    cfg.Delivery.DisableAfter.D(),
+		Health:          health,
 	})
 	rec := ingest.New(st, ingest.Options{Node: cfg.Node, Wake: engine.Wake, Logger: log.With("part", "recorder"), Metrics: m})
 	if _, err := rec.Recover(ctx); err != nil {
@@ -95,7 +98,8 @@ func Serve(ctx context.Context, o Options) error {
 		return err
 	}
 
-	handler := api.New(api.Options{
+	sessions := dashboard.NewSessions(0, 0)
+	mgmt := api.New(api.Options{
 		Store:         st,
 		Sink:          rec,
 		Engine:        engine,
@@ -113,12 +117,21 @@ func Serve(ctx context.Context, o Options) error {
 			RetrySchedule: schedule(cfg.Delivery.RetrySchedule, nil),
 			MaxInFlight:   cfg.Delivery.MaxInFlight,
 		},
-	}).Handler()
+		Sessions: sessions,
+		Watch:    rec.Watch,
+		Health:   health,
+	})
+	mux := http.NewServeMux()
+	mgmt.Mount(mux)
+	mux.Handle("/", dashboard.New(dashboard.Options{
+		Sessions: sessions, AdminToken: token, Location: loc, Version: o.Version, Logger: log.With("part", "dashboard"),
+	}))
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on http.listen %s: %w", cfg.HTTP.Listen, err)
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv.RegisterOnShutdown(mgmt.CloseStreams)
 
 	// Each stage has its own context so that shutdown runs in order.
 	var wg sync.WaitGroup
@@ -144,6 +157,7 @@ func Serve(ctx context.Context, o Options) error {
 	for _, s := range srcs.list {
 		stopSources = append(stopSources, stage(&srcWG, s.Name(), func(c context.Context) error { return s.Run(c, rec) }))
 	}
+	stopActivity := run("activity", func(c context.Context) error { return countEvents(c, rec, health) })
 	stopRetention := run("retention", func(c context.Context) error { return purgeLoop(c, st, cfg.Store.Retention.D(), log) })
 	go srv.Serve(ln)
 	log.Info("switchhook is up", "http", "http://"+ln.Addr().String(), "store", redactDSN(cfg.Store.DSN), "node", cfg.Node, "sources", len(srcs.list))
@@ -161,6 +175,7 @@ func Serve(ctx context.Context, o Options) error {
 	recWG.Wait()
 	stopEngine()
 	engineWG.Wait()
+	stopActivity()
 	stopRetention()
 	wg.Wait()
 	log.Info("stopped")
@@ -312,6 +327,23 @@ func schedule(own, fallback []config.Duration) []time.Duration {
 		out[i] = d.D()
 	}
 	return out
+}
+
+// countEvents counts the recorded events per minute, but test events, for
+// the dashboard's overview.
+func countEvents(ctx context.Context, rec *ingest.Recorder, h *delivery.Health) error {
+	evs, stop := rec.Watch(4096)
+	defer stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e := <-evs:
+			if e.Endpoint == "" {
+				h.CountEvent(e.OccurredAt)
+			}
+		}
+	}
 }
 
 // purgeLoop deletes what is older than retention, hourly.
