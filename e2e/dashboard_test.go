@@ -147,6 +147,9 @@ webhooks:
 		if b.text(t, `#live-calls tr[data-call-uuid="`+callUUID+`"] td[data-label="Call"]`) != "1001 → 1002" {
 			t.Errorf("the ringing call does not show 1001 → 1002")
 		}
+		// The PBX's channels add the call's legs: the caller's and the
+		// ringing callee's.
+		b.poll(t, `document.querySelectorAll('#live-calls tr[data-call-uuid="`+callUUID+`"] .legs li').length === 2`)
 		b.shoot(t, "live")
 		caller.wait(t)
 		callee.wait(t)
@@ -172,6 +175,11 @@ webhooks:
 		}
 		if text := b.text(t, "#timeline"); !strings.Contains(text, "NO_ANSWER") || !strings.Contains(text, "HTTP 500") {
 			t.Errorf("timeline does not show the hangup cause and the failed attempts' error:\n%s", text)
+		}
+		// The hangup's payload is the extended profile's, as the API renders it.
+		b.do(t, chromedp.Click(chromedp.CSS(`#timeline li.event[data-event="CALL_HANGUP"] summary`)))
+		if payload := b.text(t, `#timeline li.event[data-event="CALL_HANGUP"] pre.payload`); !strings.Contains(payload, `"hangup_cause": "NO_ANSWER"`) || !strings.Contains(payload, `"call_uuid": "`+callUUID+`"`) {
+			t.Errorf("hangup payload:\n%s", payload)
 		}
 		b.shoot(t, "call")
 	})
@@ -450,8 +458,10 @@ func (b *dashBrowser) shoot(t *testing.T, name string) {
 		width, height int64
 	}{{"desktop", 1280, 900}, {"phone", 390, 844}} {
 		b.do(t, chromedp.EmulateViewport(v.width, v.height, chromedp.EmulatePortrait))
-		// Two frames: the layout settles and the charts redraw at the width.
-		b.eval(t, `new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(1))))`)
+		// Hide a passing notice, then wait two frames: the layout settles
+		// and the charts redraw at the width.
+		b.eval(t, `document.getElementById('toast') && (document.getElementById('toast').className = 'toast'),
+			new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(1))))`)
 		ctx, cancel := context.WithTimeout(b.ctx, dashWait)
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		cancel()

@@ -3,7 +3,7 @@
 
 import { api, query } from './api.js';
 import { navigate } from './nav.js';
-import { h, badge, timeEl, fmtDuration, fromInput, toInput, empty, errorBox, KINDS } from './util.js';
+import { h, badge, timeEl, fmtDuration, fromInput, toInput, empty, errorBox, zoneName, KINDS } from './util.js';
 
 const LIMIT = 50;
 
@@ -22,6 +22,7 @@ export async function render(page, _params, q) {
       field('Event', h('select', { id: 'q-event', name: 'event' },
         h('option', { value: '' }, 'Any'),
         KINDS.map((k) => h('option', { value: k, selected: k === event }, k))))),
+    h('p', { class: 'hint' }, `Times are in ${zoneName()}. A call matches a number it was from or to.`),
     h('div', { class: 'actions' },
       h('button', { type: 'submit', class: 'primary' }, 'Search'),
       h('a', { href: '/calls', class: 'button' }, 'Clear')));

@@ -27,7 +27,6 @@ export function deliveryView(d, endpointLabel, onRetried) {
     ' ', retry);
   return h('div', { class: `delivery ${d.status}`, 'data-delivery-id': d.id, 'data-status': d.status },
     head,
-    d.last_error && d.status !== 'succeeded' ? h('p', { class: 'error-text small' }, d.last_error) : null,
     attemptsTable(d.attempts || []));
 }
 

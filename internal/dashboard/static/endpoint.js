@@ -5,7 +5,7 @@
 import { api, query } from './api.js';
 import { navigate } from './nav.js';
 import { chart } from './chart.js';
-import { h, badge, kindBadge, timeEl, fmtTime, fmtRate, fmtMS, fromInput, toInput, dl, empty, errorBox, toast, copyText, KINDS } from './util.js';
+import { h, badge, kindBadge, timeEl, fmtTime, fmtRate, fmtMS, fromInput, toInput, dl, empty, errorBox, toast, copyText, zoneName, KINDS } from './util.js';
 import { field, kindsFieldset, profileFieldset, showFormError, errorSlot } from './forms.js';
 import { statusBadges } from './endpoints.js';
 import { deliveryView } from './deliveries.js';
@@ -246,7 +246,7 @@ export async function render(page, [id]) {
     const form = h('form', { id: 'replay-form', novalidate: true },
       h('p', { class: 'muted small' }, 'Send the events of a time range to this endpoint again, in order.'),
       err,
-      h('div', { class: 'fields' }, field('From', since), field('To', until, 'Empty: now.')),
+      h('div', { class: 'fields' }, field('From', since, `In ${zoneName()}.`), field('To', until, 'Empty: now.')),
       kindsFieldset('replay', 'Events (none checked: all this endpoint receives)', []),
       h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Replay')),
       out);

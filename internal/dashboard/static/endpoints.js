@@ -51,7 +51,7 @@ function endpointTable(eps, health) {
           ep.description ? h('div', { class: 'muted small mono' }, ep.url) : null),
         h('td', { 'data-label': 'Status' }, statusBadges(ep)),
         h('td', { 'data-label': 'Events', class: 'small' }, ep.events.length ? ep.events.map((k) => k.replace('CALL_', '')).join(', ') : 'all', h('div', { class: 'muted small' }, ep.payload)),
-        h('td', { 'data-label': 'Success (1 h)' }, fmtRate(hl.success_rate), hl.attempts ? h('div', { class: 'muted small' }, `${hl.attempts} attempts`) : null),
+        h('td', { 'data-label': 'Success (1 h)' }, fmtRate(hl.success_rate), hl.attempts ? h('div', { class: 'muted small' }, `${hl.attempts} attempt${hl.attempts === 1 ? '' : 's'}`) : null),
         h('td', { 'data-label': 'p50 / p99', class: 'mono' }, `${fmtMS(hl.p50_ms)} / ${fmtMS(hl.p99_ms)}`),
         h('td', { 'data-label': 'Failures in a row' }, String(ep.circuit.consecutive_failures)),
       );

@@ -42,6 +42,11 @@ export function s(tag, attrs, ...children) {
 
 // The zone times are shown in: the server's configured one.
 let zone = 'UTC';
+
+// zoneName is the zone times are shown and entered in.
+export function zoneName() {
+  return zone;
+}
 let partsFmt = null;
 
 export function setZone(z) {
@@ -114,8 +119,9 @@ export function fmtDuration(ms) {
 // fmtMS shows a latency in milliseconds.
 export function fmtMS(ms) {
   if (ms === null || ms === undefined) return '–';
+  if (ms === 0) return '0 ms';
   if (ms >= 1000) return `${(ms / 1000).toFixed(ms >= 10000 ? 0 : 2)} s`;
-  if (ms >= 100) return `${Math.round(ms)} ms`;
+  if (ms >= 10) return `${Math.round(ms)} ms`;
   return `${ms.toFixed(1)} ms`;
 }
 
