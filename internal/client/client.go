@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -328,4 +329,60 @@ func setLimit(q url.Values, n int) {
 	if n != 0 {
 		q.Set("limit", strconv.Itoa(n))
 	}
+}
+
+// EndpointHealth reads how an endpoint's deliveries went over the last hour.
+func (c *Client) EndpointHealth(ctx context.Context, id string) (*apitypes.EndpointHealth, error) {
+	var h apitypes.EndpointHealth
+	return &h, c.do(ctx, http.MethodGet, endpointPath(id, "health"), nil, nil, &h)
+}
+
+// Overview reads the last hour of the whole system.
+func (c *Client) Overview(ctx context.Context) (*apitypes.Overview, error) {
+	var o apitypes.Overview
+	return &o, c.do(ctx, http.MethodGet, "/v1/overview", nil, nil, &o)
+}
+
+// maxStreamLine bounds one line of the event stream; an event is far less.
+const maxStreamLine = 1 << 20
+
+// Stream follows the events as the server commits them, calling fn with
+// each, until ctx is done (it then returns nil), the server ends the stream
+// (nil as well) or fn returns an error (returned).
+func (c *Client) Stream(ctx context.Context, fn func(apitypes.StreamEvent) error) error {
+	resp, err := c.send(ctx, http.MethodGet, "/v1/stream", nil, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64<<10), maxStreamLine)
+	// Server-Sent Events: "data:" lines make up a message, a blank line
+	// ends it; comments (":") and the id and retry fields are not needed.
+	var data []byte
+	for sc.Scan() {
+		line := sc.Bytes()
+		if v, ok := bytes.CutPrefix(line, []byte("data:")); ok {
+			data = append(data, bytes.TrimPrefix(v, []byte(" "))...)
+			continue
+		}
+		if len(line) > 0 || len(data) == 0 {
+			continue
+		}
+		var ev apitypes.StreamEvent
+		if err := json.Unmarshal(data, &ev); err != nil {
+			return fmt.Errorf("decode stream message %.100q: %w", data, err)
+		}
+		data = data[:0]
+		if err := fn(ev); err != nil {
+			return err
+		}
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read event stream: %w", err)
+	}
+	return nil
 }

@@ -198,3 +198,85 @@ func TestBadServer(t *testing.T) {
 		t.Errorf("unreachable: %v", err)
 	}
 }
+
+func TestHealthAndOverview(t *testing.T) {
+	s := apitest.New(t)
+	c := client.New(s.URL, apitest.Token)
+	ctx := context.Background()
+	ep, err := c.CreateEndpoint(ctx, apitypes.NewEndpoint{URL: hook})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := c.EndpointHealth(ctx, ep.ID)
+	if err != nil || h.EndpointID != ep.ID || h.Attempts != 0 || len(h.Minutes) == 0 {
+		t.Fatalf("health %+v, %v", h, err)
+	}
+	if _, err := c.EndpointHealth(ctx, "ep_nope"); !client.IsNotFound(err) {
+		t.Errorf("health of a missing endpoint: %v", err)
+	}
+	o, err := c.Overview(ctx)
+	if err != nil || len(o.Endpoints) != 1 || o.Endpoints[0].EndpointID != ep.ID {
+		t.Fatalf("overview %+v, %v", o, err)
+	}
+}
+
+func TestStream(t *testing.T) {
+	s := apitest.New(t, apitest.Streaming)
+	c := client.New(s.URL, apitest.Token)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan apitypes.StreamEvent, 10)
+	done := make(chan error, 1)
+	go func() {
+		done <- c.Stream(ctx, func(e apitypes.StreamEvent) error {
+			got <- e
+			return nil
+		})
+	}()
+	ep, err := c.CreateEndpoint(ctx, apitypes.NewEndpoint{URL: hook})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The stream may open after the first test event: send until one shows.
+	var ev apitypes.StreamEvent
+	for i := 0; i < 50 && ev.EndpointID == ""; i++ {
+		if _, err := c.TestEndpoint(ctx, ep.ID, events.CallRinging); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case ev = <-got:
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	var body apitypes.Event
+	if err := json.Unmarshal(ev.Event, &body); err != nil || ev.Source != "test" || ev.EndpointID != ep.ID || body.Event != events.CallRinging {
+		t.Fatalf("stream event %+v (%v)", ev, err)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Stream after cancel: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stream did not return after cancel")
+	}
+
+	// An error of fn ends the stream and comes back.
+	stop := errors.New("enough")
+	go func() { done <- c.Stream(context.Background(), func(apitypes.StreamEvent) error { return stop }) }()
+	for range 50 {
+		if _, err := c.TestEndpoint(context.Background(), ep.ID, events.CallRinging); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-done:
+			if !errors.Is(err, stop) {
+				t.Errorf("Stream returned %v, want fn's error", err)
+			}
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	t.Fatal("Stream did not return fn's error")
+}

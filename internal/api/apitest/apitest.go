@@ -84,6 +84,9 @@ func New(t testing.TB, edit ...func(*api.Options)) *Server {
 	return s
 }
 
+// Streaming is an option of New: GET /v1/stream follows the recorder.
+func Streaming(o *api.Options) { o.Watch = o.Sink.(*ingest.Recorder).Watch }
+
 // Discard is a logger that drops everything.
 func Discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
