@@ -73,7 +73,7 @@ function createForm() {
   const form = h('form', { class: 'card', id: 'create-form', 'aria-labelledby': 'create-h', novalidate: true },
     h('h2', { id: 'create-h' }, 'New endpoint'),
     err,
-    field('URL', h('input', { id: 'new-url', name: 'url', type: 'url', required: true, placeholder: 'https://example.com/webhooks/calls', autocomplete: 'off', spellcheck: 'false' }),
+    field('URL', h('input', { id: 'new-url', name: 'url', type: 'url', required: true, placeholder: 'https://your-app/webhooks/calls', autocomplete: 'off', spellcheck: 'false' }),
       'Where the events are POSTed, signed with the endpoint\'s secret.'),
     field('Description', h('input', { id: 'new-description', name: 'description', type: 'text', autocomplete: 'off' })),
     field('Secret', h('input', { id: 'new-secret', name: 'secret', type: 'text', autocomplete: 'off', spellcheck: 'false', placeholder: 'whsec_…' }),
