@@ -35,7 +35,7 @@ call events reach other systems as Standard Webhooks: signed, in order per
 call, and never lost.
 
 Run the server with "switchhook serve"; manage a running one with the
-endpoints, deliveries and calls commands.`,
+endpoints, deliveries, calls and events commands.`,
 		SilenceUsage: true,
 		// Unknown subcommands and missing arguments are reported by cobra;
 		// errors of a command that ran are printed once, by Execute.
@@ -50,6 +50,7 @@ endpoints, deliveries and calls commands.`,
 		explainDial(endpointsCmd()),
 		explainDial(deliveriesCmd()),
 		explainDial(callsCmd()),
+		explainDial(eventsCmd()),
 	)
 	return root
 }

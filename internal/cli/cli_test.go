@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -298,4 +299,79 @@ func TestServe(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not stop")
 	}
+}
+
+func TestEventsCommands(t *testing.T) {
+	s := apitest.New(t, apitest.Streaming)
+	id := s.Call("1001", "1002", time.Now().Add(-5*time.Minute))
+	out := remote(t, s, "events", "list", "--call", id)
+	contains(t, out, "TIME", "EVENT", "CALL_ROUTED", "CALL_HANGUP", id, "digit 5 (120 ms) by caller")
+	contains(t, remote(t, s, "events", "list", "--since", "1m"), "No events.")
+	var evs []apitypes.Event
+	decode(t, remote(t, s, "events", "list", "--event", "CALL_INPUT", "--json"), &evs)
+	if len(evs) != 1 || evs[0].Digit != "5" {
+		t.Fatalf("--json events: %+v", evs)
+	}
+	contains(t, remoteErr(t, s, "events", "list", "--event", "DIAL"), "DIAL")
+
+	// tail prints events as they come, until its context ends.
+	ep, err := client.New(s.URL, apitest.Token).CreateEndpoint(context.Background(), apitypes.NewEndpoint{URL: hook})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, asJSON := range []bool{false, true} {
+		ctx, cancel := context.WithCancel(context.Background())
+		var out syncBuffer
+		done := make(chan error, 1)
+		go func() {
+			cmd := cli.New("v1.2.3", &out, &out)
+			args := []string{"events", "tail", "--server", s.URL, "--token", apitest.Token}
+			if asJSON {
+				args = append(args, "--json")
+			}
+			cmd.SetArgs(args)
+			done <- cmd.ExecuteContext(ctx)
+		}()
+		c := client.New(s.URL, apitest.Token)
+		apitest.Eventually(t, "a test event on the tail", func() bool {
+			if _, err := c.TestEndpoint(context.Background(), ep.ID, "CALL_HOLD"); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(20 * time.Millisecond)
+			return strings.Contains(out.String(), "CALL_HOLD")
+		})
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("tail: %v", err)
+		}
+		if asJSON {
+			line, _, _ := strings.Cut(out.String(), "\n")
+			var se apitypes.StreamEvent
+			decode(t, line, &se)
+			if se.EndpointID != ep.ID || se.Source != "test" {
+				t.Errorf("--json tail: %+v", se)
+			}
+		} else {
+			contains(t, out.String(), "CALL_HOLD", "1001", "by caller", "via test")
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer written by a command on one goroutine and
+// read by the test on another.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

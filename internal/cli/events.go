@@ -1,0 +1,130 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/switchhook/switchhook/internal/api/apitypes"
+	"github.com/switchhook/switchhook/internal/client"
+	"github.com/switchhook/switchhook/internal/events"
+)
+
+func eventsCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "events",
+		Aliases: []string{"event"},
+		Short:   "Look at the call events a running server recorded, or follow them live",
+	}
+	r := addRemoteFlags(cmd)
+	cmd.AddCommand(eventsList(r), eventsTail(r))
+	return cmd
+}
+
+var eventsHeader = []string{"TIME", "EVENT", "CALL", "FROM", "TO", "SEQ", "DETAIL"}
+
+func eventRow(e *apitypes.Event) []string {
+	return []string{e.Timestamp, string(e.Event), e.CallUUID, e.CallerIDNumber, e.DestinationNumber,
+		strconv.FormatInt(e.Sequence, 10), eventDetail(e)}
+}
+
+func eventsList(r *remote) *cobra.Command {
+	var f client.EventFilter
+	var since, until, event string
+	cmd := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List recorded events, oldest first",
+		Example: `  switchhook events list --since 10m
+  switchhook events list --call 0b6f… --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := r.client(cmd)
+			if err != nil {
+				return err
+			}
+			now := time.Now()
+			if f.Since, err = parseWhen("since", since, now); err != nil {
+				return err
+			}
+			if f.Until, err = parseWhen("until", until, now); err != nil {
+				return err
+			}
+			f.Event = events.Kind(event)
+			evs, err := c.ListEvents(cmd.Context(), f)
+			if err != nil {
+				return fmt.Errorf("list events: %w", err)
+			}
+			if r.json {
+				return printJSON(cmd.OutOrStdout(), evs)
+			}
+			if len(evs) == 0 {
+				fmt.Fprintln(cmd.OutOrStdout(), "No events.")
+				return nil
+			}
+			tw := table(cmd.OutOrStdout(), eventsHeader...)
+			for i := range evs {
+				row(tw, eventRow(&evs[i])...)
+			}
+			return tw.Flush()
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&f.CallUUID, "call", "", "only of this call_uuid")
+	fs.StringVar(&event, "event", "", "only of this kind")
+	fs.StringVar(&since, "since", "", "at or after: an RFC 3339 time, or a duration back from now (2h)")
+	fs.StringVar(&until, "until", "", "before: an RFC 3339 time, or a duration back from now")
+	fs.IntVar(&f.Limit, "limit", 0, "at most this many (default 100, at most 1000)")
+	return cmd
+}
+
+func eventsTail(r *remote) *cobra.Command {
+	return &cobra.Command{
+		Use:   "tail",
+		Short: "Print events as they are recorded, until interrupted",
+		Long: `Print events as the server records them, one line each (with --json, one
+JSON object per line: source, endpoint_id for test events, and the event in
+the extended payload profile). Stops on Ctrl-C.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := r.client(cmd)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			err = c.Stream(cmd.Context(), func(se apitypes.StreamEvent) error {
+				if r.json {
+					return json.NewEncoder(out).Encode(se)
+				}
+				return printStreamed(out, se)
+			})
+			if err != nil {
+				return fmt.Errorf("follow events: %w", err)
+			}
+			return nil
+		},
+	}
+}
+
+// printStreamed writes one live event as a line; columns cannot be aligned
+// ahead of events not yet seen, so fields are separated by two spaces.
+func printStreamed(w io.Writer, se apitypes.StreamEvent) error {
+	var e apitypes.Event
+	if err := json.Unmarshal(se.Event, &e); err != nil {
+		return fmt.Errorf("decode streamed event: %w", err)
+	}
+	line := eventRow(&e)
+	line = append(line, "via "+se.Source)
+	for i, c := range line {
+		if c == "" {
+			line[i] = "-"
+		}
+	}
+	_, err := fmt.Fprintln(w, strings.Join(line, "  "))
+	return err
+}
