@@ -33,6 +33,9 @@ func TestCreateEndpointDefaults(t *testing.T) {
 	if got := a.header.Get("Location"); got != "/v1/endpoints/"+ep.ID {
 		t.Errorf("Location %q", got)
 	}
+	if got := a.header.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("an answer with a secret has Cache-Control %q, want no-store", got)
+	}
 	if _, err := signature.Key(ep.Secret); err != nil || !strings.HasPrefix(ep.Secret, "whsec_") {
 		t.Errorf("secret %q: %v", ep.Secret, err)
 	}
