@@ -15,6 +15,9 @@ import (
 )
 
 func (a *API) testEndpoint(w http.ResponseWriter, r *http.Request) error {
+	if _, err := query(r); err != nil {
+		return err
+	}
 	var in apitypes.TestEvent
 	if err := decodeBody(w, r, &in, true); err != nil {
 		return err
@@ -89,6 +92,9 @@ type replayBody struct {
 }
 
 func (a *API) replay(w http.ResponseWriter, r *http.Request) error {
+	if _, err := query(r); err != nil {
+		return err
+	}
 	var in replayBody
 	if err := decodeBody(w, r, &in, false); err != nil {
 		return err

@@ -100,6 +100,9 @@ type callDetail struct {
 }
 
 func (a *API) getCall(w http.ResponseWriter, r *http.Request) error {
+	if _, err := query(r); err != nil {
+		return err
+	}
 	ctx, id := r.Context(), r.PathValue("call_uuid")
 	var out callDetail
 	c, err := a.store.GetCall(ctx, id)

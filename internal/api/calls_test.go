@@ -239,6 +239,10 @@ func TestQueryValidation(t *testing.T) {
 		{"/v1/endpoints?all=1", "all", "unknown query parameter"},
 		{"/v1/sources?x=1", "x", "unknown query parameter"},
 		{"/v1/events?%zz", "", "query string"},
+		{"/v1/endpoints/ep_x?fields=url", "fields", "takes none"},
+		{"/v1/calls/c?events=1", "events", "takes none"},
+		{"/v1/deliveries/1?attempts=0", "attempts", "takes none"},
+		{"/v1/openapi.json?v=2", "v", "takes none"},
 	} {
 		t.Run(c.path, func(t *testing.T) {
 			e.do("GET", c.path, "").wantError(t, http.StatusBadRequest, c.field, c.text)

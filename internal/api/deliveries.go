@@ -60,6 +60,9 @@ func (a *API) delivery(r *http.Request) (*store.Delivery, error) {
 }
 
 func (a *API) getDelivery(w http.ResponseWriter, r *http.Request) error {
+	if _, err := query(r); err != nil {
+		return err
+	}
 	d, err := a.delivery(r)
 	if err != nil {
 		return err
@@ -73,6 +76,9 @@ func (a *API) getDelivery(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) retryDelivery(w http.ResponseWriter, r *http.Request) error {
+	if _, err := query(r); err != nil {
+		return err
+	}
 	d, err := a.delivery(r)
 	if err != nil {
 		return err

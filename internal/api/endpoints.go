@@ -323,6 +323,9 @@ func (a *API) listEndpoints(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) getEndpoint(w http.ResponseWriter, r *http.Request) error {
+	if _, err := query(r); err != nil {
+		return err
+	}
 	ep, err := a.endpoint(r)
 	if err != nil {
 		return err
@@ -332,6 +335,9 @@ func (a *API) getEndpoint(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) patchEndpoint(w http.ResponseWriter, r *http.Request) error {
+	if _, err := query(r); err != nil {
+		return err
+	}
 	var in apitypes.EndpointPatch
 	if err := decodeBody(w, r, &in, false); err != nil {
 		var he *httpError
@@ -362,6 +368,9 @@ func (a *API) patchEndpoint(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) deleteEndpoint(w http.ResponseWriter, r *http.Request) error {
+	if _, err := query(r); err != nil {
+		return err
+	}
 	ep, err := a.endpoint(r)
 	if err != nil {
 		return err
@@ -379,6 +388,9 @@ func (a *API) deleteEndpoint(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request) error {
+	if _, err := query(r); err != nil {
+		return err
+	}
 	var in apitypes.RotateSecret
 	if err := decodeBody(w, r, &in, true); err != nil {
 		return err

@@ -16,6 +16,9 @@ import (
 var openAPIDoc []byte
 
 func (a *API) openAPI(w http.ResponseWriter, r *http.Request) error {
+	if _, err := query(r); err != nil {
+		return err
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(openAPIDoc)
 	return nil
