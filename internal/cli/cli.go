@@ -36,11 +36,13 @@ call, and never lost.
 
 Run the server with "switchhook serve"; manage a running one with the
 endpoints, deliveries, calls and events commands.`,
+		Version:      version,
 		SilenceUsage: true,
 		// Unknown subcommands and missing arguments are reported by cobra;
 		// errors of a command that ran are printed once, by Execute.
 		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: true},
 	}
+	root.SetVersionTemplate("switchhook {{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(

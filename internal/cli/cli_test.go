@@ -71,9 +71,11 @@ func decode(t *testing.T, out string, v any) {
 }
 
 func TestVersion(t *testing.T) {
-	out, _, err := run(context.Background(), "version")
-	if err != nil || out != "switchhook v1.2.3\n" {
-		t.Fatalf("%q, %v", out, err)
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		out, _, err := run(context.Background(), args...)
+		if err != nil || out != "switchhook v1.2.3\n" {
+			t.Fatalf("%v: %q, %v", args, out, err)
+		}
 	}
 }
 
