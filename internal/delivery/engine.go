@@ -217,14 +217,15 @@ func (e *Engine) Run(ctx context.Context) error {
 		if done == nil && r.inflight == 0 {
 			break
 		}
-		recorded, full := r.step(dbCtx, reqCtx, claimNow && done != nil)
-		// Recorded outcomes may have unblocked the next events of their
-		// calls, and a full claim may have left work behind: claim again
-		// at once.
-		claimNow = recorded || full
+		if r.record(dbCtx) {
+			claimNow = true
+		}
+		if claimNow && done != nil {
+			claimNow = r.claim(dbCtx, reqCtx)
+		}
 		wait := r.sleep(done == nil)
 		if claimNow && done != nil {
-			wait = 0
+			wait = 0 // the last claim was full: more is waiting
 		}
 		timer.Reset(wait)
 		select {

@@ -121,76 +121,28 @@ func (r *runner) reloadEndpoints(ctx context.Context) {
 	}
 }
 
-// step records the outcomes gathered so far and, if claim is set, leases as
-// much due work as there is room for and starts a request for each. It
-// reports whether outcomes were recorded (which can make the next event of
-// a call claimable) and whether the claim was full (more may be waiting).
-//
-// The two store calls of a step, CompleteAttempts and ClaimDeliveries, run
-// side by side: a claim only reads, and a store can serve it while it
-// writes (SQLite's readers do not wait for its writer), so under load the
-// loop waits for the slower of the two instead of both. The claim may miss
-// what the outcomes unblock; the next step, made at once, sees it.
-func (r *runner) step(dbCtx, reqCtx context.Context, claim bool) (recorded, more bool) {
+// claim leases as much due work as there is room for and starts a request
+// for each. It reports whether more work may be waiting right now.
+func (r *runner) claim(dbCtx, reqCtx context.Context) bool {
 	o := &r.e.o
-	r.drain()
 	now := o.Now()
-	if claim {
-		if !r.wakeAt.IsZero() && !r.wakeAt.After(now) {
-			r.wakeAt = time.Time{}
-		}
-		r.halfOpen(now)
-	}
-	var outs []store.Outcome
-	if r.writeEndpoints(dbCtx, now) {
-		outs = r.outcomes
+	if !r.wakeAt.IsZero() && !r.wakeAt.After(now) {
+		r.wakeAt = time.Time{}
 	}
 	limit := min(o.ClaimBatch, o.Concurrency-r.inflight)
-	// An open or half-open circuit not yet in the store would let the
-	// claim take too much of its endpoint's work.
-	claim = claim && limit > 0 && len(r.dirty) == 0
-
-	var (
-		completeErr error
-		jobs        []*store.Job
-		claimErr    error
-	)
-	complete := func() { completeErr = r.e.st.CompleteAttempts(dbCtx, o.Node, outs) }
-	lease := func() {
-		jobs, claimErr = r.e.st.ClaimDeliveries(dbCtx, store.ClaimParams{
-			Owner: o.Node, Now: now, LeaseUntil: now.Add(r.lease), Limit: limit,
-		})
+	if limit <= 0 {
+		return false // a result frees room, and claims again
 	}
-	switch {
-	case len(outs) > 0 && claim:
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			complete()
-		}()
-		lease()
-		<-done
-	case len(outs) > 0:
-		complete()
-	case claim:
-		lease()
+	r.halfOpen(now)
+	if !r.writeCircuits(dbCtx) {
+		return false
 	}
-
-	if len(outs) > 0 {
-		if completeErr != nil {
-			r.storeFailed("complete attempts", completeErr)
-		} else {
-			clear(r.outcomes)
-			r.outcomes = r.outcomes[:0]
-			recorded = true
-		}
-	}
-	if !claim {
-		return recorded, false
-	}
-	if claimErr != nil {
-		r.e.log.Error("claim deliveries", "err", claimErr)
-		return recorded, false // the poll timer tries again
+	jobs, err := r.e.st.ClaimDeliveries(dbCtx, store.ClaimParams{
+		Owner: o.Node, Now: now, LeaseUntil: now.Add(r.lease), Limit: limit,
+	})
+	if err != nil {
+		r.e.log.Error("claim deliveries", "err", err)
+		return false // the poll timer tries again
 	}
 	for _, job := range jobs {
 		ep := r.eps[job.Delivery.EndpointID]
@@ -205,10 +157,10 @@ func (r *runner) step(dbCtx, reqCtx context.Context, claim bool) (recorded, more
 		r.inflight++
 		go func() { r.results <- r.e.attempt(reqCtx, ep, job) }()
 	}
-	if len(jobs) == 0 && r.inflight == 0 && !recorded {
+	if len(jobs) == 0 && r.inflight == 0 {
 		r.idle(dbCtx, now)
 	}
-	return recorded, len(jobs) == limit
+	return len(jobs) == limit
 }
 
 // idle asks the store when the next work is due, so that work scheduled by
@@ -266,18 +218,21 @@ func (r *runner) drain() {
 	}
 }
 
-// writeEndpoints writes the circuit changes and disables gathered so far,
-// unless the store failed a write moments ago. It reports whether the
-// outcomes may be written too.
-func (r *runner) writeEndpoints(ctx context.Context, now time.Time) bool {
+// record writes the outcomes and circuit changes gathered so far, in one
+// transaction for the outcomes. It reports whether anything was recorded,
+// since a recorded outcome can make the next event of a call claimable.
+func (r *runner) record(ctx context.Context) bool {
+	r.drain()
 	if len(r.outcomes) == 0 && len(r.dirty) == 0 && len(r.disable) == 0 {
 		r.storeRetryAt = time.Time{}
 		return false
 	}
-	if now.Before(r.storeRetryAt) {
+	if now := r.e.o.Now(); now.Before(r.storeRetryAt) {
 		return false
 	}
 	r.storeRetryAt = time.Time{}
+	// Circuits first: a circuit opened by these outcomes must hold before
+	// the next claim.
 	if !r.writeCircuits(ctx) {
 		return false
 	}
@@ -288,6 +243,15 @@ func (r *runner) writeEndpoints(ctx context.Context, now time.Time) bool {
 		}
 		delete(r.disable, id)
 	}
+	if len(r.outcomes) == 0 {
+		return false
+	}
+	if err := r.e.st.CompleteAttempts(ctx, r.e.o.Node, r.outcomes); err != nil {
+		r.storeFailed("complete attempts", err)
+		return false
+	}
+	clear(r.outcomes)
+	r.outcomes = r.outcomes[:0]
 	return true
 }
 
@@ -318,7 +282,7 @@ func (r *runner) storeFailed(what string, err error) {
 func (r *runner) flush(ctx context.Context) {
 	for try := 0; try < 5; try++ {
 		r.storeRetryAt = time.Time{}
-		r.step(ctx, nil, false)
+		r.record(ctx)
 		if len(r.outcomes) == 0 && len(r.dirty) == 0 && len(r.disable) == 0 {
 			return
 		}
