@@ -162,7 +162,7 @@ webhooks:
 			return len(ByCall(hs)[callUUID]) == 3
 		})
 		want := Events(ByCall(hooks)[callUUID])
-		b.do(t, chromedp.Click(chromedp.CSS(`#live-events li[data-event="CALL_HANGUP"] a`)))
+		b.do(t, b.click(`#live-events li[data-event="CALL_HANGUP"] a`))
 		b.waitPath(t, "/calls/"+callUUID)
 		// Every event, each delivered to the good receiver with a 200, and
 		// given up on by the flaky one after its one attempt.
@@ -177,7 +177,7 @@ webhooks:
 			t.Errorf("timeline does not show the hangup cause and the failed attempts' error:\n%s", text)
 		}
 		// The hangup's payload is the extended profile's, as the API renders it.
-		b.do(t, chromedp.Click(chromedp.CSS(`#timeline li.event[data-event="CALL_HANGUP"] summary`)))
+		b.do(t, b.click(`#timeline li.event[data-event="CALL_HANGUP"] summary`))
 		if payload := b.text(t, `#timeline li.event[data-event="CALL_HANGUP"] pre.payload`); !strings.Contains(payload, `"hangup_cause": "NO_ANSWER"`) || !strings.Contains(payload, `"call_uuid": "`+callUUID+`"`) {
 			t.Errorf("hangup payload:\n%s", payload)
 		}
@@ -189,7 +189,7 @@ webhooks:
 		before := len(flaky.Accepted())
 		sel := `#timeline li.event[data-event="CALL_ROUTED"] .delivery[data-status="failed"]`
 		id := b.eval(t, `document.querySelector('`+sel+`').dataset.deliveryId`)
-		b.do(t, chromedp.Click(chromedp.CSS(sel+` button[data-retry]`)))
+		b.do(t, b.click(sel+` button[data-retry]`))
 		flaky.WaitCount(t, before+1, dashWait)
 		b.poll(t, `document.querySelector('.delivery[data-delivery-id="`+id+`"][data-status="succeeded"] tr[data-status-code="200"]') !== null &&
 			document.querySelectorAll('.delivery[data-delivery-id="`+id+`"] tr[data-status-code]').length === 2`)
@@ -202,7 +202,7 @@ webhooks:
 		b.do(t, chromedp.Navigate(srv.URL+"/calls"), chromedp.WaitVisible(chromedp.ID("q-number")),
 			chromedp.SendKeys(chromedp.ID("q-number"), "1002"),
 			chromedp.SetValue(chromedp.ID("q-event"), "CALL_RINGING"),
-			chromedp.Click(chromedp.CSS(`form[role=search] button[type=submit]`)),
+			b.click(`form[role=search] button[type=submit]`),
 		)
 		b.waitPath(t, "/calls")
 		b.poll(t, `location.search.includes('number=1002') && location.search.includes('event=CALL_RINGING') &&
@@ -215,11 +215,11 @@ webhooks:
 	step("create an endpoint, send a test event, see its attempt", func(t *testing.T) {
 		third := NewReceiver(t)
 		b.do(t, chromedp.Navigate(srv.URL+"/endpoints"), chromedp.WaitVisible(chromedp.ID("endpoint-list")),
-			chromedp.Click(chromedp.ID("new-endpoint")),
+			b.click("#new-endpoint"),
 			chromedp.WaitVisible(chromedp.ID("new-url")),
 			// A bad URL first: the API's message shows at the field.
 			chromedp.SendKeys(chromedp.ID("new-url"), "ftp://nope"),
-			chromedp.Click(chromedp.CSS(`#create-form button[type=submit]`)),
+			b.click(`#create-form button[type=submit]`),
 		)
 		b.poll(t, `document.querySelector('#new-url[aria-invalid="true"]') !== null`)
 		if msg := b.text(t, `#create-form .alert.error`); !strings.Contains(msg, "http") {
@@ -230,22 +230,22 @@ webhooks:
 			chromedp.SendKeys(chromedp.ID("new-url"), third.URL),
 			chromedp.SendKeys(chromedp.ID("new-description"), "Billing"),
 			chromedp.SendKeys(chromedp.ID("new-secret"), third.Secret),
-			chromedp.Click(chromedp.ID("new-extended")),
-			chromedp.Click(chromedp.ID("new-CALL_INPUT")),
-			chromedp.Click(chromedp.ID("new-CALL_HANGUP")),
-			chromedp.Click(chromedp.CSS(`#create-form button[type=submit]`)),
+			b.click("#new-extended"),
+			b.click("#new-CALL_INPUT"),
+			b.click("#new-CALL_HANGUP"),
+			b.click(`#create-form button[type=submit]`),
 			chromedp.WaitVisible(chromedp.ID("section-test")),
 		)
 		if h1 := b.text(t, "h1"); h1 != "Billing" {
 			t.Errorf("endpoint page heading %q", h1)
 		}
-		b.do(t, chromedp.Click(chromedp.ID("secret-reveal")))
+		b.do(t, b.click("#secret-reveal"))
 		if got := b.text(t, "#secret"); got != third.Secret {
 			t.Errorf("revealed secret %q, want %q", got, third.Secret)
 		}
 		b.do(t,
 			chromedp.SetValue(chromedp.ID("test-kind"), "CALL_INPUT"),
-			chromedp.Click(chromedp.CSS(`#section-test button[type=submit]`)),
+			b.click(`#section-test button[type=submit]`),
 		)
 		hooks := third.WaitCount(t, 1, dashWait)
 		if hooks[0].Event() != "CALL_INPUT" || hooks[0].Body["sequence"] == nil {
@@ -255,18 +255,42 @@ webhooks:
 		b.poll(t, `document.querySelector('#endpoint-health dd') !== null && document.querySelector('#endpoint-health svg') !== null`)
 		b.shoot(t, "endpoint")
 
+		// Edit: the new description is the heading.
+		b.clear(t, "#edit-description")
+		b.do(t, chromedp.SendKeys(chromedp.ID("edit-description"), "Billing system"),
+			b.click(`#settings-form button[type=submit]`))
+		b.poll(t, `document.querySelector('h1').textContent === 'Billing system'`)
+		// Replay the last hour: of the events this endpoint takes, the
+		// call's hangup and its own test event, in order.
+		b.do(t, b.click(`#replay-form button[type=submit]`))
+		b.poll(t, `document.querySelector('#replay-result').textContent !== '' || document.querySelector('#replay-form .alert.error:not([hidden])') !== null`)
+		if got := b.text(t, "#replay-result"); got != "2 deliveries queued." {
+			t.Errorf("replay says %q, want 2 deliveries queued.", got)
+		}
+		// Two calls: each in order, but in no order between them.
+		replayed := ByCall(third.WaitCount(t, 3, dashWait)[1:])
+		if got := replayed[callUUID]; len(got) != 1 || got[0].Event() != "CALL_HANGUP" {
+			t.Errorf("replayed of the call: %v", Events(got))
+		}
+		if got := replayed[hooks[0].CallUUID()]; len(got) != 1 || got[0].ID != hooks[0].ID {
+			t.Errorf("replayed test event: %v", Events(got))
+		}
+		// Copy: to the clipboard, or selected for the user to copy where the
+		// browser refuses; either way it says so.
+		b.do(t, b.click("#secret-copy"))
+		b.poll(t, `document.querySelector('#toast.shown') !== null && /copied|Copying/.test(document.querySelector('#toast').textContent)`)
 		// Rotate: a new secret shows, and the old one still signs.
-		b.do(t, chromedp.Click(chromedp.CSS(`#section-secret button[type=submit]`)))
+		b.do(t, b.click(`#section-secret button[type=submit]`))
 		b.poll(t, `document.querySelector('#secret').textContent !== '`+third.Secret+`' && document.querySelector('#secret-previous p') !== null`)
 		// Disable, then delete through the confirmation.
-		b.do(t, chromedp.Click(chromedp.ID("toggle-disabled")))
+		b.do(t, b.click("#toggle-disabled"))
 		b.poll(t, `document.querySelector('.badges .badge.failed') !== null && document.querySelector('#toggle-disabled').textContent === 'Enable endpoint'`)
 		b.do(t, chromedp.Navigate(srv.URL+"/endpoints"), chromedp.WaitVisible(chromedp.CSS(`#endpoint-list table`)))
 		b.shoot(t, "endpoints")
-		b.do(t, chromedp.Click(chromedp.CSS(`#endpoint-list a[href^="/endpoints/"]:not([href*="ep_cfg_"])`)),
+		b.do(t, b.click(`#endpoint-list a[href^="/endpoints/"]:not([href*="ep_cfg_"])`),
 			chromedp.WaitVisible(chromedp.ID("delete-endpoint")),
-			chromedp.Click(chromedp.ID("delete-endpoint")),
-			chromedp.Click(chromedp.ID("delete-confirm")))
+			b.click("#delete-endpoint"),
+			b.click("#delete-confirm"))
 		b.waitPath(t, "/endpoints")
 		b.poll(t, `document.querySelectorAll('#endpoint-list tr[data-endpoint-id]').length === 2`)
 	})
@@ -293,7 +317,7 @@ webhooks:
 
 	step("sign out", func(t *testing.T) {
 		b.do(t, chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.ID("live-calls")),
-			chromedp.Click(chromedp.ID("signout")))
+			b.click("#signout"))
 		b.waitPath(t, "/signin")
 		if status := b.eval(t, `fetch('/v1/endpoints').then(r => r.status)`); status != "401" {
 			t.Errorf("GET /v1/endpoints after signing out: %s, want 401", status)
@@ -370,6 +394,18 @@ func (b *dashBrowser) do(t *testing.T, actions ...chromedp.Action[chromedp.Void]
 		if err != nil {
 			t.Fatalf("browser: %v (page %s)\n%s", err, b.location(), b.errors())
 		}
+	}
+}
+
+// click clicks the first element sel matches, scrolled to the middle of
+// the window first so that the sticky header cannot be over it.
+func (b *dashBrowser) click(sel string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		var v chromedp.Void
+		if _, err := chromedp.Evaluate[chromedp.Void](`document.querySelector(`+strconv.Quote(sel)+`)?.scrollIntoView({block: 'center'})`)(ctx, t); err != nil {
+			return v, err
+		}
+		return chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible)(ctx, t)
 	}
 }
 
@@ -453,6 +489,7 @@ func (b *dashBrowser) errors() string {
 // phone (390) width as NAME-desktop.png and NAME-phone.png.
 func (b *dashBrowser) shoot(t *testing.T, name string) {
 	t.Helper()
+	b.checkLabels(t)
 	for _, v := range []struct {
 		suffix        string
 		width, height int64
@@ -473,6 +510,19 @@ func (b *dashBrowser) shoot(t *testing.T, name string) {
 		}
 	}
 	b.do(t, chromedp.EmulateViewport(1280, 900))
+}
+
+// checkLabels fails the test if a form control of the page has no label,
+// or something clickable is not a link or a button.
+func (b *dashBrowser) checkLabels(t *testing.T) {
+	t.Helper()
+	bad := b.eval(t, `[...document.querySelectorAll('input, select, textarea')]
+		.filter(el => el.type !== 'hidden' && el.labels.length === 0 && !el.getAttribute('aria-label'))
+		.concat([...document.querySelectorAll('[onclick], [tabindex]:not(h1):not(main):not([role=alert])')])
+		.map(el => el.outerHTML.slice(0, 120)).join('\n')`)
+	if bad != "" {
+		t.Errorf("page %s has controls without a label or clickables that are not buttons:\n%s", b.location(), bad)
+	}
 }
 
 // checkRequests fails the test if a page asked any host but the server,

@@ -17,6 +17,7 @@ export async function render(page, [uuid]) {
 
   let labels = new Map();
   let detail = null;
+  let drawn = '';
 
   async function load() {
     const [d, l] = await Promise.all([
@@ -26,7 +27,13 @@ export async function render(page, [uuid]) {
     if (!page.alive) return;
     detail = d;
     labels = l;
-    draw();
+    // Redraw only what changed, so that polling leaves the reader's place
+    // and focus alone.
+    const key = JSON.stringify([d, [...l]]);
+    if (key !== drawn) {
+      drawn = key;
+      draw();
+    }
   }
 
   function draw() {
@@ -41,7 +48,7 @@ export async function render(page, [uuid]) {
         ['Started', timeEl(c.started_at)],
         ['Answered', c.answered_at ? [timeEl(c.answered_at), c.answered_by ? ` by ${c.answered_by}` : ''] : 'no'],
         ['Ended', c.ended_at ? timeEl(c.ended_at) : ''],
-        ['Duration', fmtDuration(end - new Date(c.started_at))],
+        ['Duration', h('span', { id: 'call-duration' }, fmtDuration(end - new Date(c.started_at)))],
         ['Hangup cause', c.hangup_cause],
         ['Direction', c.direction],
         ['Source', c.source],
@@ -91,6 +98,11 @@ export async function render(page, [uuid]) {
           : h('p', { class: 'muted small' }, 'No endpoint receives this event.')));
   }
 
+  // A live call's duration moves on.
+  page.every(() => {
+    const el = document.getElementById('call-duration');
+    if (el && detail && detail.call && !detail.call.ended_at) el.textContent = fmtDuration(Date.now() - new Date(detail.call.started_at));
+  }, 1000);
   // While the call is up or a delivery is pending, keep the page current.
   page.every(() => {
     if (!detail) return;

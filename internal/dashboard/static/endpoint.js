@@ -5,7 +5,7 @@
 import { api, query } from './api.js';
 import { navigate } from './nav.js';
 import { chart } from './chart.js';
-import { h, badge, kindBadge, timeEl, fmtTime, fmtRate, fmtMS, fromInput, toInput, dl, empty, errorBox, toast, copyText, zoneName, KINDS } from './util.js';
+import { h, badge, kindBadge, timeEl, fmtTime, fmtRate, fmtMS, fromInput, toInput, dl, empty, errorBox, toast, copyText, selectText, zoneName, KINDS } from './util.js';
 import { field, kindsFieldset, profileFieldset, showFormError, errorSlot } from './forms.js';
 import { statusBadges } from './endpoints.js';
 import { deliveryView } from './deliveries.js';
@@ -40,9 +40,16 @@ export async function render(page, [id]) {
     section('deliveries', 'Recent deliveries', deliveriesBox, 'wide'),
     section('danger', 'Disable or delete', dangerPanel(), 'wide'));
 
+  // The loads redraw only when something changed, so that polling leaves
+  // the reader's focus alone.
+  let healthDrawn = '';
+  let deliveriesDrawn = '';
+
   async function loadHealth() {
     const hl = await api('GET', `${path}/health`, undefined, page.signal);
-    if (!page.alive) return;
+    const key = JSON.stringify(hl);
+    if (!page.alive || key === healthDrawn) return;
+    healthDrawn = key;
     const since = new Date(hl.since);
     healthBox.replaceChildren(
       dl([
@@ -75,7 +82,9 @@ export async function render(page, [id]) {
 
   async function loadDeliveries() {
     const ds = await api('GET', `/v1/deliveries${query({ endpoint_id: ep.id, limit: 20 })}`, undefined, page.signal);
-    if (!page.alive) return;
+    const key = JSON.stringify(ds);
+    if (!page.alive || key === deliveriesDrawn) return;
+    deliveriesDrawn = key;
     if (!ds.length) {
       deliveriesBox.replaceChildren(empty('Nothing sent to this endpoint yet.'));
       return;
@@ -171,15 +180,14 @@ export async function render(page, [id]) {
       drawSecret();
     });
     copy.addEventListener('click', async () => {
-      const ok = await copyText(ep.secret);
-      if (ok) {
+      if (await copyText(ep.secret)) {
         toast('Secret copied.');
-      } else {
-        shown = true;
-        drawSecret();
-        copyText(ep.secret, code);
-        toast('Copying was refused by the browser: the secret is selected, copy it with Ctrl+C.', 'error');
+        return;
       }
+      shown = true;
+      drawSecret();
+      selectText(code);
+      toast('Copying was refused by the browser: the secret is selected, copy it with Ctrl+C.', 'error');
     });
     const grace = h('select', { id: 'rotate-grace', name: 'grace' },
       h('option', { value: '' }, 'the server default'),

@@ -22,12 +22,15 @@ export async function render(page, _params, q) {
     form,
     h('section', { class: 'card', 'aria-labelledby': 'list-h' }, h('h2', { id: 'list-h', class: 'visually-hidden' }, 'All endpoints'), list));
 
+  let drawn = '';
   async function load() {
     const [eps, ov] = await Promise.all([
       api('GET', '/v1/endpoints', undefined, page.signal),
       api('GET', '/v1/overview', undefined, page.signal),
     ]);
-    if (!page.alive) return;
+    const key = JSON.stringify([eps, ov.endpoints]);
+    if (!page.alive || key === drawn) return;
+    drawn = key;
     const health = new Map(ov.endpoints.map((e) => [e.endpoint_id, e]));
     list.replaceChildren(endpointTable(eps, health));
   }

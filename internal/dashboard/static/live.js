@@ -49,13 +49,21 @@ export async function render(page) {
   const ended = new Set();
   let channels = [];
 
+  // drawCalls redraws the list when what it shows changed, keeping the
+  // focus on the call it was on.
+  let drawn = '';
   function drawCalls() {
     const list = [...calls.values()].sort((a, b) => String(a.started).localeCompare(String(b.started)));
+    const key = JSON.stringify([list, channels]);
+    if (key === drawn) return;
+    drawn = key;
     callCount.textContent = String(list.length);
     if (!list.length) {
       callsBox.replaceChildren(empty('No calls right now.'));
       return;
     }
+    const focused = document.activeElement && callsBox.contains(document.activeElement)
+      ? document.activeElement.closest('tr[data-call-uuid]') : null;
     const now = Date.now();
     const legsOf = new Map();
     for (const ch of channels) {
@@ -67,11 +75,23 @@ export async function render(page) {
       h('tbody', {}, list.map((c) => h('tr', { 'data-call-uuid': c.uuid, 'data-state': c.state },
         h('td', { 'data-label': 'Call' }, h('a', { href: `/calls/${c.uuid}` }, h('span', { class: 'num' }, c.caller || '?'), ' → ', h('span', { class: 'num' }, c.callee || '?'))),
         h('td', { 'data-label': 'State' }, badge(c.state, `state ${c.state}`)),
-        h('td', { 'data-label': 'Duration', class: 'mono' }, c.started ? fmtDuration(now - new Date(c.started)) : ''),
+        h('td', { 'data-label': 'Duration', class: 'mono', 'data-started': c.started || '' }, c.started ? fmtDuration(now - new Date(c.started)) : ''),
         h('td', { 'data-label': 'Started' }, timeEl(c.started, fmtClock)),
         h('td', { 'data-label': 'Legs' }, legsView(legsOf.get(c.uuid))),
       ))),
     ));
+    if (focused) {
+      const again = callsBox.querySelector(`tr[data-call-uuid="${focused.dataset.callUuid}"] a`);
+      if (again) again.focus();
+    }
+  }
+
+  // tick moves the durations on.
+  function tick() {
+    const now = Date.now();
+    for (const td of callsBox.querySelectorAll('td[data-started]')) {
+      if (td.dataset.started) td.textContent = fmtDuration(now - new Date(td.dataset.started));
+    }
   }
 
   function drawRegistrations(regs) {
@@ -204,7 +224,7 @@ export async function render(page) {
     status.className = `stream-status ${st}`;
     status.textContent = { live: 'Live', connecting: 'Connecting…', reconnecting: 'Reconnecting…' }[st] || st;
   }));
-  page.every(drawCalls, 1000);
+  page.every(tick, 1000);
   page.every(refresh, 10000);
   await refresh();
 }

@@ -8,9 +8,12 @@ export async function render(page) {
   const body = h('div', { id: 'overview' }, h('p', { class: 'muted' }, 'Loading…'));
   page.main.append(page.title('Overview'), body);
 
+  let drawn = '';
   async function load() {
     const ov = await api('GET', '/v1/overview', undefined, page.signal);
-    if (!page.alive) return;
+    const key = JSON.stringify(ov);
+    if (!page.alive || key === drawn) return;
+    drawn = key;
     const since = new Date(ov.since);
     const events = ov.events.reduce((n, m) => n + m.events, 0);
     body.replaceChildren(

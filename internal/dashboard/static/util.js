@@ -208,20 +208,40 @@ export function kindBadge(kind) {
   return badge(kind.replace('CALL_', ''), `kind ${kind.toLowerCase().replace('_', '-')}`);
 }
 
-// copyText copies text to the clipboard, falling back to selecting it
-// where the clipboard API is unavailable (plain HTTP on a non-local host).
-export async function copyText(text, fallbackEl) {
-  try {
-    await navigator.clipboard.writeText(text);
-    return true;
-  } catch {
-    if (fallbackEl) {
-      const range = document.createRange();
-      range.selectNodeContents(fallbackEl);
-      const sel = window.getSelection();
-      sel.removeAllRanges();
-      sel.addRange(range);
+// copyText copies text to the clipboard and reports whether it could. The
+// clipboard API needs a secure context and may never answer without the
+// page's focus, so it gets a moment, then the older copy command is tried.
+export async function copyText(text) {
+  if (navigator.clipboard && window.isSecureContext) {
+    try {
+      await Promise.race([
+        navigator.clipboard.writeText(text),
+        new Promise((_, reject) => setTimeout(() => reject(new Error('no answer')), 1500)),
+      ]);
+      return true;
+    } catch {
+      // try the copy command
     }
-    return false;
   }
+  const area = h('textarea', { class: 'visually-hidden', 'aria-hidden': 'true', readonly: true });
+  area.value = text;
+  document.body.append(area);
+  area.select();
+  let ok = false;
+  try {
+    ok = document.execCommand('copy');
+  } catch {
+    ok = false;
+  }
+  area.remove();
+  return ok;
+}
+
+// selectText selects the text of el, for the user to copy.
+export function selectText(el) {
+  const range = document.createRange();
+  range.selectNodeContents(el);
+  const sel = window.getSelection();
+  sel.removeAllRanges();
+  sel.addRange(range);
 }
