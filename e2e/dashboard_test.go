@@ -62,7 +62,7 @@ sip: {listen: ["udp://127.0.0.1:%d"], domain: pbx.test}
 extensions:
   - {number: "1001", password: secret-1001, name: Alice}
   - {number: "1002", password: secret-1002, name: Bob}
-ring_timeout: 6s
+ring_timeout: 4s
 webhooks:
   - url: %q
     description: Call log
@@ -301,6 +301,10 @@ webhooks:
 		first := b.text(t, `#overview tr[data-endpoint-id] td[data-label="Endpoint"] a`)
 		if first != "Flaky CRM" {
 			t.Errorf("first endpoint %q, want the failing Flaky CRM", first)
+		}
+		// The call's three events; test events are not counted.
+		if events := b.text(t, `#overview .tile .tile-value`); events != "3" {
+			t.Errorf("events in the last hour: %s, want 3", events)
 		}
 		b.shoot(t, "overview")
 	})

@@ -153,11 +153,16 @@ func Serve(ctx context.Context, o Options) error {
 	}
 	stopEngine := stage(&engineWG, "delivery", engine.Run)
 	stopRecorder := stage(&recWG, "recorder", rec.Run)
+	// Watched before the sources start, so that no event goes uncounted.
+	activity, stopWatch := rec.Watch(4096)
+	stopActivity := run("activity", func(c context.Context) error {
+		defer stopWatch()
+		return countEvents(c, activity, health)
+	})
 	var stopSources []context.CancelFunc
 	for _, s := range srcs.list {
 		stopSources = append(stopSources, stage(&srcWG, s.Name(), func(c context.Context) error { return s.Run(c, rec) }))
 	}
-	stopActivity := run("activity", func(c context.Context) error { return countEvents(c, rec, health) })
 	stopRetention := run("retention", func(c context.Context) error { return purgeLoop(c, st, cfg.Store.Retention.D(), log) })
 	go srv.Serve(ln)
 	log.Info("switchhook is up", "http", "http://"+ln.Addr().String(), "store", redactDSN(cfg.Store.DSN), "node", cfg.Node, "sources", len(srcs.list))
@@ -331,9 +336,7 @@ func schedule(own, fallback []config.Duration) []time.Duration {
 
 // countEvents counts the recorded events per minute, but test events, for
 // the dashboard's overview.
-func countEvents(ctx context.Context, rec *ingest.Recorder, h *delivery.Health) error {
-	evs, stop := rec.Watch(4096)
-	defer stop()
+func countEvents(ctx context.Context, evs <-chan events.Event, h *delivery.Health) error {
 	for {
 		select {
 		case <-ctx.Done():

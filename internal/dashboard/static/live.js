@@ -225,7 +225,7 @@ export async function render(page) {
     status.textContent = { live: 'Live', connecting: 'Connecting…', reconnecting: 'Reconnecting…' }[st] || st;
   }));
   page.every(tick, 1000);
-  page.every(refresh, 10000);
+  page.every(refresh, 5000);
   await refresh();
 }
 
