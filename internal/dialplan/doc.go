@@ -1,5 +1,8 @@
-// Package dialplan decides where a dialled number goes: which kind of target
-// (an extension now; ring groups, IVRs and gateways as they are added) and
-// which extensions to ring. A number that matches nothing is not routed, and
-// the PBX refuses the call without emitting any event.
+// Package dialplan decides where a dialled number goes: to an extension, a
+// ring group (its members all at once or one after another), an IVR (which
+// answers and routes by a digit), or, for numbers the PBX does not serve,
+// out through a gateway by the first outbound route whose pattern matches,
+// with the number rewritten. Calls arriving from a gateway are routed by the
+// number they dialled (DID). A number that matches nothing is not routed,
+// and the PBX refuses the call without emitting any event.
 package dialplan

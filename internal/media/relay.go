@@ -144,7 +144,7 @@ func (r *Relay) forward(s Side, rtcp bool) {
 		out.mu.Lock()
 		dst := out.remote
 		out.mu.Unlock()
-		if !dst.Addr().IsValid() || dst.Addr().IsUnspecified() || dst.Port() == 0 {
+		if !usable(dst) {
 			continue
 		}
 		if rtcp {

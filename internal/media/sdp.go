@@ -147,26 +147,66 @@ func (d *Description) KeepRelayable() error {
 	if err != nil {
 		return err
 	}
-	keep := make(map[string]bool)
+	keep := make(map[uint8]bool)
 	audio := false
 	for _, c := range codecs {
 		if c.Relayable() {
-			keep[strconv.Itoa(int(c.PayloadType))] = true
+			keep[c.PayloadType] = true
 			audio = audio || !c.IsTelephoneEvent()
 		}
 	}
 	if !audio {
 		return ErrNoCodec
 	}
-	m.MediaName.Formats = slices.DeleteFunc(m.MediaName.Formats, func(f string) bool { return !keep[f] })
+	keepOnly(m, keep)
+	return nil
+}
+
+// Narrow keeps, of the audio stream, only the first of PCMU and PCMA it
+// lists and telephone-event at 8000 Hz, and returns that codec: what the
+// PBX answers with when it answers a call itself (an IVR), since it plays
+// one codec and reads DTMF as RFC 4733 events. Later offers to a callee
+// made from d then hold that codec only, so the callee answers with what
+// the caller already receives.
+func (d *Description) Narrow() (Codec, error) {
+	m := d.sd.MediaDescriptions[d.audio]
+	codecs, err := codecsOf(m)
+	if err != nil {
+		return Codec{}, err
+	}
+	keep := make(map[uint8]bool)
+	var chosen Codec
+	for _, c := range codecs {
+		switch {
+		case c.IsTelephoneEvent() && c.ClockRate == 8000:
+			keep[c.PayloadType] = true
+		case chosen.Name == "" && c.Relayable() && !c.IsTelephoneEvent():
+			chosen = c
+			keep[c.PayloadType] = true
+		}
+	}
+	if chosen.Name == "" {
+		return Codec{}, ErrNoCodec
+	}
+	keepOnly(m, keep)
+	return chosen, nil
+}
+
+// keepOnly removes from m every payload format not in keep, with its
+// rtpmap and fmtp lines.
+func keepOnly(m *sdp.MediaDescription, keep map[uint8]bool) {
+	kept := func(f string) bool {
+		pt, err := strconv.ParseUint(f, 10, 7)
+		return err == nil && keep[uint8(pt)]
+	}
+	m.MediaName.Formats = slices.DeleteFunc(m.MediaName.Formats, func(f string) bool { return !kept(f) })
 	m.Attributes = slices.DeleteFunc(m.Attributes, func(a sdp.Attribute) bool {
 		if a.Key != "rtpmap" && a.Key != "fmtp" {
 			return false
 		}
 		pt, _, _ := strings.Cut(a.Value, " ")
-		return !keep[pt]
+		return !kept(pt)
 	})
-	return nil
 }
 
 // Origin is the PBX's o= line toward one side; Version must grow each time

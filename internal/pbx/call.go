@@ -13,8 +13,8 @@ import (
 
 	"github.com/switchhook/switchhook/internal/dialplan"
 	"github.com/switchhook/switchhook/internal/events"
+	"github.com/switchhook/switchhook/internal/gateway"
 	"github.com/switchhook/switchhook/internal/media"
-	"github.com/switchhook/switchhook/internal/registrar"
 )
 
 // callState is where a call is in its life: routed → ringing → answered →
@@ -28,43 +28,63 @@ const (
 	stateEnded
 )
 
-// call is one caller's attempt: an A-leg toward the caller and one B-leg per
-// contact rung. The PBX answering itself (an IVR) is a call whose answering
-// party is the PBX; ring groups are more B-legs. Events are emitted under mu,
-// which is what keeps a call's events in order.
+// call is one caller's attempt: an A-leg toward the caller and one B-leg
+// per destination rung (each contact of an extension or ring group member,
+// or a gateway). An IVR is a B-leg too, one the PBX plays itself. Events
+// are emitted under mu, which is what keeps a call's events in order.
 type call struct {
 	p          *PBX
 	id         string
-	caller     string // the caller's extension number
+	caller     string // the calling number: an extension, or a carrier's caller ID
 	callerName string
 	dialed     string
 	route      dialplan.Route
+	direction  events.Direction
 	created    time.Time
-	relay      *media.Relay
 	a          *leg
 
+	// ctx ends when the call does, stopping what plays to the caller.
+	ctx       context.Context
+	stop      context.CancelFunc
+	callerBye chan struct{} // closed when the caller hangs up before it is answered
+	byeOnce   sync.Once
+	digits    chan media.Digit // the caller's digits while an IVR listens
+
 	mu         sync.Mutex
+	relay      *media.Relay
 	state      callState
 	legs       []*leg
-	answered   *leg
+	answered   *leg // the party connected to the caller, if any
 	answeredAt time.Time
 	held       [2]bool // by side: caller (A), callee (B)
 	updating   bool    // a re-INVITE or UPDATE is being relayed
 	alerted    bool    // the caller has heard 180 Ringing
 	early      bool    // the caller has early media (183 with SDP)
+	// callerUp is set once the caller's INVITE is answered, by a callee
+	// or an IVR: from then on the caller's dialog stays, whatever the PBX
+	// connects it to.
+	callerUp bool
+	// dest is the number events name while no party is connected: the
+	// number dialled, the number sent to a gateway, or an IVR's choice.
+	dest string
+	// offer is what callees are offered: the caller's offer, narrowed to
+	// one codec once an IVR has answered with it (codec).
+	offer *media.Description
+	codec media.Codec
 }
 
-// leg is one SIP dialog of a call.
+// leg is one SIP dialog of a call, or the PBX itself when an IVR answers.
 type leg struct {
-	c       *call
-	id      string
-	side    media.Side
-	number  string // the extension of the party on this leg
-	created time.Time
+	c        *call
+	id       string
+	side     media.Side
+	number   string // the extension, IVR or outside number of the party on this leg
+	created  time.Time
+	internal bool // the PBX answers on this leg (an IVR): there is no dialog
 
-	server  *sipgo.DialogServerSession // the A-leg's dialog
-	binding registrar.Binding          // a B-leg's contact
-	cancel  context.CancelFunc         // stops a B-leg ringing
+	server *sipgo.DialogServerSession // the A-leg's dialog
+	target dialTarget                 // where a B-leg's INVITE goes
+	cancel context.CancelFunc         // stops a B-leg ringing
 
 	// Under c.mu.
 	client *sipgo.DialogClientSession // a B-leg's dialog once sent
@@ -74,11 +94,26 @@ type leg struct {
 	state  string
 }
 
-func newCall(p *PBX, caller, dialed string, route dialplan.Route) *call {
+// dialTarget is where a B-leg's INVITE goes: a registered contact of an
+// extension, or a gateway.
+type dialTarget struct {
+	uri       sip.Uri          // Request-URI
+	to        sip.Uri          // To
+	dest      string           // host:port the INVITE is sent to
+	transport string           // "udp" or "tcp"
+	gw        *gateway.Gateway // nil for an extension's phone
+}
+
+func newCall(p *PBX, caller, callerName, dialed string, route dialplan.Route, dir events.Direction) *call {
 	c := &call{
-		p: p, id: uuid.NewString(), caller: caller, callerName: p.cfg.exts[caller].Name,
-		dialed: dialed, route: route, created: time.Now(),
+		p: p, id: uuid.NewString(), caller: caller, callerName: callerName,
+		dialed: dialed, route: route, direction: dir, created: time.Now(), dest: dialed,
+		callerBye: make(chan struct{}), digits: make(chan media.Digit, 8),
 	}
+	if route.Target.Type == events.Gateway {
+		c.dest = route.Number
+	}
+	c.ctx, c.stop = context.WithCancel(context.WithoutCancel(p.ctx))
 	c.a = c.newLeg(media.SideA, caller)
 	c.a.state = "routed"
 	return c
@@ -112,7 +147,7 @@ func (l *leg) otherLocked() *leg {
 func (c *call) event(kind events.Kind, at time.Time, dest string, l *leg) events.Event {
 	return events.Event{
 		Kind: kind, CallUUID: c.id, SessionUUID: c.id, CallerIDNumber: c.caller,
-		DestinationNumber: dest, OccurredAt: at, Direction: events.Internal,
+		DestinationNumber: dest, OccurredAt: at, Direction: c.direction,
 		LegUUID: l.id, Source: sourceName,
 	}
 }
@@ -126,12 +161,13 @@ func (c *call) emitLocked(e events.Event) {
 	}
 }
 
-// currentCalleeLocked is the number the events of an answered call name.
+// currentCalleeLocked is the number the events of the call name: the
+// party connected, else the number being reached.
 func (c *call) currentCalleeLocked() string {
 	if c.answered != nil {
 		return c.answered.number
 	}
-	return c.dialed
+	return c.dest
 }
 
 // end ends the call once: it emits CALL_HANGUP, forgets the call and
@@ -147,11 +183,13 @@ func (c *call) end(h events.Hangup, l *leg) bool {
 	e := c.event(events.CallHangup, time.Now(), c.currentCalleeLocked(), l)
 	e.Hangup = &h
 	c.emitLocked(e)
+	relay := c.relay
 	c.mu.Unlock()
+	c.stop()
 	c.p.forget(c)
 	// Outside mu: the relay's goroutines take mu to report DTMF.
-	if c.relay != nil {
-		c.relay.Close()
+	if relay != nil {
+		relay.Close()
 	}
 	c.p.log.Debug("call ended", "call_uuid", c.id, "cause", h.Cause, "sip_code", h.SIPCode, "by", h.By)
 	return true
@@ -176,6 +214,15 @@ func (c *call) inputLocked(from media.Side, d media.Digit, at time.Time) {
 	e := c.event(events.CallInput, at, c.currentCalleeLocked(), l)
 	e.Digit, e.DigitDuration, e.Party = d.Digit, d.Duration, l.party()
 	c.emitLocked(e)
+	if l == c.a && c.answered.internal {
+		// An IVR listens. A caller who presses faster than it routes
+		// loses nothing up to the buffer; beyond it, keys are only
+		// reported.
+		select {
+		case c.digits <- d:
+		default:
+		}
+	}
 }
 
 // setHoldLocked records whether the party on l holds the call and emits
@@ -201,13 +248,14 @@ func (c *call) setHoldLocked(l *leg, held bool, at time.Time) {
 }
 
 // hangupFrom ends an answered call on a BYE received on l and sends BYE to
-// the other party.
+// the other party. A caller answered by an IVR may also hang up while the
+// IVR's choice rings: the ringing legs see the call end and stop.
 func (c *call) hangupFrom(l *leg) {
 	c.mu.Lock()
 	other := l.otherLocked()
-	answered := c.state == stateAnswered
+	up := c.state == stateAnswered || (l == c.a && c.callerUp && c.state != stateEnded)
 	c.mu.Unlock()
-	if !answered || !c.end(events.Hangup{Cause: events.CauseNormalClearing, SIPCode: sip.StatusOK, By: l.party()}, l) {
+	if !up || !c.end(events.Hangup{Cause: events.CauseNormalClearing, SIPCode: sip.StatusOK, By: l.party()}, l) {
 		return
 	}
 	if other != nil {
@@ -220,7 +268,23 @@ func (c *call) hangupFrom(l *leg) {
 // byeTimeout bounds the wait for a BYE's answer.
 const byeTimeout = 10 * time.Second
 
-// bye sends BYE on the leg's dialog.
+// hangupEarly answers the caller's BYE on a dialog that is not answered
+// yet (RFC 3261 §15: a caller may end an early dialog so) and has the
+// call's setup end it as a cancelled call. It reports false, leaving the
+// BYE to the usual path, once the caller is answered.
+func (c *call) hangupEarly(req *sip.Request, tx sip.ServerTransaction) bool {
+	c.mu.Lock()
+	early := !c.callerUp && c.state != stateEnded
+	c.mu.Unlock()
+	if !early {
+		return false
+	}
+	tx.Respond(sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil))
+	c.byeOnce.Do(func() { close(c.callerBye) })
+	return true
+}
+
+// bye sends BYE on the leg's dialog; an IVR has none.
 func (l *leg) bye(ctx context.Context) {
 	var err error
 	if l.server != nil {
@@ -285,16 +349,19 @@ func (c *call) channels() []Channel {
 	out := make([]Channel, 0, len(legs))
 	for _, l := range legs {
 		ch := Channel{
-			CallUUID: c.id, LegUUID: l.id, Party: l.party(), Number: l.number, Direction: events.Internal,
+			CallUUID: c.id, LegUUID: l.id, Party: l.party(), Number: l.number, Direction: c.direction,
 			State: l.state, CreatedAt: l.created.UTC(),
 		}
-		if c.relay != nil {
+		if c.relay != nil && !l.internal {
 			ch.RTPPort = c.relay.Port(l.side)
 		}
-		if l.server != nil {
+		switch {
+		case l.server != nil:
 			ch.Remote = l.server.InviteRequest.Source()
-		} else {
-			ch.Remote = l.binding.Contact.String()
+		case l.internal:
+			ch.Remote = "ivr"
+		default:
+			ch.Remote = l.target.uri.String()
 		}
 		if c.state == stateAnswered && (l == c.a || l == c.answered) {
 			at := c.answeredAt.UTC()

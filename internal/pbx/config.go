@@ -6,6 +6,10 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/switchhook/switchhook/internal/dialplan"
+	"github.com/switchhook/switchhook/internal/gateway"
+	"github.com/switchhook/switchhook/internal/media"
 )
 
 // Config is what the PBX serves and who may use it.
@@ -24,9 +28,18 @@ type Config struct {
 	RTPPortMin, RTPPortMax int
 	// Extensions are the users that register and call.
 	Extensions []Extension
-	// RingTimeout is how long a call rings before it ends with NO_ANSWER;
-	// 0 means 30 seconds.
+	// RingTimeout is how long a call to an extension or a gateway rings
+	// before it ends with NO_ANSWER; 0 means 30 seconds.
 	RingTimeout time.Duration
+	// RingGroups and IVRs are numbers beside the extensions'.
+	RingGroups []dialplan.RingGroup
+	IVRs       []dialplan.IVR
+	// Gateways are the SIP trunks to carriers; Routes send the numbers
+	// dialled by extensions that are not the PBX's out through them, and
+	// Inbound routes the calls that come in from them.
+	Gateways []gateway.Config
+	Routes   []dialplan.OutboundRoute
+	Inbound  []dialplan.Inbound
 }
 
 // Extension is one user of the PBX.
@@ -52,6 +65,10 @@ type checked struct {
 	advertise netip.Addr // in Contact, Via and SDP
 	bind      netip.Addr // where RTP sockets are bound
 	exts      map[string]Extension
+	plan      *dialplan.Plan
+	gateways  []*gateway.Gateway       // in the order of Config.Gateways
+	prompts   map[string]*media.Prompt // by IVR number
+	ringback  *media.Prompt
 }
 
 func (c Config) check() (*checked, error) {
@@ -96,7 +113,80 @@ func (c Config) check() (*checked, error) {
 		}
 		out.exts[e.Number] = e
 	}
+	if err := out.checkRouting(); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// checkRouting makes the dialplan, the gateways and the IVRs' prompts, so
+// that a prompt file that cannot be played stops the PBX from starting
+// rather than a caller from hearing it.
+func (c *checked) checkRouting() error {
+	names := make([]string, 0, len(c.Gateways))
+	for i, gc := range c.Gateways {
+		g, err := gateway.New(gc)
+		if err != nil {
+			return fmt.Errorf("pbx: gateways[%d]: %w", i, err)
+		}
+		for _, other := range c.gateways {
+			if other.Name() == g.Name() {
+				return fmt.Errorf("pbx: gateways[%d]: name %q is used already", i, g.Name())
+			}
+		}
+		if !c.serves(g.Transport()) {
+			return fmt.Errorf("pbx: gateways[%d] (%s): transport %s, but the PBX has no %s listener", i, g.Name(), g.Transport(), g.Transport())
+		}
+		c.gateways = append(c.gateways, g)
+		names = append(names, g.Name())
+	}
+	numbers := make([]string, 0, len(c.Extensions))
+	for _, e := range c.Extensions {
+		numbers = append(numbers, e.Number)
+	}
+	var err error
+	c.plan, err = dialplan.New(dialplan.Config{
+		Extensions: numbers, RingGroups: c.RingGroups, IVRs: c.IVRs,
+		Gateways: names, Routes: c.Routes, Inbound: c.Inbound,
+	})
+	if err != nil {
+		return fmt.Errorf("pbx: %w", err)
+	}
+	c.ringback = media.Ringback()
+	c.prompts = make(map[string]*media.Prompt, len(c.IVRs))
+	for i, v := range c.IVRs {
+		if v.Prompt == "" {
+			c.prompts[v.Number] = media.PromptTone()
+			continue
+		}
+		p, err := media.LoadPrompt(v.Prompt)
+		if err != nil {
+			return fmt.Errorf("pbx: ivrs[%d] (%s): %w", i, v.Number, err)
+		}
+		c.prompts[v.Number] = p
+	}
+	return nil
+}
+
+// serves reports whether a listener of network ("udp" or "tcp") is
+// configured.
+func (c *checked) serves(network string) bool {
+	for _, l := range c.listeners {
+		if l.network == network {
+			return true
+		}
+	}
+	return false
+}
+
+// gateway returns the gateway called name.
+func (c *checked) gateway(name string) *gateway.Gateway {
+	for _, g := range c.gateways {
+		if g.Name() == name {
+			return g
+		}
+	}
+	return nil
 }
 
 func parseListen(s string) (listener, error) {

@@ -16,7 +16,6 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/switchhook/switchhook/internal/dialplan"
 	"github.com/switchhook/switchhook/internal/events"
 	"github.com/switchhook/switchhook/internal/media"
 	"github.com/switchhook/switchhook/internal/metrics"
@@ -39,7 +38,6 @@ type PBX struct {
 	auth    *sipauth.Authenticator
 	limiter *sipauth.Limiter
 	reg     *registrar.Registrar
-	plan    *dialplan.Plan
 	domain  string
 
 	started atomic.Bool
@@ -54,6 +52,9 @@ type PBX struct {
 
 	// wg counts the goroutines calls start (call setup, B-legs, hangups).
 	wg sync.WaitGroup
+	// gwWG counts the gateways' registration goroutines, which withdraw
+	// their registrations as the PBX stops, before its SIP stack closes.
+	gwWG sync.WaitGroup
 
 	mu      sync.Mutex
 	addrs   []string
@@ -104,13 +105,6 @@ func New(cfg Config, logger *slog.Logger, m *metrics.Metrics) (*PBX, error) {
 		return e.Password, ok
 	})
 	if err != nil {
-		return nil, fmt.Errorf("pbx: %w", err)
-	}
-	numbers := make([]string, 0, len(c.Extensions))
-	for _, e := range c.Extensions {
-		numbers = append(numbers, e.Number)
-	}
-	if p.plan, err = dialplan.New(numbers); err != nil {
 		return nil, fmt.Errorf("pbx: %w", err)
 	}
 	if p.ports, err = media.NewPortPool(c.bind, c.RTPPortMin, c.RTPPortMax); err != nil {
@@ -179,6 +173,7 @@ func (p *PBX) Run(ctx context.Context, sink events.Sink) error {
 			}
 		}()
 	}
+	p.startGateways(ctx)
 	if p.metrics != nil {
 		p.metrics.SourceConnected.WithLabelValues(sourceName).Set(1)
 	}
@@ -317,6 +312,7 @@ func (p *PBX) shutdown() {
 	done := make(chan struct{})
 	go func() {
 		p.wg.Wait()
+		p.gwWG.Wait()
 		close(done)
 	}()
 	select {

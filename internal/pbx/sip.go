@@ -179,6 +179,9 @@ func (p *PBX) handleBye(req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", "")
 		return
 	}
+	if l.server != nil && l.c.hangupEarly(req, tx) {
+		return
+	}
 	var err error
 	if l.server != nil {
 		err = l.server.ReadBye(req, tx)

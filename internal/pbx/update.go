@@ -34,7 +34,7 @@ func (l *leg) dialog() *sipgo.Dialog {
 
 // contact is the PBX's Contact toward the party on the leg.
 func (l *leg) contact() *sip.ContactHeader {
-	network := l.binding.Transport
+	network := l.target.transport
 	if l.server != nil {
 		network = l.server.InviteRequest.Transport()
 	}
@@ -148,6 +148,17 @@ func (c *call) update(l *leg, req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, sip.StatusNotAcceptableHere, "Not Acceptable Here", err.Error())
 		return
 	}
+	if other.internal {
+		// The caller's offer to an IVR: the PBX plays on as it answered,
+		// to wherever the caller now receives, and hold is seen as ever.
+		c.mu.Lock()
+		c.relay.SetRemote(l.side, s.Addr, s.EventRates())
+		c.setHoldLocked(l, s.Held(), at)
+		body := l.sdp
+		c.mu.Unlock()
+		c.respondSDP(l, req, tx, body)
+		return
+	}
 	c.mu.Lock()
 	body, err := c.sdpForLocked(other, offer)
 	c.mu.Unlock()
@@ -234,6 +245,11 @@ func (c *call) info(l *leg, req *sip.Request, tx sip.ServerTransaction) {
 		c.mu.Lock()
 		c.inputLocked(l.side, d, at)
 		c.mu.Unlock()
+	}
+	if other.internal {
+		// An IVR takes the digit itself; there is no one to relay to.
+		tx.Respond(sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil))
+		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.p.ctx), relayTimeout)
 	defer cancel()
