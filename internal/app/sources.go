@@ -7,8 +7,10 @@ import (
 
 	"github.com/switchhook/switchhook/internal/asterisk"
 	"github.com/switchhook/switchhook/internal/config"
+	"github.com/switchhook/switchhook/internal/dialplan"
 	"github.com/switchhook/switchhook/internal/events"
 	"github.com/switchhook/switchhook/internal/freeswitch"
+	"github.com/switchhook/switchhook/internal/gateway"
 	"github.com/switchhook/switchhook/internal/metrics"
 	"github.com/switchhook/switchhook/internal/pbx"
 	"github.com/switchhook/switchhook/internal/simulator"
@@ -27,6 +29,7 @@ type sources struct {
 // and the simulator.
 func buildSources(cfg *config.Config, dataDir string, stdout io.Writer, log *slog.Logger, m *metrics.Metrics) (*sources, error) {
 	s := &sources{}
+	var statuses []func() any
 	if cfg.SIP.On() {
 		exts := cfg.Extensions
 		if cfg.DemoExtensions {
@@ -50,6 +53,7 @@ func buildSources(cfg *config.Config, dataDir string, stdout io.Writer, log *slo
 		for _, e := range exts {
 			pc.Extensions = append(pc.Extensions, pbx.Extension{Number: e.Number, Password: e.Password, Name: e.Name})
 		}
+		routing(cfg, &pc)
 		p, err := pbx.New(pc, log.With("part", "pbx"), m)
 		if err != nil {
 			return nil, fmt.Errorf("sip: %w", err)
@@ -57,8 +61,10 @@ func buildSources(cfg *config.Config, dataDir string, stdout io.Writer, log *slo
 		s.list = append(s.list, p)
 		s.registrations = func() any { return p.Registrations() }
 		s.channels = func() any { return p.Channels() }
+		for i := range pc.Gateways {
+			statuses = append(statuses, func() any { return p.Gateways()[i] })
+		}
 	}
-	var statuses []func() any
 	for _, f := range cfg.FreeSWITCH {
 		c := freeswitch.New(freeswitch.Config{Name: f.Name, Address: f.Address, Password: f.Password}, log.With("part", "freeswitch/"+f.Name), m)
 		s.list = append(s.list, c)
@@ -80,4 +86,31 @@ func buildSources(cfg *config.Config, dataDir string, stdout io.Writer, log *slo
 		s.list = append(s.list, simulator.New(simulator.Config{Calls: sim.Calls, Rate: sim.Rate, Caller: sim.Caller, Callee: sim.Callee, Step: sim.Step.D()}))
 	}
 	return s, nil
+}
+
+// routing maps the ring groups, IVRs, gateways, outbound routes and inbound
+// DIDs of cfg onto pc.
+func routing(cfg *config.Config, pc *pbx.Config) {
+	for _, g := range cfg.RingGroups {
+		pc.RingGroups = append(pc.RingGroups, dialplan.RingGroup{
+			Number: g.Number, Strategy: dialplan.Strategy(g.Strategy), Members: g.Members,
+			Timeout: g.Timeout.D(), MemberTimeout: g.MemberTimeout.D(),
+		})
+	}
+	for _, v := range cfg.IVRs {
+		pc.IVRs = append(pc.IVRs, dialplan.IVR{
+			Number: v.Number, Prompt: v.Prompt, DigitTimeout: v.DigitTimeout.D(), Options: v.Options, Default: v.Default,
+		})
+	}
+	for _, g := range cfg.Gateways {
+		pc.Gateways = append(pc.Gateways, gateway.Config{
+			Name: g.Name, Address: g.Address, Username: g.Username, Password: g.Password, Register: g.Register, Transport: g.Transport,
+		})
+	}
+	for _, r := range cfg.Routes {
+		pc.Routes = append(pc.Routes, dialplan.OutboundRoute{Match: r.Match, Gateway: r.Gateway, Number: r.Number})
+	}
+	for _, in := range cfg.Inbound {
+		pc.Inbound = append(pc.Inbound, dialplan.Inbound{DID: in.DID, To: in.To})
+	}
 }
