@@ -210,6 +210,10 @@ webhooks:
 		b.shoot(t, "calls")
 		b.do(t, chromedp.Navigate(srv.URL+"/calls?number=1003"))
 		b.poll(t, `document.querySelector('#call-results .empty') !== null`)
+		// A call UUID that is not known says so.
+		b.do(t, chromedp.SendKeys(chromedp.ID("q-uuid"), "0b6f7e2c-6a53-4f35-9d55-1f2a0c3e9b7d"),
+			b.click(`form[role=search] button[type=submit]`))
+		b.poll(t, `location.pathname.startsWith('/calls/0b6f') && /call "0b6f.*" not found/.test(document.querySelector('main .alert.error')?.textContent)`)
 	})
 
 	step("create an endpoint, send a test event, see its attempt", func(t *testing.T) {
@@ -317,6 +321,23 @@ webhooks:
 		}
 		b.do(t, chromedp.Navigate(srv.URL+"/calls/"+callUUID), chromedp.WaitVisible(chromedp.CSS(`#timeline li.event`)))
 		b.shoot(t, "call-dark")
+	})
+
+	step("a restart signs the browser out", func(t *testing.T) {
+		b.do(t, chromedp.Navigate(srv.URL+"/overview"), chromedp.WaitVisible(chromedp.CSS(`#overview .tiles`)),
+			b.click(`a[data-nav="live"]`))
+		b.poll(t, `document.querySelector('.stream-status.live') !== null`)
+		if err := srv.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		b.poll(t, `document.querySelector('.stream-status.reconnecting') !== null`)
+		// Sessions live in the server's memory: the new process knows none,
+		// and the page sends the browser to sign in, back to Live after.
+		srv.Restart()
+		b.waitPath(t, "/signin")
+		b.do(t, chromedp.SendKeys(chromedp.ID("token"), testToken), chromedp.Submit(chromedp.ID("token")))
+		b.waitPath(t, "/")
+		b.poll(t, `document.querySelector('.stream-status.live') !== null`)
 	})
 
 	step("sign out", func(t *testing.T) {
