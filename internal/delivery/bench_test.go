@@ -16,6 +16,7 @@ import (
 	"github.com/switchhook/switchhook/internal/delivery"
 	"github.com/switchhook/switchhook/internal/events"
 	"github.com/switchhook/switchhook/internal/store"
+	"github.com/switchhook/switchhook/internal/store/postgres/pgtest"
 	"github.com/switchhook/switchhook/receiver"
 )
 
@@ -47,58 +48,74 @@ func benchOptions() delivery.Options {
 }
 
 // BenchmarkDeliver measures throughput end to end: b.N events of 5-event
-// calls are inserted into a SQLite store in batches of 100 (as the recorder
-// commits them) while the engine delivers them to a signature-checking
-// receiver on loopback. It reports deliveries/s.
+// calls are inserted into the store (SQLite, then PostgreSQL if reachable)
+// in batches of 100, as the recorder commits them, while the engine
+// delivers them to a signature-checking receiver on loopback. It reports
+// deliveries/s, how the store calls were batched, and the share of the run
+// the engine spent waiting on the store.
 func BenchmarkDeliver(b *testing.B) {
-	for _, inFlight := range []int{16, 64} {
-		b.Run(fmt.Sprintf("max_in_flight=%d", inFlight), func(b *testing.B) {
-			st := openStore(b)
-			var delivered atomic.Int64
-			done := make(chan struct{})
-			total := int64(b.N)
-			ep := endpoint(b, st, "http://placeholder", func(ep *store.Endpoint) { ep.MaxInFlight = inFlight })
-			srv := benchReceiver(b, ep.Secrets[0].Value, func(string) {
-				if delivered.Add(1) == total {
-					close(done)
-				}
-			})
-			ep.URL = srv.URL
-			if err := st.UpdateEndpoint(context.Background(), ep); err != nil {
-				b.Fatal(err)
-			}
-			evs := make([]events.Event, 0, b.N+5)
-			for len(evs) < b.N {
-				evs = append(evs, call(5)...)
-			}
-			evs = evs[:b.N]
-
-			cs := &countingStore{Store: st}
-			b.ResetTimer()
-			eng := start(b, cs, benchOptions())
-			start := time.Now()
-			for len(evs) > 0 {
-				n := min(len(evs), 100)
-				emit(b, st, eng, evs[:n]...)
-				evs = evs[n:]
-			}
-			select {
-			case <-done:
-			case <-time.After(5 * time.Minute):
-				b.Fatalf("delivered %d of %d", delivered.Load(), total)
-			}
-			elapsed := time.Since(start)
-			b.StopTimer()
-			eng.stop(b)
-			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "deliveries/s")
-			b.ReportMetric(float64(cs.claimed.Load())/float64(cs.claims.Load()), "jobs/claim")
-			b.ReportMetric(float64(cs.completed.Load())/float64(cs.completes.Load()), "outcomes/complete")
-			// The share of the run the engine's loop spent waiting on the
-			// store: near 100% means the store's claim and complete are
-			// the bottleneck, not HTTP.
-			b.ReportMetric(100*float64(cs.busy.Load())/float64(elapsed), "%store")
-		})
+	stores := []struct {
+		name string
+		open func(testing.TB) store.Store
+	}{
+		{"sqlite", func(tb testing.TB) store.Store { return openStore(tb) }},
+		{"postgres", func(tb testing.TB) store.Store { return openPostgres(tb, pgtest.DSN(tb)) }},
 	}
+	for _, s := range stores {
+		for _, inFlight := range []int{16, 64} {
+			b.Run(fmt.Sprintf("store=%s/max_in_flight=%d", s.name, inFlight), func(b *testing.B) {
+				benchDeliver(b, s.open(b), inFlight)
+			})
+		}
+	}
+}
+
+// benchDeliver runs BenchmarkDeliver on st, to one endpoint taking
+// inFlight requests at once.
+func benchDeliver(b *testing.B, st store.Store, inFlight int) {
+	var delivered atomic.Int64
+	done := make(chan struct{})
+	total := int64(b.N)
+	ep := endpoint(b, st, "http://placeholder", func(ep *store.Endpoint) { ep.MaxInFlight = inFlight })
+	srv := benchReceiver(b, ep.Secrets[0].Value, func(string) {
+		if delivered.Add(1) == total {
+			close(done)
+		}
+	})
+	ep.URL = srv.URL
+	if err := st.UpdateEndpoint(context.Background(), ep); err != nil {
+		b.Fatal(err)
+	}
+	evs := make([]events.Event, 0, b.N+5)
+	for len(evs) < b.N {
+		evs = append(evs, call(5)...)
+	}
+	evs = evs[:b.N]
+
+	cs := &countingStore{Store: st}
+	b.ResetTimer()
+	eng := start(b, cs, benchOptions())
+	start := time.Now()
+	for len(evs) > 0 {
+		n := min(len(evs), 100)
+		emit(b, st, eng, evs[:n]...)
+		evs = evs[n:]
+	}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Minute):
+		b.Fatalf("delivered %d of %d", delivered.Load(), total)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	eng.stop(b)
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "deliveries/s")
+	b.ReportMetric(float64(cs.claimed.Load())/float64(cs.claims.Load()), "jobs/claim")
+	b.ReportMetric(float64(cs.completed.Load())/float64(cs.completes.Load()), "outcomes/complete")
+	// The share of the run the engine's loop spent waiting on the
+	// store: near 100% means the store's claim and complete are
+	// the bottleneck, not HTTP.
+	b.ReportMetric(100*float64(cs.busy.Load())/float64(elapsed), "%store")
 }
 
 // BenchmarkEventToDelivery measures latency at a steady 1,000 events/s: an
