@@ -141,7 +141,7 @@ func New(st store.Store, opts Options) *Engine {
 	return &Engine{
 		st:        st,
 		o:         opts,
-		log:       opts.Logger.With("component", "delivery"),
+		log:       opts.Logger,
 		transport: tr,
 		client: &http.Client{
 			Transport: tr,
