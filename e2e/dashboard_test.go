@@ -96,6 +96,7 @@ webhooks:
 		if msg := b.text(t, "#signin-error"); !strings.Contains(msg, "wrong") {
 			t.Errorf("error %q does not say the token is wrong", msg)
 		}
+		b.shoot(t, "signin-refused")
 		// The browser is still signed out: the API refuses it.
 		status := b.eval(t, `fetch('/v1/endpoints').then(r => r.status)`)
 		if status != "401" {

@@ -233,5 +233,5 @@ function legsView(legs) {
   if (!legs || !legs.length) return '';
   return h('ul', { class: 'legs' }, legs.map((l) => h('li', {},
     h('span', { class: 'num' }, l.number), ' ', h('span', { class: 'muted' }, l.party), ' ', badge(l.state, `state ${l.state}`),
-    l.remote ? h('span', { class: 'muted mono small' }, ` ${l.remote}`) : null)));
+    l.remote ? h('span', { class: 'muted mono small remote' }, ` ${l.remote}`) : null)));
 }
