@@ -1,6 +1,7 @@
 package delivery_test
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -121,5 +122,34 @@ func TestEngineReportsAttemptsToHealth(t *testing.T) {
 	})
 	if s := o.Health.Endpoint(ep.ID, time.Now()); s.Failures != 1 || s.P50 <= 0 {
 		t.Errorf("health: %d failures, p50 %v; want 1 and a latency", s.Failures, s.P50)
+	}
+}
+
+// BenchmarkHealthObserve is the cost the engine pays per attempt for the
+// dashboard's health, over 100 endpoints.
+func BenchmarkHealthObserve(b *testing.B) {
+	h := delivery.NewHealth(time.Now())
+	ids := make([]string, 100)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("ep_%d", i)
+	}
+	now := time.Now()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		h.Observe(ids[i%len(ids)], now, time.Duration(i%5000)*time.Microsecond, i%10 != 0)
+	}
+}
+
+// BenchmarkHealthEndpoint is the cost of one GET /v1/endpoints/{id}/health
+// summary.
+func BenchmarkHealthEndpoint(b *testing.B) {
+	h := delivery.NewHealth(time.Now())
+	now := time.Now()
+	for i := range 100000 {
+		h.Observe("ep", now.Add(-time.Duration(i)*30*time.Millisecond), time.Duration(i%5000)*time.Microsecond, true)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		h.Endpoint("ep", now)
 	}
 }

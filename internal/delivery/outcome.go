@@ -67,6 +67,8 @@ func (r *runner) decide(res result) store.Outcome {
 	}
 	delay := jitter(ep.schedule[n])
 	if res.hasRetryAfter {
+		// The receiver knows when it can take more; its Retry-After
+		// replaces the schedule's delay, but adds no attempt.
 		delay = res.retryAfter
 	}
 	out.Status, out.NextAttemptAt = store.Pending, now.Add(delay)
