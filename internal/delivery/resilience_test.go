@@ -116,21 +116,6 @@ func eventBody(t *testing.T, st store.Store, ep *store.Endpoint, id string) ([]b
 	return nil, nil
 }
 
-func TestNoValidSecret(t *testing.T) {
-	st := openStore(t)
-	h := newHook(t, func(n int, r received, w http.ResponseWriter) { t.Error("an unsigned request was sent") })
-	ep := endpoint(t, st, h.srv.URL, func(ep *store.Endpoint) {
-		ep.Secrets = []store.Secret{{Value: signature.NewSecret(), ExpiresAt: time.Now().Add(-time.Second)}}
-		ep.RetrySchedule = []time.Duration{0}
-	})
-	eng := start(t, st, testOptions(t))
-	emit(t, st, eng, call(1)...)
-	waitFor(t, "failed", allStatus(t, st, ep.ID, 1, store.Failed))
-	if d := deliveries(t, st, ep.ID)[0]; !strings.Contains(d.LastError, "no valid signing secret") {
-		t.Errorf("last error %q", d.LastError)
-	}
-}
-
 // After CircuitFailures failures in a row the endpoint is paused without
 // spending attempts; a failed probe pauses it longer; a successful one
 // closes the circuit.
@@ -466,5 +451,57 @@ func TestIdleEngineOnlyPolls(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	if n := cs.claims.Load() - before; n > 20 {
 		t.Errorf("%d claims in 500ms of idling with a 50ms poll interval", n)
+	}
+}
+
+// Endpoints set up wrong fail their attempts with an error that says what
+// is wrong, and send nothing unsigned.
+func TestMisconfiguredEndpoints(t *testing.T) {
+	st := openStore(t)
+	h := newHook(t, func(int, received, http.ResponseWriter) { t.Error("a request was sent") })
+	cases := []struct {
+		name string
+		mod  func(*store.Endpoint)
+		want string
+	}{
+		{"expired secret", func(ep *store.Endpoint) {
+			ep.Secrets = []store.Secret{{Value: signature.NewSecret(), ExpiresAt: time.Now().Add(-time.Second)}}
+		}, "has no valid signing secret"},
+		{"secret not base64", func(ep *store.Endpoint) { ep.Secrets = []store.Secret{{Value: "whsec_not*base64"}} }, "has no valid signing secret"},
+		{"scheme", func(ep *store.Endpoint) { ep.URL = "ftp://127.0.0.1/hooks" }, `unsupported protocol scheme "ftp"`},
+		{"URL", func(ep *store.Endpoint) { ep.URL = "http://127.0.0.1:bad/" }, `endpoint URL "http://127.0.0.1:bad/"`},
+	}
+	eps := make([]*store.Endpoint, len(cases))
+	for i, c := range cases {
+		eps[i] = endpoint(t, st, h.srv.URL, func(ep *store.Endpoint) {
+			c.mod(ep)
+			ep.RetrySchedule = []time.Duration{0}
+		})
+	}
+	eng := start(t, st, testOptions(t))
+	emit(t, st, eng, call(1)...)
+	for i, c := range cases {
+		waitFor(t, c.name+" failed", allStatus(t, st, eps[i].ID, 1, store.Failed))
+		if d := deliveries(t, st, eps[i].ID)[0]; !strings.Contains(d.LastError, c.want) {
+			t.Errorf("%s: last error %q, want it to say %q", c.name, d.LastError, c.want)
+		}
+	}
+}
+
+// A response body is kept as valid UTF-8 (it is shown in the API and
+// stored in PostgreSQL text), whatever the receiver sent.
+func TestResponseKeptAsValidUTF8(t *testing.T) {
+	st := openStore(t)
+	h := newHook(t, func(_ int, _ received, w http.ResponseWriter) {
+		w.WriteHeader(http.StatusOK)
+		w.Write([]byte("ok \xff\xfe done"))
+	})
+	ep := endpoint(t, st, h.srv.URL, nil)
+	h.forEndpoint(ep)
+	eng := start(t, st, testOptions(t))
+	emit(t, st, eng, call(1)...)
+	waitFor(t, "delivered", allStatus(t, st, ep.ID, 1, store.Succeeded))
+	if a := attempts(t, st, deliveries(t, st, ep.ID)[0].ID)[0]; a.Response != "ok \uFFFD done" {
+		t.Errorf("response kept as %q", a.Response)
 	}
 }
