@@ -92,6 +92,12 @@ func TestVerify(t *testing.T) {
 	}
 }
 
+func TestHeaderNamesMatchTheSender(t *testing.T) {
+	if HeaderID != signature.HeaderID || HeaderTimestamp != signature.HeaderTimestamp || HeaderSignature != signature.HeaderSignature {
+		t.Fatal("receiver and signature name the headers differently")
+	}
+}
+
 func TestVerifyNamesMissingHeader(t *testing.T) {
 	err := Verify(signature.NewSecret(), http.Header{}, nil, 0)
 	if err == nil || !strings.Contains(err.Error(), "webhook-id") {

@@ -16,9 +16,9 @@ const DefaultTolerance = 5 * time.Minute
 
 // Header names of the Standard Webhooks specification.
 const (
-	HeaderID        = signature.HeaderID
-	HeaderTimestamp = signature.HeaderTimestamp
-	HeaderSignature = signature.HeaderSignature
+	HeaderID        = "webhook-id"
+	HeaderTimestamp = "webhook-timestamp"
+	HeaderSignature = "webhook-signature"
 )
 
 // Errors of Verify, wrapped with details; test them with errors.Is.
