@@ -45,8 +45,9 @@ type Options struct {
 	AdminToken string
 	// Location is the zone times are shown in; nil is UTC.
 	Location *time.Location
-	Version  string
-	Logger   *slog.Logger // nil: no logs
+	// Version is shown to the pages (GET /session).
+	Version string
+	Logger  *slog.Logger // nil: no logs
 }
 
 // Dashboard serves the dashboard's pages, its assets, and signing in and
@@ -103,6 +104,8 @@ func New(o Options) *Dashboard {
 	return d
 }
 
+// ServeHTTP serves a dashboard route, with headers that keep its pages to
+// their own origin (Content-Security-Policy) and out of frames.
 func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", contentSecurityPolicy)
