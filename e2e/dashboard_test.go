@@ -521,9 +521,11 @@ func (b *dashBrowser) shoot(t *testing.T, name string) {
 		width, height int64
 	}{{"desktop", 1280, 900}, {"phone", 390, 844}} {
 		b.do(t, chromedp.EmulateViewport(v.width, v.height, chromedp.EmulatePortrait))
-		// Hide a passing notice, then wait two frames: the layout settles
-		// and the charts redraw at the width.
+		// Hide a passing notice and scroll to the top (or the sticky header
+		// shows mid-page), then wait two frames: the layout settles and the
+		// charts redraw at the width.
 		b.eval(t, `document.getElementById('toast') && (document.getElementById('toast').className = 'toast'),
+			window.scrollTo(0, 0),
 			new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(1))))`)
 		ctx, cancel := context.WithTimeout(b.ctx, dashWait)
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))

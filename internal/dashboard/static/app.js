@@ -121,7 +121,9 @@ async function start() {
   const info = await res.json();
   setCSRF(info.csrf_token);
   const zone = setZone(info.timezone);
-  document.getElementById('zone').textContent = zone;
+  const zoneEl = document.getElementById('zone');
+  zoneEl.textContent = zone;
+  zoneEl.title = `Times are shown in ${zone}. switchhook ${info.version}`;
   document.getElementById('signout').addEventListener('click', async () => {
     try {
       await fetch('/signout', { method: 'POST', credentials: 'same-origin', headers: { 'X-CSRF-Token': csrfToken() } });

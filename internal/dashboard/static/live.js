@@ -28,9 +28,10 @@ export async function render(page) {
   const callCount = h('span', { class: 'count' });
   const regsBox = h('div', { id: 'live-registrations' }, h('p', { class: 'muted' }, 'Loading…'));
   const regCount = h('span', { class: 'count' });
-  const eventsList = h('ol', { class: 'event-feed', id: 'live-events', 'aria-live': 'polite', 'aria-relevant': 'additions' });
+  // Not a live region: on a busy PBX a screen reader would never stop.
+  const eventsList = h('ol', { class: 'event-feed', id: 'live-events' });
   const feedEmpty = empty('Waiting for events…');
-  const status = h('span', { class: 'stream-status' });
+  const status = h('span', { class: 'stream-status', role: 'status' });
   page.main.append(
     page.title('Live'),
     h('section', { class: 'card', 'aria-labelledby': 'calls-h' },
