@@ -221,6 +221,14 @@ func (e *Engine) Run(ctx context.Context) error {
 			claimNow = true
 		}
 		if claimNow && done != nil {
+			// An endpoint change (a rotated secret, a new URL) made before
+			// the work it concerns must be in force before that work is
+			// claimed; select alone would pick wake or reload at random.
+			select {
+			case <-e.reload:
+				r.reloadEndpoints(dbCtx)
+			default:
+			}
 			claimNow = r.claim(dbCtx, reqCtx)
 		}
 		wait := r.sleep(done == nil)
