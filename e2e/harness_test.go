@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchhook/switchhook/internal/signature"
+	"github.com/switchhook/switchhook/receiver"
 )
 
 // binary is the switchhook built once for the whole test run.
@@ -282,9 +282,7 @@ func (r *Receiver) Respond(f func(w Webhook, n int) int) {
 
 func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	raw, _ := io.ReadAll(req.Body)
-	key, _ := signature.Key(r.Secret)
-	err := signature.Verify(key, req.Header.Get(signature.HeaderID), req.Header.Get(signature.HeaderTimestamp),
-		req.Header.Get(signature.HeaderSignature), raw, time.Now(), 5*time.Minute)
+	err := receiver.Verify(r.Secret, req.Header, raw, 5*time.Minute)
 	r.mu.Lock()
 	if err != nil {
 		r.badSignatures++
@@ -292,7 +290,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, err.Error(), http.StatusUnauthorized)
 		return
 	}
-	hook := Webhook{ID: req.Header.Get(signature.HeaderID), Raw: raw, Header: req.Header.Clone(), Arrived: time.Now()}
+	hook := Webhook{ID: req.Header.Get(receiver.HeaderID), Raw: raw, Header: req.Header.Clone(), Arrived: time.Now()}
 	json.Unmarshal(raw, &hook.Body)
 	status, n := 200, 0
 	for _, h := range r.got {
