@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -173,6 +174,7 @@ func (p *PBX) Run(ctx context.Context, sink events.Sink) error {
 			}
 		}()
 	}
+	p.awaitServing()
 	p.startGateways(ctx)
 	if p.metrics != nil {
 		p.metrics.SourceConnected.WithLabelValues(sourceName).Set(1)
@@ -272,6 +274,29 @@ func (p *PBX) newTransport(network string, bound netip.AddrPort, log *slog.Logge
 	// RewriteContact sends in-dialog requests to where the party's
 	// requests came from, which is what reaches a phone behind NAT.
 	return &transport{network: network, port: int(bound.Port()), ua: &sipgo.DialogUA{Client: cli, ContactHDR: contact, RewriteContact: true}}, nil
+}
+
+// servingTimeout bounds the wait for sipgo to serve the UDP listeners.
+const servingTimeout = 2 * time.Second
+
+// awaitServing waits until sipgo serves every UDP listener: what the PBX
+// sends over UDP goes out of its listening socket, and sipgo, not yet
+// knowing the socket, would try to bind its address a second time.
+func (p *PBX) awaitServing() {
+	deadline := time.Now().Add(servingTimeout)
+	for _, a := range p.ListenAddrs() {
+		addr, ok := strings.CutPrefix(a, "udp://")
+		if !ok {
+			continue
+		}
+		for time.Now().Before(deadline) {
+			if conn, err := p.ua.TransportLayer().GetConnection("udp", addr); err == nil && conn != nil {
+				conn.TryClose()
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 }
 
 // transportFor returns the transport to use for network ("UDP", "tcp"…),
