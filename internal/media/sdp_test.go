@@ -193,3 +193,35 @@ func FuzzParseSDP(f *testing.F) {
 		}
 	})
 }
+
+// Narrow keeps the first G.711 codec of the offer and its 8 kHz
+// telephone-event, which is what an IVR answers with.
+func TestNarrow(t *testing.T) {
+	body := strings.Replace(sippOffer, "RTP/AVP 18 0 8 101", "RTP/AVP 18 8 0 101 102", 1)
+	body = strings.Replace(body, "a=fmtp:101 0-15\r\n", "a=fmtp:101 0-15\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:102 telephone-event/16000\r\n", 1)
+	d, err := ParseSDP([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := d.Narrow()
+	if err != nil || c != (Codec{PayloadType: 8, Name: "PCMA", ClockRate: 8000}) {
+		t.Fatalf("Narrow = %+v, %v", c, err)
+	}
+	s, _ := d.Audio()
+	var kept []string
+	for _, c := range s.Codecs {
+		kept = append(kept, c.Name)
+	}
+	if strings.Join(kept, " ") != "PCMA telephone-event" {
+		t.Errorf("kept %v, want PCMA telephone-event", kept)
+	}
+	out, _ := d.Rewrite(Origin{SessionID: 1, Version: 2}, netip.MustParseAddrPort("10.0.0.1:20000"))
+	if !strings.Contains(string(out), "m=audio 20000 RTP/AVP 8 101\r\n") || strings.Contains(string(out), "G729") || strings.Contains(string(out), "16000") {
+		t.Errorf("narrowed answer:\n%s", out)
+	}
+	none := strings.Replace(sippOffer, "RTP/AVP 18 0 8 101", "RTP/AVP 18 101", 1)
+	d, _ = ParseSDP([]byte(none))
+	if _, err := d.Narrow(); !errors.Is(err, ErrNoCodec) {
+		t.Errorf("Narrow without G.711 = %v, want ErrNoCodec", err)
+	}
+}
