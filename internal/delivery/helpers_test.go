@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -19,6 +20,8 @@ import (
 	"github.com/switchhook/switchhook/internal/events"
 	"github.com/switchhook/switchhook/internal/signature"
 	"github.com/switchhook/switchhook/internal/store"
+	"github.com/switchhook/switchhook/internal/store/postgres"
+	"github.com/switchhook/switchhook/internal/store/postgres/pgtest"
 	"github.com/switchhook/switchhook/internal/store/sqlite"
 	"github.com/switchhook/switchhook/receiver"
 )
@@ -27,10 +30,19 @@ import (
 // take more than a fraction of it.
 const waitLimit = 15 * time.Second
 
-func openStore(t testing.TB) *sqlite.Store {
+// openStore opens a fresh store for one test: SQLite, or PostgreSQL when
+// SWITCHHOOK_TEST_STORE=postgres, so the same suite runs unchanged against
+// both (make test runs it both ways).
+func openStore(t testing.TB) store.Store {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "switchhook.db"))
+	var st store.Store
+	var err error
+	if os.Getenv("SWITCHHOOK_TEST_STORE") == "postgres" {
+		st, err = postgres.Open(ctx, pgtest.DSN(t))
+	} else {
+		st, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "switchhook.db"))
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
