@@ -84,11 +84,12 @@ type leg struct {
 
 	server *sipgo.DialogServerSession // the A-leg's dialog
 	target dialTarget                 // where a B-leg's INVITE goes
-	cancel context.CancelFunc         // stops a B-leg ringing
+	cancel context.CancelCauseFunc    // stops a B-leg ringing
 
 	// Under c.mu.
-	client *sipgo.DialogClientSession // a B-leg's dialog once sent
-	rang   bool
+	client    *sipgo.DialogClientSession // a B-leg's dialog once sent
+	responded bool                       // a B-leg's INVITE got a response
+	rang      bool
 	origin media.Origin // of the SDP the PBX sends this leg's party
 	sdp    []byte       // the last SDP the PBX sent this leg's party
 	state  string

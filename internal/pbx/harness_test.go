@@ -125,6 +125,7 @@ type want struct {
 	dur    time.Duration
 	routed *events.Target
 	hangup *events.Hangup
+	dir    events.Direction // internal when empty
 }
 
 var uuidV4 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
@@ -156,8 +157,12 @@ func checkCall(t *testing.T, got []events.Event, caller string, start time.Time,
 		if e.DestinationNumber != w.dest {
 			t.Errorf("%s: destination_number %q, want %q", where, e.DestinationNumber, w.dest)
 		}
-		if e.Direction != events.Internal || e.Source != "pbx" {
-			t.Errorf("%s: direction %q source %q", where, e.Direction, e.Source)
+		dir := w.dir
+		if dir == "" {
+			dir = events.Internal
+		}
+		if e.Direction != dir || e.Source != "pbx" {
+			t.Errorf("%s: direction %q source %q, want %q pbx", where, e.Direction, e.Source, dir)
 		}
 		if e.OccurredAt.Before(prev) || e.OccurredAt.After(time.Now()) {
 			t.Errorf("%s: occurred_at %s not after the previous event (%s) or in the future", where, e.OccurredAt, prev)
@@ -191,6 +196,7 @@ var exts = []Extension{
 	{Number: "1001", Password: "pw-1001", Name: "Alice"},
 	{Number: "1002", Password: "pw-1002", Name: "Bob"},
 	{Number: "1003", Password: "pw-1003", Name: "Carol"},
+	{Number: "1004", Password: "pw-1004", Name: "Dave"},
 }
 
 func password(ext string) string {

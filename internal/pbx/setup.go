@@ -291,7 +291,7 @@ func (c *call) ringRound(targets []ringing, timeout time.Duration) (f failure, o
 			results <- legResult{leg: l, err: fmt.Errorf("make offer: %w", err), final: true}
 			continue
 		}
-		ctx, cancel := context.WithCancel(context.WithoutCancel(p.ctx))
+		ctx, cancel := context.WithCancelCause(context.WithoutCancel(p.ctx))
 		l.cancel = cancel
 		p.wg.Add(1)
 		go l.dial(ctx, body, results)
@@ -485,13 +485,20 @@ func (c *call) byeCaller() {
 	c.a.bye(ctx)
 }
 
-// cancelLegs stops every B-leg but keep.
+// cancelLegs stops every B-leg but keep. A leg whose INVITE got no
+// response at all is abandoned rather than cancelled: a CANCEL may only
+// follow a response (RFC 3261 §9.1), and waiting for one from a party that
+// is down would hold the leg for the INVITE's whole timeout.
 func (c *call) cancelLegs(keep *leg) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, l := range c.legs {
-		if l != keep && l.cancel != nil {
-			l.cancel()
+		switch {
+		case l == keep || l.cancel == nil:
+		case l.responded:
+			l.cancel(nil)
+		default:
+			l.cancel(sipgo.WaitAnswerForceCancelErr)
 		}
 	}
 }
@@ -610,7 +617,7 @@ func (c *call) answer(l *leg, res *sip.Response) bool {
 func (l *leg) dial(ctx context.Context, body []byte, results chan<- legResult) {
 	c := l.c
 	defer c.p.wg.Done()
-	defer l.cancel()
+	defer l.cancel(nil)
 	t := c.p.transportFor(l.target.transport)
 	req := sip.NewRequest(sip.INVITE, *l.target.uri.Clone())
 	req.SetTransport(strings.ToUpper(t.network))
@@ -633,6 +640,9 @@ func (l *leg) dial(ctx context.Context, body []byte, results chan<- legResult) {
 	l.client = sess
 	c.mu.Unlock()
 	opts := sipgo.AnswerOptions{OnResponse: func(res *sip.Response) error {
+		c.mu.Lock()
+		l.responded = true
+		c.mu.Unlock()
 		if res.IsProvisional() {
 			results <- legResult{leg: l, res: res}
 		}
