@@ -90,9 +90,9 @@ type leg struct {
 	client    *sipgo.DialogClientSession // a B-leg's dialog once sent
 	responded bool                       // a B-leg's INVITE got a response
 	rang      bool
-	origin media.Origin // of the SDP the PBX sends this leg's party
-	sdp    []byte       // the last SDP the PBX sent this leg's party
-	state  string
+	origin    media.Origin // of the SDP the PBX sends this leg's party
+	sdp       []byte       // the last SDP the PBX sent this leg's party
+	state     string
 }
 
 // dialTarget is where a B-leg's INVITE goes: a registered contact of an
