@@ -1,12 +1,21 @@
 package pbx
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchhook/switchhook/internal/dialplan"
+	"github.com/switchhook/switchhook/internal/gateway"
 )
 
 func TestConfigErrors(t *testing.T) {
+	notWAV := filepath.Join(t.TempDir(), "not-a-prompt.wav")
+	if err := os.WriteFile(notWAV, []byte("this is no WAV file"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	good := func() Config {
 		return Config{Listen: []string{"udp://127.0.0.1:0"}, Extensions: []Extension{{Number: "1001", Password: "pw"}}}
 	}
@@ -27,6 +36,17 @@ func TestConfigErrors(t *testing.T) {
 		{"bad number", func(c *Config) { c.Extensions[0].Number = "10 01" }, `number "10 01"`},
 		{"no password", func(c *Config) { c.Extensions[0].Password = "" }, "extensions[0] (1001): password is empty"},
 		{"duplicate", func(c *Config) { c.Extensions = append(c.Extensions, c.Extensions[0]) }, "extensions[1]: number 1001 is defined twice"},
+		{"gateway", func(c *Config) { c.Gateways = []gateway.Config{{Name: "carrier", Address: "carrier.example"}} }, `pbx: gateways[0]: gateway carrier: address "carrier.example" is not host:port`},
+		{"gateway twice", func(c *Config) {
+			c.Gateways = []gateway.Config{{Name: "carrier", Address: "192.0.2.1:5060"}, {Name: "carrier", Address: "192.0.2.2:5060"}}
+		}, `gateways[1]: name "carrier" is used already`},
+		{"gateway transport", func(c *Config) { c.Gateways = []gateway.Config{{Name: "carrier", Address: "192.0.2.1:5060", Transport: "tcp"}} }, "gateways[0] (carrier): transport tcp, but the PBX has no tcp listener"},
+		{"route", func(c *Config) { c.Routes = []dialplan.OutboundRoute{{Match: "9", Gateway: "carrier"}} }, `routes[0]: gateway "carrier" is not a gateway's name`},
+		{"group", func(c *Config) {
+			c.RingGroups = []dialplan.RingGroup{{Number: "600", Strategy: dialplan.Simultaneous, Members: []string{"1002"}}}
+		}, `ring_groups[0] (600): members[0] "1002" is not an extension`},
+		{"prompt missing", func(c *Config) { c.IVRs = []dialplan.IVR{{Number: "700", Prompt: "no-such-prompt.wav"}} }, "pbx: ivrs[0] (700): prompt: open no-such-prompt.wav"},
+		{"prompt format", func(c *Config) { c.IVRs = []dialplan.IVR{{Number: "700", Prompt: notWAV}} }, "not-a-prompt.wav: not a WAV file"},
 	}
 	for _, c := range cases {
 		cfg := good()
