@@ -40,7 +40,9 @@ func TestConfigErrors(t *testing.T) {
 		{"gateway twice", func(c *Config) {
 			c.Gateways = []gateway.Config{{Name: "carrier", Address: "192.0.2.1:5060"}, {Name: "carrier", Address: "192.0.2.2:5060"}}
 		}, `gateways[1]: name "carrier" is used already`},
-		{"gateway transport", func(c *Config) { c.Gateways = []gateway.Config{{Name: "carrier", Address: "192.0.2.1:5060", Transport: "tcp"}} }, "gateways[0] (carrier): transport tcp, but the PBX has no tcp listener"},
+		{"gateway transport", func(c *Config) {
+			c.Gateways = []gateway.Config{{Name: "carrier", Address: "192.0.2.1:5060", Transport: "tcp"}}
+		}, "gateways[0] (carrier): transport tcp, but the PBX has no tcp listener"},
 		{"route", func(c *Config) { c.Routes = []dialplan.OutboundRoute{{Match: "9", Gateway: "carrier"}} }, `routes[0]: gateway "carrier" is not a gateway's name`},
 		{"group", func(c *Config) {
 			c.RingGroups = []dialplan.RingGroup{{Number: "600", Strategy: dialplan.Simultaneous, Members: []string{"1002"}}}
