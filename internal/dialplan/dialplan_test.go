@@ -147,3 +147,29 @@ func TestNewErrors(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRoute routes an extension's number (a map look-up) and a number
+// that goes out by the last of three outbound routes (three regexps).
+func BenchmarkRoute(b *testing.B) {
+	p, err := New(Config{
+		Extensions: []string{"1001", "1002"},
+		Gateways:   []string{"carrier"},
+		Routes: []OutboundRoute{
+			{Match: `^00(\d+)$`, Gateway: "carrier", Number: "+$1"},
+			{Match: `^1\d{10}$`, Gateway: "carrier"},
+			{Match: `^9(\d{4,15})$`, Gateway: "carrier", Number: "$1"},
+		},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range []string{"1002", "915551234567"} {
+		b.Run(n, func(b *testing.B) {
+			for b.Loop() {
+				if _, ok := p.Route(n); !ok {
+					b.Fatal("not routed")
+				}
+			}
+		})
+	}
+}
