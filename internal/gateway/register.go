@@ -127,11 +127,11 @@ func (r *registration) register(ctx context.Context, expires time.Duration) (tim
 		case res.StatusCode == sip.StatusIntervalToBrief && expires != 0:
 			// The carrier wants a longer registration: ask for its
 			// minimum, once.
-			min, err := strconv.Atoi(headerValue(res, "Min-Expires"))
-			if err != nil || min <= 0 {
+			least, err := strconv.Atoi(headerValue(res, "Min-Expires"))
+			if err != nil || least <= 0 {
 				return 0, fmt.Errorf("register at %s: 423 without a usable Min-Expires", g.cfg.Address)
 			}
-			expires = time.Duration(min) * time.Second
+			expires = time.Duration(least) * time.Second
 			continue
 		case res.StatusCode == sip.StatusUnauthorized || res.StatusCode == sip.StatusProxyAuthRequired:
 			return 0, fmt.Errorf("register at %s: credentials of %q refused (%d %s)", g.cfg.Address, user, res.StatusCode, res.Reason)
