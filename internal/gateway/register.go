@@ -57,15 +57,13 @@ func (g *Gateway) KeepRegistered(ctx context.Context, client *sipgo.Client, cont
 	backoff := minRetry
 	for {
 		granted, err := r.register(ctx, RegisterExpiry)
-		if ctx.Err() != nil {
-			break
-		}
 		wait := backoff
-		if err == nil {
+		switch {
+		case err == nil:
 			g.setRegistered(granted)
 			log.Debug("gateway registered", "gateway", g.cfg.Name, "expires", granted)
 			wait, backoff = refreshAfter(granted), minRetry
-		} else {
+		case ctx.Err() == nil:
 			g.setFailed(err)
 			log.Warn("gateway registration failed", "gateway", g.cfg.Name, "retry_in", backoff, "err", err)
 			backoff = min(2*backoff, maxRetry)
