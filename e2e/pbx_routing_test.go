@@ -39,12 +39,10 @@ inbound:
 }
 
 // startRoutingServer is startPBXServer's process with three extensions and
-// the routing config, and one endpoint per profile.
+// the routing config (its carrier's port from carrierPort, which skips the
+// test where carrierIP is not loopback), and one endpoint per profile.
 func startRoutingServer(t *testing.T, receivers map[string]*Receiver, routing string) *pbxServer {
 	t.Helper()
-	if _, err := net.ListenPacket("udp", carrierIP+":0"); err != nil {
-		t.Skipf("%s is not a loopback address here: %v", carrierIP, err)
-	}
 	port := freeUDPPort(t)
 	var cfg strings.Builder
 	cfg.WriteString("webhooks:\n")
