@@ -16,23 +16,13 @@ import (
 	"github.com/switchhook/switchhook/internal/store"
 )
 
-// headSQL is true for a delivery d that heads its chain: the oldest
-// pending delivery of its endpoint and call. Written as a comparison with a
-// correlated min(), it is always planned as one probe of deliveries_chain
-// per row, where a NOT EXISTS may be turned into an anti-join that, with
-// the statistics of a queue table that was just empty, scans the whole
-// index for each row.
-const headSQL = `d.id = (SELECT min(p.id) FROM deliveries p
-	WHERE p.endpoint_id = d.endpoint_id AND p.call_uuid = d.call_uuid AND p.status = 'pending')`
-
 // claimSQL leases up to $4 claimable deliveries to $1 until $3, at $2. Each
 // endpoint gets no more than its room: its MaxInFlight (1 while half-open)
-// minus the live leases of every owner. Within an endpoint, pending
-// deliveries are read oldest first and taken when due, not leased and at
-// the head of their chain; rows another transaction holds (a claim, a
-// completion) are skipped rather than waited for. The leased rows are then
-// found by ID, and each event by its key, so that no plan reads a whole
-// table.
+// minus the live leases of every owner. Within an endpoint, chain heads are
+// read oldest first and taken when due and not leased; rows another
+// transaction holds (a claim, a completion) are skipped rather than waited
+// for. The leased rows are then found by ID, and each event by its key, so
+// that no plan reads a whole table.
 const claimSQL = `WITH room AS (
 	SELECT e.id, least($4::int, CASE WHEN e.circuit_state = 'half_open' THEN 1 ELSE e.max_in_flight END
 		- (SELECT count(*) FROM deliveries l
@@ -42,9 +32,8 @@ const claimSQL = `WITH room AS (
 ), picked AS (
 	SELECT c.id FROM room r CROSS JOIN LATERAL (
 		SELECT d.id FROM deliveries d
-		WHERE d.endpoint_id = r.id AND d.status = 'pending' AND d.next_attempt_at <= $2
+		WHERE d.endpoint_id = r.id AND d.status = 'pending' AND d.head AND d.next_attempt_at <= $2
 			AND (d.lease_owner IS NULL OR d.lease_until <= $2)
-			AND ` + headSQL + `
 		ORDER BY d.id
 		LIMIT greatest(r.n, 0)
 		FOR NO KEY UPDATE OF d SKIP LOCKED
@@ -57,9 +46,19 @@ WHERE d.id = ANY (ARRAY(SELECT id FROM picked))
 RETURNING d.id, d.endpoint_id, d.attempts, d.next_attempt_at, d.last_error, d.created_at, d.updated_at,
 	(SELECT e.body FROM events e WHERE e.seq = d.event_seq)`
 
+// asyncCommitSQL makes the transaction it runs in commit without waiting
+// for its WAL to reach the disk. Claims and completions use it: if the
+// database crashes within the fraction of a second before the WAL writer
+// flushes, what is lost is a lease or an outcome, and the delivery is sent
+// again: a duplicate, which at-least-once delivery allows, never a lost or
+// reordered event, since any later commit that waits for the disk (such as
+// recording events) flushes the WAL before it. Events are recorded with the
+// server's setting, which should be synchronous.
+const asyncCommitSQL = "SELECT set_config('synchronous_commit', 'off', true)"
+
 // ClaimDeliveries leases up to p.Limit claimable deliveries to p.Owner,
 // oldest first, in one round trip: the claim lock and the claim go in one
-// pipelined transaction. The lock makes claims from every node take turns,
+// pipelined transaction, committed asynchronously (see asyncCommitSQL). The lock makes claims from every node take turns,
 // so that each one's count of leases includes those the previous one took
 // (a statement only sees what was committed when it began); one claim
 // takes a few milliseconds.
@@ -73,10 +72,14 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*st
 		return nil, fmt.Errorf("claim deliveries: lease ends at %v, not after now (%v)", p.LeaseUntil, p.Now)
 	}
 	b := &pgx.Batch{}
+	b.Queue(asyncCommitSQL)
 	b.Queue("SELECT pg_advisory_xact_lock($1)", claimLock)
 	b.Queue(claimSQL, text(p.Owner), p.Now, p.LeaseUntil, p.Limit)
 	res := s.pool.SendBatch(ctx, b)
 	defer res.Close()
+	if _, err := res.Exec(); err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
 	if _, err := res.Exec(); err != nil {
 		return nil, fmt.Errorf("claim deliveries: take the claim lock: %w", err)
 	}
@@ -126,6 +129,7 @@ const completeSQL = `WITH o AS (
 )
 UPDATE deliveries d SET
 	status = o.status,
+	head = d.head AND o.status = 'pending',
 	attempts = d.attempts + 1,
 	next_attempt_at = coalesce(o.next_attempt_at, d.next_attempt_at),
 	last_error = o.error,
@@ -136,8 +140,27 @@ UPDATE deliveries d SET
 FROM o
 WHERE d.id = ANY ($2) AND d.id = o.delivery_id AND d.lease_owner = $1`
 
+// fixHeadsSQL makes the oldest pending delivery of each chain of the
+// deliveries whose IDs are in $1 its head, and no other, flipping the flags
+// that are wrong. It runs after the statements that changed those chains,
+// under their calls' chain locks. Each chain is read through
+// deliveries_chain, and the rows to change are found by ID, so that no plan
+// reads the whole queue.
+const fixHeadsSQL = `WITH chains AS (
+	SELECT DISTINCT call_uuid, endpoint_id FROM deliveries WHERE id = ANY ($1::bigint[])
+), wrong AS (
+	SELECT p.id FROM chains c CROSS JOIN LATERAL (
+		SELECT p.id, p.head, min(p.id) OVER () AS first FROM deliveries p
+		WHERE p.call_uuid = c.call_uuid AND p.endpoint_id = c.endpoint_id AND p.status = 'pending'
+	) p
+	WHERE p.head <> (p.id = p.first)
+)
+UPDATE deliveries SET head = NOT head WHERE id = ANY (ARRAY(SELECT id FROM wrong))`
+
 // CompleteAttempts records attempts and, where owner still holds the lease
-// (live or ended but not taken over), their outcomes, in one statement.
+// (live or ended but not taken over), their outcomes, and passes the head of
+// each chain whose head is done to the next pending delivery, in one round
+// trip, committed asynchronously (see asyncCommitSQL).
 func (s *Store) CompleteAttempts(ctx context.Context, owner string, outcomes []store.Outcome) error {
 	if len(outcomes) == 0 {
 		return nil
@@ -165,8 +188,12 @@ func (s *Store) CompleteAttempts(ctx context.Context, owner string, outcomes []s
 		attemptErrs[i], responses[i] = text(a.Error), text(a.Response)
 		statuses[i], nexts[i], errs2[i] = string(o.Status), ts(o.NextAttemptAt), text(o.Error)
 	}
-	_, err := s.pool.Exec(ctx, completeSQL, text(owner), ids, ats, codes, latencies, attemptErrs, responses, statuses, nexts, errs2)
-	if err != nil {
+	b := &pgx.Batch{}
+	b.Queue(asyncCommitSQL)
+	b.Queue(lockDeliveryCallsSQL, ids)
+	b.Queue(completeSQL, text(owner), ids, ats, codes, latencies, attemptErrs, responses, statuses, nexts, errs2)
+	b.Queue(fixHeadsSQL, ids)
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("complete attempts: %w", err)
 	}
 	return nil
@@ -185,19 +212,22 @@ func (s *Store) ReleaseLeases(ctx context.Context, owner string) error {
 	return nil
 }
 
+// nextDueSQL finds the earliest moment a chain head of an enabled endpoint
+// becomes claimable: its due time, or its lease's end if later, or its
+// endpoint's pause's end if later still. It reads every chain head, one per
+// call with pending deliveries.
+const nextDueSQL = `SELECT min(greatest(d.next_attempt_at,
+		CASE WHEN d.lease_owner IS NULL THEN NULL ELSE d.lease_until END, e.paused_until))
+	FROM endpoints e JOIN deliveries d ON d.endpoint_id = e.id AND d.status = 'pending' AND d.head
+	WHERE NOT e.disabled`
+
 // NextDue returns when the earliest chain head of an enabled endpoint becomes
 // claimable. Deliveries behind a chain head are left out: they become
 // claimable only when the head is done, which its claimer learns by
-// completing it, and counting them would make a poller spin. It reads every
-// pending delivery, which is cheap while the queue is short; the delivery
-// engine asks only when it found nothing to claim.
+// completing it, and counting them would make a poller spin.
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var at pgtype.Timestamptz
-	err := s.pool.QueryRow(ctx, `SELECT min(greatest(d.next_attempt_at,
-			CASE WHEN d.lease_owner IS NULL THEN NULL ELSE d.lease_until END, e.paused_until))
-		FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
-		WHERE d.status = 'pending' AND NOT e.disabled AND `+headSQL).Scan(&at)
-	if err != nil {
+	if err := s.pool.QueryRow(ctx, nextDueSQL).Scan(&at); err != nil {
 		return time.Time{}, false, fmt.Errorf("next due: %w", err)
 	}
 	return fromTS(at), at.Valid, nil
@@ -289,27 +319,42 @@ func (s *Store) ListAttempts(ctx context.Context, deliveryID int64) ([]*store.At
 }
 
 // RetryDelivery makes a delivery pending and due at now, keeping its attempt
-// count, and tells the nodes. Being the oldest of its chain again, it goes
-// before the call's later events that are still pending.
+// count, and tells the nodes, in one round trip. Being the oldest of its
+// chain again, it heads the chain: it goes before the call's later events
+// that are still pending.
 func (s *Store) RetryDelivery(ctx context.Context, id int64, now time.Time) error {
-	var one int
-	err := s.pool.QueryRow(ctx, `WITH retried AS (
-			UPDATE deliveries SET status = 'pending', next_attempt_at = $2, completed_at = NULL, updated_at = $2
-			WHERE id = $1 RETURNING 1
-		)
-		SELECT count(*) FROM retried, pg_notify($3, '')`, id, now, channel).Scan(&one)
-	if err != nil {
-		return fmt.Errorf("retry delivery %d: %w", id, err)
+	ids := []int64{id}
+	b := &pgx.Batch{}
+	b.Queue(lockDeliveryCallsSQL, ids)
+	b.Queue(`UPDATE deliveries SET status = 'pending', next_attempt_at = $2, completed_at = NULL, updated_at = $2
+		WHERE id = $1`, id, now)
+	b.Queue(fixHeadsSQL, ids)
+	b.Queue("SELECT pg_notify($1, '')", channel)
+	res := s.pool.SendBatch(ctx, b)
+	defer res.Close()
+	if _, err := res.Exec(); err != nil {
+		return fmt.Errorf("retry delivery %d: lock the call: %w", id, err)
 	}
-	if one == 0 {
-		return fmt.Errorf("retry delivery %d: %w", id, store.ErrNotFound)
+	tag, err := res.Exec()
+	if err := oneRow(fmt.Sprintf("retry delivery %d", id), tag, err); err != nil {
+		return err
+	}
+	if err := res.Close(); err != nil {
+		return fmt.Errorf("retry delivery %d: %w", id, err)
 	}
 	return nil
 }
 
+// replayChunk bounds the events one replay transaction covers, and so the
+// chain locks it holds at once.
+const replayChunk = 1000
+
 // Replay creates a pending delivery to endpointID, due at now, for each
-// stored event f and the endpoint's subscription select, in event order, in
-// one statement that also tells the nodes.
+// stored event f and the endpoint's subscription select, in event order,
+// and tells the nodes. It works through the events in transactions of
+// replayChunk events, each holding the chain locks of its calls; if one
+// fails, the deliveries of the transactions before it stay, and their
+// number is returned with the error.
 func (s *Store) Replay(ctx context.Context, endpointID string, f store.ReplayFilter, now time.Time) (int, error) {
 	kinds := make([]string, len(f.Kinds))
 	for i, k := range f.Kinds {
@@ -318,32 +363,83 @@ func (s *Store) Replay(ctx context.Context, endpointID string, f store.ReplayFil
 		}
 		kinds[i] = string(k)
 	}
-	var found, created int
-	err := s.pool.QueryRow(ctx, `WITH ep AS (
-			SELECT id, events FROM endpoints WHERE id = $1
-		), replayed AS (
-			INSERT INTO deliveries (event_seq, endpoint_id, call_uuid, status, attempts, next_attempt_at, last_error, created_at, updated_at)
-			SELECT e.seq, ep.id, e.call_uuid, 'pending', 0, $5, '', $5, $5
-			FROM events e, ep
-			WHERE (e.endpoint = '' OR e.endpoint = ep.id)
-				AND ($2::timestamptz IS NULL OR e.occurred_at >= $2)
-				AND ($3::timestamptz IS NULL OR e.occurred_at < $3)
-				AND (cardinality($4::text[]) = 0 OR e.kind = ANY ($4))
-				AND (cardinality(ep.events) = 0 OR e.kind = ANY (ep.events))
-			ORDER BY e.seq
-			RETURNING 1
-		), notified AS (
-			SELECT pg_notify($6, '') FROM (SELECT 1 FROM replayed LIMIT 1) AS any_replayed
-		)
-		SELECT (SELECT count(*) FROM ep), (SELECT count(*) FROM replayed), (SELECT count(*) FROM notified)`,
-		text(endpointID), ts(f.Since), ts(f.Until), kinds, now, channel).Scan(&found, &created, new(int))
+	var subscribed []string
+	err := s.pool.QueryRow(ctx, "SELECT events FROM endpoints WHERE id = $1", text(endpointID)).Scan(&subscribed)
+	if errNoRows(err) {
+		return 0, fmt.Errorf("replay to %s: %w", endpointID, store.ErrNotFound)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("replay to %s: %w", endpointID, err)
 	}
-	if found == 0 {
-		return 0, fmt.Errorf("replay to %s: %w", endpointID, store.ErrNotFound)
+	total := 0
+	for after := int64(0); ; {
+		n, last, err := s.replayChunk(ctx, text(endpointID), subscribed, kinds, f, after, now)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("replay to %s: %w", endpointID, err)
+		}
+		if last == 0 {
+			return total, nil
+		}
+		after = last
 	}
-	return created, nil
+}
+
+// replayChunk replays up to replayChunk events after seq after, in one
+// transaction. It returns how many deliveries it created and the seq of the
+// last event it read, 0 when there was none.
+func (s *Store) replayChunk(ctx context.Context, endpointID string, subscribed, kinds []string, f store.ReplayFilter, after int64, now time.Time) (int, int64, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer tx.Rollback(ctx)
+	rows, err := tx.Query(ctx, `SELECT seq, call_uuid FROM events
+		WHERE seq > $1 AND (endpoint = '' OR endpoint = $2)
+			AND ($3::timestamptz IS NULL OR occurred_at >= $3)
+			AND ($4::timestamptz IS NULL OR occurred_at < $4)
+			AND (cardinality($5::text[]) = 0 OR kind = ANY ($5))
+			AND (cardinality($6::text[]) = 0 OR kind = ANY ($6))
+		ORDER BY seq LIMIT $7`, after, endpointID, ts(f.Since), ts(f.Until), kinds, subscribed, replayChunk)
+	if err != nil {
+		return 0, 0, err
+	}
+	var (
+		seqs  []int64
+		calls []string
+		seq   int64
+		call  string
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&seq, &call}, func() error {
+		seqs, calls = append(seqs, seq), append(calls, call)
+		return nil
+	}); err != nil {
+		return 0, 0, err
+	}
+	if len(seqs) == 0 {
+		return 0, 0, nil
+	}
+	if _, err := tx.Exec(ctx, lockCallsSQL, calls); err != nil {
+		return 0, 0, fmt.Errorf("lock the calls: %w", err)
+	}
+	tag, err := tx.Exec(ctx, `INSERT INTO deliveries
+			(event_seq, endpoint_id, call_uuid, status, head, attempts, next_attempt_at, last_error, created_at, updated_at)
+		SELECT e.seq, $2, e.call_uuid, 'pending',
+			row_number() OVER (PARTITION BY e.call_uuid ORDER BY e.seq) = 1 AND NOT EXISTS (SELECT 1 FROM deliveries p
+				WHERE p.call_uuid = e.call_uuid AND p.endpoint_id = $2 AND p.status = 'pending'),
+			0, $3, '', $3, $3
+		FROM events e WHERE e.seq = ANY ($1)
+		ORDER BY e.seq`, seqs, endpointID, now)
+	if err != nil {
+		return 0, 0, err
+	}
+	if _, err := tx.Exec(ctx, "SELECT pg_notify($1, '')", channel); err != nil {
+		return 0, 0, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, 0, err
+	}
+	return int(tag.RowsAffected()), seqs[len(seqs)-1], nil
 }
 
 // purgeBatch bounds each purge statement, so that a large purge holds its

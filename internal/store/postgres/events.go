@@ -21,7 +21,10 @@ import (
 // keys, which is planned as an index scan however large the table.
 //
 // Delivery IDs follow the events' order, the order of the chains: the rows
-// are inserted sorted by the events' seq, which follows the batch's order.
+// are inserted sorted by the events' seq, which follows the batch's order. A
+// new delivery heads its chain if it is the chain's first in the batch and
+// the chain has no pending delivery; the batch's calls are locked (see
+// chainLock) before the statement begins.
 const insertEventsSQL = `WITH input AS (
 	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[], $6::text[], $7::text[],
 		$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[]) WITH ORDINALITY
@@ -35,8 +38,11 @@ const insertEventsSQL = `WITH input AS (
 ), fresh AS (
 	SELECT i.*, n.seq FROM input i JOIN inserted n ON n.id = i.id
 ), delivered AS (
-	INSERT INTO deliveries (event_seq, endpoint_id, call_uuid, status, attempts, next_attempt_at, last_error, created_at, updated_at)
-	SELECT f.seq, ep.id, f.call_uuid, 'pending', 0, least(f.occurred_at, $15), '', $15, $15
+	INSERT INTO deliveries (event_seq, endpoint_id, call_uuid, status, head, attempts, next_attempt_at, last_error, created_at, updated_at)
+	SELECT f.seq, ep.id, f.call_uuid, 'pending',
+		row_number() OVER (PARTITION BY ep.id, f.call_uuid ORDER BY f.seq) = 1 AND NOT EXISTS (SELECT 1 FROM deliveries p
+			WHERE p.call_uuid = f.call_uuid AND p.endpoint_id = ep.id AND p.status = 'pending'),
+		0, least(f.occurred_at, $15), '', $15, $15
 	FROM fresh f JOIN endpoints ep ON CASE WHEN f.endpoint = '' THEN cardinality(ep.events) = 0 OR f.kind = ANY (ep.events)
 		ELSE ep.id = f.endpoint END
 	ORDER BY f.seq, ep.id
@@ -80,7 +86,7 @@ const insertEventsSQL = `WITH input AS (
 SELECT (SELECT count(*) FROM delivered), (SELECT count(*) FROM notified)`
 
 // InsertEvents records a batch of events, their deliveries and their calls in
-// one statement, and notifies the listening nodes when it created
+// one round trip (the calls' chain locks, then one statement), and notifies the listening nodes when it created
 // deliveries. A new delivery is due at its event's OccurredAt, or now if that
 // is later, so that a source whose clock runs ahead does not delay it.
 //
@@ -128,13 +134,23 @@ func (s *Store) InsertEvents(ctx context.Context, node string, evs []events.Even
 		callers, dests = append(callers, e.CallerIDNumber), append(dests, e.DestinationNumber)
 		dirs, causes = append(dirs, string(e.Direction)), append(causes, cause)
 	}
-	var created, notified int
-	err := s.pool.QueryRow(ctx, insertEventsSQL,
-		texts(ids), texts(calls), kinds, occurred, seqs, texts(endpoints), bodies,
+	calls = texts(calls)
+	b := &pgx.Batch{}
+	b.Queue(lockCallsSQL, calls)
+	b.Queue(insertEventsSQL,
+		texts(ids), calls, kinds, occurred, seqs, texts(endpoints), bodies,
 		texts(sessions), texts(sources), texts(callers), texts(dests), texts(dirs), texts(causes),
-		text(node), time.Now(), channel,
-	).Scan(&created, &notified)
-	if err != nil {
+		text(node), time.Now(), channel)
+	res := s.pool.SendBatch(ctx, b)
+	defer res.Close()
+	if _, err := res.Exec(); err != nil {
+		return 0, fmt.Errorf("insert events: lock the calls: %w", err)
+	}
+	var created, notified int
+	if err := res.QueryRow().Scan(&created, &notified); err != nil {
+		return 0, fmt.Errorf("insert events: %w", err)
+	}
+	if err := res.Close(); err != nil {
 		return 0, fmt.Errorf("insert events: %w", err)
 	}
 	return created, nil

@@ -323,3 +323,111 @@ func TestDeadNodesWorkIsTakenOver(t *testing.T) {
 		t.Errorf("delivery after n0's late completion = %+v, %v; want pending, leased by n1", d, err)
 	}
 }
+
+// TestChainsSurviveRacingInsertsAndCompletions records calls one event per
+// batch on three nodes while three others claim and complete as fast as
+// they can, so that a call's next event is often recorded while its previous
+// one is being completed: every event must still be claimed once, in order,
+// and every chain left with exactly one head.
+func TestChainsSurviveRacingInsertsAndCompletions(t *testing.T) {
+	// Few calls with many events: a call's next event is recorded while
+	// its previous one is claimed and completed.
+	const (
+		calls = 6
+		kinds = 40
+	)
+	sts, dsn := nodes(t, 3)
+	ctx := t.Context()
+	if err := sts[0].CreateEndpoint(ctx, testEndpoint("a", 1000)); err != nil {
+		t.Fatal(err)
+	}
+	now := t0.Add(time.Hour)
+	want := calls * kinds
+	var (
+		wg, inserters sync.WaitGroup
+		mu            sync.Mutex
+		lastSeq       = map[string]int64{}
+		done          int
+	)
+	for i, st := range sts {
+		inserters.Go(func() {
+			var evs [][]events.Event
+			for range calls / len(sts) {
+				ks := make([]events.Kind, kinds)
+				ks[0], ks[kinds-1] = events.CallRouted, events.CallHangup
+				for k := 1; k < kinds-1; k++ {
+					ks[k] = events.CallInput
+				}
+				evs = append(evs, callEvents(ks...))
+			}
+			for k := range kinds {
+				for _, call := range evs {
+					e := call[k]
+					e.Digit = "1"
+					if _, err := st.InsertEvents(ctx, fmt.Sprintf("n%d", i), []events.Event{e}); err != nil {
+						t.Errorf("InsertEvents: %v", err)
+						return
+					}
+				}
+			}
+		})
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for i, st := range sts {
+		owner := fmt.Sprintf("w%d", i)
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				mu.Lock()
+				all := done == want
+				mu.Unlock()
+				if all {
+					return
+				}
+				jobs, err := st.ClaimDeliveries(ctx, store.ClaimParams{Owner: owner, Now: now, LeaseUntil: now.Add(time.Hour), Limit: 20})
+				if err != nil {
+					t.Errorf("ClaimDeliveries: %v", err)
+					return
+				}
+				var outs []store.Outcome
+				mu.Lock()
+				for _, j := range jobs {
+					if j.Event.Sequence != lastSeq[j.Delivery.CallUUID]+1 {
+						t.Errorf("call %s: event %d claimed after event %d", j.Delivery.CallUUID, j.Event.Sequence, lastSeq[j.Delivery.CallUUID])
+					}
+					lastSeq[j.Delivery.CallUUID] = j.Event.Sequence
+					outs = append(outs, store.Outcome{Attempt: store.Attempt{DeliveryID: j.Delivery.ID, At: now, StatusCode: 200}, Status: store.Succeeded})
+				}
+				mu.Unlock()
+				if len(jobs) == 0 {
+					time.Sleep(time.Millisecond)
+					continue
+				}
+				if err := st.CompleteAttempts(ctx, owner, outs); err != nil {
+					t.Errorf("CompleteAttempts: %v", err)
+					return
+				}
+				mu.Lock()
+				done += len(outs)
+				mu.Unlock()
+			}
+		})
+	}
+	inserters.Wait()
+	wg.Wait()
+	if done != want {
+		t.Errorf("%d deliveries completed, want %d", done, want)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var bad int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM (SELECT call_uuid FROM deliveries WHERE status = 'pending'
+		GROUP BY endpoint_id, call_uuid HAVING count(*) FILTER (WHERE head) <> 1) AS c`).Scan(&bad); err != nil {
+		t.Fatal(err)
+	}
+	if bad != 0 {
+		t.Errorf("%d chains with pending deliveries have not exactly one head", bad)
+	}
+}

@@ -33,6 +33,27 @@ const (
 	claimLock int64 = 0x73_68_6b_63_6c_61_69_01 // "shkclai" 1
 )
 
+// chainLock is the first key of the advisory lock each statement that
+// changes a chain (adds to it, completes or retries one of its deliveries)
+// holds on the chain's call; the second key is hashtext(call_uuid). It
+// keeps the chains' head flags right: without it, a completion and an
+// insertion in the same chain, each reading the chain as it was before the
+// other, could leave the chain without a head and its deliveries unclaimed.
+const chainLock = 0x73686b63 // "shkc"
+
+// lockCallsSQL takes the chain locks of the calls in $1 in the order of their
+// keys, so that transactions locking overlapping sets do not deadlock. It
+// must run as a statement of its own: a statement sees what was committed
+// when it began, so the statements after it see what the previous holder of
+// a lock committed.
+var lockCallsSQL = fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d, h)
+	FROM (SELECT DISTINCT hashtext(c) AS h FROM unnest($1::text[]) AS c ORDER BY h) AS calls`, chainLock)
+
+// lockDeliveryCallsSQL takes the chain locks of the calls of the deliveries
+// whose IDs are in $1, as lockCallsSQL.
+var lockDeliveryCallsSQL = fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d, h)
+	FROM (SELECT DISTINCT hashtext(call_uuid) AS h FROM deliveries WHERE id = ANY ($1::bigint[]) ORDER BY h) AS calls`, chainLock)
+
 // channel is the LISTEN/NOTIFY channel on which work is announced.
 const channel = "switchhook_work"
 

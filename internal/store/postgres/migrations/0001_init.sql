@@ -63,14 +63,19 @@ CREATE INDEX calls_destination ON calls (destination_number);
 
 -- A delivery is leased while lease_owner is set (lease_owner and lease_until
 -- are set and cleared together); the lease is live while lease_until is in
--- the future. endpoint_id has no foreign key: a deleted endpoint's finished
--- deliveries stay as history.
+-- the future. head is true on the oldest pending delivery of each
+-- (endpoint_id, call_uuid) chain and false everywhere else, so that claims
+-- read chain heads straight from an index; the statements that change a
+-- chain hold an advisory lock on its call while they keep head right.
+-- endpoint_id has no foreign key: a deleted endpoint's finished deliveries
+-- stay as history.
 CREATE TABLE deliveries (
 	id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	event_seq       bigint NOT NULL REFERENCES events (seq) ON DELETE CASCADE,
 	endpoint_id     text NOT NULL,
 	call_uuid       text NOT NULL,
 	status          text NOT NULL,
+	head            boolean NOT NULL,
 	attempts        integer NOT NULL,
 	next_attempt_at timestamptz NOT NULL,
 	last_error      text NOT NULL,
@@ -80,13 +85,15 @@ CREATE TABLE deliveries (
 	updated_at      timestamptz NOT NULL,
 	completed_at    timestamptz
 );
--- Claims walk an endpoint's pending deliveries oldest first, and look for an
--- older pending delivery in the same chain; both indexes hold pending rows
--- only, so they stay as small as the queue.
-CREATE INDEX deliveries_queue ON deliveries (endpoint_id, id) WHERE status = 'pending';
-CREATE INDEX deliveries_chain ON deliveries (endpoint_id, call_uuid, id) WHERE status = 'pending';
--- The leases out, counted per endpoint at each claim: as small as what is
--- in flight.
+-- The partial indexes hold pending rows only, so they stay as small as the
+-- queue. Claims and NextDue read an endpoint's chain heads.
+CREATE INDEX deliveries_heads ON deliveries (endpoint_id, id) WHERE status = 'pending' AND head;
+-- A chain's pending deliveries, found by call first: no other index starts
+-- with call_uuid and holds pending rows only, so the planner picks this one
+-- even before it has statistics.
+CREATE INDEX deliveries_chain ON deliveries (call_uuid, endpoint_id, id) WHERE status = 'pending';
+-- The leases out, counted per endpoint at each claim: as many as the
+-- requests in flight.
 CREATE INDEX deliveries_leased ON deliveries (endpoint_id, lease_until) WHERE lease_owner IS NOT NULL;
 CREATE INDEX deliveries_event ON deliveries (event_seq);
 CREATE INDEX deliveries_endpoint ON deliveries (endpoint_id, id);
