@@ -221,7 +221,7 @@ func Default() *Config {
 		Store:    Store{Retention: Duration(30 * 24 * time.Hour)},
 		Delivery: Delivery{
 			Timeout:         Duration(10 * time.Second),
-			MaxInFlight:     16,
+			MaxInFlight:     64,
 			CircuitFailures: 5,
 			DisableAfter:    Duration(72 * time.Hour),
 			SecretGrace:     Duration(24 * time.Hour),
