@@ -425,8 +425,8 @@ func (s *Store) replayChunk(ctx context.Context, endpointID string, subscribed, 
 	tag, err := tx.Exec(ctx, `INSERT INTO deliveries
 			(event_seq, endpoint_id, call_uuid, status, head, attempts, next_attempt_at, last_error, created_at, updated_at)
 		SELECT e.seq, $2, e.call_uuid, 'pending',
-			row_number() OVER (PARTITION BY e.call_uuid ORDER BY e.seq) = 1 AND NOT EXISTS (SELECT 1 FROM deliveries p
-				WHERE p.call_uuid = e.call_uuid AND p.endpoint_id = $2 AND p.status = 'pending'),
+			row_number() OVER (PARTITION BY e.call_uuid ORDER BY e.seq) = 1 AND (SELECT min(p.id) FROM deliveries p
+				WHERE p.call_uuid = e.call_uuid AND p.endpoint_id = $2 AND p.status = 'pending') IS NULL,
 			0, $3, '', $3, $3
 		FROM events e WHERE e.seq = ANY ($1)
 		ORDER BY e.seq`, seqs, endpointID, now)
