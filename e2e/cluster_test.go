@@ -2,9 +2,17 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"net/url"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -179,4 +187,158 @@ func TestClusterNodeKilledLosesNothing(t *testing.T) {
 	if rcv.BadSignatures() != 0 {
 		t.Errorf("%d requests failed signature verification", rcv.BadSignatures())
 	}
+}
+
+// TestLoadCluster is the load run of docs/benchmarks.md's PostgreSQL
+// section. It is skipped unless SWITCHHOOK_LOAD is set, e.g.
+//
+//	SWITCHHOOK_LOAD=1 LOAD_NODES=2 go test -run TestLoadCluster -v -timeout 10m ./e2e
+//
+// It measures how fast a cluster drains a backlog: LOAD_NODES (default 3)
+// real processes on one fresh PostgreSQL database (or one on SQLite, with
+// LOAD_STORE=sqlite) each simulate their share of LOAD_CALLS calls (7 events
+// each) while the one receiver holds its first request; once every event is
+// recorded, the receiver lets go and the test reports deliveries per second
+// from then to the last arrival. Starting the processes one after the other
+// takes longer than the burst, so measuring from the first event would
+// measure the start-up.
+func TestLoadCluster(t *testing.T) {
+	if os.Getenv("SWITCHHOOK_LOAD") == "" {
+		t.Skip("load run: set SWITCHHOOK_LOAD=1")
+	}
+	n := envInt("LOAD_NODES", 3)
+	calls := envInt("LOAD_CALLS", 3000)
+	rate := envInt("LOAD_RATE", 2000)
+	sqlite := envStr("LOAD_STORE", "postgres") == "sqlite"
+	var dsn string
+	if sqlite {
+		n = 1
+	} else {
+		dsn = pgtest.DSN(t)
+	}
+	rcv := newBacklogReceiver(t)
+	hooks := fmt.Sprintf("webhooks:\n  - url: %q\n    payload: extended\n    secret: %q\n    timeout: 1m\n    max_in_flight: 64\n", rcv.url, testSecret)
+	load := loadAverage()
+	var nodes []*Server
+	for i := 1; i <= n; i++ {
+		share := calls / n
+		if i <= calls%n {
+			share++
+		}
+		cfg := hooks + "log: {level: warn}\n" +
+			fmt.Sprintf("simulator: {calls: %d, rate: %d, caller: \"200%d\"}\n", share, max(rate/n, 1), i)
+		if !sqlite {
+			cfg += fmt.Sprintf("store: {dsn: %q}\nnode: node-%d\n", dsn, i)
+		}
+		nodes = append(nodes, StartServer(t, cfg))
+	}
+	want := calls * 7
+	waitUntil(t, 5*time.Minute, "every event to be recorded", func() bool {
+		recorded := 0
+		for _, s := range nodes {
+			recorded += eventsRecorded(t, s)
+		}
+		return recorded == want
+	})
+	start := time.Now()
+	close(rcv.gate)
+	got := rcv.waitCount(t, want, 10*time.Minute)
+	secs := got[len(got)-1].Arrived.Sub(start).Seconds()
+	store := fmt.Sprintf("%d nodes on PostgreSQL", n)
+	if sqlite {
+		store = "1 node on SQLite"
+	}
+	t.Logf("%s: delivered a backlog of %d events in %.2fs = %.0f deliveries/s; load average before %s, after %s",
+		store, len(got), secs, float64(len(got))/secs, load, loadAverage())
+	checkCalls(t, got)
+}
+
+// backlogReceiver is a webhook receiver for backlog runs: until gate is
+// closed it holds every request; then it answers 200 at once, keeping what
+// checkCalls needs and nothing else. (The harness's Receiver looks for
+// duplicates among all it got on each request, under one lock.)
+type backlogReceiver struct {
+	url  string
+	gate chan struct{}
+
+	mu  sync.Mutex
+	got []Webhook
+}
+
+func newBacklogReceiver(t *testing.T) *backlogReceiver {
+	t.Helper()
+	r := &backlogReceiver{gate: make(chan struct{})}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: r}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	r.url = "http://" + l.Addr().String() + "/hook"
+	return r
+}
+
+func (r *backlogReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	select {
+	case <-r.gate:
+	case <-time.After(time.Minute):
+	}
+	raw, _ := io.ReadAll(req.Body)
+	hook := Webhook{ID: req.Header.Get("webhook-id"), Raw: raw, Arrived: time.Now()}
+	json.Unmarshal(raw, &hook.Body)
+	r.mu.Lock()
+	r.got = append(r.got, hook)
+	r.mu.Unlock()
+}
+
+// waitCount waits until n requests arrived, for at most timeout.
+func (r *backlogReceiver) waitCount(t *testing.T, n int, timeout time.Duration) []Webhook {
+	t.Helper()
+	var got []Webhook
+	waitUntil(t, timeout, fmt.Sprintf("%d webhooks", n), func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		got = r.got
+		return len(got) >= n
+	})
+	return got
+}
+
+// eventsRecorded is the number of events s has committed, from its
+// switchhook_events_total counters.
+func eventsRecorded(t *testing.T, s *Server) int {
+	t.Helper()
+	resp, err := http.Get(s.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "switchhook_events_total{") {
+			continue
+		}
+		f := strings.Fields(line)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err != nil {
+			t.Fatalf("metrics line %q: %v", line, err)
+		}
+		total += int(v)
+	}
+	return total
+}
+
+// loadAverage is the machine's 1, 5 and 15 minute load averages, where
+// Linux tells them.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "unknown"
 }
