@@ -7,15 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/switchhook/switchhook/internal/connector"
 	"github.com/switchhook/switchhook/internal/events"
 	"github.com/switchhook/switchhook/internal/metrics"
 )
@@ -63,35 +62,17 @@ func (c Config) app() string {
 	return c.App
 }
 
-// Status is a connector's connection state, for the API and dashboard.
-type Status struct {
-	Name      string    `json:"name"`
-	Kind      string    `json:"kind"`    // "asterisk"
-	Address   string    `json:"address"` // the configured URL
-	Connected bool      `json:"connected"`
-	Since     time.Time `json:"since"` // when Connected last changed; zero before the first attempt ends
-	LastError string    `json:"last_error"`
-	// Reconnects counts the connections made after a lost one.
-	Reconnects int `json:"reconnects"`
-}
-
 // Connector is the call source of one Asterisk. It implements
 // events.Source.
 type Connector struct {
 	cfg  Config
 	log  *slog.Logger
-	m    *metrics.Metrics
+	link *connector.Link
 	http *http.Client
 
 	// Timings, set by New; tests in this package shorten them.
 	dialTimeout  time.Duration
 	pingInterval time.Duration // Asterisk sends nothing on an idle socket
-	minBackoff   time.Duration
-	maxBackoff   time.Duration
-
-	mu        sync.Mutex
-	status    Status
-	connected bool
 }
 
 // New returns a connector for cfg; m may be nil. Run checks cfg.
@@ -101,15 +82,12 @@ func New(cfg Config, logger *slog.Logger, m *metrics.Metrics) *Connector {
 	}
 	c := &Connector{
 		cfg:          cfg,
-		m:            m,
 		http:         &http.Client{Timeout: 10 * time.Second},
 		dialTimeout:  10 * time.Second,
 		pingInterval: 20 * time.Second,
-		minBackoff:   500 * time.Millisecond,
-		maxBackoff:   30 * time.Second,
-		status:       Status{Name: cfg.Name, Kind: "asterisk", Address: cfg.URL},
 	}
 	c.log = logger.With("source", c.Name(), "url", cfg.URL)
+	c.link = &connector.Link{Kind: "asterisk", Name: cfg.Name, Address: cfg.URL, Log: c.log, Metrics: m}
 	return c
 }
 
@@ -117,16 +95,7 @@ func New(cfg Config, logger *slog.Logger, m *metrics.Metrics) *Connector {
 func (c *Connector) Name() string { return "asterisk/" + c.cfg.Name }
 
 // Status returns the connection state now.
-func (c *Connector) Status() Status {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.status
-}
-
-type sinkError struct{ err error }
-
-func (e *sinkError) Error() string { return e.err.Error() }
-func (e *sinkError) Unwrap() error { return e.err }
+func (c *Connector) Status() connector.Status { return c.link.Status() }
 
 // Run watches Asterisk and emits its calls' events to sink until ctx is
 // done, reconnecting with backoff whenever the connection fails. It returns
@@ -137,28 +106,7 @@ func (c *Connector) Run(ctx context.Context, sink events.Sink) error {
 		return err
 	}
 	t := newTracker(c.Name(), c.log)
-	backoff := c.minBackoff
-	for {
-		established, err := c.session(ctx, base, t, sink)
-		c.setDown(err)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if se := (*sinkError)(nil); errors.As(err, &se) {
-			return fmt.Errorf("%s: %w", c.Name(), err)
-		}
-		if established {
-			backoff = c.minBackoff
-		}
-		wait := backoff/2 + rand.N(backoff/2+1)
-		c.log.Warn("asterisk connection failed; reconnecting", "err", err, "in", wait.Round(time.Millisecond))
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(wait):
-		}
-		backoff = min(backoff*2, c.maxBackoff)
-	}
+	return c.link.Run(ctx, func(ctx context.Context) (bool, error) { return c.session(ctx, base, t, sink) })
 }
 
 // message is one WebSocket message, or the read error that ended them.
@@ -200,21 +148,10 @@ func (c *Connector) session(ctx context.Context, base *url.URL, t *tracker, sink
 	if err != nil {
 		return false, err
 	}
-	c.setUp()
+	c.link.Up()
 	c.log.Info("asterisk connected", "app", c.cfg.app())
 	t.unsee()
 
-	emit := func(out []events.Event) error {
-		for _, e := range out {
-			if err := sink.Emit(ctx, e); err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				return &sinkError{fmt.Errorf("emit %s %s: %w", e.Kind, e.CallUUID, err)}
-			}
-		}
-		return nil
-	}
 	handle := func(m message) error {
 		if m.err != nil {
 			if errors.Is(m.err, websocket.ErrMessageTooBig) || websocket.CloseStatus(m.err) == websocket.StatusMessageTooBig {
@@ -231,7 +168,7 @@ func (c *Connector) session(ctx context.Context, base *url.URL, t *tracker, sink
 			c.log.Error("another client registered the same ARI application; give each watcher its own app name", "app", c.cfg.app())
 			return fmt.Errorf("application %q replaced by another client", c.cfg.app())
 		}
-		return emit(t.handle(ev))
+		return connector.Emit(ctx, sink, t.handle(ev))
 	}
 
 	// Events that came in while the list was fetched may end calls the list
@@ -247,7 +184,7 @@ drain:
 			break drain
 		}
 	}
-	if err := emit(t.reconcile(live, time.Now().UTC())); err != nil {
+	if err := connector.Emit(ctx, sink, t.reconcile(live, time.Now().UTC())); err != nil {
 		return true, err
 	}
 
@@ -332,32 +269,4 @@ func clip(s string) string {
 		return s[:120] + "…"
 	}
 	return s
-}
-
-func (c *Connector) setUp() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.connected {
-		c.status.Reconnects++
-	}
-	c.connected = true
-	c.status.Connected, c.status.Since, c.status.LastError = true, time.Now().UTC(), ""
-	if c.m != nil {
-		c.m.SourceConnected.WithLabelValues(c.Name()).Set(1)
-	}
-}
-
-func (c *Connector) setDown(err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.status.Connected || c.status.Since.IsZero() {
-		c.status.Since = time.Now().UTC()
-	}
-	c.status.Connected = false
-	if err != nil {
-		c.status.LastError = err.Error()
-	}
-	if c.m != nil {
-		c.m.SourceConnected.WithLabelValues(c.Name()).Set(0)
-	}
 }

@@ -117,7 +117,7 @@ func TestRequestsAndMetrics(t *testing.T) {
 	a := startFakeAsterisk(t, "switchhook", "s3cret")
 	m := metrics.New(nil)
 	c := runConnector(t, "ast1", a, &collector{}, func(c *Connector) {
-		c.m = m
+		c.link.Metrics = m
 		c.cfg.App = "hooks"
 		c.cfg.URL += "/ari/"
 	})

@@ -263,7 +263,7 @@ func summaries(evs []events.Event) []string {
 func runConnector(t *testing.T, name string, a *fakeAsterisk, sink events.Sink, opts ...func(*Connector)) *Connector {
 	t.Helper()
 	c := New(Config{Name: name, URL: a.url(), Username: a.user, Password: a.pass}, testLogger(t), nil)
-	c.minBackoff, c.maxBackoff = 10*time.Millisecond, 50*time.Millisecond
+	c.link.MinBackoff, c.link.MaxBackoff = 10*time.Millisecond, 50*time.Millisecond
 	for _, o := range opts {
 		o(c)
 	}

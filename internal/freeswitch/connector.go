@@ -7,12 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/switchhook/switchhook/internal/connector"
 	"github.com/switchhook/switchhook/internal/events"
 	"github.com/switchhook/switchhook/internal/metrics"
 )
@@ -44,36 +43,18 @@ func (c Config) validate() error {
 	return nil
 }
 
-// Status is a connector's connection state, for the API and dashboard.
-type Status struct {
-	Name      string    `json:"name"`
-	Kind      string    `json:"kind"` // "freeswitch"
-	Address   string    `json:"address"`
-	Connected bool      `json:"connected"`
-	Since     time.Time `json:"since"` // when Connected last changed; zero before the first attempt ends
-	LastError string    `json:"last_error"`
-	// Reconnects counts the connections made after a lost one.
-	Reconnects int `json:"reconnects"`
-}
-
 // Connector is the call source of one FreeSWITCH. It implements
 // events.Source.
 type Connector struct {
-	cfg Config
-	log *slog.Logger
-	m   *metrics.Metrics
+	cfg  Config
+	log  *slog.Logger
+	link *connector.Link
 
 	// Timings, set by New; tests in this package shorten them.
 	dialTimeout      time.Duration
 	handshakeTimeout time.Duration
 	readTimeout      time.Duration // FreeSWITCH sends HEARTBEAT every 20 s
-	minBackoff       time.Duration
-	maxBackoff       time.Duration
-	format           string // event format asked for: plain or json
-
-	mu        sync.Mutex
-	status    Status
-	connected bool // once connected, a later connection is a reconnect
+	format           string        // event format asked for: plain or json
 }
 
 // New returns a connector for cfg; m may be nil. Run checks cfg.
@@ -83,16 +64,13 @@ func New(cfg Config, logger *slog.Logger, m *metrics.Metrics) *Connector {
 	}
 	c := &Connector{
 		cfg:              cfg,
-		m:                m,
 		dialTimeout:      5 * time.Second,
 		handshakeTimeout: 10 * time.Second,
 		readTimeout:      65 * time.Second,
-		minBackoff:       500 * time.Millisecond,
-		maxBackoff:       30 * time.Second,
 		format:           "plain",
-		status:           Status{Name: cfg.Name, Kind: "freeswitch", Address: cfg.Address},
 	}
 	c.log = logger.With("source", c.Name(), "address", cfg.Address)
+	c.link = &connector.Link{Kind: "freeswitch", Name: cfg.Name, Address: cfg.Address, Log: c.log, Metrics: m}
 	return c
 }
 
@@ -100,17 +78,7 @@ func New(cfg Config, logger *slog.Logger, m *metrics.Metrics) *Connector {
 func (c *Connector) Name() string { return "freeswitch/" + c.cfg.Name }
 
 // Status returns the connection state now.
-func (c *Connector) Status() Status {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.status
-}
-
-// sinkError is a failure of the sink, not of the connection: Run stops.
-type sinkError struct{ err error }
-
-func (e *sinkError) Error() string { return e.err.Error() }
-func (e *sinkError) Unwrap() error { return e.err }
+func (c *Connector) Status() connector.Status { return c.link.Status() }
 
 // Run watches FreeSWITCH and emits its calls' events to sink until ctx is
 // done, reconnecting with backoff whenever the connection fails. It returns
@@ -120,30 +88,7 @@ func (c *Connector) Run(ctx context.Context, sink events.Sink) error {
 		return err
 	}
 	t := newTracker(c.Name(), c.log)
-	backoff := c.minBackoff
-	for {
-		established, err := c.session(ctx, t, sink)
-		c.setDown(err)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if se := (*sinkError)(nil); errors.As(err, &se) {
-			return fmt.Errorf("%s: %w", c.Name(), err)
-		}
-		if established {
-			backoff = c.minBackoff
-		}
-		// Jitter keeps many switchhook processes from reconnecting in step
-		// after FreeSWITCH restarts.
-		wait := backoff/2 + rand.N(backoff/2+1)
-		c.log.Warn("freeswitch connection failed; reconnecting", "err", err, "in", wait.Round(time.Millisecond))
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(wait):
-		}
-		backoff = min(backoff*2, c.maxBackoff)
-	}
+	return c.link.Run(ctx, func(ctx context.Context) (bool, error) { return c.session(ctx, t, sink) })
 }
 
 // session runs one connection: handshake, subscription, reconciliation and
@@ -163,7 +108,7 @@ func (c *Connector) session(ctx context.Context, t *tracker, sink events.Sink) (
 	if err := c.handshake(conn, r); err != nil {
 		return false, err
 	}
-	c.setUp()
+	c.link.Up()
 	c.log.Info("freeswitch connected")
 	t.unsee()
 
@@ -205,13 +150,8 @@ func (c *Connector) session(ctx context.Context, t *tracker, sink events.Sink) (
 		default:
 			c.log.Debug("freeswitch frame ignored", "content_type", ct)
 		}
-		for _, e := range out {
-			if err := sink.Emit(ctx, e); err != nil {
-				if ctx.Err() != nil {
-					return true, ctx.Err()
-				}
-				return true, &sinkError{fmt.Errorf("emit %s %s: %w", e.Kind, e.CallUUID, err)}
-			}
+		if err := connector.Emit(ctx, sink, out); err != nil {
+			return true, err
 		}
 	}
 }
@@ -283,32 +223,4 @@ func parseChannels(body []byte) (map[string]bool, error) {
 		live[r.UUID] = true
 	}
 	return live, nil
-}
-
-func (c *Connector) setUp() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.connected {
-		c.status.Reconnects++
-	}
-	c.connected = true
-	c.status.Connected, c.status.Since, c.status.LastError = true, time.Now().UTC(), ""
-	if c.m != nil {
-		c.m.SourceConnected.WithLabelValues(c.Name()).Set(1)
-	}
-}
-
-func (c *Connector) setDown(err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.status.Connected || c.status.Since.IsZero() {
-		c.status.Since = time.Now().UTC()
-	}
-	c.status.Connected = false
-	if err != nil {
-		c.status.LastError = err.Error()
-	}
-	if c.m != nil {
-		c.m.SourceConnected.WithLabelValues(c.Name()).Set(0)
-	}
 }

@@ -124,7 +124,7 @@ func assertOneCall(t *testing.T, evs []events.Event, source string) {
 func TestHandshakeAndMetrics(t *testing.T) {
 	fs := startFakeFS(t, "s3cret")
 	m := metrics.New(nil)
-	c := runConnector(t, "fs1", fs, &collector{}, func(c *Connector) { c.m = m })
+	c := runConnector(t, "fs1", fs, &collector{}, func(c *Connector) { c.link.Metrics = m })
 	fs.next(t)
 	waitFor(t, "the connected status", func() bool { return c.Status().Connected })
 	fs.mu.Lock()
@@ -155,7 +155,7 @@ func TestHandshakeAndMetrics(t *testing.T) {
 func TestWrongPassword(t *testing.T) {
 	fs := startFakeFS(t, "ClueCon")
 	c := New(Config{Name: "fs1", Address: fs.addr, Password: "wrong"}, testLogger(t), nil)
-	c.minBackoff, c.maxBackoff = 10*time.Millisecond, 20*time.Millisecond
+	c.link.MinBackoff, c.link.MaxBackoff = 10*time.Millisecond, 20*time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx, &collector{}) }()

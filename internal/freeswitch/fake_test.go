@@ -322,7 +322,7 @@ func summaries(evs []events.Event) []string {
 func runConnector(t *testing.T, name string, fs *fakeFS, sink events.Sink, opts ...func(*Connector)) *Connector {
 	t.Helper()
 	c := New(Config{Name: name, Address: fs.addr, Password: fs.password}, testLogger(t), nil)
-	c.minBackoff, c.maxBackoff = 10*time.Millisecond, 50*time.Millisecond
+	c.link.MinBackoff, c.link.MaxBackoff = 10*time.Millisecond, 50*time.Millisecond
 	for _, o := range opts {
 		o(c)
 	}
