@@ -150,7 +150,7 @@ func (c *Connector) session(ctx context.Context, base *url.URL, t *tracker, sink
 	}
 	c.link.Up()
 	c.log.Info("asterisk connected", "app", c.cfg.app())
-	t.unsee()
+	t.Unsee()
 
 	handle := func(m message) error {
 		if m.err != nil {

@@ -3,6 +3,7 @@ package freeswitch
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 	"testing"
 
 	"github.com/switchhook/switchhook/internal/events"
@@ -52,8 +53,8 @@ func TestUnansweredEndings(t *testing.T) {
 			if got := fmt.Sprintf("%s %d %s", h.Cause, h.SIPCode, h.By); got != tc.want {
 				t.Fatalf("hangup %q, want %q", got, tc.want)
 			}
-			if len(tr.legs) != 0 {
-				t.Fatalf("%d legs still tracked", len(tr.legs))
+			if n := len(slices.Collect(tr.Legs())); n != 0 {
+				t.Fatalf("%d legs still tracked", n)
 			}
 		})
 	}

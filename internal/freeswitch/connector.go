@@ -110,7 +110,7 @@ func (c *Connector) session(ctx context.Context, t *tracker, sink events.Sink) (
 	}
 	c.link.Up()
 	c.log.Info("freeswitch connected")
-	t.unsee()
+	t.Unsee()
 
 	for {
 		if err := conn.SetReadDeadline(time.Now().Add(c.readTimeout)); err != nil {

@@ -1,0 +1,313 @@
+package calltrack
+
+import (
+	"cmp"
+	"iter"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/switchhook/switchhook/internal/events"
+)
+
+// rememberEnded bounds how many legs of ended calls a Tracker remembers for
+// session correlation.
+const rememberEnded = 4096
+
+// Call is one caller's attempt: the caller's leg and every leg the engine
+// made for it. E is the connector's own state of the call, such as what
+// its engine has said of how the call is ending.
+type Call[E any] struct {
+	UUID      string // call_uuid
+	Session   string // call_session_uuid
+	CallerLeg string // the id of the caller's leg
+	Caller    string // caller_id_number
+	Dest      string // the number as dialled
+	Callee    string // the destination answered last
+	Direction events.Direction
+	Routed    bool // CALL_ROUTED is out
+	Answered  bool
+	Held      bool
+	// By is who ended the call, once the connector has seen a far end hang
+	// up; empty until then.
+	By     events.Party
+	Engine E
+
+	legs map[string]*Leg[E] // live legs
+	over bool
+}
+
+// Leg is one engine channel of a call.
+type Leg[E any] struct {
+	ID string
+	// Name is the engine's name of the channel (e.g.
+	// PJSIP/1002-00000002), kept where a connector relates legs by it.
+	Name     string
+	Call     *Call[E]
+	Caller   bool   // the caller's leg, else one the engine made for the call
+	Number   string // a callee leg: the number it rings
+	Rang     bool
+	Answered bool
+	Seen     bool // reported on the current connection (for reconciliation)
+}
+
+// Party is who l is in its call: the caller or a callee.
+func (l *Leg[E]) Party() events.Party {
+	if l.Caller {
+		return events.Caller
+	}
+	return events.Callee
+}
+
+// Legs yields c's live legs, in no particular order.
+func (c *Call[E]) Legs() iter.Seq[*Leg[E]] { return maps.Values(c.legs) }
+
+// Over reports whether c's last leg has been dropped.
+func (c *Call[E]) Over() bool { return c.over }
+
+// current is the call's callee now: the destination answered last, else
+// the number dialled.
+func (c *Call[E]) current() string { return cmp.Or(c.Callee, c.Dest) }
+
+// Tracker keeps the calls of one engine and builds their events. It is used
+// by one goroutine at a time.
+type Tracker[E any] struct {
+	source string
+	log    *slog.Logger
+	legs   map[string]*Leg[E]
+	// ended maps legs of finished calls to their session, so that a new call
+	// a leg of an ended call made carries that call's session.
+	ended      map[string]string
+	endedOrder []string
+}
+
+// New returns a Tracker whose events carry Source source.
+func New[E any](source string, log *slog.Logger) *Tracker[E] {
+	return &Tracker[E]{source: source, log: log, legs: map[string]*Leg[E]{}, ended: map[string]string{}}
+}
+
+// Leg returns the tracked leg id, or nil.
+func (t *Tracker[E]) Leg(id string) *Leg[E] { return t.legs[id] }
+
+// Legs yields every tracked leg, in no particular order.
+func (t *Tracker[E]) Legs() iter.Seq[*Leg[E]] { return maps.Values(t.legs) }
+
+// NewCall starts a call, with no legs yet, whose caller is the leg
+// callerLeg. The call keeps the leg's id (in lower case) as its UUID when
+// that is a version 4 UUID, so receivers can match webhooks with the
+// engine's own records; otherwise it gets a fresh one. Its session is that of the
+// ended call of the first of related that the Tracker remembers (a call
+// made from a leg of another, such as a transfer's), else its own UUID.
+func (t *Tracker[E]) NewCall(callerLeg string, related ...string) *Call[E] {
+	c := &Call[E]{CallerLeg: callerLeg, UUID: callUUID(callerLeg), legs: map[string]*Leg[E]{}}
+	c.Session = c.UUID
+	for _, r := range related {
+		if s, ok := t.ended[r]; ok {
+			c.Session = s
+			break
+		}
+	}
+	return c
+}
+
+func callUUID(id string) string {
+	if u, err := uuid.Parse(id); err == nil && u.Version() == 4 && u.Variant() == uuid.RFC4122 && len(id) == 36 {
+		return u.String()
+	}
+	return uuid.NewString()
+}
+
+// Join adds l to c and tracks it.
+func (t *Tracker[E]) Join(c *Call[E], l *Leg[E]) {
+	l.Call = c
+	c.legs[l.ID] = l
+	t.legs[l.ID] = l
+}
+
+// Route marks c routed to "to" (nil when the engine does not say) and
+// returns its CALL_ROUTED, about the caller's leg. A gateway target makes
+// an internal call outbound.
+func (t *Tracker[E]) Route(c *Call[E], at time.Time, to *events.Target) events.Event {
+	c.Routed = true
+	if to != nil && to.Type == events.Gateway && c.Direction == events.Internal {
+		c.Direction = events.Outbound
+	}
+	e := t.event(c, events.CallRouted, at, nil, c.Dest)
+	e.LegUUID = c.CallerLeg
+	e.RoutedTo = to
+	return e
+}
+
+// EnsureRouted returns c's CALL_ROUTED if c shows it was routed before the
+// engine said where to: a leg was made for it, it rang or was answered, or
+// the connector joined it mid-call.
+func (t *Tracker[E]) EnsureRouted(c *Call[E], at time.Time) []events.Event {
+	if c.Routed {
+		return nil
+	}
+	return []events.Event{t.Route(c, at, nil)}
+}
+
+// Ring returns the CALL_RINGING of callee leg l's first ring, after
+// CALL_ROUTED if due; the caller's leg and later rings give nothing.
+func (t *Tracker[E]) Ring(l *Leg[E], at time.Time) []events.Event {
+	if l.Caller || l.Rang {
+		return nil
+	}
+	l.Rang = true
+	return append(t.EnsureRouted(l.Call, at), t.event(l.Call, events.CallRinging, at, l, l.Number))
+}
+
+// Answer returns the CALL_ANSWER of l's first answer, after CALL_ROUTED if
+// due. Engines answer the caller's leg themselves when a callee answers, so
+// an answer of the caller's leg counts only while no callee is up: then the
+// engine itself is the destination (an IVR), answering as self, and a call
+// not routed yet is routed to it.
+func (t *Tracker[E]) Answer(l *Leg[E], at time.Time, self string) []events.Event {
+	if l.Answered {
+		return nil
+	}
+	l.Answered = true
+	c := l.Call
+	if l.Caller {
+		for _, o := range c.legs {
+			if !o.Caller && o.Answered {
+				return nil
+			}
+		}
+		var out []events.Event
+		if !c.Routed {
+			out = append(out, t.Route(c, at, &events.Target{Type: events.IVR, Target: c.Dest}))
+		}
+		c.Answered, c.Callee = true, self
+		return append(out, t.event(c, events.CallAnswer, at, l, self))
+	}
+	out := t.EnsureRouted(c, at)
+	c.Answered, c.Callee = true, l.Number
+	return append(out, t.event(c, events.CallAnswer, at, l, l.Number))
+}
+
+// Input returns the CALL_INPUT of a digit sent on l, lasting d, after
+// CALL_ROUTED if due. A digit that is not one of 0-9 * # A-D is logged and
+// skipped.
+func (t *Tracker[E]) Input(l *Leg[E], at time.Time, digit string, d time.Duration) []events.Event {
+	c := l.Call
+	e := t.event(c, events.CallInput, at, l, c.current())
+	e.Digit, e.DigitDuration, e.Party = digit, d, l.Party()
+	if err := e.Validate(); err != nil {
+		t.log.Warn("DTMF event skipped", "err", err, "leg", l.ID)
+		return nil
+	}
+	return append(t.EnsureRouted(c, at), e)
+}
+
+// Hold returns CALL_HOLD (hold) or CALL_UNHOLD, by l's party, when l's call
+// is answered and that changes whether it is held.
+func (t *Tracker[E]) Hold(l *Leg[E], at time.Time, hold bool) []events.Event {
+	c := l.Call
+	if !c.Answered || c.Held == hold {
+		return nil
+	}
+	c.Held = hold
+	kind := events.CallUnhold
+	if hold {
+		kind = events.CallHold
+	}
+	e := t.event(c, kind, at, l, c.current())
+	e.Party = l.Party()
+	return []events.Event{e}
+}
+
+// Drop forgets l, which the engine no longer has. When l was its call's
+// last leg the call is over; if it was routed, Drop returns its
+// CALL_HANGUP, about l, with the Cause, SIPCode and By that hangup works
+// out from the call. A call never routed emitted nothing and ends so.
+func (t *Tracker[E]) Drop(l *Leg[E], at time.Time, hangup func(*Call[E]) *events.Hangup) []events.Event {
+	c := l.Call
+	delete(c.legs, l.ID)
+	delete(t.legs, l.ID)
+	t.remember(l.ID, c.Session)
+	if len(c.legs) > 0 {
+		return nil
+	}
+	c.over = true
+	if !c.Routed {
+		return nil
+	}
+	e := t.event(c, events.CallHangup, at, l, c.current())
+	e.Hangup = hangup(c)
+	return []events.Event{e}
+}
+
+func (t *Tracker[E]) remember(id, session string) {
+	if _, ok := t.ended[id]; ok {
+		return
+	}
+	t.ended[id] = session
+	t.endedOrder = append(t.endedOrder, id)
+	if len(t.endedOrder) > rememberEnded {
+		delete(t.ended, t.endedOrder[0])
+		t.endedOrder = t.endedOrder[1:]
+	}
+}
+
+// Unsee marks every leg as not yet reported on a new connection.
+func (t *Tracker[E]) Unsee() {
+	for _, l := range t.legs {
+		l.Seen = false
+	}
+}
+
+// Reconcile ends the legs that are not in live (the engine's channel list,
+// taken on this connection) and that no event on this connection reported:
+// they ended while the connector was away. gone ends one such leg as the
+// connector can (Drop, with the cause it can still tell). Legs go in a
+// stable order: by call, the caller's leg first.
+func (t *Tracker[E]) Reconcile(live map[string]bool, gone func(*Leg[E]) []events.Event) []events.Event {
+	var out []events.Event
+	for _, l := range t.sortedLegs() {
+		if live[l.ID] || l.Seen || t.legs[l.ID] == nil {
+			continue
+		}
+		out = append(out, gone(l)...)
+	}
+	return out
+}
+
+func (t *Tracker[E]) sortedLegs() []*Leg[E] {
+	return slices.SortedFunc(maps.Values(t.legs), func(a, b *Leg[E]) int {
+		if c := strings.Compare(a.Call.UUID, b.Call.UUID); c != 0 {
+			return c
+		}
+		if a.Caller != b.Caller {
+			if a.Caller {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+}
+
+// event builds an event of c with destination dest, about leg l when not
+// nil.
+func (t *Tracker[E]) event(c *Call[E], k events.Kind, at time.Time, l *Leg[E], dest string) events.Event {
+	e := events.Event{
+		Kind:              k,
+		CallUUID:          c.UUID,
+		SessionUUID:       c.Session,
+		CallerIDNumber:    c.Caller,
+		DestinationNumber: dest,
+		OccurredAt:        at,
+		Direction:         c.Direction,
+		Source:            t.source,
+	}
+	if l != nil {
+		e.LegUUID = l.ID
+	}
+	return e
+}

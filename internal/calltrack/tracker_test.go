@@ -1,0 +1,334 @@
+package calltrack
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/switchhook/switchhook/internal/events"
+)
+
+// ending is a connector's own state of a call in these tests: the cause it
+// would report.
+type ending struct{ cause string }
+
+type (
+	tcall = Call[ending]
+	tleg  = Leg[ending]
+)
+
+var t0 = time.Date(2026, 1, 27, 12, 2, 30, 0, time.UTC)
+
+func newTestTracker() *Tracker[ending] {
+	return New[ending]("test/t1", slog.New(slog.DiscardHandler))
+}
+
+// startCall tracks a call from 1001 dialling dest, with its caller's leg.
+func startCall(tr *Tracker[ending], callerLeg, dest string, related ...string) (*tcall, *tleg) {
+	c := tr.NewCall(callerLeg, related...)
+	c.Caller, c.Dest, c.Direction = "1001", dest, events.Internal
+	l := &tleg{ID: callerLeg, Caller: true}
+	tr.Join(c, l)
+	return c, l
+}
+
+func addCallee(tr *Tracker[ending], c *tcall, id, number string) *tleg {
+	l := &tleg{ID: id, Number: number}
+	tr.Join(c, l)
+	return l
+}
+
+func hangup(c *tcall) *events.Hangup {
+	return &events.Hangup{Cause: c.Engine.cause, SIPCode: SIPCode(c.Engine.cause, c.Answered), By: HangupBy(c.Engine.cause, c.By, c.Answered)}
+}
+
+func summary(e events.Event) string {
+	s := fmt.Sprintf("%s %s>%s leg=%s %s", e.Kind, e.CallerIDNumber, e.DestinationNumber, e.LegUUID, e.Direction)
+	switch e.Kind {
+	case events.CallRouted:
+		if e.RoutedTo != nil {
+			s += fmt.Sprintf(" to=%s:%s", e.RoutedTo.Type, e.RoutedTo.Target)
+		}
+	case events.CallInput:
+		s += fmt.Sprintf(" digit=%s %dms %s", e.Digit, e.DigitDuration.Milliseconds(), e.Party)
+	case events.CallHold, events.CallUnhold:
+		s += " " + string(e.Party)
+	case events.CallHangup:
+		s += fmt.Sprintf(" %s %d %s", e.Hangup.Cause, e.Hangup.SIPCode, e.Hangup.By)
+	}
+	return s
+}
+
+func assertEvents(t *testing.T, got []events.Event, want ...string) {
+	t.Helper()
+	var g []string
+	for _, e := range got {
+		g = append(g, summary(e))
+		if err := e.Validate(); err != nil {
+			t.Errorf("invalid event: %v", err)
+		}
+		if e.Source != "test/t1" {
+			t.Errorf("%s: source %q", e.Kind, e.Source)
+		}
+	}
+	if strings.Join(g, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(g, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// A call a callee answers: routed once, one ringing however often the leg
+// rings, the engine's answer of the caller's leg (bridging) not counted,
+// holds only as changes, and one hangup when the last leg goes.
+func TestCalleeAnsweredCall(t *testing.T) {
+	tr := newTestTracker()
+	c, a := startCall(tr, "a1", "1002")
+	var out []events.Event
+	add := func(evs ...events.Event) { out = append(out, evs...) }
+	add(tr.Route(c, t0, &events.Target{Type: events.Extension, Target: "1002"}))
+	add(tr.EnsureRouted(c, t0)...)
+	b := addCallee(tr, c, "b1", "1002")
+	add(tr.Ring(b, t0)...)
+	add(tr.Ring(b, t0)...)
+	add(tr.Ring(a, t0)...)
+	add(tr.Answer(b, t0.Add(time.Second), "")...)
+	add(tr.Answer(b, t0.Add(time.Second), "")...)
+	add(tr.Answer(a, t0.Add(time.Second), "1002")...)
+	add(tr.Input(b, t0.Add(2*time.Second), "5", 100*time.Millisecond)...)
+	add(tr.Hold(a, t0.Add(3*time.Second), true)...)
+	add(tr.Hold(a, t0.Add(3*time.Second), true)...)
+	add(tr.Hold(b, t0.Add(4*time.Second), false)...)
+	add(tr.Hold(b, t0.Add(4*time.Second), false)...)
+	c.By, c.Engine.cause = a.Party(), events.CauseNormalClearing
+	add(tr.Drop(b, t0.Add(5*time.Second), hangup)...)
+	if c.Over() {
+		t.Fatal("call over with its caller's leg up")
+	}
+	add(tr.Drop(a, t0.Add(5*time.Second), hangup)...)
+	assertEvents(t, out,
+		"CALL_ROUTED 1001>1002 leg=a1 internal to=extension:1002",
+		"CALL_RINGING 1001>1002 leg=b1 internal",
+		"CALL_ANSWER 1001>1002 leg=b1 internal",
+		"CALL_INPUT 1001>1002 leg=b1 internal digit=5 100ms callee",
+		"CALL_HOLD 1001>1002 leg=a1 internal caller",
+		"CALL_UNHOLD 1001>1002 leg=b1 internal callee",
+		"CALL_HANGUP 1001>1002 leg=a1 internal NORMAL_CLEARING 200 caller",
+	)
+	if !c.Over() || tr.Leg("a1") != nil || tr.Leg("b1") != nil {
+		t.Fatalf("after the last leg: over %v, legs %v %v", c.Over(), tr.Leg("a1"), tr.Leg("b1"))
+	}
+}
+
+// The engine answering the caller's leg with no callee up is the engine as
+// the destination (an IVR): the call is routed to it and answered as the
+// number the connector names.
+func TestEngineAnswersCall(t *testing.T) {
+	tr := newTestTracker()
+	c, a := startCall(tr, "a1", "5000")
+	var out []events.Event
+	out = append(out, tr.Answer(a, t0, "5000")...)
+	out = append(out, tr.Input(a, t0, "x", time.Millisecond)...) // not a DTMF digit: skipped
+	out = append(out, tr.Input(a, t0, "#", 150*time.Millisecond)...)
+	// A transfer from the IVR to an extension.
+	b := addCallee(tr, c, "b1", "1002")
+	out = append(out, tr.Ring(b, t0)...)
+	out = append(out, tr.Answer(b, t0, "")...)
+	c.Engine.cause = events.CauseNormalClearing
+	out = append(out, tr.Drop(a, t0, hangup)...)
+	out = append(out, tr.Drop(b, t0, hangup)...)
+	assertEvents(t, out,
+		"CALL_ROUTED 1001>5000 leg=a1 internal to=ivr:5000",
+		"CALL_ANSWER 1001>5000 leg=a1 internal",
+		"CALL_INPUT 1001>5000 leg=a1 internal digit=# 150ms caller",
+		"CALL_RINGING 1001>1002 leg=b1 internal",
+		"CALL_ANSWER 1001>1002 leg=b1 internal",
+		"CALL_HANGUP 1001>1002 leg=b1 internal NORMAL_CLEARING 200 system",
+	)
+}
+
+// A call that shows it was routed before the engine said where to (a
+// callee rings or answers, a digit comes, the connector joins mid-call)
+// gets its CALL_ROUTED first, with no target.
+func TestRoutedFirst(t *testing.T) {
+	for name, step := range map[string]func(tr *Tracker[ending], c *tcall, a *tleg) []events.Event{
+		"ring": func(tr *Tracker[ending], c *tcall, _ *tleg) []events.Event {
+			return tr.Ring(addCallee(tr, c, "b1", "1002"), t0)
+		},
+		"answer": func(tr *Tracker[ending], c *tcall, _ *tleg) []events.Event {
+			return tr.Answer(addCallee(tr, c, "b1", "1002"), t0, "")
+		},
+		"digit":  func(tr *Tracker[ending], _ *tcall, a *tleg) []events.Event { return tr.Input(a, t0, "1", 0) },
+		"joined": func(tr *Tracker[ending], c *tcall, _ *tleg) []events.Event { return tr.EnsureRouted(c, t0) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			tr := newTestTracker()
+			c, a := startCall(tr, "a1", "1002")
+			out := step(tr, c, a)
+			if len(out) == 0 || summary(out[0]) != "CALL_ROUTED 1001>1002 leg=a1 internal" || !c.Routed {
+				t.Fatalf("events %v", out)
+			}
+			if again := tr.EnsureRouted(c, t0); len(again) != 0 {
+				t.Fatalf("routed twice: %v", again)
+			}
+		})
+	}
+}
+
+// Holds count only on an answered call.
+func TestHoldBeforeAnswer(t *testing.T) {
+	tr := newTestTracker()
+	c, a := startCall(tr, "a1", "1002")
+	tr.Route(c, t0, nil)
+	if out := tr.Hold(a, t0, true); len(out) != 0 || c.Held {
+		t.Fatalf("hold before answer: %v", out)
+	}
+}
+
+// A gateway target makes an internal call outbound; an inbound call stays
+// inbound.
+func TestGatewayTarget(t *testing.T) {
+	tr := newTestTracker()
+	gw := &events.Target{Type: events.Gateway, Target: "carrier1"}
+	c, _ := startCall(tr, "a1", "915551234567")
+	assertEvents(t, []events.Event{tr.Route(c, t0, gw)},
+		"CALL_ROUTED 1001>915551234567 leg=a1 outbound to=gateway:carrier1")
+	in, _ := startCall(tr, "a2", "915551234567")
+	in.Direction = events.Inbound
+	assertEvents(t, []events.Event{tr.Route(in, t0, gw)},
+		"CALL_ROUTED 1001>915551234567 leg=a2 inbound to=gateway:carrier1")
+}
+
+// A call never routed emitted nothing and ends with nothing.
+func TestUnroutedCallEndsSilently(t *testing.T) {
+	tr := newTestTracker()
+	_, a := startCall(tr, "a1", "999")
+	out := tr.Drop(a, t0, func(*tcall) *events.Hangup {
+		t.Fatal("hangup worked out for a call never routed")
+		return nil
+	})
+	if len(out) != 0 || !a.Call.Over() {
+		t.Fatalf("events %v, over %v", out, a.Call.Over())
+	}
+}
+
+func TestNewCallUUID(t *testing.T) {
+	tr := newTestTracker()
+	v4 := "3f2a9c1e-5b7d-4e8a-9c21-7d4b6a0e1f01"
+	if got := tr.NewCall(v4).UUID; got != v4 {
+		t.Errorf("v4 leg id: call UUID %s, want it kept", got)
+	}
+	if got := tr.NewCall(strings.ToUpper(v4)).UUID; got != v4 {
+		t.Errorf("upper-case v4 leg id: call UUID %s, want %s", got, v4)
+	}
+	for _, id := range []string{
+		"1769515350.101",                         // Asterisk's channel ids
+		"6ba7b810-9dad-11d1-80b4-00c04fd430c8",   // version 1
+		"{3f2a9c1e-5b7d-4e8a-9c21-7d4b6a0e1f01}", // parses, but not in the plain form
+		"",
+	} {
+		c := tr.NewCall(id)
+		u, err := uuid.Parse(c.UUID)
+		if err != nil || u.Version() != 4 || u.String() != c.UUID || c.UUID == id {
+			t.Errorf("leg id %q: call UUID %q, want a fresh lower-case v4 UUID", id, c.UUID)
+		}
+		if c.Session != c.UUID || c.CallerLeg != id {
+			t.Errorf("leg id %q: session %s, caller leg %q", id, c.Session, c.CallerLeg)
+		}
+	}
+}
+
+// A call made from a leg of an ended call carries that call's session: the
+// first related leg the tracker remembers decides.
+func TestSessionOfRelatedCall(t *testing.T) {
+	tr := newTestTracker()
+	first, a := startCall(tr, "11111111-1111-4111-8111-111111111111", "1002")
+	second, b := startCall(tr, "22222222-2222-4222-8222-222222222222", "1003")
+	tr.Drop(a, t0, hangup)
+	tr.Drop(b, t0, hangup)
+	if c := tr.NewCall("c", "unknown", b.ID, a.ID); c.Session != second.UUID || c.UUID == second.UUID {
+		t.Fatalf("session %s, want %s; call %s", c.Session, second.UUID, c.UUID)
+	}
+	if c := tr.NewCall("d", a.ID); c.Session != first.UUID {
+		t.Fatalf("session %s, want %s", c.Session, first.UUID)
+	}
+	if c := tr.NewCall("e", "unknown"); c.Session != c.UUID {
+		t.Fatalf("unrelated call: session %s, want its own %s", c.Session, c.UUID)
+	}
+}
+
+// The tracker remembers a bounded number of ended legs, the latest ones.
+func TestEndedLegsBounded(t *testing.T) {
+	tr := newTestTracker()
+	var firstSession, lastSession string
+	for i := range rememberEnded + 1 {
+		c, l := startCall(tr, fmt.Sprintf("leg-%d", i), "1002")
+		tr.Drop(l, t0, hangup)
+		if i == 0 {
+			firstSession = c.Session
+		}
+		lastSession = c.Session
+	}
+	if len(tr.ended) != rememberEnded || len(tr.endedOrder) != rememberEnded {
+		t.Fatalf("remembers %d legs (%d in order), want %d", len(tr.ended), len(tr.endedOrder), rememberEnded)
+	}
+	if c := tr.NewCall("x", "leg-0"); c.Session == firstSession {
+		t.Fatal("the oldest ended leg is still remembered")
+	}
+	if c := tr.NewCall("y", fmt.Sprintf("leg-%d", rememberEnded)); c.Session != lastSession {
+		t.Fatal("the latest ended leg is forgotten")
+	}
+}
+
+// Reconcile ends the legs the engine no longer lists and no event on this
+// connection reported, call by call, the caller's leg first.
+func TestReconcile(t *testing.T) {
+	tr := newTestTracker()
+	c1, a1 := startCall(tr, "33333333-3333-4333-8333-333333333333", "1002")
+	b1 := addCallee(tr, c1, "b1", "1002")
+	c2, a2 := startCall(tr, "11111111-1111-4111-8111-111111111111", "1003")
+	b2 := addCallee(tr, c2, "b2", "1003")
+	c3, a3 := startCall(tr, "22222222-2222-4222-8222-222222222222", "1004")
+	for _, c := range []*tcall{c1, c2, c3} {
+		tr.Route(c, t0, nil)
+	}
+	for _, l := range []*tleg{a1, b1, a2, b2, a3} {
+		l.Seen = true
+	}
+	tr.Unsee()
+	a3.Seen = true // an event on the new connection reported it
+	var gone []string
+	out := tr.Reconcile(map[string]bool{b2.ID: true}, func(l *tleg) []events.Event {
+		gone = append(gone, l.ID)
+		l.Call.Engine.cause = events.CauseNormalUnspecified
+		return tr.Drop(l, t0, hangup)
+	})
+	if want := []string{a2.ID, a1.ID, "b1"}; strings.Join(gone, " ") != strings.Join(want, " ") {
+		t.Fatalf("gone %v, want %v", gone, want)
+	}
+	assertEvents(t, out, "CALL_HANGUP 1001>1002 leg=b1 internal NORMAL_UNSPECIFIED 0 system")
+	if tr.Leg(b2.ID) == nil || tr.Leg(a3.ID) == nil || c2.Over() || c3.Over() {
+		t.Fatal("a live or reported leg was ended")
+	}
+}
+
+// Legs yields each tracked leg once; a call's Legs, its live ones.
+func TestLegs(t *testing.T) {
+	tr := newTestTracker()
+	c, a := startCall(tr, "a1", "1002")
+	addCallee(tr, c, "b1", "1002")
+	startCall(tr, "a2", "1003")
+	tr.Drop(a, t0, hangup)
+	var all, ofCall []string
+	for l := range tr.Legs() {
+		all = append(all, l.ID)
+	}
+	for l := range c.Legs() {
+		ofCall = append(ofCall, l.ID)
+	}
+	if len(all) != 2 || len(ofCall) != 1 || ofCall[0] != "b1" {
+		t.Fatalf("tracker legs %v, call legs %v", all, ofCall)
+	}
+}
