@@ -8,37 +8,15 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
-)
 
-// engineFixture reads a connector fixture: blocks separated by blank lines
-// after the leading comment (ESL event bodies or ARI messages).
-func engineFixture(t *testing.T, path string) []string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var lines []string
-	for _, l := range strings.Split(string(b), "\n") {
-		if !strings.HasPrefix(l, "#") {
-			lines = append(lines, l)
-		}
-	}
-	var blocks []string
-	for _, block := range strings.Split(strings.Join(lines, "\n"), "\n\n") {
-		if block = strings.Trim(block, "\n"); block != "" {
-			blocks = append(blocks, block)
-		}
-	}
-	return blocks
-}
+	"github.com/switchhook/switchhook/internal/connector/connectortest"
+)
 
 // startFakeFreeSWITCH serves FreeSWITCH's inbound event socket on loopback:
 // auth/request, the command replies, an empty channel list, then the
@@ -153,8 +131,8 @@ func startFakeAsterisk(t *testing.T, user, pass string, msgs []string) string {
 // reach a real receiver as signed webhooks with the calls' facts.
 func TestConnectorCallsBecomeWebhooks(t *testing.T) {
 	rcv := NewReceiver(t)
-	fs := startFakeFreeSWITCH(t, "ClueCon", engineFixture(t, "../internal/freeswitch/testdata/basic_call.txt"))
-	ast := startFakeAsterisk(t, "switchhook", "ari-secret", engineFixture(t, "../internal/asterisk/testdata/ring_group.txt"))
+	fs := startFakeFreeSWITCH(t, "ClueCon", connectortest.Fixture(t, "../internal/freeswitch/testdata/basic_call.txt"))
+	ast := startFakeAsterisk(t, "switchhook", "ari-secret", connectortest.Fixture(t, "../internal/asterisk/testdata/ring_group.txt"))
 	srv := StartServer(t, webhookConfig(rcv, "extended", "")+fmt.Sprintf(
 		"freeswitch:\n  - {name: fs1, address: %q, password: ClueCon}\n"+
 			"asterisk:\n  - {name: ast1, url: %q, username: switchhook, password: ari-secret, app: switchhook}\n", fs, ast))

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/switchhook/switchhook/internal/connector/connectortest"
 	"github.com/switchhook/switchhook/internal/events"
 	"github.com/switchhook/switchhook/internal/metrics"
 )
@@ -67,10 +68,10 @@ func TestScenarios(t *testing.T) {
 	for _, sc := range scenarios {
 		t.Run(strings.TrimSuffix(sc.fixture, ".txt"), func(t *testing.T) {
 			a := startFakeAsterisk(t, "switchhook", "s3cret")
-			sink := &collector{}
+			sink := &connectortest.Collector{}
 			runConnector(t, "ast1", a, sink)
 			a.next(t).send(fixture(t, sc.fixture)...)
-			got := sink.wait(t, len(sc.want))
+			got := sink.Wait(t, len(sc.want))
 			assertEvents(t, got, sc.want)
 			assertOneCall(t, got, "asterisk/ast1")
 		})
@@ -79,10 +80,7 @@ func TestScenarios(t *testing.T) {
 
 func assertEvents(t *testing.T, got []events.Event, want []string) {
 	t.Helper()
-	g := summaries(got)
-	if strings.Join(g, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(g, "\n"), strings.Join(want, "\n"))
-	}
+	connectortest.AssertEvents(t, got, want, 0)
 }
 
 // assertOneCall checks what every event of one call shares: one fresh v4
@@ -90,39 +88,22 @@ func assertEvents(t *testing.T, got []events.Event, want []string) {
 // source, validity, times in order.
 func assertOneCall(t *testing.T, evs []events.Event, source string) {
 	t.Helper()
-	first := evs[0]
-	if u, err := uuid.Parse(first.CallUUID); err != nil || u.Version() != 4 || u.String() != first.CallUUID {
-		t.Errorf("call_uuid %q is not a lower-case v4 UUID", first.CallUUID)
+	if u, err := uuid.Parse(evs[0].CallUUID); err != nil || u.Version() != 4 || u.String() != evs[0].CallUUID {
+		t.Errorf("call_uuid %q is not a lower-case v4 UUID", evs[0].CallUUID)
 	}
-	for i, e := range evs {
-		if err := e.Validate(); err != nil {
-			t.Errorf("event %d: %v", i, err)
-		}
-		if e.CallUUID != first.CallUUID || e.SessionUUID != first.CallUUID {
-			t.Errorf("event %d (%s): call %s session %s, want both %s", i, e.Kind, e.CallUUID, e.SessionUUID, first.CallUUID)
-		}
-		if e.Source != source {
-			t.Errorf("event %d: source %q, want %q", i, e.Source, source)
-		}
-		if i > 0 && e.OccurredAt.Before(evs[i-1].OccurredAt) {
-			t.Errorf("event %d (%s) at %v is before event %d at %v", i, e.Kind, e.OccurredAt, i-1, evs[i-1].OccurredAt)
-		}
-		if e.OccurredAt.Year() != 2026 {
-			t.Errorf("event %d: occurred_at %v is not Asterisk's event time", i, e.OccurredAt)
-		}
-	}
+	connectortest.AssertOneCall(t, evs, source)
 }
 
 func TestRequestsAndMetrics(t *testing.T) {
 	a := startFakeAsterisk(t, "switchhook", "s3cret")
 	m := metrics.New(nil)
-	c := runConnector(t, "ast1", a, &collector{}, func(c *Connector) {
+	c := runConnector(t, "ast1", a, &connectortest.Collector{}, func(c *Connector) {
 		c.link.Metrics = m
 		c.cfg.App = "hooks"
 		c.cfg.URL += "/ari/"
 	})
 	a.next(t)
-	waitFor(t, "the connected status", func() bool { return c.Status().Connected })
+	connectortest.WaitFor(t, "the connected status", func() bool { return c.Status().Connected })
 	a.mu.Lock()
 	reqs := strings.Join(a.requests, "|")
 	a.mu.Unlock()
@@ -137,7 +118,7 @@ func TestRequestsAndMetrics(t *testing.T) {
 		t.Fatalf("switchhook_source_connected = %v, want 1", v)
 	}
 	a.stop()
-	waitFor(t, "the connector to see the connection drop", func() bool { return !c.Status().Connected })
+	connectortest.WaitFor(t, "the connector to see the connection drop", func() bool { return !c.Status().Connected })
 	if v := testutil.ToFloat64(m.SourceConnected.WithLabelValues("asterisk/ast1")); v != 0 {
 		t.Fatalf("switchhook_source_connected = %v after the drop, want 0", v)
 	}
@@ -145,8 +126,8 @@ func TestRequestsAndMetrics(t *testing.T) {
 
 func TestWrongPassword(t *testing.T) {
 	a := startFakeAsterisk(t, "switchhook", "s3cret")
-	c := runConnector(t, "ast1", a, &collector{}, func(c *Connector) { c.cfg.Password = "wrong" })
-	waitFor(t, "the auth failure in the status", func() bool {
+	c := runConnector(t, "ast1", a, &connectortest.Collector{}, func(c *Connector) { c.cfg.Password = "wrong" })
+	connectortest.WaitFor(t, "the auth failure in the status", func() bool {
 		return strings.Contains(c.Status().LastError, `user "switchhook" rejected (401): check ari.conf`)
 	})
 	if c.Status().Connected {
@@ -164,7 +145,7 @@ func TestConfigErrors(t *testing.T) {
 		{Config{Name: "a", URL: "ws://127.0.0.1:8088", Username: "u"}, `asterisk/a: url "ws://127.0.0.1:8088" is not an http:// or https:// address`},
 		{Config{Name: "a", URL: "http://127.0.0.1:8088"}, "asterisk/a: username is empty"},
 	} {
-		err := New(tc.cfg, testLogger(t), nil).Run(context.Background(), &collector{})
+		err := New(tc.cfg, connectortest.Logger(t), nil).Run(context.Background(), &connectortest.Collector{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Run(%+v) = %v, want %q", tc.cfg, err, tc.want)
 		}
@@ -173,7 +154,7 @@ func TestConfigErrors(t *testing.T) {
 
 func TestSinkFailureStopsRun(t *testing.T) {
 	a := startFakeAsterisk(t, "u", "p")
-	c := New(Config{Name: "ast1", URL: a.url(), Username: "u", Password: "p"}, testLogger(t), nil)
+	c := New(Config{Name: "ast1", URL: a.url(), Username: "u", Password: "p"}, connectortest.Logger(t), nil)
 	done := make(chan error, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -4,19 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/switchhook/switchhook/internal/connector/connectortest"
 	"github.com/switchhook/switchhook/internal/events"
 )
 
@@ -176,133 +174,23 @@ func (c *ariConn) send(msgs ...string) {
 	}
 }
 
-// fixture reads a testdata file's messages: JSON blocks separated by blank
-// lines, after the leading comment.
+// fixture reads a testdata file's messages.
 func fixture(t testing.TB, name string) []string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var lines []string
-	for _, l := range strings.Split(string(b), "\n") {
-		if !strings.HasPrefix(l, "#") {
-			lines = append(lines, l)
-		}
-	}
-	var msgs []string
-	for _, block := range strings.Split(strings.Join(lines, "\n"), "\n\n") {
-		if block = strings.Trim(block, "\n"); block != "" {
-			msgs = append(msgs, block)
-		}
-	}
-	return msgs
+	return connectortest.Fixture(t, filepath.Join("testdata", name))
 }
 
-// collector is a Sink that keeps what it is given.
-type collector struct {
-	mu  sync.Mutex
-	evs []events.Event
-}
-
-func (c *collector) Emit(_ context.Context, e events.Event) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.evs = append(c.evs, e)
-	return nil
-}
-
-func (c *collector) snapshot() []events.Event {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]events.Event(nil), c.evs...)
-}
-
-// wait returns the events once there are n, failing after 10 s.
-func (c *collector) wait(t *testing.T, n int) []events.Event {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if evs := c.snapshot(); len(evs) >= n {
-			return evs
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	evs := c.snapshot()
-	t.Fatalf("got %d events, want %d:\n%s", len(evs), n, strings.Join(summaries(evs), "\n"))
-	return nil
-}
-
-func summary(e events.Event) string {
-	s := fmt.Sprintf("%s %s>%s leg=%s %s", e.Kind, e.CallerIDNumber, e.DestinationNumber, e.LegUUID, e.Direction)
-	switch e.Kind {
-	case events.CallRouted:
-		if e.RoutedTo != nil {
-			s += fmt.Sprintf(" to=%s:%s", e.RoutedTo.Type, e.RoutedTo.Target)
-		}
-	case events.CallInput:
-		s += fmt.Sprintf(" digit=%s %dms %s", e.Digit, e.DigitDuration.Milliseconds(), e.Party)
-	case events.CallHold, events.CallUnhold:
-		s += " " + string(e.Party)
-	case events.CallHangup:
-		s += fmt.Sprintf(" %s %d %s", e.Hangup.Cause, e.Hangup.SIPCode, e.Hangup.By)
-	}
-	return s
-}
-
-func summaries(evs []events.Event) []string {
-	out := make([]string, len(evs))
-	for i, e := range evs {
-		out[i] = summary(e)
-	}
-	return out
-}
+func summaries(evs []events.Event) []string { return connectortest.Summaries(evs, 0) }
 
 // runConnector makes a connector to a with test timings, lets each option
 // adjust it, and runs it until the test ends.
 func runConnector(t *testing.T, name string, a *fakeAsterisk, sink events.Sink, opts ...func(*Connector)) *Connector {
 	t.Helper()
-	c := New(Config{Name: name, URL: a.url(), Username: a.user, Password: a.pass}, testLogger(t), nil)
+	c := New(Config{Name: name, URL: a.url(), Username: a.user, Password: a.pass}, connectortest.Logger(t), nil)
 	c.link.MinBackoff, c.link.MaxBackoff = 10*time.Millisecond, 50*time.Millisecond
 	for _, o := range opts {
 		o(c)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx, sink) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return after cancel")
-		}
-	})
+	connectortest.Run(t, c, sink)
 	return c
-}
-
-func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/switchhook/switchhook/internal/connector/connectortest"
 	"github.com/switchhook/switchhook/internal/events"
 )
 
@@ -19,18 +20,18 @@ var basicWant = scenarios[0].want
 // connector is back, and gets its one CALL_HANGUP from reconciliation.
 func TestEngineRestartMidCall(t *testing.T) {
 	a := startFakeAsterisk(t, "u", "p")
-	sink := &collector{}
+	sink := &connectortest.Collector{}
 	c := runConnector(t, "ast1", a, sink)
 	msgs := fixture(t, "basic_call.txt")
 	a.next(t).send(msgs[:11]...) // through both answers and the bridge
-	sink.wait(t, 3)
+	sink.Wait(t, 3)
 	a.restart()
 	conn := a.next(t)
-	waitFor(t, "the reconciliation", func() bool { return len(sink.snapshot()) == 4 })
+	connectortest.WaitFor(t, "the reconciliation", func() bool { return len(sink.Events()) == 4 })
 	// Late word of the old call's channels changes nothing: it has had its
 	// hangup. The next call, sent after it, fences the check.
 	conn.send(append(msgs[11:], fixture(t, "busy.txt")...)...)
-	got := sink.wait(t, 6)
+	got := sink.Wait(t, 6)
 	assertEvents(t, got, append(basicWant[:3:3],
 		"CALL_HANGUP 1001>1002 leg=1769515350.102 internal NORMAL_UNSPECIFIED 0 system",
 		scenarios[5].want[0], scenarios[5].want[1]))
@@ -44,16 +45,16 @@ func TestEngineRestartMidCall(t *testing.T) {
 // stays open across the reconnection and ends once, with its real cause.
 func TestNetworkDropMidCall(t *testing.T) {
 	a := startFakeAsterisk(t, "u", "p")
-	sink := &collector{}
+	sink := &connectortest.Collector{}
 	runConnector(t, "ast1", a, sink)
 	msgs := fixture(t, "basic_call.txt")
 	conn := a.next(t)
 	conn.send(msgs[:11]...)
-	sink.wait(t, 3)
+	sink.Wait(t, 3)
 	a.setChannels("1769515350.101", "1769515350.102")
 	conn.ws.CloseNow()
 	a.next(t).send(msgs[11:]...)
-	got := sink.wait(t, 4)
+	got := sink.Wait(t, 4)
 	assertEvents(t, got, basicWant)
 	assertOneCall(t, got, "asterisk/ast1")
 }
@@ -62,16 +63,16 @@ func TestNetworkDropMidCall(t *testing.T) {
 // goes on with the caller's, and ends once when that one goes.
 func TestLegEndedWhileAway(t *testing.T) {
 	a := startFakeAsterisk(t, "u", "p")
-	sink := &collector{}
+	sink := &connectortest.Collector{}
 	runConnector(t, "ast1", a, sink)
 	msgs := fixture(t, "basic_call.txt")
 	conn := a.next(t)
 	conn.send(msgs[:11]...)
-	sink.wait(t, 3)
+	sink.Wait(t, 3)
 	a.setChannels("1769515350.101")
 	conn.ws.CloseNow()
 	a.next(t).send(msgs[12], msgs[14]) // the caller's hangup request (soft) and destruction
-	got := sink.wait(t, 4)
+	got := sink.Wait(t, 4)
 	// Which leg's end comes last depends on whether the caller's
 	// destruction arrives before or after the channel list: both are right.
 	got[3].LegUUID = "either"
@@ -95,18 +96,18 @@ func TestBadMessagesReset(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			a := startFakeAsterisk(t, "u", "p")
-			sink := &collector{}
+			sink := &connectortest.Collector{}
 			c := runConnector(t, "ast1", a, sink)
 			msgs := fixture(t, "basic_call.txt")
 			conn := a.next(t)
 			conn.send(msgs[:6]...)
-			sink.wait(t, 2)
+			sink.Wait(t, 2)
 			a.setChannels("1769515350.101", "1769515350.102")
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			conn.ws.Write(ctx, bad.typ, bad.data) // the connector may close first when oversized
 			a.next(t).send(msgs[6:]...)
-			got := sink.wait(t, 4)
+			got := sink.Wait(t, 4)
 			assertEvents(t, got, basicWant)
 			if st := c.Status(); st.Reconnects != 1 {
 				t.Fatalf("status %+v, want 1 reconnect", st)
@@ -119,16 +120,16 @@ func TestBadMessagesReset(t *testing.T) {
 // the connector says so and reconnects.
 func TestApplicationReplaced(t *testing.T) {
 	a := startFakeAsterisk(t, "u", "p")
-	c := runConnector(t, "ast1", a, &collector{})
+	c := runConnector(t, "ast1", a, &connectortest.Collector{})
 	a.next(t).send(`{"type":"ApplicationReplaced","timestamp":"2026-01-27T12:02:30.000+0000","application":"switchhook"}`)
 	a.next(t)
-	waitFor(t, "the reconnect", func() bool { return c.Status().Reconnects == 1 })
+	connectortest.WaitFor(t, "the reconnect", func() bool { return c.Status().Reconnects == 1 })
 }
 
 // Two Asterisk servers at once, into one sink.
 func TestTwoEngines(t *testing.T) {
 	a1, a2 := startFakeAsterisk(t, "u", "p"), startFakeAsterisk(t, "u2", "p2")
-	sink := &collector{}
+	sink := &connectortest.Collector{}
 	runConnector(t, "east", a1, sink)
 	runConnector(t, "west", a2, sink)
 	c1, c2 := a1.next(t), a2.next(t)
@@ -141,11 +142,8 @@ func TestTwoEngines(t *testing.T) {
 			c2.send(ring[i])
 		}
 	}
-	got := sink.wait(t, len(basicWant)+len(scenarios[1].want))
-	bySource := map[string][]events.Event{}
-	for _, e := range got {
-		bySource[e.Source] = append(bySource[e.Source], e)
-	}
+	got := sink.Wait(t, len(basicWant)+len(scenarios[1].want))
+	bySource := connectortest.BySource(got)
 	assertEvents(t, bySource["asterisk/east"], basicWant)
 	assertOneCall(t, bySource["asterisk/east"], "asterisk/east")
 	assertEvents(t, bySource["asterisk/west"], scenarios[1].want)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/switchhook/switchhook/internal/connector/connectortest"
 	"github.com/switchhook/switchhook/internal/events"
 	"github.com/switchhook/switchhook/internal/metrics"
 )
@@ -68,7 +69,7 @@ func TestScenarios(t *testing.T) {
 		for _, format := range []string{"plain", "json"} {
 			t.Run(strings.TrimSuffix(sc.fixture, ".txt")+"/"+format, func(t *testing.T) {
 				fs := startFakeFS(t, "ClueCon")
-				sink := &collector{}
+				sink := &connectortest.Collector{}
 				runConnector(t, "fs1", fs, sink, func(c *Connector) { c.format = format })
 				conn := fs.next(t)
 				if conn.format != format {
@@ -76,7 +77,7 @@ func TestScenarios(t *testing.T) {
 				}
 				evs := fixture(t, sc.fixture)
 				conn.send(evs...)
-				got := sink.wait(t, len(sc.want))
+				got := sink.Wait(t, len(sc.want))
 				assertEvents(t, got, sc.want)
 				assertOneCall(t, got, "freeswitch/fs1")
 			})
@@ -87,10 +88,7 @@ func TestScenarios(t *testing.T) {
 // assertEvents compares event summaries exactly.
 func assertEvents(t *testing.T, got []events.Event, want []string) {
 	t.Helper()
-	g := summaries(got)
-	if strings.Join(g, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(g, "\n"), strings.Join(want, "\n"))
-	}
+	connectortest.AssertEvents(t, got, want, 8)
 }
 
 // assertOneCall checks what every event of one call shares: the call's
@@ -98,35 +96,18 @@ func assertEvents(t *testing.T, got []events.Event, want []string) {
 // times in order.
 func assertOneCall(t *testing.T, evs []events.Event, source string) {
 	t.Helper()
-	first := evs[0]
-	if first.CallUUID != first.LegUUID {
+	if first := evs[0]; first.CallUUID != first.LegUUID {
 		t.Errorf("call_uuid %s, want the A-leg's UUID %s", first.CallUUID, first.LegUUID)
 	}
-	for i, e := range evs {
-		if err := e.Validate(); err != nil {
-			t.Errorf("event %d: %v", i, err)
-		}
-		if e.CallUUID != first.CallUUID || e.SessionUUID != first.CallUUID {
-			t.Errorf("event %d (%s): call %s session %s, want both %s", i, e.Kind, e.CallUUID, e.SessionUUID, first.CallUUID)
-		}
-		if e.Source != source {
-			t.Errorf("event %d: source %q, want %q", i, e.Source, source)
-		}
-		if i > 0 && e.OccurredAt.Before(evs[i-1].OccurredAt) {
-			t.Errorf("event %d (%s) at %v is before event %d at %v", i, e.Kind, e.OccurredAt, i-1, evs[i-1].OccurredAt)
-		}
-		if e.OccurredAt.Year() != 2026 {
-			t.Errorf("event %d: occurred_at %v is not FreeSWITCH's event time", i, e.OccurredAt)
-		}
-	}
+	connectortest.AssertOneCall(t, evs, source)
 }
 
 func TestHandshakeAndMetrics(t *testing.T) {
 	fs := startFakeFS(t, "s3cret")
 	m := metrics.New(nil)
-	c := runConnector(t, "fs1", fs, &collector{}, func(c *Connector) { c.link.Metrics = m })
+	c := runConnector(t, "fs1", fs, &connectortest.Collector{}, func(c *Connector) { c.link.Metrics = m })
 	fs.next(t)
-	waitFor(t, "the connected status", func() bool { return c.Status().Connected })
+	connectortest.WaitFor(t, "the connected status", func() bool { return c.Status().Connected })
 	fs.mu.Lock()
 	cmds := append([]string(nil), fs.commands...)
 	fs.mu.Unlock()
@@ -146,7 +127,7 @@ func TestHandshakeAndMetrics(t *testing.T) {
 		t.Fatalf("switchhook_source_connected = %v, want 1", v)
 	}
 	fs.stop()
-	waitFor(t, "the connector to see the connection drop", func() bool { return !c.Status().Connected })
+	connectortest.WaitFor(t, "the connector to see the connection drop", func() bool { return !c.Status().Connected })
 	if v := testutil.ToFloat64(m.SourceConnected.WithLabelValues("freeswitch/fs1")); v != 0 {
 		t.Fatalf("switchhook_source_connected = %v after the drop, want 0", v)
 	}
@@ -154,12 +135,12 @@ func TestHandshakeAndMetrics(t *testing.T) {
 
 func TestWrongPassword(t *testing.T) {
 	fs := startFakeFS(t, "ClueCon")
-	c := New(Config{Name: "fs1", Address: fs.addr, Password: "wrong"}, testLogger(t), nil)
+	c := New(Config{Name: "fs1", Address: fs.addr, Password: "wrong"}, connectortest.Logger(t), nil)
 	c.link.MinBackoff, c.link.MaxBackoff = 10*time.Millisecond, 20*time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx, &collector{}) }()
-	waitFor(t, "the auth failure in the status", func() bool {
+	go func() { done <- c.Run(ctx, &connectortest.Collector{}) }()
+	connectortest.WaitFor(t, "the auth failure in the status", func() bool {
 		return strings.Contains(c.Status().LastError, `freeswitch replied "-ERR invalid"`)
 	})
 	if c.Status().Connected {
@@ -177,8 +158,8 @@ func TestNotAnEventSocket(t *testing.T) {
 	// Something else answers on the port: an HTTP server's greeting.
 	ln := listenOn(t, fs.addr, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
 	defer ln.Close()
-	c := runConnector(t, "fs1", fs, &collector{})
-	waitFor(t, "a clear error about the peer", func() bool {
+	c := runConnector(t, "fs1", fs, &connectortest.Collector{})
+	connectortest.WaitFor(t, "a clear error about the peer", func() bool {
 		return strings.Contains(c.Status().LastError, "read auth request: malformed frame")
 	})
 }
@@ -193,7 +174,7 @@ func TestConfigErrors(t *testing.T) {
 		{Config{Name: "fs1", Address: "127.0.0.1:8021"}, "freeswitch/fs1: password is empty"},
 		{Config{Name: "fs1", Address: "127.0.0.1:8021", Password: "a\nb"}, "freeswitch/fs1: password contains a line break"},
 	} {
-		err := New(tc.cfg, testLogger(t), nil).Run(context.Background(), &collector{})
+		err := New(tc.cfg, connectortest.Logger(t), nil).Run(context.Background(), &connectortest.Collector{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Run(%+v) = %v, want %q", tc.cfg, err, tc.want)
 		}
@@ -203,7 +184,7 @@ func TestConfigErrors(t *testing.T) {
 // A failing sink stops Run: the events would otherwise be lost.
 func TestSinkFailureStopsRun(t *testing.T) {
 	fs := startFakeFS(t, "ClueCon")
-	c := New(Config{Name: "fs1", Address: fs.addr, Password: "ClueCon"}, testLogger(t), nil)
+	c := New(Config{Name: "fs1", Address: fs.addr, Password: "ClueCon"}, connectortest.Logger(t), nil)
 	done := make(chan error, 1)
 	sink := events.SinkFunc(func(context.Context, events.Event) error { return errors.New("disk full") })
 	ctx, cancel := context.WithCancel(context.Background())
@@ -218,16 +199,4 @@ func TestSinkFailureStopsRun(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run went on after the sink failed")
 	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
 }

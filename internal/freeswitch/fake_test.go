@@ -3,20 +3,18 @@ package freeswitch
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/switchhook/switchhook/internal/connector/connectortest"
 	"github.com/switchhook/switchhook/internal/events"
 )
 
@@ -234,122 +232,25 @@ func eventFrame(t testing.TB, format, ev string) string {
 	return fmt.Sprintf("Content-Length: %d\nContent-Type: text/event-plain\n\n%s", len(body), body)
 }
 
-// fixture reads a testdata file's events: blocks of header lines separated
-// by blank lines, after the leading comment.
+// fixture reads a testdata file's events, each its header lines.
 func fixture(t testing.TB, name string) []string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var lines []string
-	for _, l := range strings.Split(string(b), "\n") {
-		if !strings.HasPrefix(l, "#") {
-			lines = append(lines, l)
-		}
-	}
-	var evs []string
-	for _, block := range strings.Split(strings.Join(lines, "\n"), "\n\n") {
-		if block = strings.Trim(block, "\n"); block != "" {
-			evs = append(evs, block)
-		}
-	}
-	return evs
+	return connectortest.Fixture(t, filepath.Join("testdata", name))
 }
 
-// collector is a Sink that keeps what it is given.
-type collector struct {
-	mu  sync.Mutex
-	evs []events.Event
-}
-
-func (c *collector) Emit(_ context.Context, e events.Event) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.evs = append(c.evs, e)
-	return nil
-}
-
-func (c *collector) snapshot() []events.Event {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]events.Event(nil), c.evs...)
-}
-
-// wait returns the events once there are n, failing after 10 s.
-func (c *collector) wait(t *testing.T, n int) []events.Event {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if evs := c.snapshot(); len(evs) >= n {
-			return evs
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	evs := c.snapshot()
-	t.Fatalf("got %d events, want %d:\n%s", len(evs), n, strings.Join(summaries(evs), "\n"))
-	return nil
-}
-
-// summary renders the facts of an event a test asserts.
-func summary(e events.Event) string {
-	s := fmt.Sprintf("%s %s>%s leg=%.8s %s", e.Kind, e.CallerIDNumber, e.DestinationNumber, e.LegUUID, e.Direction)
-	switch e.Kind {
-	case events.CallRouted:
-		if e.RoutedTo != nil {
-			s += fmt.Sprintf(" to=%s:%s", e.RoutedTo.Type, e.RoutedTo.Target)
-		}
-	case events.CallInput:
-		s += fmt.Sprintf(" digit=%s %dms %s", e.Digit, e.DigitDuration.Milliseconds(), e.Party)
-	case events.CallHold, events.CallUnhold:
-		s += " " + string(e.Party)
-	case events.CallHangup:
-		s += fmt.Sprintf(" %s %d %s", e.Hangup.Cause, e.Hangup.SIPCode, e.Hangup.By)
-	}
-	return s
-}
-
-func summaries(evs []events.Event) []string {
-	out := make([]string, len(evs))
-	for i, e := range evs {
-		out[i] = summary(e)
-	}
-	return out
-}
+// summaries renders events as the tests' expectations spell them, legs cut
+// to a UUID's first eight characters.
+func summaries(evs []events.Event) []string { return connectortest.Summaries(evs, 8) }
 
 // runConnector makes a connector to fs with test timings, lets each option
 // adjust it, and runs it until the test ends.
 func runConnector(t *testing.T, name string, fs *fakeFS, sink events.Sink, opts ...func(*Connector)) *Connector {
 	t.Helper()
-	c := New(Config{Name: name, Address: fs.addr, Password: fs.password}, testLogger(t), nil)
+	c := New(Config{Name: name, Address: fs.addr, Password: fs.password}, connectortest.Logger(t), nil)
 	c.link.MinBackoff, c.link.MaxBackoff = 10*time.Millisecond, 50*time.Millisecond
 	for _, o := range opts {
 		o(c)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx, sink) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return after cancel")
-		}
-	})
+	connectortest.Run(t, c, sink)
 	return c
-}
-
-func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }

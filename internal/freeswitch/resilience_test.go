@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchhook/switchhook/internal/events"
+	"github.com/switchhook/switchhook/internal/connector/connectortest"
 )
 
 // listenOn serves greeting to every connection on addr.
@@ -36,16 +36,16 @@ var basicWant = scenarios[0].want
 // connector is back, and gets its one CALL_HANGUP from reconciliation.
 func TestEngineRestartMidCall(t *testing.T) {
 	fs := startFakeFS(t, "ClueCon")
-	sink := &collector{}
+	sink := &connectortest.Collector{}
 	c := runConnector(t, "fs1", fs, sink)
 	evs := fixture(t, "basic_call.txt")
 	fs.next(t).send(evs[:7]...) // up to both answers
-	sink.wait(t, 3)
+	sink.Wait(t, 3)
 	fs.restart()
 	// Late word of the old call's legs changes nothing: it has had its
 	// hangup. The next call, sent after it, fences the check.
 	fs.next(t).send(append(evs[7:], fixture(t, "busy.txt")...)...)
-	got := sink.wait(t, 6)
+	got := sink.Wait(t, 6)
 	assertEvents(t, got, append(basicWant[:3:3],
 		"CALL_HANGUP 1001>1002 leg=8c1d2e3f internal NORMAL_UNSPECIFIED 0 system",
 		scenarios[5].want[0], scenarios[5].want[1]))
@@ -59,16 +59,16 @@ func TestEngineRestartMidCall(t *testing.T) {
 // stays open across the reconnection and ends once, with its real cause.
 func TestNetworkDropMidCall(t *testing.T) {
 	fs := startFakeFS(t, "ClueCon")
-	sink := &collector{}
+	sink := &connectortest.Collector{}
 	runConnector(t, "fs1", fs, sink)
 	evs := fixture(t, "basic_call.txt")
 	conn := fs.next(t)
 	conn.send(evs[:7]...)
-	sink.wait(t, 3)
+	sink.Wait(t, 3)
 	fs.setChannels("3f2a9c1e-5b7d-4e8a-9c21-7d4b6a0e1f01", "8c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e02")
 	conn.conn.Close()
 	fs.next(t).send(evs[7:]...)
-	got := sink.wait(t, 4)
+	got := sink.Wait(t, 4)
 	assertEvents(t, got, basicWant)
 	assertOneCall(t, got, "freeswitch/fs1")
 }
@@ -78,16 +78,16 @@ func TestNetworkDropMidCall(t *testing.T) {
 // leg goes.
 func TestLegEndedWhileAway(t *testing.T) {
 	fs := startFakeFS(t, "ClueCon")
-	sink := &collector{}
+	sink := &connectortest.Collector{}
 	runConnector(t, "fs1", fs, sink)
 	evs := fixture(t, "basic_call.txt")
 	conn := fs.next(t)
 	conn.send(evs[:7]...)
-	sink.wait(t, 3)
+	sink.Wait(t, 3)
 	fs.setChannels("3f2a9c1e-5b7d-4e8a-9c21-7d4b6a0e1f01")
 	conn.conn.Close()
 	fs.next(t).send(evs[8])
-	got := sink.wait(t, 4)
+	got := sink.Wait(t, 4)
 	// The callee's BYE was missed, so who hung up is FreeSWITCH's word on
 	// the caller's leg: it sent the BYE, so not the caller.
 	assertEvents(t, got, append(basicWant[:3:3],
@@ -109,16 +109,16 @@ func TestBadFramesReset(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			fs := startFakeFS(t, "ClueCon")
-			sink := &collector{}
+			sink := &connectortest.Collector{}
 			c := runConnector(t, "fs1", fs, sink)
 			evs := fixture(t, "basic_call.txt")
 			conn := fs.next(t)
 			conn.send(evs[:5]...)
-			sink.wait(t, 2)
+			sink.Wait(t, 2)
 			fs.setChannels("3f2a9c1e-5b7d-4e8a-9c21-7d4b6a0e1f01", "8c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e02")
 			conn.write(bad)
 			fs.next(t).send(evs[5:]...)
-			got := sink.wait(t, 4)
+			got := sink.Wait(t, 4)
 			assertEvents(t, got, basicWant)
 			if st := c.Status(); st.Reconnects != 1 {
 				t.Fatalf("status %+v, want 1 reconnect", st)
@@ -131,17 +131,17 @@ func TestBadFramesReset(t *testing.T) {
 // the connector reconnects.
 func TestDisconnectNotice(t *testing.T) {
 	fs := startFakeFS(t, "ClueCon")
-	c := runConnector(t, "fs1", fs, &collector{})
+	c := runConnector(t, "fs1", fs, &connectortest.Collector{})
 	fs.next(t).write("Content-Type: text/disconnect-notice\nContent-Length: 67\n\nDisconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n")
 	fs.next(t)
-	waitFor(t, "the reconnect", func() bool { return c.Status().Reconnects == 1 })
+	connectortest.WaitFor(t, "the reconnect", func() bool { return c.Status().Reconnects == 1 })
 }
 
 // Two FreeSWITCH servers at once, into one sink: each call is whole, in
 // order, and named by its source.
 func TestTwoEngines(t *testing.T) {
 	fs1, fs2 := startFakeFS(t, "ClueCon"), startFakeFS(t, "other")
-	sink := &collector{}
+	sink := &connectortest.Collector{}
 	runConnector(t, "east", fs1, sink)
 	runConnector(t, "west", fs2, sink)
 	c1, c2 := fs1.next(t), fs2.next(t)
@@ -154,11 +154,8 @@ func TestTwoEngines(t *testing.T) {
 			c2.send(ring[i])
 		}
 	}
-	got := sink.wait(t, len(basicWant)+len(scenarios[1].want))
-	bySource := map[string][]events.Event{}
-	for _, e := range got {
-		bySource[e.Source] = append(bySource[e.Source], e)
-	}
+	got := sink.Wait(t, len(basicWant)+len(scenarios[1].want))
+	bySource := connectortest.BySource(got)
 	assertEvents(t, bySource["freeswitch/east"], basicWant)
 	assertOneCall(t, bySource["freeswitch/east"], "freeswitch/east")
 	assertEvents(t, bySource["freeswitch/west"], scenarios[1].want)
@@ -171,11 +168,11 @@ func TestTwoEngines(t *testing.T) {
 func TestJoinMidCall(t *testing.T) {
 	fs := startFakeFS(t, "ClueCon")
 	fs.setChannels("3f2a9c1e-5b7d-4e8a-9c21-7d4b6a0e1f01", "8c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e02")
-	sink := &collector{}
+	sink := &connectortest.Collector{}
 	runConnector(t, "fs1", fs, sink)
 	evs := fixture(t, "basic_call.txt")
 	fs.next(t).send(evs[5:]...) // from the callee's answer on
-	got := sink.wait(t, 3)
+	got := sink.Wait(t, 3)
 	assertEvents(t, got, []string{
 		"CALL_ROUTED 1001>1002 leg=3f2a9c1e internal",
 		"CALL_ANSWER 1001>1002 leg=8c1d2e3f internal",
@@ -189,10 +186,10 @@ func TestJoinMidCall(t *testing.T) {
 // the read timeout and made again.
 func TestSilentConnection(t *testing.T) {
 	fs := startFakeFS(t, "ClueCon")
-	c := runConnector(t, "fs1", fs, &collector{}, func(c *Connector) { c.readTimeout = 200 * time.Millisecond })
+	c := runConnector(t, "fs1", fs, &connectortest.Collector{}, func(c *Connector) { c.readTimeout = 200 * time.Millisecond })
 	fs.next(t)
 	fs.next(t)
-	waitFor(t, "the timeout in the status", func() bool {
+	connectortest.WaitFor(t, "the timeout in the status", func() bool {
 		st := c.Status()
 		return st.Reconnects >= 1 && (st.Connected || strings.Contains(st.LastError, "i/o timeout"))
 	})

@@ -1,0 +1,203 @@
+package connectortest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchhook/switchhook/internal/events"
+)
+
+// patience bounds every wait of a test on a connector.
+const patience = 10 * time.Second
+
+// Collector is a Sink that keeps what it is given.
+type Collector struct {
+	mu  sync.Mutex
+	evs []events.Event
+}
+
+// Emit keeps e.
+func (c *Collector) Emit(_ context.Context, e events.Event) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.evs = append(c.evs, e)
+	return nil
+}
+
+// Events returns the events kept so far, in the order given.
+func (c *Collector) Events() []events.Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.evs)
+}
+
+// Wait returns the events once there are at least n, failing the test after
+// 10 s.
+func (c *Collector) Wait(t testing.TB, n int) []events.Event {
+	t.Helper()
+	var evs []events.Event
+	if !poll(func() bool { evs = c.Events(); return len(evs) >= n }) {
+		t.Fatalf("got %d events, want %d:\n%s", len(evs), n, strings.Join(Summaries(evs, 0), "\n"))
+	}
+	return evs
+}
+
+// WaitFor waits until cond holds, failing the test after 10 s with what
+// it waited for.
+func WaitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	if !poll(cond) {
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+func poll(cond func() bool) bool {
+	deadline := time.Now().Add(patience)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return true
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return cond()
+}
+
+// Summary renders on one line the facts of e a connector's test asserts:
+// kind, caller>destination, leg, direction and what the kind adds. A
+// positive legChars cuts the leg id to that many characters (a UUID's first
+// eight tell legs apart).
+func Summary(e events.Event, legChars int) string {
+	leg := e.LegUUID
+	if legChars > 0 && len(leg) > legChars {
+		leg = leg[:legChars]
+	}
+	s := fmt.Sprintf("%s %s>%s leg=%s %s", e.Kind, e.CallerIDNumber, e.DestinationNumber, leg, e.Direction)
+	switch e.Kind {
+	case events.CallRouted:
+		if e.RoutedTo != nil {
+			s += fmt.Sprintf(" to=%s:%s", e.RoutedTo.Type, e.RoutedTo.Target)
+		}
+	case events.CallInput:
+		s += fmt.Sprintf(" digit=%s %dms %s", e.Digit, e.DigitDuration.Milliseconds(), e.Party)
+	case events.CallHold, events.CallUnhold:
+		s += " " + string(e.Party)
+	case events.CallHangup:
+		s += fmt.Sprintf(" %s %d %s", e.Hangup.Cause, e.Hangup.SIPCode, e.Hangup.By)
+	}
+	return s
+}
+
+// Summaries is the Summary of each event.
+func Summaries(evs []events.Event, legChars int) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = Summary(e, legChars)
+	}
+	return out
+}
+
+// AssertEvents compares the events' summaries with want, exactly.
+func AssertEvents(t testing.TB, got []events.Event, want []string, legChars int) {
+	t.Helper()
+	g := Summaries(got, legChars)
+	if strings.Join(g, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(g, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// AssertOneCall checks what every event of one call shares: valid, one
+// call UUID that is also the session, the source, times in order and from
+// the engine's recording (2026), not the clock.
+func AssertOneCall(t testing.TB, evs []events.Event, source string) {
+	t.Helper()
+	first := evs[0]
+	for i, e := range evs {
+		if err := e.Validate(); err != nil {
+			t.Errorf("event %d: %v", i, err)
+		}
+		if e.CallUUID != first.CallUUID || e.SessionUUID != first.CallUUID {
+			t.Errorf("event %d (%s): call %s session %s, want both %s", i, e.Kind, e.CallUUID, e.SessionUUID, first.CallUUID)
+		}
+		if e.Source != source {
+			t.Errorf("event %d: source %q, want %q", i, e.Source, source)
+		}
+		if i > 0 && e.OccurredAt.Before(evs[i-1].OccurredAt) {
+			t.Errorf("event %d (%s) at %v is before event %d at %v", i, e.Kind, e.OccurredAt, i-1, evs[i-1].OccurredAt)
+		}
+		if e.OccurredAt.Year() != 2026 {
+			t.Errorf("event %d: occurred_at %v is not the engine's event time", i, e.OccurredAt)
+		}
+	}
+}
+
+// BySource groups events by their Source, each group in the order given.
+func BySource(evs []events.Event) map[string][]events.Event {
+	out := map[string][]events.Event{}
+	for _, e := range evs {
+		out[e.Source] = append(out[e.Source], e)
+	}
+	return out
+}
+
+// Fixture reads a file of recorded engine events: blocks (an event's
+// header lines, or an ARI message) separated by blank lines, after a
+// leading comment of lines starting with #.
+func Fixture(t testing.TB, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(l, "#") {
+			lines = append(lines, l)
+		}
+	}
+	var blocks []string
+	for _, block := range strings.Split(strings.Join(lines, "\n"), "\n\n") {
+		if block = strings.Trim(block, "\n"); block != "" {
+			blocks = append(blocks, block)
+		}
+	}
+	return blocks
+}
+
+// Run runs src into sink until the test ends, then checks that it stops
+// within 10 s and returns nil.
+func Run(t testing.TB, src events.Source, sink events.Sink) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, sink) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(patience):
+			t.Error("Run did not return after cancel")
+		}
+	})
+}
+
+// Logger logs to the test's log, at debug level.
+func Logger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
