@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/switchhook/switchhook/internal/connector/connectortest"
 	"github.com/switchhook/switchhook/internal/events"
 )
 
@@ -46,38 +47,13 @@ func hangup(c *tcall) *events.Hangup {
 	return &events.Hangup{Cause: c.Engine.cause, SIPCode: SIPCode(c.Engine.cause, c.Answered), By: HangupBy(c.Engine.cause, c.By, c.Answered)}
 }
 
-func summary(e events.Event) string {
-	s := fmt.Sprintf("%s %s>%s leg=%s %s", e.Kind, e.CallerIDNumber, e.DestinationNumber, e.LegUUID, e.Direction)
-	switch e.Kind {
-	case events.CallRouted:
-		if e.RoutedTo != nil {
-			s += fmt.Sprintf(" to=%s:%s", e.RoutedTo.Type, e.RoutedTo.Target)
-		}
-	case events.CallInput:
-		s += fmt.Sprintf(" digit=%s %dms %s", e.Digit, e.DigitDuration.Milliseconds(), e.Party)
-	case events.CallHold, events.CallUnhold:
-		s += " " + string(e.Party)
-	case events.CallHangup:
-		s += fmt.Sprintf(" %s %d %s", e.Hangup.Cause, e.Hangup.SIPCode, e.Hangup.By)
-	}
-	return s
-}
+func summary(e events.Event) string { return connectortest.Summary(e, 0) }
 
+// assertEvents compares the events of one call with want.
 func assertEvents(t *testing.T, got []events.Event, want ...string) {
 	t.Helper()
-	var g []string
-	for _, e := range got {
-		g = append(g, summary(e))
-		if err := e.Validate(); err != nil {
-			t.Errorf("invalid event: %v", err)
-		}
-		if e.Source != "test/t1" {
-			t.Errorf("%s: source %q", e.Kind, e.Source)
-		}
-	}
-	if strings.Join(g, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(g, "\n"), strings.Join(want, "\n"))
-	}
+	connectortest.AssertEvents(t, got, want, 0)
+	connectortest.AssertOneCall(t, got, "test/t1")
 }
 
 // A call a callee answers: routed once, one ringing however often the leg

@@ -5,9 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,25 +17,11 @@ import (
 	"github.com/switchhook/switchhook/internal/metrics"
 )
 
-// logBuffer collects a Link's log lines as JSON, safe for the Run goroutine.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// waits returns the "in" of every reconnect line logged, in order.
-func (b *logBuffer) waits(t *testing.T) []time.Duration {
+// waits returns the "in" of every reconnect line in logs, in order.
+func waits(t *testing.T, logs string) []time.Duration {
 	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	var out []time.Duration
-	for _, line := range strings.Split(strings.TrimSpace(b.buf.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
 		var rec struct {
 			Msg string `json:"msg"`
 			In  int64  `json:"in"`
@@ -51,7 +37,7 @@ func (b *logBuffer) waits(t *testing.T) []time.Duration {
 	return out
 }
 
-func newLink(m *metrics.Metrics, logs *logBuffer) *Link {
+func newLink(m *metrics.Metrics, logs io.Writer) *Link {
 	return &Link{
 		Kind: "freeswitch", Name: "fs1", Address: "127.0.0.1:8021",
 		Log: slog.New(slog.NewJSONHandler(logs, nil)), Metrics: m,
@@ -64,7 +50,7 @@ func newLink(m *metrics.Metrics, logs *logBuffer) *Link {
 // connection after a lost one counts as a reconnect.
 func TestLinkStatus(t *testing.T) {
 	m := metrics.New(nil)
-	l := newLink(m, &logBuffer{})
+	l := newLink(m, io.Discard)
 	gauge := func() float64 { return testutil.ToFloat64(m.SourceConnected.WithLabelValues("freeswitch/fs1")) }
 	if st := l.Status(); st != (Status{Name: "fs1", Kind: "freeswitch", Address: "127.0.0.1:8021"}) {
 		t.Fatalf("status before Run %+v", st)
@@ -140,8 +126,8 @@ func TestLinkStatus(t *testing.T) {
 // Failed attempts in a row double the wait up to MaxBackoff, each wait
 // jittered into its upper half; an established session starts over.
 func TestLinkBackoff(t *testing.T) {
-	logs := &logBuffer{}
-	l := newLink(nil, logs)
+	var logs bytes.Buffer // Run logs from this goroutine
+	l := newLink(nil, &logs)
 	l.MinBackoff, l.MaxBackoff = 10*time.Millisecond, 40*time.Millisecond
 	outcomes := []bool{false, false, false, false, true, false} // established?
 	ctx, cancel := context.WithCancel(context.Background())
@@ -159,11 +145,11 @@ func TestLinkBackoff(t *testing.T) {
 		t.Fatalf("Run = %v", err)
 	}
 	bounds := []time.Duration{10, 20, 40, 40, 10, 20} // ms: the backoff each wait is jittered within
-	waits := logs.waits(t)
-	if len(waits) != len(bounds) {
-		t.Fatalf("%d waits logged, want %d", len(waits), len(bounds))
+	logged := waits(t, logs.String())
+	if len(logged) != len(bounds) {
+		t.Fatalf("%d waits logged, want %d", len(logged), len(bounds))
 	}
-	for i, w := range waits {
+	for i, w := range logged {
 		b := bounds[i] * time.Millisecond
 		if w < b/2 || w > b {
 			t.Errorf("wait %d is %v, want within [%v, %v]", i, w, b/2, b)
@@ -184,7 +170,7 @@ func TestJitter(t *testing.T) {
 // A failing sink stops Run with the sink's error, named by the source;
 // other session errors are retried.
 func TestLinkStopsOnSinkError(t *testing.T) {
-	l := newLink(nil, &logBuffer{})
+	l := newLink(nil, io.Discard)
 	n := 0
 	err := l.Run(context.Background(), func(ctx context.Context) (bool, error) {
 		n++
