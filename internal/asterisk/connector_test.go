@@ -2,10 +2,8 @@ package asterisk
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -155,18 +153,5 @@ func TestConfigErrors(t *testing.T) {
 func TestSinkFailureStopsRun(t *testing.T) {
 	a := startFakeAsterisk(t, "u", "p")
 	c := New(Config{Name: "ast1", URL: a.url(), Username: "u", Password: "p"}, connectortest.Logger(t), nil)
-	done := make(chan error, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	sink := events.SinkFunc(func(context.Context, events.Event) error { return errors.New("disk full") })
-	go func() { done <- c.Run(ctx, sink) }()
-	a.next(t).send(fixture(t, "busy.txt")...)
-	select {
-	case err := <-done:
-		if err == nil || !strings.Contains(err.Error(), "emit CALL_ROUTED") || !strings.Contains(err.Error(), "disk full") {
-			t.Fatalf("Run = %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run went on after the sink failed")
-	}
+	connectortest.StopsOnSinkFailure(t, c, func() { a.next(t).send(fixture(t, "busy.txt")...) })
 }

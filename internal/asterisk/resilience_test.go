@@ -133,15 +133,8 @@ func TestTwoEngines(t *testing.T) {
 	runConnector(t, "east", a1, sink)
 	runConnector(t, "west", a2, sink)
 	c1, c2 := a1.next(t), a2.next(t)
-	basic, ring := fixture(t, "basic_call.txt"), fixture(t, "ring_group.txt")
-	for i := 0; i < len(basic) || i < len(ring); i++ {
-		if i < len(basic) {
-			c1.send(basic[i])
-		}
-		if i < len(ring) {
-			c2.send(ring[i])
-		}
-	}
+	connectortest.Interleave(fixture(t, "basic_call.txt"), fixture(t, "ring_group.txt"),
+		func(ev string) { c1.send(ev) }, func(ev string) { c2.send(ev) })
 	got := sink.Wait(t, len(basicWant)+len(scenarios[1].want))
 	bySource := connectortest.BySource(got)
 	assertEvents(t, bySource["asterisk/east"], basicWant)

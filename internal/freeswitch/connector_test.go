@@ -2,7 +2,6 @@ package freeswitch
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -185,18 +184,5 @@ func TestConfigErrors(t *testing.T) {
 func TestSinkFailureStopsRun(t *testing.T) {
 	fs := startFakeFS(t, "ClueCon")
 	c := New(Config{Name: "fs1", Address: fs.addr, Password: "ClueCon"}, connectortest.Logger(t), nil)
-	done := make(chan error, 1)
-	sink := events.SinkFunc(func(context.Context, events.Event) error { return errors.New("disk full") })
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { done <- c.Run(ctx, sink) }()
-	fs.next(t).send(fixture(t, "busy.txt")...)
-	select {
-	case err := <-done:
-		if err == nil || !strings.Contains(err.Error(), "emit CALL_ROUTED") || !strings.Contains(err.Error(), "disk full") {
-			t.Fatalf("Run = %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run went on after the sink failed")
-	}
+	connectortest.StopsOnSinkFailure(t, c, func() { fs.next(t).send(fixture(t, "busy.txt")...) })
 }

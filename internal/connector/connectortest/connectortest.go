@@ -2,6 +2,7 @@ package connectortest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -146,6 +147,19 @@ func BySource(evs []events.Event) map[string][]events.Event {
 	return out
 }
 
+// Interleave sends a[0], b[0], a[1], b[1], … each through its own send,
+// so that the calls of two engines overlap.
+func Interleave(a, b []string, sendA, sendB func(string)) {
+	for i := 0; i < len(a) || i < len(b); i++ {
+		if i < len(a) {
+			sendA(a[i])
+		}
+		if i < len(b) {
+			sendB(b[i])
+		}
+	}
+}
+
 // Fixture reads a file of recorded engine events: blocks (an event's
 // header lines, or an ARI message) separated by blank lines, after a
 // leading comment of lines starting with #.
@@ -188,6 +202,28 @@ func Run(t testing.TB, src events.Source, sink events.Sink) {
 			t.Error("Run did not return after cancel")
 		}
 	})
+}
+
+// StopsOnSinkFailure runs src into a sink that fails every event, calls
+// emit to have the engine report a call, and checks that Run stops with
+// the sink's error naming the call's first event, CALL_ROUTED: going on
+// would lose the events.
+func StopsOnSinkFailure(t testing.TB, src events.Source, emit func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	sink := events.SinkFunc(func(context.Context, events.Event) error { return errors.New("disk full") })
+	go func() { done <- src.Run(ctx, sink) }()
+	emit()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "emit CALL_ROUTED") || !strings.Contains(err.Error(), "disk full") {
+			t.Fatalf("Run = %v", err)
+		}
+	case <-time.After(patience):
+		t.Fatal("Run went on after the sink failed")
+	}
 }
 
 // Logger logs to the test's log, at debug level.

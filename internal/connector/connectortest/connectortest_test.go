@@ -2,6 +2,7 @@ package connectortest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -83,5 +84,33 @@ func (s source) Run(ctx context.Context, sink events.Sink) error {
 		}
 	}
 	<-ctx.Done()
+	return nil
+}
+
+func TestInterleave(t *testing.T) {
+	var sent []string
+	send := func(to string) func(string) { return func(m string) { sent = append(sent, to+m) } }
+	Interleave([]string{"1", "2", "3"}, []string{"1"}, send("a"), send("b"))
+	if got := strings.Join(sent, " "); got != "a1 b1 a2 a3" {
+		t.Fatalf("sent %s", got)
+	}
+}
+
+// The source stops with the failing sink's error as soon as it emits.
+func TestStopsOnSinkFailure(t *testing.T) {
+	src := &stoppingSource{}
+	StopsOnSinkFailure(t, src, func() {})
+}
+
+// stoppingSource emits a CALL_ROUTED and returns the sink's error, named
+// as a connector names it.
+type stoppingSource struct{}
+
+func (*stoppingSource) Name() string { return "fake/s" }
+
+func (*stoppingSource) Run(ctx context.Context, sink events.Sink) error {
+	if err := sink.Emit(ctx, events.Event{Kind: events.CallRouted, CallUUID: "c"}); err != nil {
+		return fmt.Errorf("fake/s: emit CALL_ROUTED c: %w", err)
+	}
 	return nil
 }
