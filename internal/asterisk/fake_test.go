@@ -152,13 +152,7 @@ func channelsJSON(ids []string) string {
 // next waits for the connector's next event WebSocket.
 func (a *fakeAsterisk) next(t *testing.T) *ariConn {
 	t.Helper()
-	select {
-	case c := <-a.conns:
-		return c
-	case <-time.After(10 * time.Second):
-		t.Fatal("the connector did not connect to the fake Asterisk")
-		return nil
-	}
+	return connectortest.Receive(t, a.conns, "the connector to connect to the fake Asterisk")
 }
 
 // send writes each message as one WebSocket text message.

@@ -176,13 +176,7 @@ func channelsJSON(uuids []string) string {
 // next waits for the connector's next connection to be ready for events.
 func (fs *fakeFS) next(t *testing.T) *fsConn {
 	t.Helper()
-	select {
-	case c := <-fs.conns:
-		return c
-	case <-time.After(10 * time.Second):
-		t.Fatal("the connector did not connect to the fake FreeSWITCH")
-		return nil
-	}
+	return connectortest.Receive(t, fs.conns, "the connector to connect to the fake FreeSWITCH")
 }
 
 // send writes each fixture event as one frame in the format subscribed.

@@ -59,6 +59,20 @@ func WaitFor(t testing.TB, what string, cond func() bool) {
 	}
 }
 
+// Receive returns the next value from ch, failing the test after 10 s with
+// what it waited for.
+func Receive[T any](t testing.TB, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(patience):
+		t.Fatalf("timed out waiting for %s", what)
+		var zero T
+		return zero
+	}
+}
+
 func poll(cond func() bool) bool {
 	deadline := time.Now().Add(patience)
 	for time.Now().Before(deadline) {

@@ -114,3 +114,11 @@ func (*stoppingSource) Run(ctx context.Context, sink events.Sink) error {
 	}
 	return nil
 }
+
+func TestReceive(t *testing.T) {
+	ch := make(chan int, 1)
+	ch <- 7
+	if got := Receive(t, ch, "a number"); got != 7 {
+		t.Fatalf("Receive = %d", got)
+	}
+}
