@@ -80,12 +80,12 @@ func loadParamsFromEnv(t *testing.T) loadParams {
 	return p
 }
 
-// TestPBXLoad runs the load through the real switchhook process (or, with
-// PBX_LOAD_CPUPROFILE=file, through the same server run in this process,
-// with its CPU profile in file and its heap as the last calls are about
-// to end in file.heap) to a webhook receiver on loopback, checks that every call's five
-// webhooks arrived in order, and reports the rate reached, the latency from
-// SIP message to webhook request, CPU and memory.
+// TestPBXLoad runs the load through the real switchhook process to a
+// webhook receiver on loopback, checks that every call's five webhooks
+// arrived in order, and reports the rate reached, the latency from SIP
+// message to webhook request, CPU and memory. With PBX_LOAD_CPUPROFILE=file
+// the same server runs in the test process instead, its CPU profile written
+// to file and its heap, as the last calls are about to end, to file.heap.
 func TestPBXLoad(t *testing.T) {
 	lp := loadParamsFromEnv(t)
 	phones := min(lp.calls, loadMaxPhones)
