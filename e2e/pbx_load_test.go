@@ -34,7 +34,7 @@ import (
 //
 // e.g. 1,000 concurrent calls with RTP both ways:
 //
-//	SWITCHHOOK_PBX_LOAD=1 PBX_LOAD_RATE=100 PBX_LOAD_CALLS=1000 PBX_LOAD_HOLD=30s \
+//	SWITCHHOOK_PBX_LOAD=1 PBX_LOAD_RATE=100 PBX_LOAD_CALLS=1000 PBX_LOAD_HOLD=45s \
 //	  go test -run 'TestPBXLoad$' -v -timeout 20m ./e2e
 //
 // Every call is load_caller.xml calling load_callee.xml through the PBX:
