@@ -105,6 +105,13 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "switchhook"
 	}
+	// The statement that records a batch of events is estimated costly
+	// enough for JIT compilation, which takes longer than running it many
+	// times over: the store's statements are short, so JIT is off unless
+	// the DSN sets it.
+	if _, ok := cfg.ConnConfig.RuntimeParams["jit"]; !ok {
+		cfg.ConnConfig.RuntimeParams["jit"] = "off"
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
