@@ -16,29 +16,50 @@ import (
 	"github.com/switchhook/switchhook/internal/store"
 )
 
-// claimSQL leases up to $4 claimable deliveries to $1 until $3, at $2. Each
-// endpoint gets no more than its room: its MaxInFlight (1 while half-open)
-// minus the live leases of every owner. The leases are counted in index
-// order, up to MaxInFlight: an ordered index scan marks the entries of
-// leases since ended as dead, so that the next count steps over them
-// without reading the table, where a bitmap scan would read every lease
-// taken since the last vacuum. Within an endpoint, chain heads are
-// read oldest first and taken when due and not leased; rows another
-// transaction holds (a claim, a completion) are skipped rather than waited
-// for. The leased rows are then found by ID, and each event by its key, so
-// that no plan reads a whole table.
+// roomSQL is, for endpoint e at $2, how many more deliveries it may have
+// leased: its MaxInFlight (1 while half-open) minus the live leases of every
+// owner. The leases are counted in index order, up to MaxInFlight: an
+// ordered index scan marks the entries of leases since ended as dead, so
+// that the next count steps over them without reading the table, where a
+// bitmap scan would read every lease taken since the last vacuum.
+const roomSQL = `(CASE WHEN e.circuit_state = 'half_open' THEN 1 ELSE e.max_in_flight END
+	- (SELECT count(*) FROM (SELECT FROM deliveries l
+		WHERE l.endpoint_id = e.id AND l.lease_owner IS NOT NULL AND l.lease_until > $2
+		ORDER BY l.lease_until LIMIT e.max_in_flight) AS live)::int)`
+
+// claimableSQL selects, with e, the endpoints that may be claimed from at
+// $2: enabled, not paused.
+const claimableSQL = `FROM endpoints e WHERE NOT e.disabled AND (e.paused_until IS NULL OR e.paused_until <= $2)`
+
+// claimHeadsSQL are the conditions on a chain head d of endpoint e that can
+// be claimed at $2: due, and not leased or its lease ended.
+const claimHeadsSQL = `d.endpoint_id = e.id AND d.status = 'pending' AND d.head AND d.next_attempt_at <= $2
+	AND (d.lease_owner IS NULL OR d.lease_until <= $2)`
+
+// claimLockSQL takes the claim lock, and sets the transaction's
+// switchhook.claim to on, only if some endpoint has room and a claimable
+// chain head as the statement sees the database: when every endpoint is
+// full, as it is whenever the nodes together keep its MaxInFlight busy, a
+// claim reads a little and takes no lock, rather than waiting in line to
+// find nothing. $1 is the lock's key.
+const claimLockSQL = `SELECT pg_advisory_xact_lock($1), set_config('switchhook.claim', 'on', true)
+	WHERE EXISTS (SELECT ` + claimableSQL + ` AND ` + roomSQL + ` > 0
+		AND EXISTS (SELECT FROM deliveries d WHERE ` + claimHeadsSQL + `))`
+
+// claimSQL leases up to $4 claimable deliveries to $1 until $3, at $2, if the
+// claim lock was taken (see claimLockSQL). Each endpoint gets no more than
+// its room. Within an endpoint, chain heads are read oldest first and taken
+// when due and not leased; rows another transaction holds (a claim, a
+// completion) are skipped rather than waited for. The leased rows are then
+// found by ID, and each event by its key, so that no plan reads a whole
+// table.
 const claimSQL = `WITH room AS (
-	SELECT e.id, least($4::int, CASE WHEN e.circuit_state = 'half_open' THEN 1 ELSE e.max_in_flight END
-		- (SELECT count(*) FROM (SELECT FROM deliveries l
-			WHERE l.endpoint_id = e.id AND l.lease_owner IS NOT NULL AND l.lease_until > $2
-			ORDER BY l.lease_until LIMIT e.max_in_flight) AS live)::int) AS n
-	FROM endpoints e
-	WHERE NOT e.disabled AND (e.paused_until IS NULL OR e.paused_until <= $2)
+	SELECT e.id, least($4::int, ` + roomSQL + `) AS n ` + claimableSQL + `
+		AND current_setting('switchhook.claim', true) = 'on'
 ), picked AS (
-	SELECT c.id FROM room r CROSS JOIN LATERAL (
+	SELECT c.id FROM room r JOIN endpoints e ON e.id = r.id CROSS JOIN LATERAL (
 		SELECT d.id FROM deliveries d
-		WHERE d.endpoint_id = r.id AND d.status = 'pending' AND d.head AND d.next_attempt_at <= $2
-			AND (d.lease_owner IS NULL OR d.lease_until <= $2)
+		WHERE ` + claimHeadsSQL + `
 		ORDER BY d.id
 		LIMIT greatest(r.n, 0)
 		FOR NO KEY UPDATE OF d SKIP LOCKED
@@ -63,10 +84,10 @@ const asyncCommitSQL = "SELECT set_config('synchronous_commit', 'off', true)"
 
 // ClaimDeliveries leases up to p.Limit claimable deliveries to p.Owner,
 // oldest first, in one round trip: the claim lock and the claim go in one
-// pipelined transaction, committed asynchronously (see asyncCommitSQL). The lock makes claims from every node take turns,
-// so that each one's count of leases includes those the previous one took
-// (a statement only sees what was committed when it began); one claim
-// takes a few milliseconds.
+// pipelined transaction, committed asynchronously (see asyncCommitSQL). The
+// lock makes claims from every node take turns, so that each one's count of
+// leases includes those the previous one took (a statement only sees what
+// was committed when it began); a claim holds it for about a millisecond.
 func (s *Store) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*store.Job, error) {
 	switch {
 	case p.Owner == "":
@@ -78,7 +99,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*st
 	}
 	b := &pgx.Batch{}
 	b.Queue(asyncCommitSQL)
-	b.Queue("SELECT pg_advisory_xact_lock($1)", claimLock)
+	b.Queue(claimLockSQL, claimLock, p.Now)
 	b.Queue(claimSQL, text(p.Owner), p.Now, p.LeaseUntil, p.Limit)
 	res := s.pool.SendBatch(ctx, b)
 	defer res.Close()
