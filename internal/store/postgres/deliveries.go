@@ -41,10 +41,12 @@ const claimHeadsSQL = `d.endpoint_id = e.id AND d.status = 'pending' AND d.head 
 // chain head as the statement sees the database: when every endpoint is
 // full, as it is whenever the nodes together keep its MaxInFlight busy, a
 // claim reads a little and takes no lock, rather than waiting in line to
-// find nothing. $1 is the lock's key.
+// find nothing. $1 is the lock's key. The chain heads are asked for one at
+// a time per endpoint (a scalar subquery with LIMIT), not with EXISTS, which
+// the planner may turn into one read of every chain head.
 const claimLockSQL = `SELECT pg_advisory_xact_lock($1), set_config('switchhook.claim', 'on', true)
 	WHERE EXISTS (SELECT ` + claimableSQL + ` AND ` + roomSQL + ` > 0
-		AND EXISTS (SELECT FROM deliveries d WHERE ` + claimHeadsSQL + `))`
+		AND (SELECT 1 FROM deliveries d WHERE ` + claimHeadsSQL + ` LIMIT 1) IS NOT NULL)`
 
 // claimSQL leases up to $4 claimable deliveries to $1 until $3, at $2, if the
 // claim lock was taken (see claimLockSQL). Each endpoint gets no more than

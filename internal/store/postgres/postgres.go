@@ -105,12 +105,18 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "switchhook"
 	}
-	// The statement that records a batch of events is estimated costly
-	// enough for JIT compilation, which takes longer than running it many
-	// times over: the store's statements are short, so JIT is off unless
-	// the DSN sets it.
-	if _, ok := cfg.ConnConfig.RuntimeParams["jit"]; !ok {
-		cfg.ConnConfig.RuntimeParams["jit"] = "off"
+	// Two planner settings, unless the DSN sets them. The statement that
+	// records a batch of events is estimated costly enough for JIT
+	// compilation, which takes longer than running it many times over: the
+	// store's statements are short, so JIT is off. And each execution is
+	// planned for the tables as they are: a queue grows and shrinks by
+	// orders of magnitude, and a generic plan made while deliveries was a
+	// few pages (a sequential scan to find rows by ID) would be kept when
+	// it holds a hundred thousand rows.
+	for key, value := range map[string]string{"jit": "off", "plan_cache_mode": "force_custom_plan"} {
+		if _, ok := cfg.ConnConfig.RuntimeParams[key]; !ok {
+			cfg.ConnConfig.RuntimeParams[key] = value
+		}
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
