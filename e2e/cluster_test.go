@@ -247,17 +247,80 @@ func TestLoadCluster(t *testing.T) {
 			recorded += eventsRecorded(t, s)
 		}
 	}
+	var nodePIDs []int
+	for _, s := range nodes {
+		nodePIDs = append(nodePIDs, s.cmd.Process.Pid)
+	}
+	dbPIDs := func() []int { return nil }
+	if !sqlite {
+		db, err := pgx.Connect(t.Context(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close(context.Background())
+		dbPIDs = func() []int {
+			rows, err := db.Query(t.Context(), "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+			if err != nil {
+				t.Fatal(err)
+			}
+			pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := make([]int, len(pids))
+			for i, p := range pids {
+				out[i] = int(p)
+			}
+			return out
+		}
+	}
+	nodeCPU, dbCPU := cpuTimes(nodePIDs), cpuTimes(dbPIDs())
 	start := time.Now()
 	close(rcv.gate)
 	got := rcv.waitCount(t, want, 10*time.Minute)
 	secs := got[len(got)-1].Arrived.Sub(start).Seconds()
+	nodeSecs, dbSecs := cpuSince(nodeCPU, nodePIDs), cpuSince(dbCPU, dbPIDs())
 	store := fmt.Sprintf("%d nodes on PostgreSQL", n)
 	if sqlite {
 		store = "1 node on SQLite"
 	}
-	t.Logf("%s: delivered a backlog of %d events in %.2fs = %.0f deliveries/s (%d sent twice); load average before %s, after %s",
-		store, len(got), secs, float64(len(got))/secs, rcv.duplicates(), load, loadAverage())
+	per := func(s float64) float64 { return 1000 * 1000 * s / float64(len(got)) }
+	t.Logf("%s: delivered a backlog of %d events in %.2fs = %.0f deliveries/s (%d sent twice); "+
+		"CPU per 1,000 deliveries: switchhook %.0f ms, PostgreSQL backends %.0f ms; load average before %s, after %s",
+		store, len(got), secs, float64(len(got))/secs, rcv.duplicates(), per(nodeSecs), per(dbSecs), load, loadAverage())
 	checkCalls(t, got)
+}
+
+// cpuTimes reads the CPU time (user and system) each of pids has used, where
+// Linux tells it.
+func cpuTimes(pids []int) map[int]float64 {
+	out := map[int]float64{}
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// The fields after the command name, which is in parentheses:
+		// utime and stime are the 12th and 13th, in clock ticks (100/s).
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		u, _ := strconv.ParseFloat(f[11], 64)
+		s, _ := strconv.ParseFloat(f[12], 64)
+		out[pid] = (u + s) / 100
+	}
+	return out
+}
+
+// cpuSince is the CPU time pids used since before was read; a process that
+// was not there then counts whole.
+func cpuSince(before map[int]float64, pids []int) float64 {
+	total := 0.0
+	for pid, now := range cpuTimes(pids) {
+		total += now - before[pid]
+	}
+	return total
 }
 
 // backlogReceiver is a webhook receiver for backlog runs: until gate is
