@@ -196,18 +196,19 @@ func TestClusterNodeKilledLosesNothing(t *testing.T) {
 //
 // It measures how fast a cluster drains a backlog: LOAD_NODES (default 3)
 // real processes on one fresh PostgreSQL database (or one on SQLite, with
-// LOAD_STORE=sqlite) each simulate their share of LOAD_CALLS calls (7 events
-// each) while the one receiver holds its first request; once every event is
-// recorded, the receiver lets go and the test reports deliveries per second
-// from then to the last arrival. Starting the processes one after the other
-// takes longer than the burst, so measuring from the first event would
-// measure the start-up.
+// LOAD_STORE=sqlite) each simulate their share of LOAD_CALLS calls (default
+// 6,000, 7 events each, at LOAD_RATE calls/s in all) while the one receiver
+// holds its first requests; once every event is recorded, the receiver lets
+// go and the test reports deliveries per second from then to the last
+// arrival, and the CPU time the nodes and their PostgreSQL backends used for
+// it. Starting the processes one after the other takes longer than the
+// burst, so measuring from the first event would measure the start-up.
 func TestLoadCluster(t *testing.T) {
 	if os.Getenv("SWITCHHOOK_LOAD") == "" {
 		t.Skip("load run: set SWITCHHOOK_LOAD=1")
 	}
 	n := envInt("LOAD_NODES", 3)
-	calls := envInt("LOAD_CALLS", 3000)
+	calls := envInt("LOAD_CALLS", 6000)
 	rate := envInt("LOAD_RATE", 2000)
 	sqlite := envStr("LOAD_STORE", "postgres") == "sqlite"
 	var dsn string
