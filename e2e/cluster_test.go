@@ -282,8 +282,11 @@ func TestLoadCluster(t *testing.T) {
 	secs := got[len(got)-1].Arrived.Sub(start).Seconds()
 	nodeSecs, dbSecs := cpuSince(nodeCPU, nodePIDs), cpuSince(dbCPU, dbPIDs())
 	store := fmt.Sprintf("%d nodes on PostgreSQL", n)
-	if sqlite {
+	switch {
+	case sqlite:
 		store = "1 node on SQLite"
+	case n == 1:
+		store = "1 node on PostgreSQL"
 	}
 	per := func(s float64) float64 { return 1000 * 1000 * s / float64(len(got)) }
 	t.Logf("%s: delivered a backlog of %d events in %.2fs = %.0f deliveries/s (%d sent twice); "+
