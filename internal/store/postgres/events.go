@@ -88,9 +88,10 @@ const insertEventsSQL = `WITH input AS (
 SELECT (SELECT count(*) FROM delivered), (SELECT count(*) FROM notified)`
 
 // InsertEvents records a batch of events, their deliveries and their calls in
-// one round trip (the calls' chain locks, then one statement), and notifies the listening nodes when it created
-// deliveries. A new delivery is due at its event's OccurredAt, or now if that
-// is later, so that a source whose clock runs ahead does not delay it.
+// one round trip (the calls' chain locks, then one statement), and notifies
+// the listening nodes when it created deliveries. A new delivery is due at
+// its event's OccurredAt, or now if that is later, so that a source whose
+// clock runs ahead does not delay it.
 //
 // An event whose ID is already stored is skipped, so that a batch sent again
 // after an uncertain commit creates nothing twice. A test event for an
