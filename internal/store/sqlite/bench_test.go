@@ -1,157 +1,16 @@
 package sqlite_test
 
 import (
-	"fmt"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/switchhook/switchhook/internal/events"
 	"github.com/switchhook/switchhook/internal/store"
-	"github.com/switchhook/switchhook/internal/store/sqlite"
+	"github.com/switchhook/switchhook/internal/store/storetest"
 )
 
-// batch is the size the recorder and the delivery engine work in.
-const batch = 100
+// benchOpen opens a store on a file of its own.
+func benchOpen(b *testing.B) store.Store { return open(b, filepath.Join(b.TempDir(), "bench.db")) }
 
-var benchStart = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-
-// benchStore opens a migrated store with one endpoint that takes every event.
-func benchStore(b *testing.B) *sqlite.Store {
-	b.Helper()
-	st, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "bench.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
-	if err := st.Migrate(b.Context()); err != nil {
-		b.Fatal(err)
-	}
-	err = st.CreateEndpoint(b.Context(), &store.Endpoint{
-		ID: "crm", URL: "http://127.0.0.1:9/hooks", Profile: events.Standard,
-		Secrets: []store.Secret{{Value: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}, Timeout: 10 * time.Second, MaxInFlight: 1000,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return st
-}
-
-// fourEvents are the events of a short answered call.
-var fourEvents = []events.Kind{events.CallRouted, events.CallRinging, events.CallAnswer, events.CallHangup}
-
-// calls makes the events of n calls, numbered from first, each with an event
-// of each kind.
-func calls(first, n int, kinds ...events.Kind) []events.Event {
-	evs := make([]events.Event, 0, n*len(kinds))
-	for c := first; c < first+n; c++ {
-		id := fmt.Sprintf("0b7f3e1c-5f4e-4b8e-9a43-%012d", c)
-		for i, k := range kinds {
-			e := events.Event{
-				ID: fmt.Sprintf("%s-%d", id, i+1), Kind: k, CallUUID: id, SessionUUID: id,
-				CallerIDNumber: "1001", DestinationNumber: "1002", OccurredAt: benchStart.Add(time.Duration(i) * time.Second),
-				Sequence: int64(i + 1), Direction: events.Internal, LegUUID: id, Source: "pbx",
-			}
-			switch k {
-			case events.CallRouted:
-				e.RoutedTo = &events.Target{Type: events.Extension, Target: "1002"}
-			case events.CallHangup:
-				e.Hangup = &events.Hangup{Cause: events.CauseNormalClearing, SIPCode: 200, By: events.Caller}
-			}
-			evs = append(evs, e)
-		}
-	}
-	return evs
-}
-
-// BenchmarkInsertEvents records batches of 100 events, each creating one
-// delivery.
-func BenchmarkInsertEvents(b *testing.B) {
-	st := benchStore(b)
-	ctx := b.Context()
-	next := 0
-	for b.Loop() {
-		if _, err := st.InsertEvents(ctx, "node-1", calls(next, batch/4, fourEvents...)); err != nil {
-			b.Fatal(err)
-		}
-		next += batch / 4
-	}
-	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
-}
-
-// BenchmarkClaimComplete claims 100 deliveries and records their attempts,
-// as one round of the delivery engine does.
-func BenchmarkClaimComplete(b *testing.B) {
-	st := benchStore(b)
-	ctx := b.Context()
-	now := benchStart.Add(time.Hour)
-	next, ready := 0, 0
-	outs := make([]store.Outcome, 0, batch)
-	for b.Loop() {
-		// Keep a backlog of at least ten claims' worth of chain heads.
-		if ready < 10*batch {
-			b.StopTimer()
-			for range 50 {
-				if _, err := st.InsertEvents(ctx, "node-1", calls(next, batch/4, fourEvents...)); err != nil {
-					b.Fatal(err)
-				}
-				next += batch / 4
-			}
-			ready += 50 * batch
-			b.StartTimer()
-		}
-		jobs, err := st.ClaimDeliveries(ctx, store.ClaimParams{Owner: "bench", Now: now, LeaseUntil: now.Add(time.Minute), Limit: batch})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if len(jobs) != batch {
-			b.Fatalf("claimed %d, want %d", len(jobs), batch)
-		}
-		outs = outs[:0]
-		for _, j := range jobs {
-			outs = append(outs, store.Outcome{
-				Attempt: store.Attempt{DeliveryID: j.Delivery.ID, At: now, StatusCode: 200, Latency: time.Millisecond},
-				Status:  store.Succeeded,
-			})
-		}
-		if err := st.CompleteAttempts(ctx, "bench", outs); err != nil {
-			b.Fatal(err)
-		}
-		ready -= batch
-	}
-	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "deliveries/s")
-}
-
-// BenchmarkDeliveryCycle is the whole store work of 100 deliveries: record
-// their events, claim them and record their attempts. Its deliveries/s is
-// what the store allows the product at most, on one goroutine.
-func BenchmarkDeliveryCycle(b *testing.B) {
-	st := benchStore(b)
-	ctx := b.Context()
-	now := benchStart.Add(time.Hour)
-	next := 0
-	outs := make([]store.Outcome, 0, batch)
-	for b.Loop() {
-		// One event per call, so that all 100 are chain heads at once.
-		evs := calls(next, batch, events.CallRouted)
-		next += batch
-		if _, err := st.InsertEvents(ctx, "node-1", evs); err != nil {
-			b.Fatal(err)
-		}
-		jobs, err := st.ClaimDeliveries(ctx, store.ClaimParams{Owner: "bench", Now: now, LeaseUntil: now.Add(time.Minute), Limit: batch})
-		if err != nil {
-			b.Fatal(err)
-		}
-		outs = outs[:0]
-		for _, j := range jobs {
-			outs = append(outs, store.Outcome{
-				Attempt: store.Attempt{DeliveryID: j.Delivery.ID, At: now, StatusCode: 200, Latency: time.Millisecond},
-				Status:  store.Succeeded,
-			})
-		}
-		if err := st.CompleteAttempts(ctx, "bench", outs); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "deliveries/s")
-}
+func BenchmarkInsertEvents(b *testing.B)  { storetest.BenchmarkInsertEvents(b, benchOpen) }
+func BenchmarkClaimComplete(b *testing.B) { storetest.BenchmarkClaimComplete(b, benchOpen) }
+func BenchmarkDeliveryCycle(b *testing.B) { storetest.BenchmarkDeliveryCycle(b, benchOpen) }

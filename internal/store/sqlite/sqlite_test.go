@@ -18,7 +18,7 @@ import (
 	"github.com/switchhook/switchhook/internal/store/storetest"
 )
 
-func open(t *testing.T, path string, opts ...sqlite.Option) *sqlite.Store {
+func open(t testing.TB, path string, opts ...sqlite.Option) *sqlite.Store {
 	t.Helper()
 	st, err := sqlite.Open(t.Context(), path, opts...)
 	if err != nil {
