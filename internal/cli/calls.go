@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strconv"
@@ -26,39 +27,17 @@ func callsCmd() *cobra.Command {
 
 func callsList(r *remote) *cobra.Command {
 	var f client.CallFilter
-	var since, until, event string
-	cmd := &cobra.Command{
-		Use:     "list",
-		Aliases: []string{"ls"},
-		Short:   "List calls, newest first",
-		Example: `  switchhook calls list --since 1h
-  switchhook calls list --number 1001 --event CALL_INPUT`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := r.client(cmd)
-			if err != nil {
-				return err
-			}
-			now := time.Now()
-			if f.Since, err = parseWhen("since", since, now); err != nil {
-				return err
-			}
-			if f.Until, err = parseWhen("until", until, now); err != nil {
-				return err
-			}
+	var times timeFlags
+	var event string
+	l := &lister[apitypes.Call]{
+		what: "calls",
+		prepare: func() error {
 			f.Event = events.Kind(event)
-			calls, err := c.ListCalls(cmd.Context(), f)
-			if err != nil {
-				return fmt.Errorf("list calls: %w", err)
-			}
-			if r.json {
-				return printJSON(cmd.OutOrStdout(), calls)
-			}
-			if len(calls) == 0 {
-				fmt.Fprintln(cmd.OutOrStdout(), "No calls.")
-				return nil
-			}
-			tw := table(cmd.OutOrStdout(), "CALL", "STARTED", "FROM", "TO", "DIRECTION", "ANSWERED BY", "DURATION", "HANGUP")
+			return times.parse(&f.Since, &f.Until)
+		},
+		fetch: func(ctx context.Context, c *client.Client) ([]apitypes.Call, error) { return c.ListCalls(ctx, f) },
+		table: func(w io.Writer, calls []apitypes.Call) error {
+			tw := table(w, "CALL", "STARTED", "FROM", "TO", "DIRECTION", "ANSWERED BY", "DURATION", "HANGUP")
 			for _, call := range calls {
 				row(tw, call.CallUUID, when(&call.StartedAt), call.CallerIDNumber, call.DestinationNumber,
 					string(call.Direction), call.AnsweredBy, duration(&call), call.HangupCause)
@@ -66,12 +45,20 @@ func callsList(r *remote) *cobra.Command {
 			return tw.Flush()
 		},
 	}
+	cmd := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List calls, newest first",
+		Example: `  switchhook calls list --since 1h
+  switchhook calls list --number 1001 --event CALL_INPUT`,
+		Args: cobra.NoArgs,
+		RunE: l.run(r),
+	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.Number, "number", "", "only calls from or to this number")
 	fs.StringVar(&event, "event", "", "only calls with an event of this kind")
-	fs.StringVar(&since, "since", "", "started at or after: an RFC 3339 time, or a duration back from now (2h)")
-	fs.StringVar(&until, "until", "", "started before: an RFC 3339 time, or a duration back from now")
-	fs.IntVar(&f.Limit, "limit", 0, "at most this many (default 100, at most 1000)")
+	times.add(fs, "started ")
+	addLimitFlag(fs, &f.Limit)
 	return cmd
 }
 

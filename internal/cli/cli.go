@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/switchhook/switchhook/internal/app"
 	"github.com/switchhook/switchhook/internal/client"
@@ -58,35 +60,43 @@ endpoints, deliveries, calls and events commands.`,
 }
 
 func serveCmd(version string) *cobra.Command {
-	var config string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run switchhook: the PBX or connectors, the recorder, delivery and the HTTP API",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return app.Serve(cmd.Context(), app.Options{ConfigPath: config, Version: version, Stdout: cmd.OutOrStdout()})
-		},
 	}
-	cmd.Flags().StringVarP(&config, "config", "c", "", "config file (YAML); built-in defaults when absent")
+	opts := configOptions(cmd, version)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		return app.Serve(cmd.Context(), opts())
+	}
 	return cmd
 }
 
 func migrateCmd(version string) *cobra.Command {
-	var config string
 	cmd := &cobra.Command{
 		Use:   "migrate",
 		Short: "Bring the store's schema up to date and exit",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := app.Migrate(cmd.Context(), app.Options{ConfigPath: config, Version: version, Stdout: cmd.OutOrStdout()}); err != nil {
-				return err
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), "The store's schema is up to date.")
-			return nil
-		},
 	}
-	cmd.Flags().StringVarP(&config, "config", "c", "", "config file (YAML); built-in defaults when absent")
+	opts := configOptions(cmd, version)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := app.Migrate(cmd.Context(), opts()); err != nil {
+			return err
+		}
+		fmt.Fprintln(cmd.OutOrStdout(), "The store's schema is up to date.")
+		return nil
+	}
 	return cmd
+}
+
+// configOptions adds --config to a command that runs the app, and returns
+// the options of a run of it.
+func configOptions(cmd *cobra.Command, version string) func() app.Options {
+	var config string
+	cmd.Flags().StringVarP(&config, "config", "c", "", "config file (YAML); built-in defaults when absent")
+	return func() app.Options {
+		return app.Options{ConfigPath: config, Version: version, Stdout: cmd.OutOrStdout()}
+	}
 }
 
 func versionCmd(version string) *cobra.Command {
@@ -150,6 +160,75 @@ func explainDial(group *cobra.Command) *cobra.Command {
 		}
 	}
 	return group
+}
+
+// lister is what a list command fetches and how it prints it.
+type lister[T any] struct {
+	what  string // the plural noun of an error ("list calls: …") and of "No calls."
+	empty string // the line printed when there is nothing, when not "No <what>."
+	// prepare reads the flags the filter needs; it runs after the client
+	// is made, so that a missing token is reported first.
+	prepare func() error
+	fetch   func(ctx context.Context, c *client.Client) ([]T, error)
+	table   func(w io.Writer, items []T) error
+}
+
+// run is the body of the list command: the API's JSON with --json, else a
+// line saying there is nothing, else the table.
+func (l *lister[T]) run(r *remote) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		c, err := r.client(cmd)
+		if err != nil {
+			return err
+		}
+		if l.prepare != nil {
+			if err := l.prepare(); err != nil {
+				return err
+			}
+		}
+		items, err := l.fetch(cmd.Context(), c)
+		if err != nil {
+			return fmt.Errorf("list %s: %w", l.what, err)
+		}
+		out := cmd.OutOrStdout()
+		if r.json {
+			return printJSON(out, items)
+		}
+		if len(items) == 0 {
+			empty := l.empty
+			if empty == "" {
+				empty = "No " + l.what + "."
+			}
+			fmt.Fprintln(out, empty)
+			return nil
+		}
+		return l.table(out, items)
+	}
+}
+
+// addLimitFlag adds the --limit of a list command.
+func addLimitFlag(fs *pflag.FlagSet, limit *int) {
+	fs.IntVar(limit, "limit", 0, "at most this many (default 100, at most 1000)")
+}
+
+// timeFlags are the --since and --until of a command that reads a time range.
+type timeFlags struct{ since, until string }
+
+// add adds the flags; about names what the times bound, like "started ".
+func (t *timeFlags) add(fs *pflag.FlagSet, about string) {
+	fs.StringVar(&t.since, "since", "", about+"at or after: an RFC 3339 time, or a duration back from now (2h)")
+	fs.StringVar(&t.until, "until", "", about+"before: an RFC 3339 time, or a duration back from now")
+}
+
+// parse reads the flags' values into since and until.
+func (t *timeFlags) parse(since, until *time.Time) error {
+	now := time.Now()
+	var err error
+	if *since, err = parseWhen("since", t.since, now); err != nil {
+		return err
+	}
+	*until, err = parseWhen("until", t.until, now)
+	return err
 }
 
 // printJSON writes v as indented JSON.

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"slices"
@@ -25,6 +26,16 @@ func deliveriesCmd() *cobra.Command {
 
 func deliveriesList(r *remote) *cobra.Command {
 	var f client.DeliveryFilter
+	l := &lister[apitypes.Delivery]{
+		what: "deliveries",
+		fetch: func(ctx context.Context, c *client.Client) ([]apitypes.Delivery, error) {
+			return c.ListDeliveries(ctx, f)
+		},
+		table: func(w io.Writer, ds []apitypes.Delivery) error {
+			printDeliveries(w, ds, false)
+			return nil
+		},
+	}
 	cmd := &cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},
@@ -32,33 +43,66 @@ func deliveriesList(r *remote) *cobra.Command {
 		Example: `  switchhook deliveries list --status failed
   switchhook deliveries list --endpoint ep_… --call 0b6f…`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := r.client(cmd)
-			if err != nil {
-				return err
-			}
-			ds, err := c.ListDeliveries(cmd.Context(), f)
-			if err != nil {
-				return fmt.Errorf("list deliveries: %w", err)
-			}
-			if r.json {
-				return printJSON(cmd.OutOrStdout(), ds)
-			}
-			if len(ds) == 0 {
-				fmt.Fprintln(cmd.OutOrStdout(), "No deliveries.")
-				return nil
-			}
-			printDeliveries(cmd.OutOrStdout(), ds, false)
-			return nil
-		},
+		RunE: l.run(r),
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.EndpointID, "endpoint", "", "only to this endpoint")
 	fs.StringVar(&f.Status, "status", "", "only pending, succeeded or failed")
 	fs.StringVar(&f.CallUUID, "call", "", "only of this call_uuid")
 	fs.StringVar(&f.EventID, "event-id", "", "only of this event")
-	fs.IntVar(&f.Limit, "limit", 0, "at most this many (default 100, at most 1000)")
+	addLimitFlag(fs, &f.Limit)
 	return cmd
+}
+
+func deliveriesShow(r *remote) *cobra.Command {
+	return deliveryCmd(r, "show ID", "Show a delivery and its attempts", "show delivery",
+		func(ctx context.Context, c *client.Client, id int64) (*apitypes.Delivery, error) {
+			return c.GetDelivery(ctx, id)
+		},
+		printDelivery)
+}
+
+func deliveriesRetry(r *remote) *cobra.Command {
+	return deliveryCmd(r, "retry ID", "Send a delivery again now, whatever its status", "retry delivery",
+		func(ctx context.Context, c *client.Client, id int64) (*apitypes.Delivery, error) {
+			return c.RetryDelivery(ctx, id)
+		},
+		func(w io.Writer, d *apitypes.Delivery) {
+			fmt.Fprintf(w, "Delivery %d of %s to %s is pending again.\n", d.ID, d.Event, d.EndpointID)
+		})
+}
+
+// deliveryCmd makes a command on the delivery its argument names: it reads
+// the id before anything else, asks the server to do what, and prints the
+// delivery the server answers with.
+func deliveryCmd(r *remote, use, short, what string,
+	do func(ctx context.Context, c *client.Client, id int64) (*apitypes.Delivery, error),
+	text func(w io.Writer, d *apitypes.Delivery),
+) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := deliveryID(args[0])
+			if err != nil {
+				return err
+			}
+			c, err := r.client(cmd)
+			if err != nil {
+				return err
+			}
+			d, err := do(cmd.Context(), c, id)
+			if err != nil {
+				return fmt.Errorf("%s: %w", what, err)
+			}
+			if r.json {
+				return printJSON(cmd.OutOrStdout(), d)
+			}
+			text(cmd.OutOrStdout(), d)
+			return nil
+		},
+	}
 }
 
 // deliveryID reads a delivery id argument.
@@ -68,60 +112,6 @@ func deliveryID(s string) (int64, error) {
 		return 0, fmt.Errorf("delivery id %q is not a positive whole number", s)
 	}
 	return id, nil
-}
-
-func deliveriesShow(r *remote) *cobra.Command {
-	return &cobra.Command{
-		Use:   "show ID",
-		Short: "Show a delivery and its attempts",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := deliveryID(args[0])
-			if err != nil {
-				return err
-			}
-			c, err := r.client(cmd)
-			if err != nil {
-				return err
-			}
-			d, err := c.GetDelivery(cmd.Context(), id)
-			if err != nil {
-				return fmt.Errorf("show delivery: %w", err)
-			}
-			if r.json {
-				return printJSON(cmd.OutOrStdout(), d)
-			}
-			printDelivery(cmd.OutOrStdout(), d)
-			return nil
-		},
-	}
-}
-
-func deliveriesRetry(r *remote) *cobra.Command {
-	return &cobra.Command{
-		Use:   "retry ID",
-		Short: "Send a delivery again now, whatever its status",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := deliveryID(args[0])
-			if err != nil {
-				return err
-			}
-			c, err := r.client(cmd)
-			if err != nil {
-				return err
-			}
-			d, err := c.RetryDelivery(cmd.Context(), id)
-			if err != nil {
-				return fmt.Errorf("retry delivery: %w", err)
-			}
-			if r.json {
-				return printJSON(cmd.OutOrStdout(), d)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Delivery %d of %s to %s is pending again.\n", d.ID, d.Event, d.EndpointID)
-			return nil
-		},
-	}
 }
 
 // printDeliveries writes deliveries as a table; inCall leaves out the

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/switchhook/switchhook/internal/api/apitypes"
+	"github.com/switchhook/switchhook/internal/client"
 	"github.com/switchhook/switchhook/internal/events"
 )
 
@@ -113,33 +115,24 @@ func endpointsAdd(r *remote) *cobra.Command {
 }
 
 func endpointsList(r *remote) *cobra.Command {
-	return &cobra.Command{
-		Use:     "list",
-		Aliases: []string{"ls"},
-		Short:   "List the endpoints",
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := r.client(cmd)
-			if err != nil {
-				return err
-			}
-			eps, err := c.ListEndpoints(cmd.Context())
-			if err != nil {
-				return fmt.Errorf("list endpoints: %w", err)
-			}
-			if r.json {
-				return printJSON(cmd.OutOrStdout(), eps)
-			}
-			if len(eps) == 0 {
-				fmt.Fprintln(cmd.OutOrStdout(), `No endpoints. Add one with "switchhook endpoints add URL".`)
-				return nil
-			}
-			tw := table(cmd.OutOrStdout(), "ID", "URL", "EVENTS", "PAYLOAD", "STATE", "DESCRIPTION")
+	l := &lister[apitypes.Endpoint]{
+		what:  "endpoints",
+		empty: `No endpoints. Add one with "switchhook endpoints add URL".`,
+		fetch: func(ctx context.Context, c *client.Client) ([]apitypes.Endpoint, error) { return c.ListEndpoints(ctx) },
+		table: func(w io.Writer, eps []apitypes.Endpoint) error {
+			tw := table(w, "ID", "URL", "EVENTS", "PAYLOAD", "STATE", "DESCRIPTION")
 			for _, ep := range eps {
 				row(tw, ep.ID, ep.URL, eventList(ep.Events), string(ep.Payload), state(&ep), truncate(ep.Description, 40))
 			}
 			return tw.Flush()
 		},
+	}
+	return &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List the endpoints",
+		Args:    cobra.NoArgs,
+		RunE:    l.run(r),
 	}
 }
 
@@ -318,7 +311,7 @@ func endpointsTest(r *remote) *cobra.Command {
 }
 
 func endpointsReplay(r *remote) *cobra.Command {
-	var since, until string
+	var times timeFlags
 	var evs []string
 	cmd := &cobra.Command{
 		Use:   "replay ID --since TIME",
@@ -331,12 +324,8 @@ func endpointsReplay(r *remote) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			now := time.Now()
 			in := apitypes.Replay{Events: kinds(evs)}
-			if in.Since, err = parseWhen("since", since, now); err != nil {
-				return err
-			}
-			if in.Until, err = parseWhen("until", until, now); err != nil {
+			if err := times.parse(&in.Since, &in.Until); err != nil {
 				return err
 			}
 			n, err := c.Replay(cmd.Context(), args[0], in)
@@ -350,8 +339,8 @@ func endpointsReplay(r *remote) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&since, "since", "", "start: an RFC 3339 time, or a duration back from now (2h)")
-	cmd.Flags().StringVar(&until, "until", "", "end, exclusive (default now)")
+	cmd.Flags().StringVar(&times.since, "since", "", "start: an RFC 3339 time, or a duration back from now (2h)")
+	cmd.Flags().StringVar(&times.until, "until", "", "end, exclusive (default now)")
 	cmd.Flags().StringSliceVar(&evs, "events", nil, "only these event kinds, comma-separated")
 	cmd.MarkFlagRequired("since")
 	return cmd

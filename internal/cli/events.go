@@ -1,12 +1,12 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -35,7 +35,23 @@ func eventRow(e *apitypes.Event) []string {
 
 func eventsList(r *remote) *cobra.Command {
 	var f client.EventFilter
-	var since, until, event string
+	var times timeFlags
+	var event string
+	l := &lister[apitypes.Event]{
+		what: "events",
+		prepare: func() error {
+			f.Event = events.Kind(event)
+			return times.parse(&f.Since, &f.Until)
+		},
+		fetch: func(ctx context.Context, c *client.Client) ([]apitypes.Event, error) { return c.ListEvents(ctx, f) },
+		table: func(w io.Writer, evs []apitypes.Event) error {
+			tw := table(w, eventsHeader...)
+			for i := range evs {
+				row(tw, eventRow(&evs[i])...)
+			}
+			return tw.Flush()
+		},
+	}
 	cmd := &cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},
@@ -43,43 +59,13 @@ func eventsList(r *remote) *cobra.Command {
 		Example: `  switchhook events list --since 10m
   switchhook events list --call 0b6f… --json`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := r.client(cmd)
-			if err != nil {
-				return err
-			}
-			now := time.Now()
-			if f.Since, err = parseWhen("since", since, now); err != nil {
-				return err
-			}
-			if f.Until, err = parseWhen("until", until, now); err != nil {
-				return err
-			}
-			f.Event = events.Kind(event)
-			evs, err := c.ListEvents(cmd.Context(), f)
-			if err != nil {
-				return fmt.Errorf("list events: %w", err)
-			}
-			if r.json {
-				return printJSON(cmd.OutOrStdout(), evs)
-			}
-			if len(evs) == 0 {
-				fmt.Fprintln(cmd.OutOrStdout(), "No events.")
-				return nil
-			}
-			tw := table(cmd.OutOrStdout(), eventsHeader...)
-			for i := range evs {
-				row(tw, eventRow(&evs[i])...)
-			}
-			return tw.Flush()
-		},
+		RunE: l.run(r),
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.CallUUID, "call", "", "only of this call_uuid")
 	fs.StringVar(&event, "event", "", "only of this kind")
-	fs.StringVar(&since, "since", "", "at or after: an RFC 3339 time, or a duration back from now (2h)")
-	fs.StringVar(&until, "until", "", "before: an RFC 3339 time, or a duration back from now")
-	fs.IntVar(&f.Limit, "limit", 0, "at most this many (default 100, at most 1000)")
+	times.add(fs, "")
+	addLimitFlag(fs, &f.Limit)
 	return cmd
 }
 
