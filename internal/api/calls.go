@@ -13,26 +13,11 @@ import (
 )
 
 func (a *API) listEvents(w http.ResponseWriter, r *http.Request) error {
-	q, err := query(r, "call_uuid", "event", "since", "until", "limit")
+	q, t, err := timedQuery(r, "call_uuid")
 	if err != nil {
 		return err
 	}
-	f := store.EventFilter{CallUUID: q.Get("call_uuid")}
-	if f.Kind, err = kindParam(q, "event"); err != nil {
-		return err
-	}
-	if f.Since, err = timeParam(q, "since"); err != nil {
-		return err
-	}
-	if f.Until, err = timeParam(q, "until"); err != nil {
-		return err
-	}
-	if err := timeRange(f.Since, f.Until); err != nil {
-		return err
-	}
-	if f.Limit, err = limitParam(q); err != nil {
-		return err
-	}
+	f := store.EventFilter{CallUUID: q.Get("call_uuid"), Kind: t.kind, Since: t.since, Until: t.until, Limit: t.limit}
 	evs, err := a.store.ListEvents(r.Context(), f)
 	if err != nil {
 		return fmt.Errorf("list events: %w", err)
@@ -60,26 +45,11 @@ func (a *API) renderEvents(evs []events.Event) ([]json.RawMessage, error) {
 }
 
 func (a *API) listCalls(w http.ResponseWriter, r *http.Request) error {
-	q, err := query(r, "number", "event", "since", "until", "limit")
+	q, t, err := timedQuery(r, "number")
 	if err != nil {
 		return err
 	}
-	f := store.CallFilter{Number: q.Get("number")}
-	if f.Kind, err = kindParam(q, "event"); err != nil {
-		return err
-	}
-	if f.Since, err = timeParam(q, "since"); err != nil {
-		return err
-	}
-	if f.Until, err = timeParam(q, "until"); err != nil {
-		return err
-	}
-	if err := timeRange(f.Since, f.Until); err != nil {
-		return err
-	}
-	if f.Limit, err = limitParam(q); err != nil {
-		return err
-	}
+	f := store.CallFilter{Number: q.Get("number"), Kind: t.kind, Since: t.since, Until: t.until, Limit: t.limit}
 	calls, err := a.store.ListCalls(r.Context(), f)
 	if err != nil {
 		return fmt.Errorf("list calls: %w", err)

@@ -67,12 +67,7 @@ func (a *API) getDelivery(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v, err := a.deliveryWithAttempts(r, d)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, v)
-	return nil
+	return a.writeDelivery(w, r, http.StatusOK, d)
 }
 
 func (a *API) retryDelivery(w http.ResponseWriter, r *http.Request) error {
@@ -91,11 +86,16 @@ func (a *API) retryDelivery(w http.ResponseWriter, r *http.Request) error {
 	if d, err = a.delivery(r); err != nil {
 		return err
 	}
+	return a.writeDelivery(w, r, http.StatusAccepted, d)
+}
+
+// writeDelivery answers with a delivery and its attempts.
+func (a *API) writeDelivery(w http.ResponseWriter, r *http.Request, status int, d *store.Delivery) error {
 	v, err := a.deliveryWithAttempts(r, d)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, v)
+	writeJSON(w, status, v)
 	return nil
 }
 

@@ -174,6 +174,41 @@ func query(r *http.Request, allowed ...string) (url.Values, error) {
 	return q, nil
 }
 
+// timedFilter is the part of a list route's query that the event and call
+// lists share.
+type timedFilter struct {
+	kind         events.Kind
+	since, until time.Time
+	limit        int
+}
+
+// timedQuery reads the query of a list route of events or calls: its own
+// filter parameter (left to the caller in the values), then event, since,
+// until and limit.
+func timedQuery(r *http.Request, own string) (url.Values, timedFilter, error) {
+	var f timedFilter
+	q, err := query(r, own, "event", "since", "until", "limit")
+	if err != nil {
+		return nil, f, err
+	}
+	if f.kind, err = kindParam(q, "event"); err != nil {
+		return nil, f, err
+	}
+	if f.since, err = timeParam(q, "since"); err != nil {
+		return nil, f, err
+	}
+	if f.until, err = timeParam(q, "until"); err != nil {
+		return nil, f, err
+	}
+	if err := timeRange(f.since, f.until); err != nil {
+		return nil, f, err
+	}
+	if f.limit, err = limitParam(q); err != nil {
+		return nil, f, err
+	}
+	return q, f, nil
+}
+
 // limitParam reads "limit": 1 to maxLimit, defaultLimit when absent.
 func limitParam(q url.Values) (int, error) {
 	s := q.Get("limit")
