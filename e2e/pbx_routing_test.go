@@ -3,9 +3,6 @@ package e2e
 import (
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 )
@@ -44,24 +41,13 @@ inbound:
 func startRoutingServer(t *testing.T, receivers map[string]*Receiver, routing string) *pbxServer {
 	t.Helper()
 	port := freeUDPPort(t)
-	var cfg strings.Builder
-	cfg.WriteString("webhooks:\n")
-	for _, p := range []string{"extended", "standard"} {
-		if r := receivers[p]; r != nil {
-			fmt.Fprintf(&cfg, "  - url: %q\n    payload: %s\n    secret: %q\n", r.URL, p, r.Secret)
-		}
-	}
-	fmt.Fprintf(&cfg, "sip:\n  listen: [\"udp://127.0.0.1:%d\"]\n  domain: pbx.test\n", port)
+	cfg := pbxConfig(receivers, port)
 	cfg.WriteString("extensions:\n")
 	for _, e := range []string{"1001", "1002", "1003"} {
-		fmt.Fprintf(&cfg, "  - {number: %q, password: secret-%s}\n", e, e)
+		fmt.Fprintf(cfg, "  - {number: %q, password: secret-%s}\n", e, e)
 	}
 	cfg.WriteString("ring_timeout: 5s\n" + routing)
-	s := &pbxServer{Server: StartServer(t, cfg.String()), sip: fmt.Sprintf("127.0.0.1:%d", port), dir: t.TempDir()}
-	for _, f := range []string{"dtmf_2833_1.pcap", "dtmf_2833_pound.pcap", "g711a.pcap"} {
-		os.Symlink(filepath.Join(sippPcapDir(), f), filepath.Join(s.dir, f))
-	}
-	return s
+	return launchPBX(t, cfg.String(), port)
 }
 
 // carrierPort returns a UDP port free on carrierIP a moment ago.
@@ -145,12 +131,9 @@ func bothProfiles(t *testing.T) map[string]*Receiver {
 func TestPBXRingGroupSimultaneous(t *testing.T) {
 	rs := bothProfiles(t)
 	s := startRoutingServer(t, rs, routingConfig(carrierPort(t), ""))
-	answerPort, ringPort := freeUDPPort(t), freeUDPPort(t)
-	s.register(t, "1001", answerPort)
-	s.register(t, "1002", ringPort)
-	answers := s.sipp(t, "callee_answer.xml", "", answerPort, "-s", "1001")
-	rings := s.sipp(t, "callee_ring.xml", "", ringPort, "-s", "1002")
-	s.sipp(t, "caller_bye.xml", s.sip, 0, "-s", "600", "-key", "caller", "1003", "-au", "1003", "-ap", "secret-1003", "-d", "300")()
+	answers := s.phone(t, "1001", "callee_answer.xml")
+	rings := s.phone(t, "1002", "callee_ring.xml")
+	s.dial(t, "caller_bye.xml", "1003", "600", "-d", "300")()
 	answers()
 	rings()
 
@@ -177,12 +160,9 @@ func TestPBXRingGroupSimultaneous(t *testing.T) {
 func TestPBXRingGroupSequential(t *testing.T) {
 	rs := bothProfiles(t)
 	s := startRoutingServer(t, rs, routingConfig(carrierPort(t), ""))
-	ringPort, answerPort := freeUDPPort(t), freeUDPPort(t)
-	s.register(t, "1001", ringPort)
-	s.register(t, "1002", answerPort)
-	rings := s.sipp(t, "callee_ring.xml", "", ringPort, "-s", "1001")
-	answers := s.sipp(t, "callee_answer.xml", "", answerPort, "-s", "1002")
-	s.sipp(t, "caller_bye.xml", s.sip, 0, "-s", "601", "-key", "caller", "1003", "-au", "1003", "-ap", "secret-1003", "-d", "300")()
+	rings := s.phone(t, "1001", "callee_ring.xml")
+	answers := s.phone(t, "1002", "callee_answer.xml")
+	s.dial(t, "caller_bye.xml", "1003", "601", "-d", "300")()
 	rings()
 	answers()
 
@@ -204,10 +184,8 @@ func TestPBXRingGroupSequential(t *testing.T) {
 func TestPBXIVRDigit(t *testing.T) {
 	rs := bothProfiles(t)
 	s := startRoutingServer(t, rs, routingConfig(carrierPort(t), ""))
-	port := freeUDPPort(t)
-	s.register(t, "1001", port)
-	callee := s.sipp(t, "callee_answer_bye.xml", "", port, "-s", "1001")
-	s.sipp(t, "caller_ivr_2833.xml", s.sip, 0, "-s", "700", "-key", "caller", "1003", "-au", "1003", "-ap", "secret-1003")()
+	callee := s.phone(t, "1001", "callee_answer_bye.xml")
+	s.dial(t, "caller_ivr_2833.xml", "1003", "700")()
 	callee()
 
 	c := routedCall{caller: "1003", direction: "internal"}
@@ -227,10 +205,8 @@ func TestPBXIVRDigit(t *testing.T) {
 func TestPBXIVRTimeout(t *testing.T) {
 	rs := bothProfiles(t)
 	s := startRoutingServer(t, rs, routingConfig(carrierPort(t), ""))
-	port := freeUDPPort(t)
-	s.register(t, "1002", port)
-	callee := s.sipp(t, "callee_answer_bye.xml", "", port, "-s", "1002")
-	s.sipp(t, "caller_ivr_wait.xml", s.sip, 0, "-s", "700", "-key", "caller", "1003", "-au", "1003", "-ap", "secret-1003")()
+	callee := s.phone(t, "1002", "callee_answer_bye.xml")
+	s.dial(t, "caller_ivr_wait.xml", "1003", "700")()
 	callee()
 
 	c := routedCall{caller: "1003", direction: "internal"}
@@ -249,10 +225,8 @@ func TestPBXIVRTimeout(t *testing.T) {
 func TestPBXIVRInvalidDigit(t *testing.T) {
 	rs := bothProfiles(t)
 	s := startRoutingServer(t, rs, routingConfig(carrierPort(t), ""))
-	port := freeUDPPort(t)
-	s.register(t, "1002", port)
-	callee := s.sipp(t, "callee_answer_bye.xml", "", port, "-s", "1002")
-	s.sipp(t, "caller_ivr_info.xml", s.sip, 0, "-s", "700", "-key", "caller", "1003", "-au", "1003", "-ap", "secret-1003", "-key", "digit", "5")()
+	callee := s.phone(t, "1002", "callee_answer_bye.xml")
+	s.dial(t, "caller_ivr_info.xml", "1003", "700", "-key", "digit", "5")()
 	callee()
 
 	c := routedCall{caller: "1003", direction: "internal"}
@@ -276,7 +250,7 @@ func TestPBXGatewayOutbound(t *testing.T) {
 	cport := carrierPort(t)
 	s := startRoutingServer(t, rs, routingConfig(cport, ""))
 	carrier := s.sipp(t, "carrier_auth.xml", "", cport, "-i", carrierIP, "-s", "carrier", "-key", "user", "trunkuser", "-key", "password", "trunk-secret")
-	s.sipp(t, "caller_bye.xml", s.sip, 0, "-s", "915551234567", "-key", "caller", "1001", "-au", "1001", "-ap", "secret-1001", "-d", "300")()
+	s.dial(t, "caller_bye.xml", "1001", "915551234567", "-d", "300")()
 	carrier()
 
 	c := routedCall{caller: "1001", direction: "outbound"}
@@ -298,7 +272,7 @@ func TestPBXGatewayUnavailable(t *testing.T) {
 	cport := carrierPort(t)
 	s := startRoutingServer(t, rs, routingConfig(cport, ""))
 	carrier := s.sipp(t, "carrier_503.xml", "", cport, "-i", carrierIP, "-s", "carrier")
-	s.sipp(t, "caller_reject_500.xml", s.sip, 0, "-s", "915551234567", "-key", "caller", "1001", "-au", "1001", "-ap", "secret-1001")()
+	s.dial(t, "caller_reject_500.xml", "1001", "915551234567")()
 	carrier()
 
 	c := routedCall{caller: "1001", direction: "outbound"}
@@ -316,9 +290,7 @@ func TestPBXGatewayInboundToIVR(t *testing.T) {
 	rs := bothProfiles(t)
 	cport := carrierPort(t)
 	s := startRoutingServer(t, rs, routingConfig(cport, ""))
-	port := freeUDPPort(t)
-	s.register(t, "1001", port)
-	callee := s.sipp(t, "callee_answer_bye.xml", "", port, "-s", "1001")
+	callee := s.phone(t, "1001", "callee_answer_bye.xml")
 	s.sipp(t, "carrier_inbound.xml", s.sip, cport, "-i", carrierIP, "-s", "8556900900")()
 	callee()
 

@@ -39,6 +39,15 @@ func startPBXServer(t *testing.T, receivers map[string]*Receiver) *pbxServer {
 		t.Skip("sipp is not installed")
 	}
 	port := freeUDPPort(t)
+	cfg := pbxConfig(receivers, port)
+	cfg.WriteString("extensions:\n  - {number: \"1001\", password: secret-1001, name: Alice}\n  - {number: \"1002\", password: secret-1002, name: Bob}\n")
+	cfg.WriteString("ring_timeout: 5s\n")
+	return launchPBX(t, cfg.String(), port)
+}
+
+// pbxConfig begins a PBX process's config: one endpoint per receiver, in
+// the order of their profiles' names, and SIP on port.
+func pbxConfig(receivers map[string]*Receiver, port int) *strings.Builder {
 	var cfg strings.Builder
 	cfg.WriteString("webhooks:\n")
 	profiles := make([]string, 0, len(receivers))
@@ -51,9 +60,14 @@ func startPBXServer(t *testing.T, receivers map[string]*Receiver) *pbxServer {
 		fmt.Fprintf(&cfg, "  - url: %q\n    payload: %s\n    secret: %q\n", r.URL, p, r.Secret)
 	}
 	fmt.Fprintf(&cfg, "sip:\n  listen: [\"udp://127.0.0.1:%d\"]\n  domain: pbx.test\n", port)
-	cfg.WriteString("extensions:\n  - {number: \"1001\", password: secret-1001, name: Alice}\n  - {number: \"1002\", password: secret-1002, name: Bob}\n")
-	cfg.WriteString("ring_timeout: 5s\n")
-	s := &pbxServer{Server: StartServer(t, cfg.String()), sip: fmt.Sprintf("127.0.0.1:%d", port), dir: t.TempDir()}
+	return &cfg
+}
+
+// launchPBX starts the process with cfg, its SIP on port, and links SIPp's
+// pcaps into the directory its scenarios run in.
+func launchPBX(t *testing.T, cfg string, port int) *pbxServer {
+	t.Helper()
+	s := &pbxServer{Server: StartServer(t, cfg), sip: fmt.Sprintf("127.0.0.1:%d", port), dir: t.TempDir()}
 	for _, f := range []string{"dtmf_2833_1.pcap", "dtmf_2833_pound.pcap", "g711a.pcap"} {
 		os.Symlink(filepath.Join(sippPcapDir(), f), filepath.Join(s.dir, f))
 	}
@@ -113,6 +127,23 @@ func (s *pbxServer) sipp(t *testing.T, scenario, remote string, port int, args .
 func (s *pbxServer) register(t *testing.T, ext string, port int) {
 	t.Helper()
 	s.sipp(t, "register.xml", s.sip, port, "-s", ext, "-au", ext, "-ap", "secret-"+ext, "-key", "expires", "300")()
+}
+
+// phone registers ext from a free port and starts scenario there as ext;
+// the returned func waits for it to succeed.
+func (s *pbxServer) phone(t *testing.T, ext, scenario string) func() {
+	t.Helper()
+	port := freeUDPPort(t)
+	s.register(t, ext, port)
+	return s.sipp(t, scenario, "", port, "-s", ext)
+}
+
+// dial starts scenario as extension from calling to, with its password;
+// extra adds to SIPp's arguments. The returned func waits for it to succeed.
+func (s *pbxServer) dial(t *testing.T, scenario, from, to string, extra ...string) func() {
+	t.Helper()
+	args := append([]string{"-s", to, "-key", "caller", from, "-au", from, "-ap", "secret-" + from}, extra...)
+	return s.sipp(t, scenario, s.sip, 0, args...)
 }
 
 var (
@@ -205,7 +236,7 @@ func TestPBXCallWebhooks(t *testing.T) {
 		t.Errorf("GET /v1/registrations = %v", regs)
 	}
 	callee := s.sipp(t, "callee_answer.xml", "", calleePort, "-s", "1002")
-	caller := s.sipp(t, "caller_dtmf_hold.xml", s.sip, 0, "-s", "1002", "-key", "caller", "1001", "-au", "1001", "-ap", "secret-1001")
+	caller := s.dial(t, "caller_dtmf_hold.xml", "1001", "1002")
 	caller()
 	callee()
 
@@ -252,9 +283,9 @@ func TestPBXRefusedCallWebhooks(t *testing.T) {
 	s := startPBXServer(t, map[string]*Receiver{"extended": ext})
 	calleePort := freeUDPPort(t)
 	s.register(t, "1002", calleePort)
-	s.sipp(t, "caller_reject_404.xml", s.sip, 0, "-s", "9999", "-key", "caller", "1001", "-au", "1001", "-ap", "secret-1001")()
+	s.dial(t, "caller_reject_404.xml", "1001", "9999")()
 	callee := s.sipp(t, "callee_busy.xml", "", calleePort, "-s", "1002")
-	s.sipp(t, "caller_reject_486.xml", s.sip, 0, "-s", "1002", "-key", "caller", "1001", "-au", "1001", "-ap", "secret-1001")()
+	s.dial(t, "caller_reject_486.xml", "1001", "1002")()
 	callee()
 	hooks := ext.WaitCount(t, 2, 20*time.Second)
 	checkPBXCall(t, "extended", hooks, []hookWant{
