@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -91,13 +90,8 @@ const asyncCommitSQL = "SELECT set_config('synchronous_commit', 'off', true)"
 // leases includes those the previous one took (a statement only sees what
 // was committed when it began); a claim holds it for about a millisecond.
 func (s *Store) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*store.Job, error) {
-	switch {
-	case p.Owner == "":
-		return nil, errors.New("claim deliveries: owner is empty")
-	case p.Limit < 1:
-		return nil, fmt.Errorf("claim deliveries: limit is %d, want at least 1", p.Limit)
-	case !p.LeaseUntil.After(p.Now):
-		return nil, fmt.Errorf("claim deliveries: lease ends at %v, not after now (%v)", p.LeaseUntil, p.Now)
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
 	b := &pgx.Batch{}
 	b.Queue(asyncCommitSQL)

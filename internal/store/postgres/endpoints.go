@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -23,37 +22,6 @@ const endpointValues = `$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 
 type secretJSON struct {
 	Value     string     `json:"value"`
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
-}
-
-// validateEndpoint checks what the store relies on; the config and the API
-// check the rest (URL syntax, secret format) with friendlier messages.
-func validateEndpoint(ep *store.Endpoint) error {
-	if ep.ID == "" {
-		return errors.New("endpoint ID is empty")
-	}
-	if ep.URL == "" {
-		return fmt.Errorf("endpoint %s: URL is empty", ep.ID)
-	}
-	if ep.MaxInFlight < 1 {
-		return fmt.Errorf("endpoint %s: max in flight is %d, want at least 1", ep.ID, ep.MaxInFlight)
-	}
-	for _, k := range ep.Events {
-		if !k.Valid() {
-			return fmt.Errorf("endpoint %s: unknown event %q", ep.ID, k)
-		}
-	}
-	if _, err := events.ParseProfile(string(ep.Profile)); err != nil {
-		return fmt.Errorf("endpoint %s: %w", ep.ID, err)
-	}
-	return validateCircuit(ep.Circuit)
-}
-
-func validateCircuit(c store.Circuit) error {
-	switch c.State {
-	case "", store.CircuitClosed, store.CircuitOpen, store.CircuitHalfOpen:
-		return nil
-	}
-	return fmt.Errorf("unknown circuit state %q (want closed, open or half_open)", c.State)
 }
 
 // endpointArgs are ep's column values in the order of endpointColumns.
@@ -141,7 +109,7 @@ func scanEndpoint(row pgx.Row) (*store.Endpoint, error) {
 // CreateEndpoint stores a new endpoint. CreatedAt defaults to now and
 // UpdatedAt to CreatedAt.
 func (s *Store) CreateEndpoint(ctx context.Context, ep *store.Endpoint) error {
-	if err := validateEndpoint(ep); err != nil {
+	if err := ep.Validate(); err != nil {
 		return fmt.Errorf("create endpoint: %w", err)
 	}
 	now := time.Now()
@@ -163,7 +131,7 @@ func (s *Store) CreateEndpoint(ctx context.Context, ep *store.Endpoint) error {
 // none), in one statement, so that nodes starting at once with the same
 // config agree on one endpoint. UpdatedAt defaults to now.
 func (s *Store) UpsertEndpoint(ctx context.Context, ep *store.Endpoint) error {
-	if err := validateEndpoint(ep); err != nil {
+	if err := ep.Validate(); err != nil {
 		return fmt.Errorf("upsert endpoint: %w", err)
 	}
 	_, err := s.pool.Exec(ctx, "INSERT INTO endpoints ("+endpointColumns+") VALUES ("+endpointValues+`)
@@ -209,7 +177,7 @@ func (s *Store) ListEndpoints(ctx context.Context) ([]*store.Endpoint, error) {
 // UpdateEndpoint replaces every field of the stored endpoint but CreatedAt.
 // UpdatedAt defaults to now.
 func (s *Store) UpdateEndpoint(ctx context.Context, ep *store.Endpoint) error {
-	if err := validateEndpoint(ep); err != nil {
+	if err := ep.Validate(); err != nil {
 		return fmt.Errorf("update endpoint: %w", err)
 	}
 	args := endpointArgs(ep, time.Now())
@@ -249,7 +217,7 @@ func (s *Store) DeleteEndpoint(ctx context.Context, id string) error {
 
 // SetCircuit records an endpoint's circuit-breaker state.
 func (s *Store) SetCircuit(ctx context.Context, endpointID string, c store.Circuit) error {
-	if err := validateCircuit(c); err != nil {
+	if err := c.Validate(); err != nil {
 		return fmt.Errorf("set circuit of %s: %w", endpointID, err)
 	}
 	if c.State == "" {

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -30,13 +29,8 @@ func (l *lease) activeAt(now time.Time) bool { return l.completing || l.until.Af
 // ClaimDeliveries leases up to p.Limit claimable deliveries to p.Owner,
 // oldest first.
 func (s *Store) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*store.Job, error) {
-	switch {
-	case p.Owner == "":
-		return nil, errors.New("claim deliveries: owner is empty")
-	case p.Limit < 1:
-		return nil, fmt.Errorf("claim deliveries: limit is %d, want at least 1", p.Limit)
-	case !p.LeaseUntil.After(p.Now):
-		return nil, fmt.Errorf("claim deliveries: lease ends at %v, not after now (%v)", p.LeaseUntil, p.Now)
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
 	st, err := s.prepared(ctx)
 	if err != nil {

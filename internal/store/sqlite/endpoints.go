@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -40,37 +39,6 @@ func (r *endpointRow) args() []any {
 	return []any{r.id, r.url, r.description, r.events, r.profile, r.secrets, r.headers, r.timeout, r.retrySchedule,
 		r.maxInFlight, r.disabled, r.disabledReason, r.fromConfig,
 		r.circuitState, r.pausedUntil, r.consecutiveFailures, r.failingSince, r.createdAt, r.updatedAt}
-}
-
-// validateEndpoint checks what the store relies on; the config and the API
-// check the rest (URL syntax, secret format) with friendlier messages.
-func validateEndpoint(ep *store.Endpoint) error {
-	if ep.ID == "" {
-		return errors.New("endpoint ID is empty")
-	}
-	if ep.URL == "" {
-		return fmt.Errorf("endpoint %s: URL is empty", ep.ID)
-	}
-	if ep.MaxInFlight < 1 {
-		return fmt.Errorf("endpoint %s: max in flight is %d, want at least 1", ep.ID, ep.MaxInFlight)
-	}
-	for _, k := range ep.Events {
-		if !k.Valid() {
-			return fmt.Errorf("endpoint %s: unknown event %q", ep.ID, k)
-		}
-	}
-	if _, err := events.ParseProfile(string(ep.Profile)); err != nil {
-		return fmt.Errorf("endpoint %s: %w", ep.ID, err)
-	}
-	return validateCircuit(ep.Circuit)
-}
-
-func validateCircuit(c store.Circuit) error {
-	switch c.State {
-	case "", store.CircuitClosed, store.CircuitOpen, store.CircuitHalfOpen:
-		return nil
-	}
-	return fmt.Errorf("unknown circuit state %q (want closed, open or half_open)", c.State)
 }
 
 func toRow(ep *store.Endpoint) (*endpointRow, error) {
@@ -189,7 +157,7 @@ func decodeSecrets(s string) ([]store.Secret, error) {
 // CreateEndpoint stores a new endpoint. CreatedAt defaults to now and
 // UpdatedAt to CreatedAt.
 func (s *Store) CreateEndpoint(ctx context.Context, ep *store.Endpoint) error {
-	if err := validateEndpoint(ep); err != nil {
+	if err := ep.Validate(); err != nil {
 		return fmt.Errorf("create endpoint: %w", err)
 	}
 	r, err := toRow(ep)
@@ -224,7 +192,7 @@ func (s *Store) CreateEndpoint(ctx context.Context, ep *store.Endpoint) error {
 // CreatedAt, Secrets and Circuit (Secrets too while the stored endpoint has
 // none). UpdatedAt defaults to now.
 func (s *Store) UpsertEndpoint(ctx context.Context, ep *store.Endpoint) error {
-	if err := validateEndpoint(ep); err != nil {
+	if err := ep.Validate(); err != nil {
 		return fmt.Errorf("upsert endpoint: %w", err)
 	}
 	r, err := toRow(ep)
@@ -302,7 +270,7 @@ func (s *Store) ListEndpoints(ctx context.Context) ([]*store.Endpoint, error) {
 // UpdateEndpoint replaces every field of the stored endpoint but CreatedAt.
 // UpdatedAt defaults to now.
 func (s *Store) UpdateEndpoint(ctx context.Context, ep *store.Endpoint) error {
-	if err := validateEndpoint(ep); err != nil {
+	if err := ep.Validate(); err != nil {
 		return fmt.Errorf("update endpoint: %w", err)
 	}
 	r, err := toRow(ep)
@@ -352,7 +320,7 @@ func (s *Store) DeleteEndpoint(ctx context.Context, id string) error {
 
 // SetCircuit records an endpoint's circuit-breaker state.
 func (s *Store) SetCircuit(ctx context.Context, endpointID string, c store.Circuit) error {
-	if err := validateCircuit(c); err != nil {
+	if err := c.Validate(); err != nil {
 		return fmt.Errorf("set circuit of %s: %w", endpointID, err)
 	}
 	if c.State == "" {
