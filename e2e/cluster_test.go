@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -345,14 +344,7 @@ type backlogReceiver struct {
 func newBacklogReceiver(t *testing.T) *backlogReceiver {
 	t.Helper()
 	r := &backlogReceiver{gate: make(chan struct{}), seen: map[string]bool{}}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: r}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	r.url = "http://" + l.Addr().String() + "/hook"
+	r.url = serveHook(t, r)
 	return r
 }
 

@@ -260,15 +260,22 @@ const testSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 func NewReceiver(t testing.TB) *Receiver {
 	t.Helper()
 	r := &Receiver{Secret: testSecret, notify: make(chan struct{}, 1)}
+	r.URL = serveHook(t, r)
+	return r
+}
+
+// serveHook serves h on a free loopback port until the test ends and
+// returns the URL webhooks are sent to.
+func serveHook(t testing.TB, h http.Handler) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: r}
+	srv := &http.Server{Handler: h}
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
-	r.URL = "http://" + l.Addr().String() + "/hook"
-	return r
+	return "http://" + l.Addr().String() + "/hook"
 }
 
 // Respond sets how the receiver answers: f gets the webhook and how many

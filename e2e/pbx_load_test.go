@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -375,14 +374,7 @@ type loadReceiver struct {
 func newLoadReceiver(t *testing.T) *loadReceiver {
 	t.Helper()
 	r := &loadReceiver{secret: testSecret, seen: map[string]bool{}}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: r}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	r.url = "http://" + l.Addr().String() + "/hook"
+	r.url = serveHook(t, r)
 	return r
 }
 
