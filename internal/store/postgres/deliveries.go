@@ -13,6 +13,7 @@ import (
 
 	"github.com/switchhook/switchhook/internal/events"
 	"github.com/switchhook/switchhook/internal/store"
+	"github.com/switchhook/switchhook/internal/store/query"
 )
 
 // roomSQL is, for endpoint e at $2, how many more deliveries it may have
@@ -291,20 +292,20 @@ func (s *Store) GetDelivery(ctx context.Context, id int64) (*store.Delivery, err
 
 // ListDeliveries returns the deliveries f selects, newest first.
 func (s *Store) ListDeliveries(ctx context.Context, f store.DeliveryFilter) ([]*store.Delivery, error) {
-	var w where
+	w := query.Where{Numbered: true}
 	if f.EndpointID != "" {
-		w.add("d.endpoint_id = ?", text(f.EndpointID))
+		w.Add("d.endpoint_id = ?", text(f.EndpointID))
 	}
 	if f.Status != "" {
-		w.add("d.status = ?", text(string(f.Status)))
+		w.Add("d.status = ?", text(string(f.Status)))
 	}
 	if f.CallUUID != "" {
-		w.add("d.call_uuid = ?", text(f.CallUUID))
+		w.Add("d.call_uuid = ?", text(f.CallUUID))
 	}
 	if f.EventID != "" {
-		w.add("d.event_seq = (SELECT seq FROM events WHERE id = ?)", text(f.EventID))
+		w.Add("d.event_seq = (SELECT seq FROM events WHERE id = ?)", text(f.EventID))
 	}
-	rows, err := s.pool.Query(ctx, deliveryQuery+w.String()+" ORDER BY d.id DESC"+limit(f.Limit), w.args...)
+	rows, err := s.pool.Query(ctx, deliveryQuery+w.String()+" ORDER BY d.id DESC"+query.Limit(f.Limit), w.Args()...)
 	if err != nil {
 		return nil, fmt.Errorf("list deliveries: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/switchhook/switchhook/internal/events"
 	"github.com/switchhook/switchhook/internal/store"
+	"github.com/switchhook/switchhook/internal/store/query"
 )
 
 // insertEventsSQL records a batch of events, given as parallel arrays, with
@@ -161,20 +162,20 @@ func (s *Store) InsertEvents(ctx context.Context, node string, evs []events.Even
 
 // ListEvents returns the events f selects, oldest first.
 func (s *Store) ListEvents(ctx context.Context, f store.EventFilter) ([]events.Event, error) {
-	var w where
+	w := query.Where{Numbered: true}
 	if f.CallUUID != "" {
-		w.add("call_uuid = ?", text(f.CallUUID))
+		w.Add("call_uuid = ?", text(f.CallUUID))
 	}
 	if f.Kind != "" {
-		w.add("kind = ?", text(string(f.Kind)))
+		w.Add("kind = ?", text(string(f.Kind)))
 	}
 	if !f.Since.IsZero() {
-		w.add("occurred_at >= ?", f.Since)
+		w.Add("occurred_at >= ?", f.Since)
 	}
 	if !f.Until.IsZero() {
-		w.add("occurred_at < ?", f.Until)
+		w.Add("occurred_at < ?", f.Until)
 	}
-	rows, err := s.pool.Query(ctx, "SELECT body FROM events"+w.String()+" ORDER BY seq"+limit(f.Limit), w.args...)
+	rows, err := s.pool.Query(ctx, "SELECT body FROM events"+w.String()+" ORDER BY seq"+query.Limit(f.Limit), w.Args()...)
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}
@@ -242,21 +243,21 @@ func (s *Store) GetCall(ctx context.Context, callUUID string) (*store.Call, erro
 
 // ListCalls returns the calls f selects, newest first.
 func (s *Store) ListCalls(ctx context.Context, f store.CallFilter) ([]*store.Call, error) {
-	var w where
+	w := query.Where{Numbered: true}
 	if f.Number != "" {
-		w.add("(caller_id_number = ? OR destination_number = ?)", text(f.Number), text(f.Number))
+		w.Add("(caller_id_number = ? OR destination_number = ?)", text(f.Number), text(f.Number))
 	}
 	if !f.Since.IsZero() {
-		w.add("started_at >= ?", f.Since)
+		w.Add("started_at >= ?", f.Since)
 	}
 	if !f.Until.IsZero() {
-		w.add("started_at < ?", f.Until)
+		w.Add("started_at < ?", f.Until)
 	}
 	if f.Kind != "" {
-		w.add("EXISTS (SELECT 1 FROM events e WHERE e.call_uuid = calls.call_uuid AND e.kind = ?)", text(string(f.Kind)))
+		w.Add("EXISTS (SELECT 1 FROM events e WHERE e.call_uuid = calls.call_uuid AND e.kind = ?)", text(string(f.Kind)))
 	}
 	return s.queryCalls(ctx, "list calls",
-		"SELECT "+callColumns+" FROM calls"+w.String()+" ORDER BY started_at DESC, seq DESC"+limit(f.Limit), w.args...)
+		"SELECT "+callColumns+" FROM calls"+w.String()+" ORDER BY started_at DESC, seq DESC"+query.Limit(f.Limit), w.Args()...)
 }
 
 // OpenCalls lists the calls owned by node that have not hung up, oldest first.

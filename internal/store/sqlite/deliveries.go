@@ -9,6 +9,7 @@ import (
 
 	"github.com/switchhook/switchhook/internal/events"
 	"github.com/switchhook/switchhook/internal/store"
+	"github.com/switchhook/switchhook/internal/store/query"
 )
 
 // lease is a claimed delivery. Leases live in memory, not in the file: the
@@ -360,20 +361,20 @@ func (s *Store) GetDelivery(ctx context.Context, id int64) (*store.Delivery, err
 
 // ListDeliveries returns the deliveries f selects, newest first.
 func (s *Store) ListDeliveries(ctx context.Context, f store.DeliveryFilter) ([]*store.Delivery, error) {
-	var w where
+	var w query.Where
 	if f.EndpointID != "" {
-		w.add("d.endpoint_id = ?", f.EndpointID)
+		w.Add("d.endpoint_id = ?", f.EndpointID)
 	}
 	if f.Status != "" {
-		w.add("d.status = ?", string(f.Status))
+		w.Add("d.status = ?", string(f.Status))
 	}
 	if f.CallUUID != "" {
-		w.add("d.call_uuid = ?", f.CallUUID)
+		w.Add("d.call_uuid = ?", f.CallUUID)
 	}
 	if f.EventID != "" {
-		w.add("d.event_seq = (SELECT seq FROM events WHERE id = ?)", f.EventID)
+		w.Add("d.event_seq = (SELECT seq FROM events WHERE id = ?)", f.EventID)
 	}
-	rows, err := s.r.QueryContext(ctx, deliveryQuery+w.String()+" ORDER BY d.id DESC"+limit(f.Limit), w.args...)
+	rows, err := s.r.QueryContext(ctx, deliveryQuery+w.String()+" ORDER BY d.id DESC"+query.Limit(f.Limit), w.Args()...)
 	if err != nil {
 		return nil, fmt.Errorf("list deliveries: %w", err)
 	}
@@ -473,20 +474,20 @@ func (s *Store) Replay(ctx context.Context, endpointID string, f store.ReplayFil
 	ep := store.Endpoint{Events: subscribed}
 	wanted := store.Endpoint{Events: f.Kinds}
 
-	var w where
-	w.add("(endpoint = '' OR endpoint = ?)", endpointID)
+	var w query.Where
+	w.Add("(endpoint = '' OR endpoint = ?)", endpointID)
 	if !f.Since.IsZero() {
-		w.add("occurred_at >= ?", nanos(f.Since))
+		w.Add("occurred_at >= ?", nanos(f.Since))
 	}
 	if !f.Until.IsZero() {
-		w.add("occurred_at < ?", nanos(f.Until))
+		w.Add("occurred_at < ?", nanos(f.Until))
 	}
 	type ev struct {
 		seq  int64
 		call string
 	}
 	var evs []ev
-	rows, err := tx.QueryContext(ctx, "SELECT seq, call_uuid, kind FROM events"+w.String()+" ORDER BY seq", w.args...)
+	rows, err := tx.QueryContext(ctx, "SELECT seq, call_uuid, kind FROM events"+w.String()+" ORDER BY seq", w.Args()...)
 	if err != nil {
 		return 0, fmt.Errorf("replay to %s: %w", endpointID, err)
 	}

@@ -5,11 +5,11 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/switchhook/switchhook/internal/events"
 	"github.com/switchhook/switchhook/internal/store"
+	"github.com/switchhook/switchhook/internal/store/query"
 )
 
 // subscription is what InsertEvents needs of an endpoint.
@@ -166,48 +166,22 @@ func (s *Store) InsertEvents(ctx context.Context, node string, evs []events.Even
 	return created, nil
 }
 
-// where collects the conditions and arguments of a query built from a filter.
-type where struct {
-	conds []string
-	args  []any
-}
-
-func (w *where) add(cond string, args ...any) {
-	w.conds = append(w.conds, cond)
-	w.args = append(w.args, args...)
-}
-
-func (w *where) String() string {
-	if len(w.conds) == 0 {
-		return ""
-	}
-	return " WHERE " + strings.Join(w.conds, " AND ")
-}
-
-// limit renders a LIMIT clause; 0 means no limit.
-func limit(n int) string {
-	if n <= 0 {
-		return ""
-	}
-	return fmt.Sprintf(" LIMIT %d", n)
-}
-
 // ListEvents returns the events f selects, oldest first.
 func (s *Store) ListEvents(ctx context.Context, f store.EventFilter) ([]events.Event, error) {
-	var w where
+	var w query.Where
 	if f.CallUUID != "" {
-		w.add("call_uuid = ?", f.CallUUID)
+		w.Add("call_uuid = ?", f.CallUUID)
 	}
 	if f.Kind != "" {
-		w.add("kind = ?", string(f.Kind))
+		w.Add("kind = ?", string(f.Kind))
 	}
 	if !f.Since.IsZero() {
-		w.add("occurred_at >= ?", nanos(f.Since))
+		w.Add("occurred_at >= ?", nanos(f.Since))
 	}
 	if !f.Until.IsZero() {
-		w.add("occurred_at < ?", nanos(f.Until))
+		w.Add("occurred_at < ?", nanos(f.Until))
 	}
-	rows, err := s.r.QueryContext(ctx, "SELECT body FROM events"+w.String()+" ORDER BY seq"+limit(f.Limit), w.args...)
+	rows, err := s.r.QueryContext(ctx, "SELECT body FROM events"+w.String()+" ORDER BY seq"+query.Limit(f.Limit), w.Args()...)
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}
@@ -273,21 +247,21 @@ func (s *Store) GetCall(ctx context.Context, callUUID string) (*store.Call, erro
 
 // ListCalls returns the calls f selects, newest first.
 func (s *Store) ListCalls(ctx context.Context, f store.CallFilter) ([]*store.Call, error) {
-	var w where
+	var w query.Where
 	if f.Number != "" {
-		w.add("(caller_id_number = ? OR destination_number = ?)", f.Number, f.Number)
+		w.Add("(caller_id_number = ? OR destination_number = ?)", f.Number, f.Number)
 	}
 	if !f.Since.IsZero() {
-		w.add("started_at >= ?", nanos(f.Since))
+		w.Add("started_at >= ?", nanos(f.Since))
 	}
 	if !f.Until.IsZero() {
-		w.add("started_at < ?", nanos(f.Until))
+		w.Add("started_at < ?", nanos(f.Until))
 	}
 	if f.Kind != "" {
-		w.add("EXISTS (SELECT 1 FROM events e WHERE e.call_uuid = calls.call_uuid AND e.kind = ?)", string(f.Kind))
+		w.Add("EXISTS (SELECT 1 FROM events e WHERE e.call_uuid = calls.call_uuid AND e.kind = ?)", string(f.Kind))
 	}
 	return s.queryCalls(ctx, "list calls",
-		"SELECT "+callColumns+" FROM calls"+w.String()+" ORDER BY started_at DESC, rowid DESC"+limit(f.Limit), w.args...)
+		"SELECT "+callColumns+" FROM calls"+w.String()+" ORDER BY started_at DESC, rowid DESC"+query.Limit(f.Limit), w.Args()...)
 }
 
 // OpenCalls lists the calls owned by node that have not hung up, oldest first.
