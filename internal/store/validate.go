@@ -54,3 +54,15 @@ func (p ClaimParams) Validate() error {
 	}
 	return nil
 }
+
+// ValidateEvent checks what every store relies on before recording e: an
+// ID, and what events.Event.Validate checks.
+func ValidateEvent(e *events.Event) error {
+	if e.ID == "" {
+		return fmt.Errorf("%s of call %q: event ID is empty", e.Kind, e.CallUUID)
+	}
+	if err := e.Validate(); err != nil {
+		return fmt.Errorf("event %s: %w", e.ID, err)
+	}
+	return nil
+}

@@ -61,3 +61,16 @@ func TestClaimParamsValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestValidateEvent(t *testing.T) {
+	e := events.Event{Kind: events.CallRouted, CallUUID: "8d5c1e2a-3b4f-4c6d-8e9f-0a1b2c3d4e5f"}
+	err := store.ValidateEvent(&e)
+	if want := `CALL_ROUTED of call "8d5c1e2a-3b4f-4c6d-8e9f-0a1b2c3d4e5f": event ID is empty`; err == nil || err.Error() != want {
+		t.Errorf("ValidateEvent without an ID = %v, want %q", err, want)
+	}
+	e.ID = "0b7f3e1c-5f4e-4b8e-9a43-6f1f2a0c9d11"
+	e.Kind = "CALL_PARKED"
+	if err := store.ValidateEvent(&e); err == nil || !strings.Contains(err.Error(), "event 0b7f3e1c-5f4e-4b8e-9a43-6f1f2a0c9d11: ") {
+		t.Errorf("ValidateEvent of an unknown kind = %v, want an error naming the event", err)
+	}
+}

@@ -60,11 +60,8 @@ func (s *Store) InsertEvents(ctx context.Context, node string, evs []events.Even
 	bodies := make([]string, len(evs))
 	for i := range evs {
 		e := &evs[i]
-		if e.ID == "" {
-			return 0, fmt.Errorf("insert events: %s of call %q: event ID is empty", e.Kind, e.CallUUID)
-		}
-		if err := e.Validate(); err != nil {
-			return 0, fmt.Errorf("insert events: event %s: %w", e.ID, err)
+		if err := store.ValidateEvent(e); err != nil {
+			return 0, fmt.Errorf("insert events: %w", err)
 		}
 		b, err := json.Marshal(e)
 		if err != nil {
