@@ -42,6 +42,7 @@ type call struct {
 	direction  events.Direction
 	created    time.Time
 	a          *leg
+	dialogs    []string // ids of the call's dialogs in p.dialogs; under p.mu
 
 	// ctx ends when the call does, stopping what plays to the caller.
 	ctx       context.Context

@@ -1,6 +1,7 @@
 package pbx
 
 import (
+	"fmt"
 	"os"
 	"runtime"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/switchhook/switchhook/internal/events"
+	"github.com/switchhook/switchhook/internal/media"
 )
 
 func envInt(t *testing.T, name string, def int) int {
@@ -99,4 +101,54 @@ func TestLoad(t *testing.T) {
 	perCall := max(0, live) / float64(max(1, peakCalls)) / 1024
 	t.Logf("%d calls at %d/s (%d ms of audio each) in %s: all complete and in order; peak %d concurrent calls, ~%.0f KiB of heap per live call (idle heap %.1f MiB)",
 		calls, rate, holdMS, elapsed.Round(time.Second), peakCalls, perCall, float64(base.HeapInuse)/(1<<20))
+}
+
+// liveCalls makes a PBX that only keeps books, with n answered calls of two
+// dialogs each, and returns it and its calls.
+func liveCalls(n int) (*PBX, []*call) {
+	p := &PBX{calls: map[string]*call{}, dialogs: map[string]*leg{}}
+	calls := make([]*call, n)
+	for i := range calls {
+		c := &call{p: p, id: fmt.Sprintf("call-%d", i)}
+		c.a = &leg{c: c, side: media.SideA}
+		b := &leg{c: c, side: media.SideB}
+		p.calls[c.id] = c
+		p.addDialog(c.id+"/a", c.a)
+		p.addDialog(c.id+"/b", b)
+		calls[i] = c
+	}
+	return p, calls
+}
+
+// An ended call's dialogs go, and only its: the others' in-dialog requests
+// still find their legs.
+func TestForgetDropsOnlyItsDialogs(t *testing.T) {
+	p, calls := liveCalls(3)
+	p.forget(calls[1])
+	if _, ok := p.calls[calls[1].id]; ok || len(p.calls) != 2 {
+		t.Errorf("calls after forgetting %s: %v", calls[1].id, p.calls)
+	}
+	for _, c := range calls {
+		for _, side := range []string{"/a", "/b"} {
+			l, ok := p.dialogs[c.id+side]
+			if want := c != calls[1]; ok != want || ok && l.c != c {
+				t.Errorf("dialog %s%s: found %v (leg of %v), want found %v", c.id, side, ok, l, want)
+			}
+		}
+	}
+}
+
+// BenchmarkCallEnd is the PBX's book-keeping as one call ends while 1,000
+// others are up, as in the 1,000-call load run: it runs under the lock every
+// in-dialog request takes.
+func BenchmarkCallEnd(b *testing.B) {
+	p, _ := liveCalls(1000)
+	for i := 0; b.Loop(); i++ {
+		c := &call{p: p, id: fmt.Sprintf("extra-%d", i)}
+		c.a = &leg{c: c, side: media.SideA}
+		p.calls[c.id] = c
+		p.addDialog(c.id+"/a", c.a)
+		p.addDialog(c.id+"/b", &leg{c: c, side: media.SideB})
+		p.forget(c)
+	}
 }
