@@ -1,10 +1,14 @@
 package pbx
 
 import (
+	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,12 +28,15 @@ func envInt(t *testing.T, name string, def int) int {
 	return n
 }
 
-// TestLoad drives SIPp calls through the B2BUA at a rate, with G.711 RTP
-// both ways and an RFC 4733 digit per call, then checks that
-// every call's events are complete and in order and that nothing leaked.
-// It runs only with PBX_LOAD=1:
+// TestLoad drives SIPp calls through the B2BUA alone, its events collected
+// in memory rather than recorded and delivered: the PBX's own share of the
+// end-to-end load runs (e2e/pbx_load_test.go), with the same scenarios.
+// Each call authenticates as its own extension, rings, is answered, sends
+// an RFC 4733 digit and streams G.711 both ways for the hold time. It checks
+// that every call's events are complete and in order and that nothing
+// leaked, and reports CPU and heap. It runs only with PBX_LOAD=1:
 //
-//	PBX_LOAD=1 PBX_LOAD_RATE=50 PBX_LOAD_SECONDS=60 go test -run TestLoad -v ./internal/pbx/
+//	PBX_LOAD=1 PBX_LOAD_RATE=200 PBX_LOAD_SECONDS=30 go test -run 'TestLoad$' -v ./internal/pbx/
 func TestLoad(t *testing.T) {
 	if os.Getenv("PBX_LOAD") == "" || testing.Short() {
 		t.Skip("load run: set PBX_LOAD=1")
@@ -38,7 +45,16 @@ func TestLoad(t *testing.T) {
 	seconds := envInt(t, "PBX_LOAD_SECONDS", 60)
 	holdMS := envInt(t, "PBX_LOAD_HOLD_MS", 1000)
 	calls := rate * seconds
-	tp := startPBX(t, func(c *Config) { c.RingTimeout = 30 * time.Second })
+	callers := min(calls, 5000)
+	tp := startPBX(t, func(c *Config) {
+		c.RingTimeout = 30 * time.Second
+		c.Extensions = slices.Clone(c.Extensions)
+		for i := range callers {
+			n := strconv.Itoa(10000 + i)
+			c.Extensions = append(c.Extensions, Extension{Number: n, Password: "pw-" + n})
+		}
+	})
+	writeLoadFiles(t, tp.dir, callers)
 	calleePort := freePort(t)
 	tp.register(t, "1002", calleePort, "udp")
 
@@ -48,12 +64,15 @@ func TestLoad(t *testing.T) {
 	limit := strconv.Itoa(calls)
 	timeout := strconv.Itoa(seconds+120) + "s"
 	start := time.Now()
-	callee := tp.sipp(t, "callee_audio.xml", "", calleePort, "-s", "1002", "-m", limit, "-timeout", timeout)
-	caller := tp.sipp(t, "caller_bye.xml", tp.udp, 0, "-s", "1002", "-key", "caller", "1001", "-au", "1001", "-ap", "pw-1001",
-		"-m", limit, "-r", strconv.Itoa(rate), "-d", strconv.Itoa(holdMS), "-timeout", timeout)
+	cpu0 := cpuTicks(os.Getpid())
+	callee := tp.sipp(t, "load_callee.xml", "", calleePort, "-s", "1002", "-m", limit, "-timeout", timeout)
+	caller := tp.sipp(t, "load_caller.xml", tp.udp, 0, "-s", "1002", "-inf", "callers.csv",
+		"-m", limit, "-l", limit, "-r", strconv.Itoa(rate), "-d", strconv.Itoa(holdMS), "-timeout", timeout)
+	sipp0 := cpuTicks(caller.cmd.Process.Pid) + cpuTicks(callee.cmd.Process.Pid)
 
 	// Sample the concurrency and the heap while the run goes.
 	peakCalls, peakHeap, peakEvents := 0, uint64(0), 0
+	var sippTicks int64
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -65,6 +84,9 @@ func TestLoad(t *testing.T) {
 				runtime.ReadMemStats(&m)
 				peakCalls, peakHeap, peakEvents = n, m.HeapInuse, len(tp.events.all())
 			}
+			if n := cpuTicks(caller.cmd.Process.Pid) + cpuTicks(callee.cmd.Process.Pid); n > sippTicks {
+				sippTicks = n
+			}
 			time.Sleep(250 * time.Millisecond)
 		}
 	}()
@@ -73,13 +95,15 @@ func TestLoad(t *testing.T) {
 	tp.events.waitHangups(t, calls, 30*time.Second)
 	<-done
 	elapsed := time.Since(start)
+	cpu := float64(cpuTicks(os.Getpid())-cpu0) / 100 / elapsed.Seconds() * 100
+	sippCPU := float64(sippTicks-sipp0) / 100 / elapsed.Seconds() * 100
 
 	got := byCall(tp.events.all())
 	if len(got) != calls {
 		t.Fatalf("%d calls emitted events, want %d", len(got), calls)
 	}
 	for _, c := range got {
-		checkCall(t, c, "1001", start, []want{
+		checkCall(t, c, c[0].CallerIDNumber, start, []want{
 			routed1002,
 			{kind: events.CallRinging, dest: "1002", leg: "B"},
 			{kind: events.CallAnswer, dest: "1002", leg: "B"},
@@ -101,6 +125,40 @@ func TestLoad(t *testing.T) {
 	perCall := max(0, live) / float64(max(1, peakCalls)) / 1024
 	t.Logf("%d calls at %d/s (%d ms of audio each) in %s: all complete and in order; peak %d concurrent calls, ~%.0f KiB of heap per live call (idle heap %.1f MiB)",
 		calls, rate, holdMS, elapsed.Round(time.Second), peakCalls, perCall, float64(base.HeapInuse)/(1<<20))
+	t.Logf("CPU in %% of one core over the run: PBX (this test process) %.0f%%, SIPp caller and callee %.0f%%", cpu, sippCPU)
+}
+
+// writeLoadFiles puts in dir what the load scenarios read: the callers'
+// credentials (load_caller.xml's injection file) and a second of A-law
+// silence for rtp_stream.
+func writeLoadFiles(t *testing.T, dir string, callers int) {
+	t.Helper()
+	var csv strings.Builder
+	csv.WriteString("SEQUENTIAL\n")
+	for i := range callers {
+		n := strconv.Itoa(10000 + i)
+		fmt.Fprintf(&csv, "%s;[authentication username=%s password=pw-%s]\n", n, n, n)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "callers.csv"), []byte(csv.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// 0xD5 is A-law's zero.
+	if err := os.WriteFile(filepath.Join(dir, "load.alaw"), bytes.Repeat([]byte{0xD5}, 8000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// cpuTicks is the CPU time of process pid so far, in clock ticks (1/100 s).
+func cpuTicks(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return utime + stime
 }
 
 // liveCalls makes a PBX that only keeps books, with n answered calls of two
