@@ -99,11 +99,9 @@ func (s *pbxServer) sipp(t *testing.T, scenario, remote string, port int, args .
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-		}
-	})
+	// Kill is harmless on a process that has exited; reading ProcessState
+	// here would race with Wait.
+	t.Cleanup(func() { cmd.Process.Kill() })
 	return func() {
 		t.Helper()
 		select {
@@ -135,7 +133,30 @@ func (s *pbxServer) phone(t *testing.T, ext, scenario string) func() {
 	t.Helper()
 	port := freeUDPPort(t)
 	s.register(t, ext, port)
-	return s.sipp(t, scenario, "", port, "-s", ext)
+	wait := s.sipp(t, scenario, "", port, "-s", ext)
+	waitBound(t, port)
+	return wait
+}
+
+// waitBound waits until something (the SIPp just started) listens on UDP
+// port, so that the PBX's first INVITE to it is not lost. It reads the
+// kernel's socket table rather than probing with a bind of its own, which
+// could take the port from under SIPp.
+func waitBound(t *testing.T, port int) {
+	t.Helper()
+	local := fmt.Sprintf(":%04X ", port)
+	waitUntil(t, 10*time.Second, fmt.Sprintf("SIPp to listen on UDP %d", port), func() bool {
+		table, err := os.ReadFile("/proc/net/udp")
+		if err != nil {
+			return true // no socket table to read: go on as before
+		}
+		for _, line := range strings.Split(string(table), "\n") {
+			if f := strings.Fields(line); len(f) > 1 && strings.HasSuffix(f[1]+" ", local) {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // dial starts scenario as extension from calling to, with its password;
