@@ -73,6 +73,12 @@ type Event struct {
 	Party string `json:"party,omitempty"`
 	// RoutedTo is where the dialplan sent the call (CALL_ROUTED only).
 	RoutedTo *RoutedTo `json:"routed_to,omitempty"`
+	// DivertedFrom and DiversionReason are on CALL_RINGING and CALL_ANSWER
+	// of a destination the call moved to: the number it was at, and why
+	// ("transfer", "attended_transfer", "unconditional", "user_busy",
+	// "no_answer", "unavailable", "pickup", "queue", "queue_overflow").
+	DivertedFrom    string `json:"diverted_from,omitempty"`
+	DiversionReason string `json:"diversion_reason,omitempty"`
 
 	// The hangup details of CALL_HANGUP.
 	HangupCause string `json:"hangup_cause,omitempty"` // a Q.850 name, e.g. NORMAL_CLEARING

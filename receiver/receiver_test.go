@@ -138,6 +138,7 @@ func TestParseRenderedPayloads(t *testing.T) {
 	hangup.Hangup = &events.Hangup{Cause: events.CauseUserBusy, SIPCode: 486, By: events.Callee, Duration: 12, Billsec: 0, AnsweredBy: ""}
 	answer := base
 	answer.Kind = events.CallAnswer
+	answer.Diversion = &events.Diversion{From: "1002", Reason: events.DivertTransfer}
 
 	paris, err := time.LoadLocation("Europe/Paris")
 	if err != nil {
@@ -164,7 +165,7 @@ func TestParseRenderedPayloads(t *testing.T) {
 				t.Errorf("%s %s: digit %q for %d ms", ev.Kind, p, got.Digit, got.DigitDuration)
 			}
 			if p == events.Standard {
-				if got.EventID != "" || got.Sequence != 0 || !got.OccurredAt.IsZero() || got.RoutedTo != nil || got.HangupCause != "" {
+				if got.EventID != "" || got.Sequence != 0 || !got.OccurredAt.IsZero() || got.RoutedTo != nil || got.HangupCause != "" || got.DivertedFrom != "" || got.DiversionReason != "" {
 					t.Errorf("%s standard: extended fields set: %+v", ev.Kind, got)
 				}
 				continue
@@ -180,6 +181,10 @@ func TestParseRenderedPayloads(t *testing.T) {
 			case events.CallRouted:
 				if got.RoutedTo == nil || *got.RoutedTo != (RoutedTo{Type: "ring_group", Target: "600"}) {
 					t.Errorf("routed_to %+v", got.RoutedTo)
+				}
+			case events.CallAnswer:
+				if got.DivertedFrom != "1002" || got.DiversionReason != "transfer" {
+					t.Errorf("diversion %q from %q", got.DiversionReason, got.DivertedFrom)
 				}
 			case events.CallHangup:
 				if got.HangupCause != "USER_BUSY" || got.SIPCode != 486 || got.HangupBy != "callee" || got.Duration != 12 {

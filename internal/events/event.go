@@ -92,7 +92,40 @@ const (
 	CauseNormalTemporaryFailure = "NORMAL_TEMPORARY_FAILURE"
 	CauseSystemShutdown         = "SYSTEM_SHUTDOWN"
 	CauseNormalUnspecified      = "NORMAL_UNSPECIFIED"
+	// CauseBlindTransfer ends the call of a caller who transferred it
+	// without consulting the target.
+	CauseBlindTransfer = "BLIND_TRANSFER"
+	// CauseAttendedTransfer ends a consultation call joined to another
+	// call, and the call of a caller who transferred after consulting.
+	CauseAttendedTransfer = "ATTENDED_TRANSFER"
+	// CauseNoRouteDestination ends a call whose forwarding loops.
+	CauseNoRouteDestination = "NO_ROUTE_DESTINATION"
 )
+
+// DiversionReason says why a call rings or is answered somewhere other than
+// where it was routed: extended CALL_RINGING and CALL_ANSWER carry it with
+// the number the call was at (diverted_from).
+type DiversionReason string
+
+// Reasons a call moves, as EVENTS.md "Calls that move" names them; the
+// forwarding ones are RFC 5806's.
+const (
+	DivertTransfer         DiversionReason = "transfer"
+	DivertAttendedTransfer DiversionReason = "attended_transfer"
+	DivertUnconditional    DiversionReason = "unconditional"
+	DivertUserBusy         DiversionReason = "user_busy"
+	DivertNoAnswer         DiversionReason = "no_answer"
+	DivertUnavailable      DiversionReason = "unavailable"
+	DivertPickup           DiversionReason = "pickup"
+	DivertQueue            DiversionReason = "queue"
+	DivertQueueOverflow    DiversionReason = "queue_overflow"
+)
+
+// Diversion is where a call moved from and why.
+type Diversion struct {
+	From   string // diverted_from: the number the call was at
+	Reason DiversionReason
+}
 
 // Hangup holds what CALL_HANGUP adds in the extended profile. A source sets
 // Cause, SIPCode and By; the recorder fills Duration, Billsec and AnsweredBy
@@ -123,8 +156,11 @@ type Event struct {
 	LegUUID           string
 	Party             Party   // CALL_INPUT, CALL_HOLD, CALL_UNHOLD: who pressed or held
 	RoutedTo          *Target // CALL_ROUTED only
-	Hangup            *Hangup // CALL_HANGUP only
-	Source            string  // the call source that saw it, e.g. "pbx" or "freeswitch/fs1"
+	// Diversion is set on CALL_RINGING and CALL_ANSWER of a destination
+	// the call moved to (transfer, forwarding, pickup).
+	Diversion *Diversion
+	Hangup    *Hangup // CALL_HANGUP only
+	Source    string  // the call source that saw it, e.g. "pbx" or "freeswitch/fs1"
 
 	// Endpoint, when set, restricts delivery to that one endpoint: a test
 	// event sent from the API, not a call seen by a source.
@@ -141,6 +177,9 @@ func (e *Event) Validate() error {
 	}
 	if e.OccurredAt.IsZero() {
 		return fmt.Errorf("%s %s: occurred_at is zero", e.Kind, e.CallUUID)
+	}
+	if e.Diversion != nil && (e.Kind != CallRinging && e.Kind != CallAnswer || e.Diversion.Reason == "" || e.Diversion.From == "") {
+		return fmt.Errorf("%s %s: a diversion (%q from %q) belongs on CALL_RINGING or CALL_ANSWER and needs a reason and a number", e.Kind, e.CallUUID, e.Diversion.Reason, e.Diversion.From)
 	}
 	if e.Kind == CallInput {
 		if !validDigit(e.Digit) {

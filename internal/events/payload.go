@@ -14,7 +14,7 @@ const (
 	// Standard is exactly the fields of the customer's specification.
 	Standard Profile = "standard"
 	// Extended adds event_id, sequence, occurred_at, direction, leg_uuid,
-	// party, routed_to and the hangup details.
+	// party, routed_to, the diversion and the hangup details.
 	Extended Profile = "extended"
 )
 
@@ -58,6 +58,10 @@ type extendedBody struct {
 	LegUUID    string    `json:"leg_uuid"`
 	Party      Party     `json:"party,omitempty"`
 	RoutedTo   *Target   `json:"routed_to,omitempty"`
+	// DivertedFrom and DiversionReason are on CALL_RINGING and CALL_ANSWER
+	// of a destination the call moved to.
+	DivertedFrom    string          `json:"diverted_from,omitempty"`
+	DiversionReason DiversionReason `json:"diversion_reason,omitempty"`
 	*hangupBody
 }
 
@@ -107,6 +111,10 @@ func (e *Event) Payload(p Profile, loc *time.Location) ([]byte, error) {
 		ext.Party = e.Party
 	case CallRouted:
 		ext.RoutedTo = e.RoutedTo
+	case CallRinging, CallAnswer:
+		if d := e.Diversion; d != nil {
+			ext.DivertedFrom, ext.DiversionReason = d.From, d.Reason
+		}
 	case CallHangup:
 		h := e.Hangup
 		if h == nil {

@@ -167,3 +167,76 @@ func BenchmarkPayloadExtended(b *testing.B) {
 		e.Payload(Extended, time.UTC)
 	}
 }
+
+// TestGoldenMovedCalls pins the bodies of calls that move: a transferred
+// call's CALL_ANSWER, a forwarded call's CALL_RINGING and a consultation
+// call's CALL_HANGUP, in both profiles. The standard profile must not show
+// the move.
+func TestGoldenMovedCalls(t *testing.T) {
+	cases := map[string]func() Event{
+		"call_answer_transfer": func() Event {
+			e := sample(CallAnswer)
+			e.Diversion = &Diversion{From: "1002", Reason: DivertTransfer}
+			return e
+		},
+		"call_ringing_no_answer": func() Event {
+			e := sample(CallRinging)
+			e.Diversion = &Diversion{From: "1002", Reason: DivertNoAnswer}
+			return e
+		},
+		"call_hangup_attended_transfer": func() Event {
+			e := sample(CallHangup)
+			e.SessionUUID = "0b5f1c8e-2f3a-4d6b-9c7e-1a2b3c4d5e6f"
+			e.Hangup = &Hangup{Cause: CauseAttendedTransfer, SIPCode: 200, By: Caller, Duration: 20, Billsec: 15, AnsweredBy: "8556900900"}
+			return e
+		},
+	}
+	for name, mk := range cases {
+		for _, p := range []Profile{Standard, Extended} {
+			e := mk()
+			if err := e.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			got, err := e.Payload(p, time.UTC)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var pretty bytes.Buffer
+			json.Indent(&pretty, got, "", "  ")
+			pretty.WriteByte('\n')
+			file := filepath.Join("testdata", name+"."+string(p)+".json")
+			if *update {
+				os.WriteFile(file, pretty.Bytes(), 0o644)
+			}
+			want, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to write it)", err)
+			}
+			if !bytes.Equal(pretty.Bytes(), want) {
+				t.Errorf("%s %s:\n got %s\nwant %s", name, p, pretty.Bytes(), want)
+			}
+			if p == Standard && bytes.Contains(got, []byte("divert")) {
+				t.Errorf("%s: the standard profile shows the diversion: %s", name, got)
+			}
+		}
+	}
+}
+
+// TestDiversionOnlyWhereItBelongs refuses a diversion on an event that
+// cannot carry it, or one that does not say where from and why.
+func TestDiversionOnlyWhereItBelongs(t *testing.T) {
+	for _, k := range []Kind{CallRouted, CallHangup, CallInput, CallHold, CallUnhold} {
+		e := sample(k)
+		e.Diversion = &Diversion{From: "1002", Reason: DivertTransfer}
+		if err := e.Validate(); err == nil {
+			t.Errorf("%s with a diversion was accepted", k)
+		}
+	}
+	for _, d := range []Diversion{{From: "1002"}, {Reason: DivertPickup}} {
+		e := sample(CallAnswer)
+		e.Diversion = &d
+		if err := e.Validate(); err == nil {
+			t.Errorf("diversion %+v was accepted", d)
+		}
+	}
+}
