@@ -79,6 +79,8 @@ type Event struct {
 	// "no_answer", "unavailable", "pickup", "queue", "queue_overflow").
 	DivertedFrom    string `json:"diverted_from,omitempty"`
 	DiversionReason string `json:"diversion_reason,omitempty"`
+	// Queue is on every event of a call that entered a queue.
+	Queue *Queue `json:"queue,omitempty"`
 
 	// The hangup details of CALL_HANGUP.
 	HangupCause string `json:"hangup_cause,omitempty"` // a Q.850 name, e.g. NORMAL_CLEARING
@@ -91,10 +93,20 @@ type Event struct {
 
 // RoutedTo is the destination the dialplan picked for a call.
 type RoutedTo struct {
-	// Type is "extension", "ring_group", "ivr" or "gateway".
+	// Type is "extension", "ring_group", "queue", "ivr" or "gateway".
 	Type string `json:"type"`
-	// Target is the extension, ring group or IVR number, or the gateway's name.
+	// Target is the extension, ring group, queue or IVR number, or the
+	// gateway's name.
 	Target string `json:"target"`
+}
+
+// Queue is a queued call's stay in its queue.
+type Queue struct {
+	Number string `json:"number"`
+	// Wait is the whole seconds the caller waited so far.
+	Wait int64 `json:"wait"`
+	// Outcome, on CALL_HANGUP only: "answered", "abandoned" or "overflow".
+	Outcome string `json:"outcome,omitempty"`
 }
 
 // Time parses Timestamp in loc, the zone the PBX is configured with (UTC when

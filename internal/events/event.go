@@ -68,6 +68,7 @@ type TargetType string
 const (
 	Extension TargetType = "extension"
 	RingGroup TargetType = "ring_group"
+	Queue     TargetType = "queue"
 	IVR       TargetType = "ivr"
 	Gateway   TargetType = "gateway"
 )
@@ -75,7 +76,7 @@ const (
 // Target is where the dialplan routed a call.
 type Target struct {
 	Type   TargetType `json:"type"`
-	Target string     `json:"target"` // the extension, group or IVR number, or the gateway's name
+	Target string     `json:"target"` // the extension, group, queue or IVR number, or the gateway's name
 }
 
 // Hangup causes, as FreeSWITCH spells the Q.850 names.
@@ -127,6 +128,28 @@ type Diversion struct {
 	Reason DiversionReason
 }
 
+// QueueOutcome is how a call's time in a queue ended.
+type QueueOutcome string
+
+// Outcomes of a queued call, on its CALL_HANGUP.
+const (
+	QueueAnswered  QueueOutcome = "answered"  // an agent answered
+	QueueAbandoned QueueOutcome = "abandoned" // the caller left before an agent answered
+	// QueueOverflow: the caller waited too long or found the queue full,
+	// and moved on to the overflow destination or was hung up.
+	QueueOverflow QueueOutcome = "overflow"
+)
+
+// QueueStay is what every event of a call that entered a queue says of it.
+type QueueStay struct {
+	Number string `json:"number"`
+	// Wait is the whole seconds the caller waited so far (until an agent
+	// answered or the caller left the queue).
+	Wait int64 `json:"wait"`
+	// Outcome is rendered on CALL_HANGUP only.
+	Outcome QueueOutcome `json:"outcome,omitempty"`
+}
+
 // Hangup holds what CALL_HANGUP adds in the extended profile. A source sets
 // Cause, SIPCode and By; the recorder fills Duration, Billsec and AnsweredBy
 // from the call's own events, so every source computes them the same way.
@@ -159,8 +182,9 @@ type Event struct {
 	// Diversion is set on CALL_RINGING and CALL_ANSWER of a destination
 	// the call moved to (transfer, forwarding, pickup).
 	Diversion *Diversion
-	Hangup    *Hangup // CALL_HANGUP only
-	Source    string  // the call source that saw it, e.g. "pbx" or "freeswitch/fs1"
+	Queue     *QueueStay // every event of a call that entered a queue
+	Hangup    *Hangup    // CALL_HANGUP only
+	Source    string     // the call source that saw it, e.g. "pbx" or "freeswitch/fs1"
 
 	// Endpoint, when set, restricts delivery to that one endpoint: a test
 	// event sent from the API, not a call seen by a source.

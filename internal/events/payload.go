@@ -14,7 +14,8 @@ const (
 	// Standard is exactly the fields of the customer's specification.
 	Standard Profile = "standard"
 	// Extended adds event_id, sequence, occurred_at, direction, leg_uuid,
-	// party, routed_to, the diversion and the hangup details.
+	// party, routed_to, the diversion, the queue stay and the hangup
+	// details.
 	Extended Profile = "extended"
 )
 
@@ -62,6 +63,7 @@ type extendedBody struct {
 	// of a destination the call moved to.
 	DivertedFrom    string          `json:"diverted_from,omitempty"`
 	DiversionReason DiversionReason `json:"diversion_reason,omitempty"`
+	Queue           *QueueStay      `json:"queue,omitempty"`
 	*hangupBody
 }
 
@@ -105,6 +107,12 @@ func (e *Event) Payload(p Profile, loc *time.Location) ([]byte, error) {
 		OccurredAt:   e.OccurredAt.UTC().Format(OccurredAtLayout),
 		Direction:    e.Direction,
 		LegUUID:      e.LegUUID,
+		Queue:        e.Queue,
+	}
+	if e.Queue != nil && e.Kind != CallHangup && e.Queue.Outcome != "" {
+		q := *e.Queue
+		q.Outcome = ""
+		ext.Queue = &q
 	}
 	switch e.Kind {
 	case CallInput, CallHold, CallUnhold:

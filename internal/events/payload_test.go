@@ -240,3 +240,40 @@ func TestDiversionOnlyWhereItBelongs(t *testing.T) {
 		}
 	}
 }
+
+// TestGoldenQueuePayloads pins the fields of a queued call: an agent rung
+// by a queue, and a caller who left the queue before an agent answered.
+func TestGoldenQueuePayloads(t *testing.T) {
+	ringing := sample(CallRinging)
+	ringing.DestinationNumber = "1002"
+	ringing.Diversion = &Diversion{From: "600", Reason: DivertQueue}
+	ringing.Queue = &QueueStay{Number: "600", Wait: 12, Outcome: QueueAnswered}
+	hangup := sample(CallHangup)
+	hangup.Queue = &QueueStay{Number: "600", Wait: 31, Outcome: QueueAbandoned}
+	hangup.Hangup = &Hangup{Cause: CauseOriginatorCancel, SIPCode: 487, By: Caller, Duration: 31}
+	for name, e := range map[string]Event{"queue_agent_ringing": ringing, "queue_abandoned_hangup": hangup} {
+		for _, p := range []Profile{Standard, Extended} {
+			got, err := e.Payload(p, time.UTC)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var pretty bytes.Buffer
+			json.Indent(&pretty, got, "", "  ")
+			pretty.WriteByte('\n')
+			file := filepath.Join("testdata", name+"."+string(p)+".json")
+			if *update {
+				os.WriteFile(file, pretty.Bytes(), 0o644)
+			}
+			want, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to write it)", err)
+			}
+			if !bytes.Equal(pretty.Bytes(), want) {
+				t.Errorf("%s %s:\n got %s\nwant %s", name, p, pretty.Bytes(), want)
+			}
+			if p == Standard && bytes.Contains(got, []byte("queue")) {
+				t.Errorf("%s: the standard profile shows the queue: %s", name, got)
+			}
+		}
+	}
+}

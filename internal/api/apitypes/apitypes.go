@@ -135,27 +135,30 @@ type ReplayResult struct {
 // Event is a recorded call event, rendered as the extended payload profile
 // renders it (see EVENTS.md); the fields of other kinds are absent.
 type Event struct {
-	Event             events.Kind      `json:"event"`
-	CallUUID          string           `json:"call_uuid"`
-	CallSessionUUID   string           `json:"call_session_uuid"`
-	CallerIDNumber    string           `json:"caller_id_number"`
-	DestinationNumber string           `json:"destination_number"`
-	Digit             string           `json:"digit,omitempty"`
-	DigitDuration     *int64           `json:"digit_duration,omitempty"`
-	Timestamp         string           `json:"timestamp"`
-	EventID           string           `json:"event_id"`
-	Sequence          int64            `json:"sequence"`
-	OccurredAt        string           `json:"occurred_at"`
-	Direction         events.Direction `json:"direction"`
-	LegUUID           string           `json:"leg_uuid"`
-	Party             events.Party     `json:"party,omitempty"`
-	RoutedTo          *events.Target   `json:"routed_to,omitempty"`
-	HangupCause       string           `json:"hangup_cause,omitempty"`
-	SIPCode           int              `json:"sip_code,omitempty"`
-	HangupBy          events.Party     `json:"hangup_by,omitempty"`
-	Duration          int64            `json:"duration,omitempty"`
-	Billsec           int64            `json:"billsec,omitempty"`
-	AnsweredBy        string           `json:"answered_by,omitempty"`
+	Event             events.Kind            `json:"event"`
+	CallUUID          string                 `json:"call_uuid"`
+	CallSessionUUID   string                 `json:"call_session_uuid"`
+	CallerIDNumber    string                 `json:"caller_id_number"`
+	DestinationNumber string                 `json:"destination_number"`
+	Digit             string                 `json:"digit,omitempty"`
+	DigitDuration     *int64                 `json:"digit_duration,omitempty"`
+	Timestamp         string                 `json:"timestamp"`
+	EventID           string                 `json:"event_id"`
+	Sequence          int64                  `json:"sequence"`
+	OccurredAt        string                 `json:"occurred_at"`
+	Direction         events.Direction       `json:"direction"`
+	LegUUID           string                 `json:"leg_uuid"`
+	Party             events.Party           `json:"party,omitempty"`
+	RoutedTo          *events.Target         `json:"routed_to,omitempty"`
+	DivertedFrom      string                 `json:"diverted_from,omitempty"`
+	DiversionReason   events.DiversionReason `json:"diversion_reason,omitempty"`
+	Queue             *events.QueueStay      `json:"queue,omitempty"`
+	HangupCause       string                 `json:"hangup_cause,omitempty"`
+	SIPCode           int                    `json:"sip_code,omitempty"`
+	HangupBy          events.Party           `json:"hangup_by,omitempty"`
+	Duration          int64                  `json:"duration,omitempty"`
+	Billsec           int64                  `json:"billsec,omitempty"`
+	AnsweredBy        string                 `json:"answered_by,omitempty"`
 }
 
 // Call is one call as its events describe it.
