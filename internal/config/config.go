@@ -31,6 +31,7 @@ type Config struct {
 	Webhooks    []Webhook    `yaml:"webhooks"`
 	SIP         SIP          `yaml:"sip"`
 	Extensions  []Extension  `yaml:"extensions"`
+	Pickup      Pickup       `yaml:"pickup"`
 	RingTimeout Duration     `yaml:"ring_timeout"`
 	RingGroups  []RingGroup  `yaml:"ring_groups"`
 	IVRs        []IVR        `yaml:"ivrs"`
@@ -121,6 +122,40 @@ type Extension struct {
 	Number   string `yaml:"number"`
 	Password string `yaml:"password"`
 	Name     string `yaml:"name"`
+	// Forward is where calls to the extension go instead; the API can
+	// change it at run time (what it sets is kept in the store and wins).
+	Forward Forward `yaml:"forward"`
+	// PickupGroup names the group whose ringing calls the extension may
+	// answer by dialling the group pickup code; empty: none.
+	PickupGroup string `yaml:"pickup_group"`
+}
+
+// Forward is an extension's call forwarding; each target is a number
+// dialled as the extension would dial it, empty for none.
+type Forward struct {
+	Unconditional string `yaml:"unconditional"`
+	UserBusy      string `yaml:"user_busy"`
+	NoAnswer      string `yaml:"no_answer"`
+	// NoAnswerAfter is how long the extension rings before a no-answer
+	// forward; 0 means DefaultNoAnswerAfter.
+	NoAnswerAfter Duration `yaml:"no_answer_after"`
+	// Unavailable applies when no phone of the extension is registered.
+	Unavailable string `yaml:"unavailable"`
+}
+
+// DefaultNoAnswerAfter is how long an extension with a no-answer forward
+// rings before the call moves on.
+const DefaultNoAnswerAfter = 20 * time.Second
+
+// Pickup holds the codes an extension dials to answer a call ringing
+// elsewhere.
+type Pickup struct {
+	// Group answers a call ringing any member of the caller's pickup group;
+	// default "*8".
+	Group string `yaml:"group"`
+	// Directed followed by an extension number answers that extension's
+	// ringing call; default "**".
+	Directed string `yaml:"directed"`
 }
 
 // RingGroup rings several extensions for one number.
@@ -232,6 +267,7 @@ func Default() *Config {
 			RTPPorts: "10000-20000",
 		},
 		RingTimeout:    Duration(30 * time.Second),
+		Pickup:         Pickup{Group: "*8", Directed: "**"},
 		DemoExtensions: true,
 	}
 }

@@ -119,3 +119,64 @@ func TestEmptyFileIsDefaults(t *testing.T) {
 		t.Fatalf("Parse(nil) = %+v, %v", c, err)
 	}
 }
+
+const movesBase = `
+extensions:
+  - {number: "1001", password: long-enough, pickup_group: sales}
+  - {number: "1002", password: long-enough, pickup_group: sales}
+  - number: "1003"
+    password: long-enough
+    forward: {unconditional: "1001", user_busy: "600", no_answer: "900442", no_answer_after: 12s, unavailable: "1002"}
+ring_groups:
+  - {number: "600", strategy: simultaneous, members: ["1001", "1002"]}
+gateways:
+  - {name: carrier, address: "127.0.0.2:5060"}
+routes:
+  - {match: "9\\d+", gateway: carrier}
+`
+
+func TestForwardAndPickupKeys(t *testing.T) {
+	c, err := Parse([]byte(movesBase + "pickup: {group: \"*9\", directed: \"*7\"}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := c.Extensions[2].Forward
+	if f.Unconditional != "1001" || f.UserBusy != "600" || f.NoAnswer != "900442" || f.NoAnswerAfter.D() != 12*time.Second || f.Unavailable != "1002" {
+		t.Errorf("forward = %+v", f)
+	}
+	if c.Extensions[0].PickupGroup != "sales" || c.Pickup != (Pickup{Group: "*9", Directed: "*7"}) {
+		t.Errorf("pickup = %q %+v", c.Extensions[0].PickupGroup, c.Pickup)
+	}
+	d, err := Parse([]byte(movesBase))
+	if err != nil || d.Pickup != (Pickup{Group: "*8", Directed: "**"}) {
+		t.Errorf("default pickup codes = %+v, %v", d.Pickup, err)
+	}
+}
+
+func TestBadForwardAndPickupNameTheKey(t *testing.T) {
+	ext := func(extra string) string {
+		return "extensions:\n  - {number: \"1001\", password: long-enough}\n  - {number: \"1002\", password: long-enough" + extra + "}\n"
+	}
+	cases := map[string]string{
+		ext(", forward: {unconditional: \"1002\"}"):                    `extensions[1].forward.unconditional: forwards extension 1002 to itself`,
+		ext(", forward: {user_busy: \"4242\"}"):                        `extensions[1].forward.user_busy: "4242" is no extension, ring group or IVR and matches no route`,
+		ext(", forward: {no_answer: \"1001\", no_answer_after: 40s}"):  `extensions[1].forward.no_answer_after: 40s is not shorter than ring_timeout 30s`,
+		ext(", forward: {no_answer: \"1001\", no_answer_after: -1s}"):  `extensions[1].forward.no_answer_after: must not be negative`,
+		ext(", forward: {no_answer: \"1001\", no_answer_after: soon}"): `extensions[1].forward.no_answer_after: "soon" is not a duration`,
+		ext(", forward: {busy: \"1001\"}"):                             `extensions[1].forward.busy: unknown key`,
+		ext(", pickup_group: \"sales team\""):                          `extensions[1].pickup_group: "sales team" is not a name`,
+		ext("") + "pickup: {group: \"\"}\n":                            `pickup.group: "" is not a code`,
+		ext("") + "pickup: {directed: \"*a\"}\n":                       `pickup.directed: "*a" is not a code`,
+		ext("") + "pickup: {group: \"1001\"}\n":                        `pickup.group: "1001" is the number of extensions[0]`,
+		ext("") + "pickup: {directed: \"10\"}\n":                       `pickup.directed: "10" starts the number`,
+		ext("") + "pickup: {group: \"**\"}\n":                          `pickup.group: "**" is also the directed pickup code`,
+		ext("") + "pickup: {group: \"**1001\"}\n":                      `pickup.group: "**1001" is also the directed pickup of 1001`,
+		ext("") + "pickup: {groups: \"*8\"}\n":                         `pickup.groups: unknown key`,
+	}
+	for in, want := range cases {
+		_, err := Parse([]byte(in))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse(%q)\n  err = %v\n want containing %q", in, err, want)
+		}
+	}
+}

@@ -289,5 +289,79 @@ func (c *Config) validatePBX() error {
 			return fmt.Errorf("%s.to: %q is no extension, ring group or IVR", p, in.To)
 		}
 	}
+	routable := func(n string) bool {
+		if _, ok := numbers[n]; ok {
+			return true
+		}
+		for _, r := range c.Routes {
+			if regexp.MustCompile("^(?:" + r.Match + ")$").MatchString(n) {
+				return true
+			}
+		}
+		return false
+	}
+	for i, e := range c.Extensions {
+		if err := e.Forward.validate(fmt.Sprintf("extensions[%d].forward", i), e.Number, c.RingTimeout, routable); err != nil {
+			return err
+		}
+		if g := e.PickupGroup; g != "" && !pickupGroupRE.MatchString(g) {
+			return fmt.Errorf("extensions[%d].pickup_group: %q is not a name of letters, digits, '.', '_' or '-' (at most 64)", i, g)
+		}
+	}
+	return c.Pickup.validate(numbers)
+}
+
+var pickupGroupRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// validate checks each target is something the extension could dial, and
+// that a no-answer forward happens before the call gives up ringing.
+func (f *Forward) validate(p, self string, ringTimeout Duration, routable func(string) bool) error {
+	for _, t := range []struct{ key, to string }{
+		{"unconditional", f.Unconditional}, {"user_busy", f.UserBusy},
+		{"no_answer", f.NoAnswer}, {"unavailable", f.Unavailable},
+	} {
+		switch {
+		case t.to == "":
+		case t.to == self:
+			return fmt.Errorf("%s.%s: forwards extension %s to itself", p, t.key, self)
+		case !routable(t.to):
+			return fmt.Errorf("%s.%s: %q is no extension, ring group or IVR and matches no route", p, t.key, t.to)
+		}
+	}
+	if f.NoAnswerAfter < 0 {
+		return fmt.Errorf("%s.no_answer_after: must not be negative", p)
+	}
+	after := f.NoAnswerAfter
+	if after == 0 {
+		after = Duration(DefaultNoAnswerAfter)
+	}
+	if f.NoAnswer != "" && after >= ringTimeout {
+		return fmt.Errorf("%s.no_answer_after: %v is not shorter than ring_timeout %v: the call would end unanswered before it is forwarded", p, after.D(), ringTimeout.D())
+	}
+	return nil
+}
+
+// validate checks the pickup codes can be told apart from each other and
+// from the numbers of the dialplan.
+func (pk *Pickup) validate(numbers map[string]string) error {
+	for _, c := range []struct{ key, code string }{{"group", pk.Group}, {"directed", pk.Directed}} {
+		if c.code == "" || len(c.code) > 8 || strings.Trim(c.code, "0123456789*#") != "" {
+			return fmt.Errorf("pickup.%s: %q is not a code of 1 to 8 characters 0-9, * or #", c.key, c.code)
+		}
+	}
+	if other, ok := numbers[pk.Group]; ok {
+		return fmt.Errorf("pickup.group: %q is the number of %s", pk.Group, strings.TrimSuffix(other, ".number"))
+	}
+	for n, other := range numbers {
+		if strings.HasPrefix(n, pk.Directed) {
+			return fmt.Errorf("pickup.directed: %q starts the number %s of %s, which could not be dialled", pk.Directed, n, strings.TrimSuffix(other, ".number"))
+		}
+		if pk.Group == pk.Directed+n {
+			return fmt.Errorf("pickup.group: %q is also the directed pickup of %s", pk.Group, n)
+		}
+	}
+	if pk.Group == pk.Directed {
+		return fmt.Errorf("pickup.group: %q is also the directed pickup code", pk.Group)
+	}
 	return nil
 }
