@@ -83,6 +83,10 @@ type Config struct {
 	Gateways []string
 	Routes   []OutboundRoute
 	Inbound  []Inbound
+	// PickupGroups maps an extension to its pickup group; Pickup are the
+	// codes that pick up a ringing call (none when empty).
+	PickupGroups map[string]string
+	Pickup       PickupCodes
 }
 
 // Route is where a number goes.
@@ -110,9 +114,11 @@ type Route struct {
 // Plan maps dialled numbers to routes. It is read-only after New, so safe
 // for concurrent use.
 type Plan struct {
-	local   map[string]Route
-	routes  []outbound
-	inbound map[string]string
+	local       map[string]Route
+	routes      []outbound
+	inbound     map[string]string
+	pickup      PickupCodes
+	pickupGroup map[string]string
 }
 
 type outbound struct {
@@ -232,6 +238,21 @@ func New(cfg Config) (*Plan, error) {
 		}
 		p.inbound[in.DID] = in.To
 	}
+	for _, ext := range slices.Sorted(maps.Keys(cfg.PickupGroups)) {
+		if r, ok := p.local[ext]; !ok || r.Target.Type != events.Extension {
+			return nil, fmt.Errorf("dialplan: pickup group %q: %q is not an extension", cfg.PickupGroups[ext], ext)
+		}
+	}
+	if c := cfg.Pickup; c.Group != "" && c.Group == c.Directed {
+		return nil, fmt.Errorf("dialplan: pickup: group and directed codes are both %q", c.Group)
+	}
+	for _, code := range []string{cfg.Pickup.Group, cfg.Pickup.Directed} {
+		if _, taken := p.local[code]; code != "" && taken {
+			return nil, fmt.Errorf("dialplan: pickup code %q is also a number of the dialplan (%s)", code, p.local[code].Target.Type)
+		}
+	}
+	p.pickup = cfg.Pickup
+	p.pickupGroup = maps.Clone(cfg.PickupGroups)
 	return p, nil
 }
 
