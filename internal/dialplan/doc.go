@@ -4,5 +4,9 @@
 // out through a gateway by the first outbound route whose pattern matches,
 // with the number rewritten. Calls arriving from a gateway are routed by the
 // number they dialled (DID). A number that matches nothing is not routed,
-// and the PBX refuses the call without emitting any event.
+// and the PBX refuses the call without emitting any event. It also holds the
+// rules of calls that move, as pure functions the PBX asks: whether an
+// extension's forwarding can work, when a forwarded call loops, which
+// ringing call a pickup code takes, and which session a consultation call
+// joins.
 package dialplan
