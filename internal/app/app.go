@@ -90,7 +90,7 @@ func Serve(ctx context.Context, o Options) error {
 		Health:          health,
 	})
 	rec := ingest.New(st, ingest.Options{Node: cfg.Node, Wake: engine.Wake, Logger: log.With("part", "recorder"), Metrics: m})
-	if _, err := rec.Recover(ctx); err != nil {
+	if _, err := rec.Recover(ctx, connectorSource(cfg)); err != nil {
 		return err
 	}
 	srcs, err := buildSources(cfg, cfg.DataDir, o.Stdout, log, m)

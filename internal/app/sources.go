@@ -24,6 +24,20 @@ type sources struct {
 	statuses      func() any
 }
 
+// connectorSource reports whether a source is one of the configured
+// connectors, whose calls outlive a restart of switchhook: the engine
+// carries them, and the connector reconciles them when it connects.
+func connectorSource(cfg *config.Config) func(source string) bool {
+	names := map[string]bool{}
+	for _, f := range cfg.FreeSWITCH {
+		names["freeswitch/"+f.Name] = true
+	}
+	for _, a := range cfg.Asterisk {
+		names["asterisk/"+a.Name] = true
+	}
+	return func(source string) bool { return names[source] }
+}
+
 // buildSources makes the call sources the config asks for: the built-in PBX
 // (unless sip.enabled is false), one connector per FreeSWITCH and Asterisk,
 // and the simulator.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchhook/switchhook/internal/callrules"
 	"github.com/switchhook/switchhook/internal/calltrack"
 	"github.com/switchhook/switchhook/internal/events"
 )
@@ -64,8 +65,8 @@ func (t *tracker) handle(ev *ariEvent) []events.Event {
 	case "StasisStart":
 		// The dialplan handed the caller to a Stasis application, which
 		// plays the part of an IVR.
-		if l.Caller && !c.Routed {
-			return []events.Event{t.Route(c, at, &events.Target{Type: events.IVR, Target: c.Dest})}
+		if l.Caller && !c.Routed() {
+			return t.Route(c, at, &events.Target{Type: events.IVR, Target: c.Dest})
 		}
 	case "ChannelStateChange":
 		switch ev.Channel.State {
@@ -102,7 +103,7 @@ func (t *tracker) handle(ev *ariEvent) []events.Event {
 // is the caller of a call of its own, until a Dial names it as a peer.
 func (t *tracker) leg(ch *channel) *leg {
 	if l := t.Leg(ch.ID); l != nil {
-		if l.Caller && !l.Call.Routed {
+		if l.Caller && !l.Call.Routed() {
 			l.Call.Dest = cmp.Or(ch.Dialplan.Exten, l.Call.Dest)
 		}
 		l.Seen = true
@@ -182,12 +183,12 @@ func (t *tracker) dial(ev *ariEvent, at time.Time) []events.Event {
 		if peer.Number == "" {
 			peer.Number = dialledNumber(ev.Dialstring)
 		}
-		if !c.Routed {
+		if !c.Routed() {
 			if from.Caller {
 				c.Dest = cmp.Or(ev.Caller.Dialplan.Exten, c.Dest)
 			}
 			tech, _, _ := strings.Cut(ev.Peer.Name, "/")
-			out = append(out, t.Route(c, at, dialTarget(ev.Caller.Dialplan.AppName, ev.Caller.Dialplan.AppData, tech+"/"+ev.Dialstring, c.Dest)))
+			out = append(out, t.Route(c, at, dialTarget(ev.Caller.Dialplan.AppName, ev.Caller.Dialplan.AppData, tech+"/"+ev.Dialstring, c.Dest))...)
 		}
 	case "RINGING", "PROGRESS":
 		out = append(out, t.ring(peer, at)...)
@@ -276,7 +277,7 @@ func hangup(c *call) *events.Hangup {
 		code = c.Engine.lastCause
 	}
 	cause := causeName(code)
-	if !c.Answered {
+	if !c.Answered() {
 		// Dial's final status says more than the caller's cause.
 		peerCause := c.Engine.peerCause
 		switch c.Engine.dialStatus {
@@ -298,7 +299,7 @@ func hangup(c *call) *events.Hangup {
 			}
 		}
 	}
-	return &events.Hangup{Cause: cause, SIPCode: sipCode(cause, c.Answered), By: calltrack.HangupBy(cause, c.By, c.Answered)}
+	return &events.Hangup{Cause: cause, SIPCode: sipCode(cause, c.Answered()), By: callrules.HangupBy(cause, c.By, c.Answered())}
 }
 
 // sipCode is the final SIP status a cause stands for; Asterisk's events do
@@ -313,7 +314,7 @@ func sipCode(cause string, answered bool) int {
 	case "NORMAL_CIRCUIT_CONGESTION", "SWITCH_CONGESTION":
 		return 503
 	}
-	return calltrack.SIPCode(cause, answered)
+	return callrules.SIPCode(cause, answered)
 }
 
 // reconcile ends the channels Asterisk no longer has and no event on this

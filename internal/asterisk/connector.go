@@ -99,13 +99,14 @@ func (c *Connector) Status() connector.Status { return c.link.Status() }
 
 // Run watches Asterisk and emits its calls' events to sink until ctx is
 // done, reconnecting with backoff whenever the connection fails. It returns
-// an error only for a bad Config or a failing sink.
+// an error only for a bad Config.
 func (c *Connector) Run(ctx context.Context, sink events.Sink) error {
 	base, err := c.cfg.base()
 	if err != nil {
 		return err
 	}
 	t := newTracker(c.Name(), c.log)
+	t.Refused = c.link.Refused
 	return c.link.Run(ctx, func(ctx context.Context) (bool, error) { return c.session(ctx, base, t, sink) })
 }
 
@@ -168,7 +169,7 @@ func (c *Connector) session(ctx context.Context, base *url.URL, t *tracker, sink
 			c.log.Error("another client registered the same ARI application; give each watcher its own app name", "app", c.cfg.app())
 			return fmt.Errorf("application %q replaced by another client", c.cfg.app())
 		}
-		return connector.Emit(ctx, sink, t.handle(ev))
+		return c.link.Emit(ctx, sink, t.handle(ev))
 	}
 
 	// Events that came in while the list was fetched may end calls the list
@@ -184,7 +185,7 @@ drain:
 			break drain
 		}
 	}
-	if err := connector.Emit(ctx, sink, t.reconcile(live, time.Now().UTC())); err != nil {
+	if err := c.link.Emit(ctx, sink, t.reconcile(live, time.Now().UTC())); err != nil {
 		return true, err
 	}
 

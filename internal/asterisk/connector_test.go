@@ -150,8 +150,18 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
-func TestSinkFailureStopsRun(t *testing.T) {
+func TestRefusalsDoNotStopRun(t *testing.T) {
 	a := startFakeAsterisk(t, "u", "p")
 	c := New(Config{Name: "ast1", URL: a.url(), Username: "u", Password: "p"}, connectortest.Logger(t), nil)
-	connectortest.StopsOnSinkFailure(t, c, func() { a.next(t).send(fixture(t, "busy.txt")...) })
+	var send func(...string)
+	evs := connectortest.GoesOnPastRefusals(t, c, func() {
+		if send == nil {
+			send = a.next(t).send
+		}
+		send(fixture(t, "busy.txt")...)
+	})
+	connectortest.AssertOneCall(t, evs, c.Name())
+	if st := c.Status(); st.Reconnects != 0 {
+		t.Errorf("status %+v, want never reconnected", st)
+	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/switchhook/switchhook/internal/callrules"
 	"github.com/switchhook/switchhook/internal/events"
 )
 
@@ -29,17 +30,28 @@ type Call[E any] struct {
 	Dest      string // the number as dialled
 	Callee    string // the destination answered last
 	Direction events.Direction
-	Routed    bool // CALL_ROUTED is out
-	Answered  bool
-	Held      bool
 	// By is who ended the call, once the connector has seen a far end hang
 	// up; empty until then.
 	By     events.Party
 	Engine E
 
-	legs map[string]*Leg[E] // live legs
-	over bool
+	legs  map[string]*Leg[E] // live legs
+	life  callrules.Life
+	holds callrules.Holds
+	over  bool
 }
+
+// Routed reports whether CALL_ROUTED is out.
+func (c *Call[E]) Routed() bool { return c.life.Routed() }
+
+// Answered reports whether the call has had a CALL_ANSWER.
+func (c *Call[E]) Answered() bool { return c.life.Answered() }
+
+// Held reports whether the call is held.
+func (c *Call[E]) Held() bool { return c.life.Held() }
+
+// LastAt is the last time the call was known as its events say.
+func (c *Call[E]) LastAt() time.Time { return c.life.LastAt() }
 
 // Leg is one engine channel of a call.
 type Leg[E any] struct {
@@ -78,7 +90,10 @@ func (c *Call[E]) current() string { return cmp.Or(c.Callee, c.Dest) }
 type Tracker[E any] struct {
 	source string
 	log    *slog.Logger
-	legs   map[string]*Leg[E]
+	// Refused, when set, is told of each event the rules refused; the
+	// event is dropped and the call goes on.
+	Refused func(events.Event, error)
+	legs    map[string]*Leg[E]
 	// ended maps legs of finished calls to their session, so that a new call
 	// a leg of an ended call made carries that call's session.
 	ended      map[string]string
@@ -131,25 +146,39 @@ func (t *Tracker[E]) Join(c *Call[E], l *Leg[E]) {
 // Route marks c routed to "to" (nil when the engine does not say) and
 // returns its CALL_ROUTED, about the caller's leg. A gateway target makes
 // an internal call outbound.
-func (t *Tracker[E]) Route(c *Call[E], at time.Time, to *events.Target) events.Event {
-	c.Routed = true
+func (t *Tracker[E]) Route(c *Call[E], at time.Time, to *events.Target) []events.Event {
 	if to != nil && to.Type == events.Gateway && c.Direction == events.Internal {
 		c.Direction = events.Outbound
 	}
 	e := t.event(c, events.CallRouted, at, nil, c.Dest)
 	e.LegUUID = c.CallerLeg
 	e.RoutedTo = to
-	return e
+	return t.apply(c, e)
+}
+
+// apply passes e through the rules of c's life: it returns e when they
+// admit it, nothing when they refuse it (told to Refused, or logged).
+func (t *Tracker[E]) apply(c *Call[E], e events.Event) []events.Event {
+	if err := c.life.Apply(&e); err != nil {
+		if t.Refused != nil {
+			t.Refused(e, err)
+		} else {
+			t.log.Warn("call event refused", "err", err, "call_uuid", e.CallUUID, "leg", e.LegUUID)
+		}
+		return nil
+	}
+	e.Sequence = 0 // the recorder numbers the events it records
+	return []events.Event{e}
 }
 
 // EnsureRouted returns c's CALL_ROUTED if c shows it was routed before the
 // engine said where to: a leg was made for it, it rang or was answered, or
 // the connector joined it mid-call.
 func (t *Tracker[E]) EnsureRouted(c *Call[E], at time.Time) []events.Event {
-	if c.Routed {
+	if c.Routed() {
 		return nil
 	}
-	return []events.Event{t.Route(c, at, nil)}
+	return t.Route(c, at, nil)
 }
 
 // Ring returns the CALL_RINGING of callee leg l's first ring, after
@@ -159,7 +188,7 @@ func (t *Tracker[E]) Ring(l *Leg[E], at time.Time) []events.Event {
 		return nil
 	}
 	l.Rang = true
-	return append(t.EnsureRouted(l.Call, at), t.event(l.Call, events.CallRinging, at, l, l.Number))
+	return append(t.EnsureRouted(l.Call, at), t.apply(l.Call, t.event(l.Call, events.CallRinging, at, l, l.Number))...)
 }
 
 // Answer returns the CALL_ANSWER of l's first answer, after CALL_ROUTED if
@@ -180,15 +209,15 @@ func (t *Tracker[E]) Answer(l *Leg[E], at time.Time, self string) []events.Event
 			}
 		}
 		var out []events.Event
-		if !c.Routed {
-			out = append(out, t.Route(c, at, &events.Target{Type: events.IVR, Target: c.Dest}))
+		if !c.Routed() {
+			out = t.Route(c, at, &events.Target{Type: events.IVR, Target: c.Dest})
 		}
-		c.Answered, c.Callee = true, self
-		return append(out, t.event(c, events.CallAnswer, at, l, self))
+		c.Callee = self
+		return append(out, t.apply(c, t.event(c, events.CallAnswer, at, l, self))...)
 	}
 	out := t.EnsureRouted(c, at)
-	c.Answered, c.Callee = true, l.Number
-	return append(out, t.event(c, events.CallAnswer, at, l, l.Number))
+	c.Callee = l.Number
+	return append(out, t.apply(c, t.event(c, events.CallAnswer, at, l, l.Number))...)
 }
 
 // Input returns the CALL_INPUT of a digit sent on l, lasting d, after
@@ -202,24 +231,25 @@ func (t *Tracker[E]) Input(l *Leg[E], at time.Time, digit string, d time.Duratio
 		t.log.Warn("DTMF event skipped", "err", err, "leg", l.ID)
 		return nil
 	}
-	return append(t.EnsureRouted(c, at), e)
+	out := t.EnsureRouted(c, at)
+	return append(out, t.apply(c, e)...)
 }
 
-// Hold returns CALL_HOLD (hold) or CALL_UNHOLD, by l's party, when l's call
-// is answered and that changes whether it is held.
+// Hold records that l's party holds (hold) or no longer holds its call and
+// returns CALL_HOLD or CALL_UNHOLD, by that party, when that changes
+// whether the answered call is held: held while either party holds.
 func (t *Tracker[E]) Hold(l *Leg[E], at time.Time, hold bool) []events.Event {
 	c := l.Call
-	if !c.Answered || c.Held == hold {
+	if !c.Answered() {
 		return nil
 	}
-	c.Held = hold
-	kind := events.CallUnhold
-	if hold {
-		kind = events.CallHold
+	kind := c.holds.Set(l.Party(), hold)
+	if kind == "" {
+		return nil
 	}
 	e := t.event(c, kind, at, l, c.current())
 	e.Party = l.Party()
-	return []events.Event{e}
+	return t.apply(c, e)
 }
 
 // Drop forgets l, which the engine no longer has. When l was its call's
@@ -235,12 +265,12 @@ func (t *Tracker[E]) Drop(l *Leg[E], at time.Time, hangup func(*Call[E]) *events
 		return nil
 	}
 	c.over = true
-	if !c.Routed {
+	if !c.Routed() {
 		return nil
 	}
 	e := t.event(c, events.CallHangup, at, l, c.current())
 	e.Hangup = hangup(c)
-	return []events.Event{e}
+	return t.apply(c, e)
 }
 
 func (t *Tracker[E]) remember(id, session string) {

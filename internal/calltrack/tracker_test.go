@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/switchhook/switchhook/internal/callrules"
 	"github.com/switchhook/switchhook/internal/connector/connectortest"
 	"github.com/switchhook/switchhook/internal/events"
 )
@@ -44,7 +45,7 @@ func addCallee(tr *Tracker[ending], c *tcall, id, number string) *tleg {
 }
 
 func hangup(c *tcall) *events.Hangup {
-	return &events.Hangup{Cause: c.Engine.cause, SIPCode: SIPCode(c.Engine.cause, c.Answered), By: HangupBy(c.Engine.cause, c.By, c.Answered)}
+	return &events.Hangup{Cause: c.Engine.cause, SIPCode: callrules.SIPCode(c.Engine.cause, c.Answered()), By: callrules.HangupBy(c.Engine.cause, c.By, c.Answered())}
 }
 
 func summary(e events.Event) string { return connectortest.Summary(e, 0) }
@@ -64,7 +65,7 @@ func TestCalleeAnsweredCall(t *testing.T) {
 	c, a := startCall(tr, "a1", "1002")
 	var out []events.Event
 	add := func(evs ...events.Event) { out = append(out, evs...) }
-	add(tr.Route(c, t0, &events.Target{Type: events.Extension, Target: "1002"}))
+	add(tr.Route(c, t0, &events.Target{Type: events.Extension, Target: "1002"})...)
 	add(tr.EnsureRouted(c, t0)...)
 	b := addCallee(tr, c, "b1", "1002")
 	add(tr.Ring(b, t0)...)
@@ -74,8 +75,12 @@ func TestCalleeAnsweredCall(t *testing.T) {
 	add(tr.Answer(b, t0.Add(time.Second), "")...)
 	add(tr.Answer(a, t0.Add(time.Second), "1002")...)
 	add(tr.Input(b, t0.Add(2*time.Second), "5", 100*time.Millisecond)...)
+	// Held while either party holds: the caller holds, then the callee
+	// too, the caller lets go (still held), then the callee.
 	add(tr.Hold(a, t0.Add(3*time.Second), true)...)
 	add(tr.Hold(a, t0.Add(3*time.Second), true)...)
+	add(tr.Hold(b, t0.Add(3*time.Second), true)...)
+	add(tr.Hold(a, t0.Add(4*time.Second), false)...)
 	add(tr.Hold(b, t0.Add(4*time.Second), false)...)
 	add(tr.Hold(b, t0.Add(4*time.Second), false)...)
 	c.By, c.Engine.cause = a.Party(), events.CauseNormalClearing
@@ -143,7 +148,7 @@ func TestRoutedFirst(t *testing.T) {
 			tr := newTestTracker()
 			c, a := startCall(tr, "a1", "1002")
 			out := step(tr, c, a)
-			if len(out) == 0 || summary(out[0]) != "CALL_ROUTED 1001>1002 leg=a1 internal" || !c.Routed {
+			if len(out) == 0 || summary(out[0]) != "CALL_ROUTED 1001>1002 leg=a1 internal" || !c.Routed() {
 				t.Fatalf("events %v", out)
 			}
 			if again := tr.EnsureRouted(c, t0); len(again) != 0 {
@@ -158,7 +163,7 @@ func TestHoldBeforeAnswer(t *testing.T) {
 	tr := newTestTracker()
 	c, a := startCall(tr, "a1", "1002")
 	tr.Route(c, t0, nil)
-	if out := tr.Hold(a, t0, true); len(out) != 0 || c.Held {
+	if out := tr.Hold(a, t0, true); len(out) != 0 || c.Held() {
 		t.Fatalf("hold before answer: %v", out)
 	}
 }
@@ -169,11 +174,11 @@ func TestGatewayTarget(t *testing.T) {
 	tr := newTestTracker()
 	gw := &events.Target{Type: events.Gateway, Target: "carrier1"}
 	c, _ := startCall(tr, "a1", "915551234567")
-	assertEvents(t, []events.Event{tr.Route(c, t0, gw)},
+	assertEvents(t, tr.Route(c, t0, gw),
 		"CALL_ROUTED 1001>915551234567 leg=a1 outbound to=gateway:carrier1")
 	in, _ := startCall(tr, "a2", "915551234567")
 	in.Direction = events.Inbound
-	assertEvents(t, []events.Event{tr.Route(in, t0, gw)},
+	assertEvents(t, tr.Route(in, t0, gw),
 		"CALL_ROUTED 1001>915551234567 leg=a2 inbound to=gateway:carrier1")
 }
 

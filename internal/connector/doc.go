@@ -3,7 +3,8 @@
 // keeps one engine connected: it runs the connector's sessions one after
 // another with a jittered exponential backoff between them, and keeps the
 // Status the API shows and the switchhook_source_connected gauge. Emit hands
-// a session's events to the sink and tells a failure of the sink, which
-// stops the connector lest events be lost, from a failure of the
-// connection, which is retried.
+// a session's events to the sink; an event the sink refuses is logged and
+// counted (switchhook_events_refused_total) and the connection goes on, so
+// only the engine going away makes a connector reconnect, and nothing makes
+// it stop but its context.
 package connector

@@ -3,8 +3,6 @@ package connector
 import (
 	"cmp"
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -66,8 +64,7 @@ func (l *Link) Status() Status {
 // session it marks the link down and, unless ctx is done, waits before the
 // next: MinBackoff after a session that got established (it reported
 // established), twice the previous wait after one that did not. It returns
-// nil when ctx is done, and the session's error, named by Source, when the
-// session failed with a *SinkError.
+// nil when ctx is done: a connector never stops by itself.
 func (l *Link) Run(ctx context.Context, session func(ctx context.Context) (established bool, err error)) error {
 	minWait, maxWait := cmp.Or(l.MinBackoff, DefaultMinBackoff), cmp.Or(l.MaxBackoff, DefaultMaxBackoff)
 	backoff := minWait
@@ -76,9 +73,6 @@ func (l *Link) Run(ctx context.Context, session func(ctx context.Context) (estab
 		l.down(err)
 		if ctx.Err() != nil {
 			return nil
-		}
-		if se := (*SinkError)(nil); errors.As(err, &se) {
-			return fmt.Errorf("%s: %w", l.Source(), err)
 		}
 		if established {
 			backoff = minWait
@@ -132,27 +126,28 @@ func (l *Link) down(err error) {
 	}
 }
 
-// SinkError is a failure of the sink, not of the connection: Run stops,
-// since a retry would lose the events the sink refused.
-type SinkError struct{ Err error }
-
-// Error returns the sink's error message.
-func (e *SinkError) Error() string { return e.Err.Error() }
-
-// Unwrap returns the sink's error.
-func (e *SinkError) Unwrap() error { return e.Err }
-
-// Emit hands evs to sink in order. A failure of the sink comes back as a
-// *SinkError naming the event; when ctx is done it is ctx's error instead,
-// as the sink failed only because the connector is stopping.
-func Emit(ctx context.Context, sink events.Sink, evs []events.Event) error {
+// Emit hands evs to sink in order. An event the sink refuses (it breaks the
+// rules of its call's life, or the recorder is stopping) is logged and
+// counted, and the rest go on: one bad event must not stop the connector,
+// or every later call of the engine would be lost. Emit returns only ctx's
+// error, once ctx is done.
+func (l *Link) Emit(ctx context.Context, sink events.Sink, evs []events.Event) error {
 	for _, e := range evs {
 		if err := sink.Emit(ctx, e); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return &SinkError{fmt.Errorf("emit %s %s: %w", e.Kind, e.CallUUID, err)}
+			l.Refused(e, err)
 		}
 	}
 	return nil
+}
+
+// Refused logs and counts an event of this link's engine that was refused
+// (by the tracker's rules or by the sink) and dropped.
+func (l *Link) Refused(e events.Event, err error) {
+	l.Log.Warn(l.Kind+" event refused; the connection goes on", "event", e.Kind, "call_uuid", e.CallUUID, "leg", e.LegUUID, "err", err)
+	if l.Metrics != nil {
+		l.Metrics.EventsRefused.WithLabelValues(string(e.Kind), l.Source()).Inc()
+	}
 }

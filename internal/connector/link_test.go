@@ -167,61 +167,43 @@ func TestJitter(t *testing.T) {
 	}
 }
 
-// A failing sink stops Run with the sink's error, named by the source;
-// other session errors are retried.
-func TestLinkStopsOnSinkError(t *testing.T) {
-	l := newLink(nil, io.Discard)
-	n := 0
-	err := l.Run(context.Background(), func(ctx context.Context) (bool, error) {
-		n++
-		if n < 3 {
-			return true, errors.New("read frame: EOF")
-		}
-		return true, Emit(ctx, events.SinkFunc(func(context.Context, events.Event) error { return errors.New("disk full") }),
-			[]events.Event{{Kind: events.CallRouted, CallUUID: "c1"}})
-	})
-	if want := "freeswitch/fs1: emit CALL_ROUTED c1: disk full"; err == nil || err.Error() != want {
-		t.Fatalf("Run = %v, want %q", err, want)
-	}
-	if se := (*SinkError)(nil); !errors.As(err, &se) || n != 3 {
-		t.Fatalf("Run = %#v after %d sessions, want a *SinkError after 3", err, n)
-	}
-	if st := l.Status(); st.Connected || !strings.Contains(st.LastError, "disk full") {
-		t.Fatalf("status %+v", st)
-	}
-}
-
-func TestEmit(t *testing.T) {
+// A refused event is logged and counted, the rest go on, and the
+// connection with them: Emit fails only once ctx is done.
+func TestEmitGoesOnPastARefusal(t *testing.T) {
+	m := metrics.New(nil)
+	var logs bytes.Buffer
+	l := newLink(m, &logs)
 	evs := []events.Event{
 		{Kind: events.CallRouted, CallUUID: "c1"},
-		{Kind: events.CallRinging, CallUUID: "c1"},
+		{Kind: events.CallHold, CallUUID: "c1"},
 		{Kind: events.CallHangup, CallUUID: "c1"},
 	}
 	var got []events.Kind
 	record := events.SinkFunc(func(_ context.Context, e events.Event) error {
 		got = append(got, e.Kind)
-		if e.Kind == events.CallHangup {
-			return errors.New("queue closed")
+		if e.Kind == events.CallHold {
+			return errors.New("event rejected: hold before an answer")
 		}
 		return nil
 	})
-	err := Emit(context.Background(), record, evs)
-	if se := (*SinkError)(nil); !errors.As(err, &se) || err.Error() != "emit CALL_HANGUP c1: queue closed" {
-		t.Fatalf("Emit = %v, want a *SinkError naming CALL_HANGUP", err)
+	if err := l.Emit(context.Background(), record, evs); err != nil {
+		t.Fatalf("Emit = %v, want nil", err)
 	}
-	if len(got) != 3 || got[0] != events.CallRouted || got[1] != events.CallRinging {
-		t.Fatalf("sink got %v, want the events in order", got)
+	if len(got) != 3 || got[2] != events.CallHangup {
+		t.Fatalf("sink got %v, want every event in order", got)
 	}
-	if err := Emit(context.Background(), record, evs[:2]); err != nil {
-		t.Fatalf("Emit = %v", err)
+	if n := testutil.ToFloat64(m.EventsRefused.WithLabelValues("CALL_HOLD", "freeswitch/fs1")); n != 1 {
+		t.Errorf("refused counter = %v, want 1", n)
+	}
+	if !strings.Contains(logs.String(), "hold before an answer") {
+		t.Errorf("refusal not logged: %s", logs.String())
 	}
 
-	// A sink that fails because the connector is stopping is not a sink
-	// failure: the connector just stops.
+	// A sink that fails because the connector is stopping ends Emit.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err = Emit(ctx, events.SinkFunc(func(ctx context.Context, _ events.Event) error { return ctx.Err() }), evs)
-	if se := (*SinkError)(nil); !errors.Is(err, context.Canceled) || errors.As(err, &se) {
-		t.Fatalf("Emit after cancel = %v, want context.Canceled alone", err)
+	err := l.Emit(ctx, events.SinkFunc(func(ctx context.Context, _ events.Event) error { return ctx.Err() }), evs)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Emit after cancel = %v, want context.Canceled", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchhook/switchhook/internal/callrules"
 	"github.com/switchhook/switchhook/internal/calltrack"
 	"github.com/switchhook/switchhook/internal/events"
 )
@@ -78,10 +79,10 @@ func (t *tracker) handle(ev eventHeaders) []events.Event {
 	c := l.Call
 	switch name {
 	case "CHANNEL_EXECUTE":
-		if l.Caller && !c.Routed {
+		if l.Caller && !c.Routed() {
 			if tt, ok := routingApps[ev.get("Application")]; ok {
 				c.Dest = cmp.Or(ev.get("Caller-Destination-Number"), c.Dest)
-				out = append(out, t.Route(c, at, routeTarget(tt, ev.get("Application-Data"), c.Dest)))
+				out = append(out, t.Route(c, at, routeTarget(tt, ev.get("Application-Data"), c.Dest))...)
 			}
 		}
 	case "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA":
@@ -90,7 +91,7 @@ func (t *tracker) handle(ev eventHeaders) []events.Event {
 		// FreeSWITCH answering the A-leg itself answers as the number the
 		// call is at now, which a transfer may have changed.
 		dest := ev.get("Caller-Destination-Number")
-		if l.Caller && !c.Routed {
+		if l.Caller && !c.Routed() {
 			c.Dest = cmp.Or(dest, c.Dest)
 		}
 		out = append(out, t.Answer(l, at, cmp.Or(dest, c.Dest))...)
@@ -264,13 +265,13 @@ func hangup(c *call) *events.Hangup {
 		end = &legEnd{cause: events.CauseNormalUnspecified}
 	}
 	by := c.By
-	if by == "" && !c.Answered && end.disposition == "recv_cancel" {
+	if by == "" && !c.Answered() && end.disposition == "recv_cancel" {
 		by = events.Caller
 	}
-	h := &events.Hangup{Cause: end.cause, SIPCode: end.sipStatus, By: calltrack.HangupBy(end.cause, by, c.Answered)}
+	h := &events.Hangup{Cause: end.cause, SIPCode: end.sipStatus, By: callrules.HangupBy(end.cause, by, c.Answered())}
 	if h.SIPCode == 0 {
 		// sip_term_status is missing when the leg was not SIP.
-		h.SIPCode = calltrack.SIPCode(end.cause, c.Answered)
+		h.SIPCode = callrules.SIPCode(end.cause, c.Answered())
 	}
 	return h
 }

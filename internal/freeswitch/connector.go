@@ -82,12 +82,13 @@ func (c *Connector) Status() connector.Status { return c.link.Status() }
 
 // Run watches FreeSWITCH and emits its calls' events to sink until ctx is
 // done, reconnecting with backoff whenever the connection fails. It returns
-// an error only for a bad Config or a failing sink.
+// an error only for a bad Config.
 func (c *Connector) Run(ctx context.Context, sink events.Sink) error {
 	if err := c.cfg.validate(); err != nil {
 		return err
 	}
 	t := newTracker(c.Name(), c.log)
+	t.Refused = c.link.Refused
 	return c.link.Run(ctx, func(ctx context.Context) (bool, error) { return c.session(ctx, t, sink) })
 }
 
@@ -150,7 +151,7 @@ func (c *Connector) session(ctx context.Context, t *tracker, sink events.Sink) (
 		default:
 			c.log.Debug("freeswitch frame ignored", "content_type", ct)
 		}
-		if err := connector.Emit(ctx, sink, out); err != nil {
+		if err := c.link.Emit(ctx, sink, out); err != nil {
 			return true, err
 		}
 	}

@@ -181,8 +181,18 @@ func TestConfigErrors(t *testing.T) {
 }
 
 // A failing sink stops Run: the events would otherwise be lost.
-func TestSinkFailureStopsRun(t *testing.T) {
+func TestRefusalsDoNotStopRun(t *testing.T) {
 	fs := startFakeFS(t, "ClueCon")
 	c := New(Config{Name: "fs1", Address: fs.addr, Password: "ClueCon"}, connectortest.Logger(t), nil)
-	connectortest.StopsOnSinkFailure(t, c, func() { fs.next(t).send(fixture(t, "busy.txt")...) })
+	var send func(...string)
+	evs := connectortest.GoesOnPastRefusals(t, c, func() {
+		if send == nil {
+			send = fs.next(t).send
+		}
+		send(fixture(t, "busy.txt")...)
+	})
+	connectortest.AssertOneCall(t, evs, c.Name())
+	if st := c.Status(); st.Reconnects != 0 {
+		t.Errorf("status %+v, want never reconnected", st)
+	}
 }

@@ -11,13 +11,15 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/switchhook/switchhook/internal/callrules"
 	"github.com/switchhook/switchhook/internal/events"
 	"github.com/switchhook/switchhook/internal/metrics"
 	"github.com/switchhook/switchhook/internal/store"
 )
 
 // ErrRejected is wrapped by Emit's error for an event that breaks the rules
-// of a call's life; the event is dropped, the call goes on.
+// of a call's life (it also wraps callrules.ErrRefused then); the event is
+// dropped, the call goes on.
 var ErrRejected = errors.New("event rejected")
 
 // ErrClosed is returned by Emit once the recorder has stopped taking events.
@@ -46,25 +48,18 @@ type Recorder struct {
 
 	mu     sync.Mutex
 	closed bool
-	calls  map[string]*call
-	// ended holds the calls Recover hung up: an engine that still carries
-	// one (a FreeSWITCH call that outlived our restart) must not open it
-	// again, or it would get a second CALL_HANGUP.
-	ended    map[string]bool
-	emitting sync.WaitGroup
-	queue    chan events.Event
-	watchers watchers
-}
-
-// call is what the recorder remembers of an open call.
-type call struct {
-	seq        int64
-	startedAt  time.Time
-	answeredAt time.Time
-	answeredBy string
-	answered   bool
-	held       bool
-	ringing    map[string]bool // legs that rang already
+	calls  map[string]*callrules.Life
+	// resumed holds, by source, the events of the calls Recover kept open
+	// for their source to reconcile with its engine.
+	resumed map[string][][]events.Event
+	// ended remembers the latest calls that hung up (and those Recover
+	// ended), so that a late event of one, such as a leg an engine made
+	// after the caller left, cannot open the call a second time.
+	ended      map[string]bool
+	endedOrder []string
+	emitting   sync.WaitGroup
+	queue      chan events.Event
+	watchers   watchers
 }
 
 // New returns a recorder writing to st.
@@ -81,21 +76,37 @@ func New(st store.Store, o Options) *Recorder {
 	if o.Wake == nil {
 		o.Wake = func() {}
 	}
-	return &Recorder{st: st, opts: o, log: o.Logger, calls: map[string]*call{}, ended: map[string]bool{}, queue: make(chan events.Event, o.Queue)}
+	return &Recorder{st: st, opts: o, log: o.Logger, calls: map[string]*callrules.Life{}, resumed: map[string][][]events.Event{}, ended: map[string]bool{}, queue: make(chan events.Event, o.Queue)}
 }
 
-// Recover ends the calls this node left open when it last stopped without
-// ending them (a crash, kill -9): each gets its CALL_HANGUP with cause
+// Recover takes up the calls this node left open when it last stopped (a
+// restart, a crash, kill -9). A call whose source keep names (a connector,
+// whose engine may still carry it) stays open: its events so far are
+// replayed into the rules, and Resume hands them to the source, which
+// reconciles them with its engine. Every other call (the built-in PBX's,
+// whose media died with the process) gets its CALL_HANGUP with cause
 // SYSTEM_SHUTDOWN, so every CALL_ROUTED still has exactly one CALL_HANGUP.
-// Call it before Run and before any source starts.
-func (r *Recorder) Recover(ctx context.Context) (int, error) {
+// Call it before Run and before any source starts. It returns how many
+// calls it ended.
+func (r *Recorder) Recover(ctx context.Context, keep func(source string) bool) (int, error) {
 	open, err := r.st.OpenCalls(ctx, r.opts.Node)
 	if err != nil {
 		return 0, fmt.Errorf("recover open calls: %w", err)
 	}
 	now := time.Now()
-	evs := make([]events.Event, 0, len(open))
+	var evs []events.Event
+	kept := 0
 	for _, c := range open {
+		if keep != nil && keep(c.Source) {
+			past, err := r.st.ListEvents(ctx, store.EventFilter{CallUUID: c.CallUUID})
+			if err != nil {
+				return 0, fmt.Errorf("recover call %s: %w", c.CallUUID, err)
+			}
+			r.calls[c.CallUUID] = callrules.Replay(past)
+			r.resumed[c.Source] = append(r.resumed[c.Source], past)
+			kept++
+			continue
+		}
 		e := events.Event{
 			ID:                newEventID(),
 			Kind:              events.CallHangup,
@@ -122,6 +133,9 @@ func (r *Recorder) Recover(ctx context.Context) (int, error) {
 		}
 		evs = append(evs, e)
 	}
+	if kept > 0 {
+		r.log.Info("calls of engines kept open for their connectors to reconcile", "calls", kept)
+	}
 	if len(evs) == 0 {
 		return 0, nil
 	}
@@ -130,12 +144,22 @@ func (r *Recorder) Recover(ctx context.Context) (int, error) {
 	}
 	r.mu.Lock()
 	for _, e := range evs {
-		r.ended[e.CallUUID] = true
+		r.remember(e.CallUUID)
 	}
 	r.mu.Unlock()
 	r.log.Warn("ended calls left open by the previous run", "calls", len(evs), "cause", events.CauseSystemShutdown)
 	r.opts.Wake()
 	return len(evs), nil
+}
+
+// Resume returns, once, the recorded events (oldest first) of each call of
+// source that Recover kept open.
+func (r *Recorder) Resume(source string) [][]events.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	calls := r.resumed[source]
+	delete(r.resumed, source)
+	return calls
 }
 
 // Emit checks e against its call's story so far, numbers it and queues it for
@@ -152,7 +176,7 @@ func (r *Recorder) Emit(ctx context.Context, e events.Event) error {
 	if err := r.admit(&e); err != nil {
 		r.mu.Unlock()
 		r.log.Warn("dropped call event", "event", e.Kind, "call_uuid", e.CallUUID, "source", e.Source, "reason", err)
-		return fmt.Errorf("%w: %s %s: %v", ErrRejected, e.Kind, e.CallUUID, err)
+		return fmt.Errorf("%w: %s: %w", ErrRejected, e.CallUUID, err)
 	}
 	r.emitting.Add(1)
 	r.mu.Unlock()
@@ -180,57 +204,37 @@ func (r *Recorder) admit(e *events.Event) error {
 		return nil
 	}
 	c := r.calls[e.CallUUID]
-	if e.Kind == events.CallRouted {
-		if c != nil {
-			return errors.New("call was routed already")
-		}
+	if c == nil {
 		if r.ended[e.CallUUID] {
-			return errors.New("call was ended at restart (SYSTEM_SHUTDOWN)")
+			return fmt.Errorf("%w: %s: the call hung up already", callrules.ErrRefused, e.Kind)
 		}
-		c = &call{startedAt: e.OccurredAt, ringing: map[string]bool{}}
-		r.calls[e.CallUUID] = c
-	} else if c == nil {
-		return errors.New("no open call with this call_uuid (not routed, or hung up already)")
+		if e.Kind != events.CallRouted {
+			return fmt.Errorf("%w: %s: no open call with this call_uuid (not routed, or hung up already)", callrules.ErrRefused, e.Kind)
+		}
+		c = &callrules.Life{}
 	}
-	switch e.Kind {
-	case events.CallRinging:
-		if e.LegUUID != "" {
-			if c.ringing[e.LegUUID] {
-				return errors.New("this leg rang already")
-			}
-			c.ringing[e.LegUUID] = true
-		}
-	case events.CallAnswer:
-		if !c.answered {
-			c.answered, c.answeredAt, c.answeredBy = true, e.OccurredAt, e.DestinationNumber
-		}
-	case events.CallHold:
-		if !c.answered || c.held {
-			return errors.New("hold while not answered, or held already")
-		}
-		c.held = true
-	case events.CallUnhold:
-		if !c.held {
-			return errors.New("unhold while not held")
-		}
-		c.held = false
-	case events.CallHangup:
-		h := events.Hangup{Cause: events.CauseNormalUnspecified, By: events.System}
-		if e.Hangup != nil {
-			h = *e.Hangup
-		}
-		h.Duration = wholeSeconds(e.OccurredAt.Sub(c.startedAt))
-		h.AnsweredBy = c.answeredBy
-		h.Billsec = 0
-		if c.answered {
-			h.Billsec = wholeSeconds(e.OccurredAt.Sub(c.answeredAt))
-		}
-		e.Hangup = &h
+	if err := c.Apply(e); err != nil {
+		return err
+	}
+	if c.Over() {
 		delete(r.calls, e.CallUUID)
+		r.remember(e.CallUUID)
+	} else {
+		r.calls[e.CallUUID] = c
 	}
-	c.seq++
-	e.Sequence = c.seq
 	return nil
+}
+
+// rememberEnded bounds how many ended calls the recorder remembers.
+const rememberEnded = 1 << 16
+
+func (r *Recorder) remember(callUUID string) {
+	r.ended[callUUID] = true
+	r.endedOrder = append(r.endedOrder, callUUID)
+	if len(r.endedOrder) > rememberEnded {
+		delete(r.ended, r.endedOrder[0])
+		r.endedOrder = r.endedOrder[1:]
+	}
 }
 
 // Run writes queued events to the store in batches until ctx is done, then

@@ -127,7 +127,7 @@ func TestRecoverEndsCallsLeftOpen(t *testing.T) {
 
 	// A new process on the same node finds the open call and ends it.
 	r2 := New(st, Options{Logger: quiet, Node: "n1"})
-	n, err := r2.Recover(ctx)
+	n, err := r2.Recover(ctx, nil)
 	if err != nil || n != 1 {
 		t.Fatalf("Recover = %d, %v; want 1 call", n, err)
 	}
@@ -142,8 +142,63 @@ func TestRecoverEndsCallsLeftOpen(t *testing.T) {
 		t.Errorf("re-routing a recovered call: err = %v, want ErrRejected", err)
 	}
 	stop2()
-	if n, _ := New(st, Options{Logger: quiet, Node: "n1"}).Recover(ctx); n != 0 {
+	if n, _ := New(st, Options{Logger: quiet, Node: "n1"}).Recover(ctx, nil); n != 0 {
 		t.Errorf("second Recover ended %d calls again", n)
+	}
+}
+
+// A connector's calls outlive a restart: Recover keeps them open with their
+// state, hands their events to the source, and their next events follow on.
+func TestRecoverKeepsEngineCalls(t *testing.T) {
+	st := openStore(t)
+	ctx := context.Background()
+	r := New(st, Options{Logger: quiet, Node: "n1"})
+	stop := run(t, r)
+	engine := func(e events.Event) events.Event { e.Source = "freeswitch/fs1"; return e }
+	hold := ev(events.CallHold, "fs", 2*time.Second)
+	hold.Party = events.Caller
+	for _, e := range []events.Event{
+		engine(ev(events.CallRouted, "fs", 0)), engine(ev(events.CallAnswer, "fs", time.Second)), engine(hold),
+		ev(events.CallRouted, "pbx", 0),
+	} {
+		if err := r.Emit(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop()
+
+	r2 := New(st, Options{Logger: quiet, Node: "n1"})
+	n, err := r2.Recover(ctx, func(s string) bool { return s == "freeswitch/fs1" })
+	if err != nil || n != 1 {
+		t.Fatalf("Recover = %d, %v; want the PBX call ended", n, err)
+	}
+	resumed := r2.Resume("freeswitch/fs1")
+	if len(resumed) != 1 || len(resumed[0]) != 3 || resumed[0][2].Kind != events.CallHold {
+		t.Fatalf("Resume = %+v, want the call's 3 events", resumed)
+	}
+	if again := r2.Resume("freeswitch/fs1"); again != nil {
+		t.Errorf("second Resume = %v", again)
+	}
+	stop2 := run(t, r2)
+	if err := r2.Emit(ctx, engine(ev(events.CallHold, "fs", 3*time.Second))); !errors.Is(err, ErrRejected) {
+		t.Errorf("a second hold of the resumed call: %v, want ErrRejected", err)
+	}
+	for _, e := range []events.Event{engine(ev(events.CallUnhold, "fs", 4*time.Second)), engine(ev(events.CallHangup, "fs", 5*time.Second))} {
+		if err := r2.Emit(ctx, e); err != nil {
+			t.Fatalf("resumed call's %s: %v", e.Kind, err)
+		}
+	}
+	stop2()
+	got, _ := st.ListEvents(ctx, store.EventFilter{CallUUID: "fs"})
+	var kinds []events.Kind
+	for i, e := range got {
+		kinds = append(kinds, e.Kind)
+		if e.Sequence != int64(i+1) {
+			t.Errorf("event %d (%s) has sequence %d", i, e.Kind, e.Sequence)
+		}
+	}
+	if len(got) != 5 || got[4].Hangup.Billsec != 4 || got[4].Hangup.Duration != 5 || got[4].Hangup.Cause == events.CauseSystemShutdown {
+		t.Errorf("the engine call's events = %v, hangup %+v", kinds, got[len(got)-1].Hangup)
 	}
 }
 

@@ -23,6 +23,9 @@ type Metrics struct {
 	// EventToDelivery is the time from an event's occurrence to the request
 	// that delivered it successfully.
 	EventToDelivery prometheus.Histogram
+	// EventsRefused counts call events of a connector that broke the rules
+	// of a call's life and were dropped, by kind and source.
+	EventsRefused *prometheus.CounterVec
 	// SourceConnected is 1 while a call source (PBX engine connection) is up.
 	SourceConnected *prometheus.GaugeVec
 }
@@ -47,11 +50,14 @@ func New(queueDepth func(context.Context) (int, error)) *Metrics {
 			Name: "switchhook_event_to_delivery_seconds", Help: "Time from an event's occurrence to its successful delivery.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 20),
 		}),
+		EventsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchhook_events_refused_total", Help: "Call events of a connector refused by the rules of a call's life and dropped, by kind and source.",
+		}, []string{"event", "source"}),
 		SourceConnected: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "switchhook_source_connected", Help: "1 while a call source is connected to its engine.",
 		}, []string{"source"}),
 	}
-	reg.MustRegister(m.EventsIn, m.Deliveries, m.AttemptLatency, m.EventToDelivery, m.SourceConnected,
+	reg.MustRegister(m.EventsIn, m.Deliveries, m.AttemptLatency, m.EventToDelivery, m.EventsRefused, m.SourceConnected,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if queueDepth != nil {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{

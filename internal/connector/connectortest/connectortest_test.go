@@ -96,23 +96,32 @@ func TestInterleave(t *testing.T) {
 	}
 }
 
-// The source stops with the failing sink's error as soon as it emits.
-func TestStopsOnSinkFailure(t *testing.T) {
-	src := &stoppingSource{}
-	StopsOnSinkFailure(t, src, func() {})
+// A source that goes on past refusals passes; its second call arrives.
+func TestGoesOnPastRefusals(t *testing.T) {
+	src := &callingSource{calls: make(chan struct{}, 2)}
+	evs := GoesOnPastRefusals(t, src, func() { src.calls <- struct{}{} })
+	if len(evs) != 2 || evs[0].CallUUID != "c2" {
+		t.Fatalf("got %v, want the second call's two events", Summaries(evs, 0))
+	}
 }
 
-// stoppingSource emits a CALL_ROUTED and returns the sink's error, named
-// as a connector names it.
-type stoppingSource struct{}
+// callingSource emits one call (routed, hung up) per value on calls,
+// ignoring the sink's refusals, until ctx is done.
+type callingSource struct{ calls chan struct{} }
 
-func (*stoppingSource) Name() string { return "fake/s" }
+func (*callingSource) Name() string { return "fake/s" }
 
-func (*stoppingSource) Run(ctx context.Context, sink events.Sink) error {
-	if err := sink.Emit(ctx, events.Event{Kind: events.CallRouted, CallUUID: "c"}); err != nil {
-		return fmt.Errorf("fake/s: emit CALL_ROUTED c: %w", err)
+func (s *callingSource) Run(ctx context.Context, sink events.Sink) error {
+	for n := 1; ; n++ {
+		select {
+		case <-s.calls:
+		case <-ctx.Done():
+			return nil
+		}
+		id := fmt.Sprintf("c%d", n)
+		sink.Emit(ctx, events.Event{Kind: events.CallRouted, CallUUID: id})
+		sink.Emit(ctx, events.Event{Kind: events.CallHangup, CallUUID: id})
 	}
-	return nil
 }
 
 func TestReceive(t *testing.T) {

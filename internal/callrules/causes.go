@@ -1,4 +1,4 @@
-package calltrack
+package callrules
 
 import "github.com/switchhook/switchhook/internal/events"
 
