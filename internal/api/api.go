@@ -48,6 +48,9 @@ type Options struct {
 	// Registrations, Channels and Sources return JSON-able lists of the PBX's
 	// registrations, its live channels and the call sources; nil serves [].
 	Registrations, Channels, Sources func() any
+	// SourcesDown names the call sources not connected to their engine
+	// now; /healthz reports them (status "degraded"). nil: none.
+	SourcesDown func() []string
 	// SecretGrace is how long a rotated-out secret keeps signing; 0 is 24h.
 	SecretGrace time.Duration
 	Defaults    EndpointDefaults
@@ -93,6 +96,7 @@ type API struct {
 	sessions Sessions
 	watch    func(buffer int) (<-chan events.Event, func())
 	health   *delivery.Health
+	down     func() []string
 
 	closing   chan struct{} // closed by CloseStreams
 	closeOnce sync.Once
@@ -127,6 +131,7 @@ func New(o Options) *API {
 		sessions: o.Sessions,
 		watch:    o.Watch,
 		health:   o.Health,
+		down:     o.SourcesDown,
 		closing:  make(chan struct{}),
 		lists: map[string]func() any{
 			"registrations": o.Registrations,

@@ -358,6 +358,12 @@ func TestHealthzAndMetrics(t *testing.T) {
 	if h.Status != "unavailable" || h.Error == "" || h.Version != "v-test" {
 		t.Errorf("health of a closed store %+v", h)
 	}
+	degraded := newEnv(t, func(o *api.Options) { o.SourcesDown = func() []string { return []string{"freeswitch/fs1"} } })
+	h = apitypes.Health{}
+	degraded.doAuth("GET", "/healthz", "", "").want(t, http.StatusOK, &h)
+	if h.Status != "degraded" || len(h.SourcesDown) != 1 || h.SourcesDown[0] != "freeswitch/fs1" || !strings.Contains(h.Error, "freeswitch/fs1") {
+		t.Errorf("health with a source down %+v", h)
+	}
 	noMetrics := newEnv(t, func(o *api.Options) { o.Metrics = nil })
 	noMetrics.doAuth("GET", "/metrics", "", "").wantError(t, http.StatusNotFound, "", "not enabled")
 }

@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"net/http"
 	"reflect"
+	"strings"
 
 	"github.com/switchhook/switchhook/internal/api/apitypes"
 )
@@ -24,7 +25,10 @@ func (a *API) openAPI(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// healthz answers 200 while the store answers, 503 otherwise.
+// healthz answers 200 while the store answers, 503 otherwise. A call source
+// that is not connected to its engine makes the status "degraded", naming
+// it: the process is up and the connector keeps reconnecting, but that
+// engine's calls are not seen.
 func (a *API) healthz(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), healthzTimeout)
 	defer cancel()
@@ -33,7 +37,14 @@ func (a *API) healthz(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusServiceUnavailable, apitypes.Health{Status: "unavailable", Version: a.version, Error: "store: " + err.Error()})
 		return nil
 	}
-	writeJSON(w, http.StatusOK, apitypes.Health{Status: "ok", Version: a.version})
+	h := apitypes.Health{Status: "ok", Version: a.version}
+	if a.down != nil {
+		if down := a.down(); len(down) > 0 {
+			h.Status, h.SourcesDown = "degraded", down
+			h.Error = "not connected: " + strings.Join(down, ", ")
+		}
+	}
+	writeJSON(w, http.StatusOK, h)
 	return nil
 }
 

@@ -111,6 +111,7 @@ func Serve(ctx context.Context, o Options) error {
 		Registrations: srcs.registrations,
 		Channels:      srcs.channels,
 		Sources:       srcs.statuses,
+		SourcesDown:   srcs.down,
 		SecretGrace:   cfg.Delivery.SecretGrace.D(),
 		Defaults: api.EndpointDefaults{
 			Timeout:       cfg.Delivery.Timeout.D(),

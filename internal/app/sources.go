@@ -7,6 +7,7 @@ import (
 
 	"github.com/switchhook/switchhook/internal/asterisk"
 	"github.com/switchhook/switchhook/internal/config"
+	"github.com/switchhook/switchhook/internal/connector"
 	"github.com/switchhook/switchhook/internal/dialplan"
 	"github.com/switchhook/switchhook/internal/events"
 	"github.com/switchhook/switchhook/internal/freeswitch"
@@ -22,6 +23,8 @@ type sources struct {
 	registrations func() any
 	channels      func() any
 	statuses      func() any
+	// down names the connectors not connected to their engine now.
+	down func() []string
 }
 
 // connectorSource reports whether a source is one of the configured
@@ -79,15 +82,30 @@ func buildSources(cfg *config.Config, dataDir string, stdout io.Writer, log *slo
 			statuses = append(statuses, func() any { return p.Gateways()[i] })
 		}
 	}
+	var links []interface {
+		Name() string
+		Status() connector.Status
+	}
 	for _, f := range cfg.FreeSWITCH {
 		c := freeswitch.New(freeswitch.Config{Name: f.Name, Address: f.Address, Password: f.Password}, log.With("part", "freeswitch/"+f.Name), m)
 		s.list = append(s.list, c)
+		links = append(links, c)
 		statuses = append(statuses, func() any { return c.Status() })
 	}
 	for _, a := range cfg.Asterisk {
 		c := asterisk.New(asterisk.Config{Name: a.Name, URL: a.URL, Username: a.Username, Password: a.Password, App: a.App}, log.With("part", "asterisk/"+a.Name), m)
 		s.list = append(s.list, c)
+		links = append(links, c)
 		statuses = append(statuses, func() any { return c.Status() })
+	}
+	s.down = func() []string {
+		var down []string
+		for _, l := range links {
+			if !l.Status().Connected {
+				down = append(down, l.Name())
+			}
+		}
+		return down
 	}
 	s.statuses = func() any {
 		out := make([]any, 0, len(statuses))

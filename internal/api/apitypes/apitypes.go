@@ -16,9 +16,12 @@ type Error struct {
 
 // Health is the body of GET /healthz.
 type Health struct {
-	Status  string `json:"status"` // "ok" or "unavailable"
+	Status  string `json:"status"` // "ok", "degraded" or "unavailable"
 	Version string `json:"version"`
 	Error   string `json:"error,omitempty"`
+	// SourcesDown names the call sources not connected to their engine
+	// (status "degraded").
+	SourcesDown []string `json:"sources_down,omitempty"`
 }
 
 // Endpoint is a webhook subscriber as the API shows it.
