@@ -2,9 +2,9 @@ package pbx
 
 import (
 	"context"
-	"math/rand/v2"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -13,25 +13,14 @@ import (
 
 	"github.com/switchhook/switchhook/internal/dialplan"
 	"github.com/switchhook/switchhook/internal/events"
-	"github.com/switchhook/switchhook/internal/gateway"
 	"github.com/switchhook/switchhook/internal/media"
 )
 
-// callState is where a call is in its life: routed → ringing → answered →
-// ended. Hold is tracked beside it, since it only exists while answered.
-type callState int
-
-const (
-	stateRouted callState = iota
-	stateRinging
-	stateAnswered
-	stateEnded
-)
-
-// call is one caller's attempt: an A-leg toward the caller and one B-leg
-// per destination rung (each contact of an extension or ring group member,
-// or a gateway). An IVR is a B-leg too, one the PBX plays itself. Events
-// are emitted under mu, which is what keeps a call's events in order.
+// call is one caller's attempt, owned by one goroutine (run) from its
+// INVITE to its end. What the call is (its id, caller, direction) is fixed
+// at the start; what it is connected to is its bridge and legs, which only
+// the owner reads or changes. Everything else reaches the owner as a
+// message in its inbox.
 type call struct {
 	p          *PBX
 	id         string
@@ -41,121 +30,280 @@ type call struct {
 	route      dialplan.Route
 	direction  events.Direction
 	created    time.Time
-	a          *leg
 	dialogs    []string // ids of the call's dialogs in p.dialogs; under p.mu
 
-	// ctx ends when the call does, stopping what plays to the caller.
-	ctx       context.Context
-	stop      context.CancelFunc
-	callerBye chan struct{} // closed when the caller hangs up before it is answered
-	byeOnce   sync.Once
-	digits    chan media.Digit // the caller's digits while an IVR listens
+	inbox chan msg
+	done  chan struct{} // closed when the owner returns
+	// ctx ends when the call does, stopping what plays to the caller and
+	// the requests relayed for it.
+	ctx  context.Context
+	stop context.CancelFunc
+	view atomic.Pointer[[]Channel] // the legs as the API shows them
+	// dropped counts media messages (DTMF) lost because the inbox was full:
+	// the relay never waits for the owner.
+	dropped atomic.Uint64
 
-	mu         sync.Mutex
-	relay      *media.Relay
-	state      callState
-	legs       []*leg
-	answered   *leg // the party connected to the caller, if any
+	// Owned by run.
+	state      state
+	a          *dialogLeg // the caller's leg
+	legs       []Leg      // every leg, the caller's first
+	br         *bridge
 	answeredAt time.Time
-	held       [2]bool // by side: caller (A), callee (B)
-	updating   bool    // a re-INVITE or UPDATE is being relayed
-	alerted    bool    // the caller has heard 180 Ringing
-	early      bool    // the caller has early media (183 with SDP)
-	// callerUp is set once the caller's INVITE is answered, by a callee
-	// or an IVR: from then on the caller's dialog stays, whatever the PBX
-	// connects it to.
-	callerUp bool
+	// callerAnswered is set once the caller's INVITE is answered (by a
+	// callee or an app leg): from then on the caller's dialog stays,
+	// whatever the PBX connects it to.
+	callerAnswered bool
+	callerWait     <-chan struct{} // the caller's INVITE ending unanswered
+	shutdown       <-chan struct{} // the PBX stopping
+	alerted        bool            // the caller has heard 180 Ringing
+	early          bool            // the caller has early media (183 with SDP)
 	// dest is the number events name while no party is connected: the
 	// number dialled, the number sent to a gateway, or an IVR's choice.
 	dest string
 	// offer is what callees are offered: the caller's offer, narrowed to
-	// one codec once an IVR has answered with it (codec).
+	// one codec once an app leg has answered with it (codec).
 	offer *media.Description
 	codec media.Codec
-}
 
-// leg is one SIP dialog of a call, or the PBX itself when an IVR answers.
-type leg struct {
-	c        *call
-	id       string
-	side     media.Side
-	number   string // the extension, IVR or outside number of the party on this leg
-	created  time.Time
-	internal bool // the PBX answers on this leg (an IVR): there is no dialog
-
-	server *sipgo.DialogServerSession // the A-leg's dialog
-	target dialTarget                 // where a B-leg's INVITE goes
-	cancel context.CancelCauseFunc    // stops a B-leg ringing
-
-	// Under c.mu.
-	client    *sipgo.DialogClientSession // a B-leg's dialog once sent
-	responded bool                       // a B-leg's INVITE got a response
-	rang      bool
-	origin    media.Origin // of the SDP the PBX sends this leg's party
-	sdp       []byte       // the last SDP the PBX sent this leg's party
-	state     string
-}
-
-// dialTarget is where a B-leg's INVITE goes: a registered contact of an
-// extension, or a gateway.
-type dialTarget struct {
-	uri       sip.Uri          // Request-URI
-	to        sip.Uri          // To
-	dest      string           // host:port the INVITE is sent to
-	transport string           // "udp" or "tcp"
-	gw        *gateway.Gateway // nil for an extension's phone
+	steps     []step
+	failure   *failure // of the last ring step that failed
+	round     *round   // the ring step ringing now
+	rounds    int
+	dialing   int // callee INVITEs without their final outcome
+	ivr       *ivrRun
+	ivrVisits int
+	timers    [numTimers]*time.Timer
+	timerGen  [numTimers]uint64
+	playing   *playback
+	playGen   uint64
+	dirty     bool // the API's view needs publishing
 }
 
 func newCall(p *PBX, caller, callerName, dialed string, route dialplan.Route, dir events.Direction) *call {
 	c := &call{
 		p: p, id: uuid.NewString(), caller: caller, callerName: callerName,
 		dialed: dialed, route: route, direction: dir, created: time.Now(), dest: dialed,
-		callerBye: make(chan struct{}), digits: make(chan media.Digit, 8),
+		inbox: make(chan msg, inboxSize), done: make(chan struct{}),
 	}
 	if route.Target.Type == events.Gateway {
 		c.dest = route.Number
 	}
 	c.ctx, c.stop = context.WithCancel(context.WithoutCancel(p.ctx))
-	c.a = c.newLeg(media.SideA, caller)
-	c.a.state = "routed"
+	c.a = newDialogLeg(c, caller, events.Caller, LegRouted)
+	c.legs = []Leg{c.a}
 	return c
 }
 
-func (c *call) newLeg(side media.Side, number string) *leg {
-	return &leg{
-		c: c, id: uuid.NewString(), side: side, number: number, created: time.Now(),
-		origin: media.Origin{SessionID: rand.Uint64N(1 << 62), Version: 1},
-		state:  "ringing",
+// inboxSize bounds the messages waiting for a call's owner. SIP handlers
+// and dialling legs wait for room; the relay's DTMF is dropped (and
+// counted) instead, so media never waits on a slow owner.
+const inboxSize = 64
+
+// msg is what reaches a call's owner. Each kind is a type of its own, and
+// each state handler is a switch over them.
+type msg interface{ isMsg() }
+
+type (
+	// msgStart starts a routed call with the caller's offer.
+	msgStart struct{ offer *media.Description }
+	// msgDial is a callee INVITE's provisional response, or its final
+	// outcome (final set), once.
+	msgDial struct {
+		leg   *dialogLeg
+		sess  *sipgo.DialogClientSession
+		res   *sip.Response
+		err   error
+		final bool
+	}
+	// msgDTMF is a digit that ended in the RTP from side's party.
+	msgDTMF struct {
+		side media.Side
+		d    media.Digit
+		at   time.Time
+	}
+	// msgTimer is a timer of the call firing; stale generations are
+	// ignored.
+	msgTimer struct {
+		kind timerKind
+		gen  uint64
+	}
+	// msgPlayed is a prompt that finished playing.
+	msgPlayed struct{ gen uint64 }
+	// msgCallerGone is the caller's INVITE ending before it was answered:
+	// a CANCEL, or its transaction failed.
+	msgCallerGone struct{ cause error }
+	// msgCallerAnswered is the outcome of answering the caller: its ACK
+	// came (err nil), or not.
+	msgCallerAnswered struct{ err error }
+	// msgRelayed is the other party's answer to a request relayed to it.
+	msgRelayed struct {
+		r     *request
+		to    *dialogLeg
+		offer media.Stream // the offer relayed, for a re-INVITE or UPDATE
+		res   *sip.Response
+		err   error
+	}
+	// msgShutdown is the PBX stopping.
+	msgShutdown struct{}
+)
+
+func (msgStart) isMsg()          {}
+func (msgDial) isMsg()           {}
+func (msgDTMF) isMsg()           {}
+func (msgTimer) isMsg()          {}
+func (msgPlayed) isMsg()         {}
+func (msgCallerGone) isMsg()     {}
+func (msgCallerAnswered) isMsg() {}
+func (msgRelayed) isMsg()        {}
+func (msgShutdown) isMsg()       {}
+func (*request) isMsg()          {}
+
+// request is an in-dialog request (BYE, re-INVITE, UPDATE, INFO) of one of
+// the call's dialogs. The SIP handler that posted it waits until it is
+// answered, since sipgo ends a transaction its handler returns from.
+type request struct {
+	leg      *dialogLeg
+	req      *sip.Request
+	tx       sip.ServerTransaction
+	at       time.Time
+	once     sync.Once
+	answered chan struct{}
+}
+
+// respond answers the request, once: later answers are dropped.
+func (r *request) respond(res *sip.Response) {
+	r.once.Do(func() {
+		r.tx.Respond(res)
+		close(r.answered)
+	})
+}
+
+func (r *request) reply(code int, reason, why string) {
+	res := sip.NewResponseFromRequest(r.req, code, reason, nil)
+	if why != "" {
+		res.AppendHeader(warning(why))
+	}
+	r.respond(res)
+}
+
+// readBye answers a BYE through its dialog, which ends it.
+func (r *request) readBye() error {
+	var err error
+	r.once.Do(func() {
+		if r.leg.server != nil {
+			err = r.leg.server.ReadBye(r.req, r.tx)
+		} else {
+			err = r.leg.client.ReadBye(r.req, r.tx)
+		}
+		close(r.answered)
+	})
+	return err
+}
+
+// deliver posts an in-dialog request to the call's owner and waits for its
+// answer; a call that is over answers 481.
+func (c *call) deliver(l *dialogLeg, req *sip.Request, tx sip.ServerTransaction) {
+	r := &request{leg: l, req: req, tx: tx, at: time.Now(), answered: make(chan struct{})}
+	if !c.post(r) {
+		r.reply(sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", "")
+		return
+	}
+	select {
+	case <-r.answered:
+	case <-c.done:
+		r.reply(sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", "")
 	}
 }
 
-// party is who is on the leg.
-func (l *leg) party() events.Party {
-	if l.side == media.SideA {
-		return events.Caller
+// post hands m to the owner, waiting for room; false once the call is over.
+func (c *call) post(m msg) bool {
+	select {
+	case c.inbox <- m:
+		return true
+	case <-c.done:
+		return false
 	}
-	return events.Callee
 }
 
-// otherLocked returns the leg at the other end of an answered call. c.mu held.
-func (l *leg) otherLocked() *leg {
-	if l.side == media.SideA {
-		return l.c.answered
+// onDTMF is the relay's digit callback: it runs on the relay's reader and
+// never waits.
+func (c *call) onDTMF(from media.Side, d media.Digit) {
+	select {
+	case c.inbox <- msgDTMF{side: from, d: d, at: time.Now()}:
+	default:
+		c.dropped.Add(1)
 	}
-	return l.c.a
 }
 
-// event makes an event of the call; c.mu held.
-func (c *call) event(kind events.Kind, at time.Time, dest string, l *leg) events.Event {
+// run is the call's owner: it handles the call's messages, one at a time,
+// until the call is over. It runs on the goroutine of the caller's INVITE,
+// which sipgo keeps until the handler returns.
+func (c *call) run(offer *media.Description) {
+	defer close(c.done)
+	c.publish()
+	c.shutdown = c.p.ctx.Done()
+	c.dispatch(msgStart{offer: offer})
+	for c.state != stateEnded {
+		var m msg
+		select {
+		case m = <-c.inbox:
+		case <-c.callerWait:
+			m = msgCallerGone{cause: context.Cause(c.a.server.Context())}
+			c.callerWait = nil
+		case <-c.shutdown:
+			m = msgShutdown{}
+			c.shutdown = nil
+		}
+		c.dispatch(m)
+	}
+	if n := c.dropped.Load(); n > 0 {
+		c.p.log.Warn("digits lost while the call was busy", "call_uuid", c.id, "dropped", n)
+	}
+}
+
+// dispatch hands m to the handler of the current state and moves to the
+// state it returns.
+func (c *call) dispatch(m msg) {
+	var next state
+	switch c.state {
+	case stateRouting:
+		next = c.routing(m)
+	case stateForking:
+		next = c.forking(m)
+	case stateEarly:
+		next = c.earlyMedia(m)
+	case stateConnected:
+		next = c.connected(m)
+	case stateAppAnswered:
+		next = c.appAnswered(m)
+	case stateEnding:
+		next = c.ending(m)
+	}
+	if next == stateEnding && c.dialing == 0 {
+		next = stateEnded
+	}
+	if next != c.state {
+		c.p.log.Debug("call state", "call_uuid", c.id, "from", c.state, "to", next)
+		c.state = next
+		c.dirty = true
+	}
+	if c.dirty && c.state < stateEnding {
+		c.publish()
+	}
+}
+
+// event makes an event of the call.
+func (c *call) event(kind events.Kind, at time.Time, dest string, l Leg) events.Event {
 	return events.Event{
 		Kind: kind, CallUUID: c.id, SessionUUID: c.id, CallerIDNumber: c.caller,
 		DestinationNumber: dest, OccurredAt: at, Direction: c.direction,
-		LegUUID: l.id, Source: sourceName,
+		LegUUID: l.ID(), Source: sourceName,
 	}
 }
 
-// emitLocked hands e to the sink; c.mu held.
-func (c *call) emitLocked(e events.Event) {
+// emit hands e to the sink. Only the owner emits, holding no lock, so a
+// call's events are in order and a slow sink slows only this call's owner.
+func (c *call) emit(e events.Event) {
 	ctx, cancel := c.p.emitCtx()
 	defer cancel()
 	if err := c.p.sink.Emit(ctx, e); err != nil {
@@ -163,216 +311,181 @@ func (c *call) emitLocked(e events.Event) {
 	}
 }
 
-// currentCalleeLocked is the number the events of the call name: the
-// party connected, else the number being reached.
-func (c *call) currentCalleeLocked() string {
-	if c.answered != nil {
-		return c.answered.number
+// currentCallee is the number the events of the call name: the party
+// connected, else the number being reached.
+func (c *call) currentCallee() string {
+	if c.br != nil {
+		if b := c.br.ends[media.SideB]; b != nil {
+			return b.Number()
+		}
 	}
 	return c.dest
 }
 
-// end ends the call once: it emits CALL_HANGUP, forgets the call and
-// releases its media ports. It reports whether this call ended it. The
-// signalling toward the parties is the caller's job.
-func (c *call) end(h events.Hangup, l *leg) bool {
-	c.mu.Lock()
-	if c.state == stateEnded {
-		c.mu.Unlock()
-		return false
+// ended is how a call ends: what CALL_HANGUP reports, the leg it is about
+// (the caller's when nil), the reason phrase of the final response to a
+// caller still waiting, and the leg whose party left already (its BYE is
+// answered, so it is sent none).
+type ended struct {
+	events.Hangup
+	reason string
+	about  Leg
+	left   Leg
+}
+
+// terminate is the one way a call ends: it emits CALL_HANGUP, forgets the
+// call, stops its media, cancels the legs still ringing, and sends each
+// party what it needs (BYE once answered, the final response to a caller
+// still waiting). The owner then waits, in ending, for the ringing legs'
+// outcomes.
+func (c *call) terminate(e ended) state {
+	if c.state >= stateEnding {
+		return c.state
 	}
-	c.state = stateEnded
-	e := c.event(events.CallHangup, time.Now(), c.currentCalleeLocked(), l)
-	e.Hangup = &h
-	c.emitLocked(e)
-	relay := c.relay
-	c.mu.Unlock()
+	about := e.about
+	if about == nil {
+		about = c.a
+	}
+	ev := c.event(events.CallHangup, time.Now(), c.currentCallee(), about)
+	ev.Hangup = &e.Hangup
+	c.emit(ev)
+	for k := range c.timers {
+		c.stopTimer(timerKind(k))
+	}
+	c.stopPlay()
+	c.cancelLegs(nil)
 	c.stop()
 	c.p.forget(c)
-	// Outside mu: the relay's goroutines take mu to report DTMF.
-	if relay != nil {
-		relay.Close()
+	if c.br != nil {
+		c.br.relay.Close()
 	}
-	c.p.log.Debug("call ended", "call_uuid", c.id, "cause", h.Cause, "sip_code", h.SIPCode, "by", h.By)
-	return true
-}
-
-// onDTMF reports a digit from the relay as CALL_INPUT while answered.
-func (c *call) onDTMF(from media.Side, d media.Digit) {
-	at := time.Now()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.inputLocked(from, d, at)
-}
-
-func (c *call) inputLocked(from media.Side, d media.Digit, at time.Time) {
-	if c.state != stateAnswered {
-		return
+	c.p.log.Debug("call ended", "call_uuid", c.id, "cause", e.Cause, "sip_code", e.SIPCode, "by", e.By)
+	if !c.callerAnswered {
+		c.respondCaller(e.SIPCode, e.reason, e.By)
+	} else if e.left != Leg(c.a) {
+		c.hangupLeg(c.a)
 	}
-	l := c.a
-	if from == media.SideB {
-		l = c.answered
-	}
-	e := c.event(events.CallInput, at, c.currentCalleeLocked(), l)
-	e.Digit, e.DigitDuration, e.Party = d.Digit, d.Duration, l.party()
-	c.emitLocked(e)
-	if l == c.a && c.answered.internal {
-		// An IVR listens. A caller who presses faster than it routes
-		// loses nothing up to the buffer; beyond it, keys are only
-		// reported.
-		select {
-		case c.digits <- d:
-		default:
+	if c.br != nil {
+		if b := c.br.ends[media.SideB]; b != nil && b != e.left {
+			c.hangupLeg(b)
 		}
 	}
+	return stateEnding
 }
 
-// setHoldLocked records whether the party on l holds the call and emits
-// CALL_HOLD or CALL_UNHOLD when the call as a whole changes: held while
-// either party holds.
-func (c *call) setHoldLocked(l *leg, held bool, at time.Time) {
-	if c.state != stateAnswered {
-		return
-	}
-	before := c.held[0] || c.held[1]
-	c.held[l.side] = held
-	after := c.held[0] || c.held[1]
-	if before == after {
-		return
-	}
-	kind := events.CallHold
-	if !after {
-		kind = events.CallUnhold
-	}
-	e := c.event(kind, at, c.currentCalleeLocked(), l)
-	e.Party = l.party()
-	c.emitLocked(e)
+// fail ends a call that was not connected.
+func (c *call) fail(f failure) state {
+	return c.terminate(ended{Hangup: events.Hangup{Cause: f.cause, SIPCode: f.code, By: f.by}, reason: f.reason})
 }
 
-// hangupFrom ends an answered call on a BYE received on l and sends BYE to
-// the other party. A caller answered by an IVR may also hang up while the
-// IVR's choice rings: the ringing legs see the call end and stop.
-func (c *call) hangupFrom(l *leg) {
-	c.mu.Lock()
-	other := l.otherLocked()
-	up := c.state == stateAnswered || (l == c.a && c.callerUp && c.state != stateEnded)
-	c.mu.Unlock()
-	if !up || !c.end(events.Hangup{Cause: events.CauseNormalClearing, SIPCode: sip.StatusOK, By: l.party()}, l) {
-		return
+// respondCaller sends the final failure response to a caller still waiting.
+func (c *call) respondCaller(code int, reason string, by events.Party) {
+	var hdrs []sip.Header
+	if code == sip.StatusServiceUnavailable && by == events.Callee {
+		// A 503 means "this server is overloaded, try another" to the
+		// caller's phone (RFC 3261 §16.7 has proxies turn a relayed one
+		// into 500): it is the callee's or carrier's server that is.
+		hdrs = append(hdrs, warning("the callee answered 503 "+reason))
+		code, reason = sip.StatusInternalServerError, "Server Internal Error"
 	}
-	if other != nil {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.p.ctx), byeTimeout)
-		defer cancel()
-		other.bye(ctx)
+	if err := c.a.server.Respond(code, reason, nil, hdrs...); err != nil {
+		c.p.log.Debug("final response to caller", "call_uuid", c.id, "code", code, "err", err)
 	}
 }
 
 // byeTimeout bounds the wait for a BYE's answer.
 const byeTimeout = 10 * time.Second
 
-// hangupEarly answers the caller's BYE on a dialog that is not answered
-// yet (RFC 3261 §15: a caller may end an early dialog so) and has the
-// call's setup end it as a cancelled call. It reports false, leaving the
-// BYE to the usual path, once the caller is answered.
-func (c *call) hangupEarly(req *sip.Request, tx sip.ServerTransaction) bool {
-	c.mu.Lock()
-	early := !c.callerUp && c.state != stateEnded
-	c.mu.Unlock()
-	if !early {
-		return false
-	}
-	tx.Respond(sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil))
-	c.byeOnce.Do(func() { close(c.callerBye) })
-	return true
-}
-
-// bye sends BYE on the leg's dialog; an IVR has none.
-func (l *leg) bye(ctx context.Context) {
-	var err error
-	if l.server != nil {
-		err = l.server.Bye(ctx)
-	} else {
-		l.c.mu.Lock()
-		cs := l.client
-		l.c.mu.Unlock()
-		if cs != nil {
-			err = cs.Bye(ctx)
+// hangupLeg releases l on a goroutine of its own: the owner does not wait
+// for a party's answer to a BYE.
+func (c *call) hangupLeg(l Leg) {
+	c.p.wg.Add(1)
+	go func() {
+		defer c.p.wg.Done()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.p.ctx), byeTimeout)
+		defer cancel()
+		if err := l.hangup(ctx); err != nil {
+			c.p.log.Debug("bye", "call_uuid", c.id, "leg_uuid", l.ID(), "err", err)
 		}
-	}
-	if err != nil {
-		l.c.p.log.Debug("bye", "call_uuid", l.c.id, "leg_uuid", l.id, "err", err)
-	}
-}
-
-// shutdown ends the call because the PBX stops. A call still being set up
-// is ended by its setup goroutine, which watches the PBX's context.
-func (c *call) shutdown(ctx context.Context) {
-	c.mu.Lock()
-	answered := c.state == stateAnswered
-	other := c.answered
-	c.mu.Unlock()
-	if !answered {
-		return
-	}
-	if !c.end(events.Hangup{Cause: events.CauseSystemShutdown, SIPCode: sip.StatusOK, By: events.System}, c.a) {
-		return
-	}
-	var wg sync.WaitGroup
-	for _, l := range []*leg{c.a, other} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			l.bye(ctx)
-		}()
-	}
-	wg.Wait()
+	}()
 }
 
 // pbxAddr is the relay address the party on side s is told.
 func (c *call) pbxAddr(s media.Side) netip.AddrPort {
-	return netip.AddrPortFrom(c.p.cfg.advertise, uint16(c.relay.Port(s)))
+	return netip.AddrPortFrom(c.p.cfg.advertise, uint16(c.br.relay.Port(s)))
 }
 
-// sdpForLocked rewrites d for the party on l, bumping the version of the PBX's
-// description toward that party. c.mu held.
-func (c *call) sdpForLocked(l *leg, d *media.Description) ([]byte, error) {
+// sdpFor rewrites d for the party on l, bumping the version of the PBX's
+// description toward that party.
+func (c *call) sdpFor(l *dialogLeg, d *media.Description) ([]byte, error) {
 	l.origin.Version++
-	out, err := d.Rewrite(l.origin, c.pbxAddr(l.side))
+	out, err := d.Rewrite(l.origin, c.pbxAddr(l.side()))
 	if err == nil {
 		l.sdp = out
 	}
 	return out, err
 }
 
-func (c *call) channels() []Channel {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	legs := append([]*leg{c.a}, c.legs...)
-	out := make([]Channel, 0, len(legs))
-	for _, l := range legs {
-		ch := Channel{
-			CallUUID: c.id, LegUUID: l.id, Party: l.party(), Number: l.number, Direction: c.direction,
-			State: l.state, CreatedAt: l.created.UTC(),
-		}
-		if c.relay != nil && !l.internal {
-			ch.RTPPort = c.relay.Port(l.side)
-		}
-		switch {
-		case l.server != nil:
-			ch.Remote = l.server.InviteRequest.Source()
-		case l.internal:
-			ch.Remote = "ivr"
-		default:
-			ch.Remote = l.target.uri.String()
-		}
-		if c.state == stateAnswered && (l == c.a || l == c.answered) {
-			at := c.answeredAt.UTC()
-			ch.AnsweredAt = &at
-			if c.held[0] || c.held[1] {
-				ch.State = "held"
+// publish makes the API's view of the call's legs.
+func (c *call) publish() {
+	c.dirty = false
+	up := c.state == stateConnected || c.state == stateAppAnswered
+	out := make([]Channel, 0, len(c.legs))
+	for _, l := range c.legs {
+		ch := l.channel()
+		if up {
+			if _, ok := c.br.sideOf(l); ok {
+				at := c.answeredAt.UTC()
+				ch.AnsweredAt = &at
+				if c.br.isHeld() {
+					ch.State = "held"
+				}
 			}
 		}
 		out = append(out, ch)
 	}
-	return out
+	c.view.Store(&out)
+}
+
+func (c *call) channels() []Channel {
+	if v := c.view.Load(); v != nil {
+		return *v
+	}
+	return nil
+}
+
+// timerKind names a timer of the call; each kind runs at most once at a time.
+type timerKind int
+
+const (
+	timerRing  timerKind = iota // a ring step's timeout
+	timerDigit                  // an IVR's wait for a digit
+	numTimers
+)
+
+// setTimer (re)starts the timer of kind k: msgTimer after d.
+func (c *call) setTimer(k timerKind, d time.Duration) {
+	c.stopTimer(k)
+	gen := c.timerGen[k]
+	c.timers[k] = time.AfterFunc(d, func() { c.post(msgTimer{kind: k, gen: gen}) })
+}
+
+// stopTimer stops the timer of kind k; one already firing is ignored as
+// stale.
+func (c *call) stopTimer(k timerKind) {
+	if c.timers[k] != nil {
+		c.timers[k].Stop()
+		c.timers[k] = nil
+	}
+	c.timerGen[k]++
+}
+
+// fired reports whether m is the live timer of its kind.
+func (c *call) fired(m msgTimer) bool {
+	if m.gen != c.timerGen[m.kind] || c.timers[m.kind] == nil {
+		return false
+	}
+	c.timers[m.kind] = nil
+	c.timerGen[m.kind]++
+	return true
 }

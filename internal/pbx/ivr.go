@@ -2,7 +2,6 @@ package pbx
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -12,20 +11,25 @@ import (
 	"github.com/switchhook/switchhook/internal/media"
 )
 
-// ivr answers the caller for v (unless an IVR before it has), emits
-// CALL_ANSWER with v's number, plays v's prompt and waits for one digit. It
-// returns the route the digit leads to, or v's default when the digit has
-// no option or none comes in time; ok is false when the call is over,
-// including when there is no default to go to.
-func (c *call) ivr(v *dialplan.IVR) (next dialplan.Route, ok bool) {
-	l := c.newLeg(media.SideB, v.Number)
-	l.internal, l.state = true, "answered"
-	c.mu.Lock()
-	if c.state == stateEnded {
-		c.mu.Unlock()
-		return dialplan.Route{}, false
+// ivrRun is an IVR answering the call: its app leg plays the prompt and
+// the owner takes the caller's first digit.
+type ivrRun struct {
+	v   *dialplan.IVR
+	leg *appLeg
+	// started is set once the prompt plays: when the IVR is the first to
+	// answer the caller, only after the caller's ACK.
+	started bool
+}
+
+// enterIVR answers the caller with v (unless an app leg answered it
+// before), emits CALL_ANSWER with v's number and plays v's prompt.
+func (c *call) enterIVR(v *dialplan.IVR) state {
+	if c.ivrVisits == maxIVRVisits {
+		c.p.log.Warn("call went through too many IVRs; hanging up", "call_uuid", c.id, "ivr", v.Number)
+		return c.terminate(ended{Hangup: events.Hangup{Cause: events.CauseNormalClearing, SIPCode: sip.StatusOK, By: events.System}})
 	}
-	first := !c.callerUp
+	c.ivrVisits++
+	first := !c.callerAnswered
 	var body []byte
 	if first {
 		// The PBX plays one codec: it answers with the caller's first
@@ -34,124 +38,116 @@ func (c *call) ivr(v *dialplan.IVR) (next dialplan.Route, ok bool) {
 		codec, err := c.offer.Narrow()
 		if err == nil {
 			c.codec = codec
-			body, err = c.sdpForLocked(c.a, c.offer)
+			body, err = c.sdpFor(c.a, c.offer)
 		}
 		if err != nil {
-			c.mu.Unlock()
 			c.p.log.Info("cannot answer caller for ivr", "call_uuid", c.id, "ivr", v.Number, "err", err)
-			c.fail(failure{sip.StatusNotAcceptableHere, "Not Acceptable Here", causeIncompatibleDestination, events.System})
-			return dialplan.Route{}, false
+			return c.fail(failure{sip.StatusNotAcceptableHere, "Not Acceptable Here", causeIncompatibleDestination, events.System})
 		}
 	}
+	l := newAppLeg(c, v.Number)
 	c.legs = append(c.legs, l)
-	c.state, c.answered, c.answeredAt, c.callerUp = stateAnswered, l, time.Now(), true
-	c.held = [2]bool{}
-	c.a.state = "answered"
-	c.emitLocked(c.event(events.CallAnswer, c.answeredAt, v.Number, l))
-	c.mu.Unlock()
+	c.br.join(media.SideB, l)
+	c.br.held = [2]bool{}
+	c.answeredAt = time.Now()
+	c.a.state = LegAnswered
+	c.ivr = &ivrRun{v: v, leg: l}
+	c.emit(c.event(events.CallAnswer, c.answeredAt, v.Number, l))
 	if first {
-		if err := c.a.server.RespondSDP(body); err != nil {
-			// The caller cancelled as the IVR answered, or sent no ACK.
-			h := events.Hangup{Cause: events.CauseRecoveryOnTimerExpire, SIPCode: sip.StatusRequestTimeout, By: events.System}
-			if errors.Is(context.Cause(c.a.server.Context()), sip.ErrTransactionCanceled) {
-				h = events.Hangup{Cause: events.CauseOriginatorCancel, SIPCode: sip.StatusRequestTerminated, By: events.Caller}
-			}
-			c.hangup(h)
-			return dialplan.Route{}, false
-		}
+		c.answerCaller(body)
+	} else {
+		c.playPrompt()
 	}
+	return stateAppAnswered
+}
 
-	digit, ok := c.collect(v)
-	if !ok {
-		return dialplan.Route{}, false
+// playPrompt plays the IVR's prompt once; msgPlayed starts its wait for a
+// digit.
+func (c *call) playPrompt() {
+	if c.ivr == nil || c.ivr.started {
+		return
 	}
+	c.ivr.started = true
+	c.play(c.p.cfg.prompts[c.ivr.v.Number], false, true)
+}
+
+// ivrChose routes the call where the caller's digit leads: the IVR's
+// option for it, else its default ("" is no digit in time). No default
+// hangs up.
+func (c *call) ivrChose(digit string) state {
+	v := c.ivr.v
 	to, chosen := v.Options[digit]
 	if !chosen {
 		to = v.Default
 	}
 	c.p.log.Debug("ivr routes", "call_uuid", c.id, "ivr", v.Number, "digit", digit, "to", to)
 	if to == "" {
-		c.hangup(events.Hangup{Cause: events.CauseNormalClearing, SIPCode: sip.StatusOK, By: events.System})
-		return dialplan.Route{}, false
+		return c.terminate(ended{Hangup: events.Hangup{Cause: events.CauseNormalClearing, SIPCode: sip.StatusOK, By: events.System}})
 	}
-	// Options are checked against the plan when the PBX is made.
-	next, _ = c.p.cfg.plan.Local(to)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.state == stateEnded {
-		return dialplan.Route{}, false
-	}
+	c.stopPlay()
+	c.stopTimer(timerDigit)
 	// The IVR leaves; until its choice answers, events name the number
 	// being reached.
-	l.state = "done"
-	c.state, c.answered, c.dest = stateRinging, nil, to
-	return next, true
+	c.ivr.leg.state = LegDone
+	c.ivr = nil
+	c.br.join(media.SideB, nil)
+	c.dest = to
+	c.dirty = true
+	// Options are checked against the plan when the PBX is made.
+	next, _ := c.p.cfg.plan.Local(to)
+	c.startRoute(next)
+	return c.walk()
 }
 
-// collect plays v's prompt to the caller and returns the first digit the
-// caller presses, during the prompt or within v's digit timeout after it;
-// "" when none comes. ok is false when the call ends first.
-func (c *call) collect(v *dialplan.IVR) (digit string, ok bool) {
-	played := make(chan struct{})
-	stop := c.playNotify(c.p.cfg.prompts[v.Number], false, played)
-	defer stop()
-	var timeout <-chan time.Time
-	for {
-		select {
-		case d := <-c.digits:
-			return d.Digit, true
-		case <-played:
-			played = nil
-			t := time.NewTimer(v.DigitTimeout)
-			defer t.Stop()
-			timeout = t.C
-		case <-timeout:
-			return "", true
-		case <-c.ctx.Done():
-			return "", false
-		}
-	}
+// playback is a prompt playing to the caller.
+type playback struct {
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 // play plays pr to the caller on a goroutine of its own, over and over when
-// loop is set, until the returned stop is called (which waits for it) or
-// the call ends.
-func (c *call) play(pr *media.Prompt, loop bool) (stop func()) {
-	return c.playNotify(pr, loop, nil)
-}
-
-// playNotify is play that closes played, when not nil, once the prompt has
-// stopped playing.
-func (c *call) playNotify(pr *media.Prompt, loop bool, played chan<- struct{}) (stop func()) {
+// loop is set, until stopPlay or the call's end; notify posts msgPlayed
+// once it has stopped playing by itself (also when playing fails: the
+// caller still gets the digit timeout to answer in). One prompt plays at a
+// time.
+func (c *call) play(pr *media.Prompt, loop, notify bool) {
+	c.stopPlay()
 	ctx, cancel := context.WithCancel(c.ctx)
-	c.mu.Lock()
-	relay, codec := c.relay, c.codec
-	c.mu.Unlock()
+	c.playGen++
+	gen, relay, codec := c.playGen, c.br.relay, c.codec
 	done := make(chan struct{})
+	c.playing = &playback{cancel: cancel, done: done}
 	c.p.wg.Add(1)
 	go func() {
 		defer c.p.wg.Done()
 		defer close(done)
-		if played != nil {
-			// Also when playing fails: the caller still gets the digit
-			// timeout to answer in.
-			defer close(played)
-		}
 		for {
 			err := relay.Play(ctx, media.SideA, pr, codec)
 			if err != nil {
 				if ctx.Err() == nil {
 					c.p.log.Info("play to caller", "call_uuid", c.id, "err", err)
 				}
-				return
+				break
 			}
 			if !loop {
-				return
+				break
+			}
+		}
+		if notify {
+			select {
+			case c.inbox <- msgPlayed{gen: gen}:
+			case <-ctx.Done():
 			}
 		}
 	}()
-	return func() {
-		cancel()
-		<-done
+}
+
+// stopPlay stops what plays and waits until it has.
+func (c *call) stopPlay() {
+	if c.playing == nil {
+		return
 	}
+	c.playing.cancel()
+	<-c.playing.done
+	c.playing = nil
 }

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/switchhook/switchhook/internal/events"
-	"github.com/switchhook/switchhook/internal/media"
 )
 
 func envInt(t *testing.T, name string, def int) int {
@@ -164,12 +163,12 @@ func cpuTicks(pid int) int64 {
 // liveCalls makes a PBX that only keeps books, with n answered calls of two
 // dialogs each, and returns it and its calls.
 func liveCalls(n int) (*PBX, []*call) {
-	p := &PBX{calls: map[string]*call{}, dialogs: map[string]*leg{}}
+	p := &PBX{calls: map[string]*call{}, dialogs: map[string]*dialogLeg{}}
 	calls := make([]*call, n)
 	for i := range calls {
 		c := &call{p: p, id: fmt.Sprintf("call-%d", i)}
-		c.a = &leg{c: c, side: media.SideA}
-		b := &leg{c: c, side: media.SideB}
+		c.a = &dialogLeg{c: c}
+		b := &dialogLeg{c: c}
 		p.calls[c.id] = c
 		p.addDialog(c.id+"/a", c.a)
 		p.addDialog(c.id+"/b", b)
@@ -203,10 +202,10 @@ func BenchmarkCallEnd(b *testing.B) {
 	p, _ := liveCalls(1000)
 	for i := 0; b.Loop(); i++ {
 		c := &call{p: p, id: fmt.Sprintf("extra-%d", i)}
-		c.a = &leg{c: c, side: media.SideA}
+		c.a = &dialogLeg{c: c}
 		p.calls[c.id] = c
 		p.addDialog(c.id+"/a", c.a)
-		p.addDialog(c.id+"/b", &leg{c: c, side: media.SideB})
+		p.addDialog(c.id+"/b", &dialogLeg{c: c})
 		p.forget(c)
 	}
 }

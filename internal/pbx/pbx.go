@@ -51,7 +51,8 @@ type PBX struct {
 	ports      *media.PortPool
 	transports map[string]*transport
 
-	// wg counts the goroutines calls start (call setup, B-legs, hangups).
+	// wg counts the calls' owners and the goroutines they start (callee
+	// INVITEs, BYEs, prompts, relayed requests).
 	wg sync.WaitGroup
 	// gwWG counts the gateways' registration goroutines, which withdraw
 	// their registrations as the PBX stops, before its SIP stack closes.
@@ -61,7 +62,7 @@ type PBX struct {
 	addrs   []string
 	closing bool
 	calls   map[string]*call
-	dialogs map[string]*leg
+	dialogs map[string]*dialogLeg
 }
 
 // transport is how the PBX sends on one SIP transport.
@@ -96,7 +97,7 @@ func New(cfg Config, logger *slog.Logger, m *metrics.Metrics) (*PBX, error) {
 		domain:  c.Domain,
 		ready:   make(chan struct{}),
 		calls:   make(map[string]*call),
-		dialogs: make(map[string]*leg),
+		dialogs: make(map[string]*dialogLeg),
 	}
 	if p.domain == "" {
 		p.domain = c.advertise.String()
@@ -313,27 +314,14 @@ func (p *PBX) transportFor(network string) *transport {
 	return nil
 }
 
-// shutdown hangs up every live call and waits, within shutdownGrace, for
-// their goroutines.
+// shutdown waits, within shutdownGrace, for the live calls to end: each
+// call's owner sees the PBX's context end and hangs up (SYSTEM_SHUTDOWN).
 func (p *PBX) shutdown() {
 	p.mu.Lock()
 	p.closing = true
-	calls := make([]*call, 0, len(p.calls))
-	for _, c := range p.calls {
-		calls = append(calls, c)
-	}
 	p.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	var wg sync.WaitGroup
-	for _, c := range calls {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c.shutdown(ctx)
-		}()
-	}
-	wg.Wait()
 	done := make(chan struct{})
 	go func() {
 		p.wg.Wait()
@@ -353,7 +341,7 @@ func (p *PBX) emitCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(p.ctx), 10*time.Second)
 }
 
-// addCall records a new call and counts its setup goroutine in p.wg, under
+// addCall records a new call and counts its owner in p.wg, under
 // the same lock as shutdown sets closing, so no call starts unseen by it.
 func (p *PBX) addCall(c *call) bool {
 	p.mu.Lock()
@@ -366,7 +354,7 @@ func (p *PBX) addCall(c *call) bool {
 	return true
 }
 
-func (p *PBX) addDialog(id string, l *leg) {
+func (p *PBX) addDialog(id string, l *dialogLeg) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.dialogs[id] = l
@@ -388,7 +376,7 @@ func (p *PBX) forget(c *call) {
 // lookup finds the leg an in-dialog request belongs to: a request from the
 // caller carries our tag in To (UAS view), one from a callee in To as well
 // but its dialog was made from our INVITE (UAC view).
-func (p *PBX) lookup(req *sip.Request) *leg {
+func (p *PBX) lookup(req *sip.Request) *dialogLeg {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if id, err := sip.DialogIDFromRequestUAS(req); err == nil {

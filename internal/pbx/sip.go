@@ -27,10 +27,10 @@ func (p *PBX) routes(srv *sipgo.Server) {
 	srv.OnRegister(p.guard(p.handleRegister))
 	srv.OnInvite(p.guard(p.handleInvite))
 	srv.OnAck(p.guard(p.handleAck))
-	srv.OnBye(p.guard(p.handleBye))
+	srv.OnBye(p.guard(p.handleInDialog))
 	srv.OnCancel(p.guard(p.handleCancel))
-	srv.OnInfo(p.guard(p.handleInfo))
-	srv.OnUpdate(p.guard(p.handleUpdate))
+	srv.OnInfo(p.guard(p.handleInDialog))
+	srv.OnUpdate(p.guard(p.handleInDialog))
 	srv.OnOptions(p.guard(p.handleOptions))
 	srv.OnNoRoute(p.guard(p.handleUnknown))
 }
@@ -145,69 +145,36 @@ func (p *PBX) handleRegister(req *sip.Request, tx sip.ServerTransaction) {
 
 func (p *PBX) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if _, ok := req.To().Params.Get("tag"); ok {
-		l := p.lookup(req)
-		if l == nil {
-			respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", "")
-			return
-		}
-		l.c.update(l, req, tx)
+		p.handleInDialog(req, tx)
 		return
 	}
 	p.handleNewInvite(req, tx)
 }
 
-func (p *PBX) handleUpdate(req *sip.Request, tx sip.ServerTransaction) {
+// handleInDialog hands a request of a call's dialog (BYE, re-INVITE,
+// UPDATE, INFO) to the call's owner.
+func (p *PBX) handleInDialog(req *sip.Request, tx sip.ServerTransaction) {
 	l := p.lookup(req)
 	if l == nil {
 		respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", "")
 		return
 	}
-	l.c.update(l, req, tx)
+	l.c.deliver(l, req, tx)
 }
 
 func (p *PBX) handleAck(req *sip.Request, tx sip.ServerTransaction) {
-	// An ACK to the caller's 2xx confirms the A-leg; ACKs of re-INVITEs
-	// and stray ones need nothing.
+	// An ACK to the caller's 2xx confirms the caller's dialog; ACKs of
+	// re-INVITEs and stray ones need nothing. sipgo's dialog takes it from
+	// any goroutine, and the owner hears of it from the answer it waits on.
 	if l := p.lookup(req); l != nil && l.server != nil {
 		l.server.ReadAck(req, tx)
 	}
-}
-
-func (p *PBX) handleBye(req *sip.Request, tx sip.ServerTransaction) {
-	l := p.lookup(req)
-	if l == nil {
-		respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", "")
-		return
-	}
-	if l.server != nil && l.c.hangupEarly(req, tx) {
-		return
-	}
-	var err error
-	if l.server != nil {
-		err = l.server.ReadBye(req, tx)
-	} else if cs := l.clientSession(); cs != nil {
-		err = cs.ReadBye(req, tx)
-	}
-	if err != nil {
-		respond(tx, req, sip.StatusBadRequest, "Bad Request", err.Error())
-		return
-	}
-	l.c.hangupFrom(l)
 }
 
 func (p *PBX) handleCancel(req *sip.Request, tx sip.ServerTransaction) {
 	// A CANCEL that matches a pending INVITE is answered by sipgo's
 	// transaction layer; one that reaches here matches nothing.
 	respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", "")
-}
-
-func (p *PBX) handleInfo(req *sip.Request, tx sip.ServerTransaction) {
-	l := p.lookup(req)
-	if l == nil {
-		respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", "")
-		return
-	}
-	l.c.info(l, req, tx)
 }
 
 func (p *PBX) handleOptions(req *sip.Request, tx sip.ServerTransaction) {

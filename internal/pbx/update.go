@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/switchhook/switchhook/internal/events"
 	"github.com/switchhook/switchhook/internal/media"
 )
 
@@ -18,125 +18,50 @@ import (
 // in-dialog request (a re-INVITE may ring a user for a while).
 const relayTimeout = 32 * time.Second
 
-func (l *leg) clientSession() *sipgo.DialogClientSession {
-	l.c.mu.Lock()
-	defer l.c.mu.Unlock()
-	return l.client
+// inDialog handles a request of a party bridged in an answered call.
+func (c *call) inDialog(r *request) state {
+	side, ok := c.br.sideOf(r.leg)
+	if !ok {
+		r.reply(sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", "")
+		return c.state
+	}
+	switch r.req.Method {
+	case sip.BYE:
+		return c.byeFrom(r)
+	case sip.INFO:
+		return c.info(r, side)
+	}
+	c.offerFrom(r, side)
+	return c.state
 }
 
-// dialog is the sipgo dialog of the leg.
-func (l *leg) dialog() *sipgo.Dialog {
-	if l.server != nil {
-		return &l.server.Dialog
-	}
-	return &l.clientSession().Dialog
-}
-
-// contact is the PBX's Contact toward the party on the leg.
-func (l *leg) contact() *sip.ContactHeader {
-	network := l.target.transport
-	if l.server != nil {
-		network = l.server.InviteRequest.Transport()
-	}
-	return &l.c.p.transportFor(network).ua.ContactHDR
-}
-
-// request sends an in-dialog request to the party on the leg and waits for
-// the final response.
-func (l *leg) request(ctx context.Context, method sip.RequestMethod, contentType string, body []byte) (*sip.Response, error) {
-	build := func(target sip.Uri) *sip.Request {
-		req := sip.NewRequest(method, *target.Clone())
-		if body != nil {
-			req.AppendHeader(sip.NewHeader("Content-Type", contentType))
-			req.SetBody(body)
-		}
-		return req
-	}
-	if l.server != nil {
-		return l.server.Do(ctx, build(l.server.InviteRequest.Contact().Address))
-	}
-	cs := l.clientSession()
-	target := cs.InviteRequest.Recipient
-	if ct := cs.InviteResponse.Contact(); ct != nil {
-		target = ct.Address
-	}
-	return cs.Do(ctx, build(target))
-}
-
-// ack acknowledges the 2xx of a re-INVITE the PBX sent on the leg.
-func (l *leg) ack(res *sip.Response) error {
-	if l.server != nil {
-		return l.server.WriteRequest(sip.NewRequest(sip.ACK, *l.server.InviteRequest.Contact().Address.Clone()))
-	}
-	cs := l.clientSession()
-	target := cs.InviteRequest.Recipient
-	if ct := res.Contact(); ct != nil {
-		target = ct.Address
-	} else if ct := cs.InviteResponse.Contact(); ct != nil {
-		target = ct.Address
-	}
-	return cs.WriteRequest(sip.NewRequest(sip.ACK, *target.Clone()))
-}
-
-// connected checks that the request on l belongs to the answered call and
-// marks an offer in progress when offer is set; it answers the request
-// itself and returns nil otherwise. c.mu must not be held.
-func (c *call) connected(l *leg, req *sip.Request, tx sip.ServerTransaction, offer bool) *leg {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	switch {
-	case c.state == stateEnded:
-		respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", "")
-		return nil
-	case c.state != stateAnswered || (l != c.a && l != c.answered):
-		respond(tx, req, sip.StatusRequestPending, "Request Pending", "the call is not answered yet")
-		return nil
-	case offer && c.updating:
+// offerFrom relays an offer, in a re-INVITE or UPDATE from the party on
+// side, to the other end of the bridge; msgRelayed brings its answer back.
+// An app leg answers it at once: the PBX plays on as it answered, to
+// wherever the party now receives.
+func (c *call) offerFrom(r *request, side media.Side) {
+	l := r.leg
+	if c.br.updating {
 		// Two offers crossing (RFC 3261 §14.2): the client retries.
-		res := sip.NewResponseFromRequest(req, sip.StatusRequestPending, "Request Pending", nil)
+		res := sip.NewResponseFromRequest(r.req, sip.StatusRequestPending, "Request Pending", nil)
 		res.AppendHeader(sip.NewHeader("Retry-After", strconv.Itoa(1+rand.IntN(2))))
-		tx.Respond(res)
-		return nil
-	}
-	if offer {
-		c.updating = true
-	}
-	return l.otherLocked()
-}
-
-func (c *call) doneUpdating() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.updating = false
-}
-
-// update relays an offer, in a re-INVITE or UPDATE from the party on l, to
-// the other party and its answer back, moving the relay to the addresses
-// they give and emitting CALL_HOLD or CALL_UNHOLD when the call changes.
-func (c *call) update(l *leg, req *sip.Request, tx sip.ServerTransaction) {
-	at := time.Now()
-	other := c.connected(l, req, tx, true)
-	if other == nil {
+		r.respond(res)
 		return
 	}
-	defer c.doneUpdating()
-	if err := l.dialog().ReadRequest(req, tx); err != nil {
-		res := sip.NewResponseFromRequest(req, sip.StatusInternalServerError, "Server Internal Error", nil)
+	if err := l.dialog().ReadRequest(r.req, r.tx); err != nil {
+		res := sip.NewResponseFromRequest(r.req, sip.StatusInternalServerError, "Server Internal Error", nil)
 		res.AppendHeader(sip.NewHeader("Retry-After", strconv.Itoa(rand.IntN(10))))
 		res.AppendHeader(warning(err.Error()))
-		tx.Respond(res)
+		r.respond(res)
 		return
 	}
-	if len(req.Body()) == 0 {
+	if len(r.req.Body()) == 0 {
 		// A session refresh without an offer: the description is
 		// unchanged, so the PBX answers with its own, as it stands.
-		c.mu.Lock()
-		body := l.sdp
-		c.mu.Unlock()
-		c.respondSDP(l, req, tx, body)
+		c.respondSDP(r, l.sdp)
 		return
 	}
-	offer, err := media.ParseSDP(req.Body())
+	offer, err := media.ParseSDP(r.req.Body())
 	var s media.Stream
 	if err == nil {
 		s, err = offer.Audio()
@@ -145,128 +70,190 @@ func (c *call) update(l *leg, req *sip.Request, tx sip.ServerTransaction) {
 		err = offer.KeepRelayable()
 	}
 	if err != nil {
-		respond(tx, req, sip.StatusNotAcceptableHere, "Not Acceptable Here", err.Error())
+		r.reply(sip.StatusNotAcceptableHere, "Not Acceptable Here", err.Error())
 		return
 	}
-	if other.internal {
-		// The caller's offer to an IVR: the PBX plays on as it answered,
-		// to wherever the caller now receives, and hold is seen as ever.
-		c.mu.Lock()
-		c.relay.SetRemote(l.side, s.Addr, s.EventRates())
-		c.setHoldLocked(l, s.Held(), at)
-		body := l.sdp
-		c.mu.Unlock()
-		c.respondSDP(l, req, tx, body)
+	other, ok := c.br.other(side).(*dialogLeg)
+	if !ok {
+		c.br.relay.SetRemote(side, s.Addr, s.EventRates())
+		c.setHold(l, s.Held(), r.at)
+		c.respondSDP(r, l.sdp)
 		return
 	}
-	c.mu.Lock()
-	body, err := c.sdpForLocked(other, offer)
-	c.mu.Unlock()
+	body, err := c.sdpFor(other, offer)
 	if err != nil {
-		respond(tx, req, sip.StatusInternalServerError, "Server Internal Error", err.Error())
+		r.reply(sip.StatusInternalServerError, "Server Internal Error", err.Error())
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.p.ctx), relayTimeout)
-	defer cancel()
-	res, err := other.request(ctx, req.Method, "application/sdp", body)
-	if err != nil {
-		c.p.log.Info("relay offer", "call_uuid", c.id, "method", req.Method, "err", err)
-		respond(tx, req, sip.StatusRequestTimeout, "Request Timeout", "the other party did not answer the offer")
-		return
+	c.br.updating = true
+	c.relayRequest(r, other, s, "application/sdp", body)
+}
+
+// relayRequest sends r's method to the party on to, on a goroutine of its
+// own so the owner goes on meanwhile, and posts the answer back. A call
+// that ends meanwhile cancels it; when the owner is gone, the request is
+// answered here.
+func (c *call) relayRequest(r *request, to *dialogLeg, offer media.Stream, contentType string, body []byte) {
+	c.p.wg.Add(1)
+	go func() {
+		defer c.p.wg.Done()
+		ctx, cancel := context.WithTimeout(c.ctx, relayTimeout)
+		defer cancel()
+		res, err := to.request(ctx, r.req.Method, contentType, body)
+		if err == nil && res.IsSuccess() && r.req.Method == sip.INVITE {
+			if err := to.ack(res); err != nil {
+				c.p.log.Info("ack relayed re-INVITE", "call_uuid", c.id, "err", err)
+			}
+		}
+		if !c.post(msgRelayed{r: r, to: to, offer: offer, res: res, err: err}) {
+			r.reply(sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", "")
+		}
+	}()
+}
+
+// onRelayed answers a relayed request with what the other party answered;
+// for an offer, it moves the relay to the addresses both parties gave and
+// emits CALL_HOLD or CALL_UNHOLD when the call changes.
+func (c *call) onRelayed(m msgRelayed) state {
+	r := m.r
+	if r.req.Method == sip.INFO {
+		if m.err != nil {
+			r.reply(sip.StatusRequestTimeout, "Request Timeout", fmt.Sprintf("the other party did not answer the INFO: %v", m.err))
+			return c.state
+		}
+		r.respond(sip.NewResponseFromRequest(r.req, m.res.StatusCode, m.res.Reason, nil))
+		return c.state
 	}
-	if !res.IsSuccess() {
-		// The other party refused: the caller of the offer hears why,
-		// and nothing changes.
-		fwd := sip.NewResponseFromRequest(req, res.StatusCode, res.Reason, nil)
-		if h := res.GetHeader("Retry-After"); h != nil {
+	c.br.updating = false
+	side, ok := c.br.sideOf(r.leg)
+	if !ok || c.br.other(side) != Leg(m.to) {
+		r.reply(sip.StatusRequestTimeout, "Request Timeout", "the call changed while the offer was relayed")
+		return c.state
+	}
+	if m.err != nil {
+		c.p.log.Info("relay offer", "call_uuid", c.id, "method", r.req.Method, "err", m.err)
+		r.reply(sip.StatusRequestTimeout, "Request Timeout", "the other party did not answer the offer")
+		return c.state
+	}
+	if !m.res.IsSuccess() {
+		// The other party refused: the party that offered hears why, and
+		// nothing changes.
+		fwd := sip.NewResponseFromRequest(r.req, m.res.StatusCode, m.res.Reason, nil)
+		if h := m.res.GetHeader("Retry-After"); h != nil {
 			fwd.AppendHeader(sip.HeaderClone(h))
 		}
-		tx.Respond(fwd)
-		return
+		r.respond(fwd)
+		return c.state
 	}
-	if req.Method == sip.INVITE {
-		if err := other.ack(res); err != nil {
-			c.p.log.Info("ack relayed re-INVITE", "call_uuid", c.id, "err", err)
-		}
-	}
-	answer, err := media.ParseSDP(res.Body())
+	answer, err := media.ParseSDP(m.res.Body())
 	var as media.Stream
 	if err == nil {
 		as, err = answer.Audio()
 	}
 	if err != nil {
 		c.p.log.Info("unusable answer to relayed offer", "call_uuid", c.id, "err", err)
-		respond(tx, req, sip.StatusNotAcceptableHere, "Not Acceptable Here", "the other party answered with "+err.Error())
-		return
+		r.reply(sip.StatusNotAcceptableHere, "Not Acceptable Here", "the other party answered with "+err.Error())
+		return c.state
 	}
-	c.mu.Lock()
-	c.relay.SetRemote(other.side, as.Addr, as.EventRates())
-	c.relay.SetRemote(l.side, s.Addr, s.EventRates())
-	out, err := c.sdpForLocked(l, answer)
-	if err == nil {
-		c.setHoldLocked(l, s.Held(), at)
-	}
-	c.mu.Unlock()
+	c.br.relay.SetRemote(1-side, as.Addr, as.EventRates())
+	c.br.relay.SetRemote(side, m.offer.Addr, m.offer.EventRates())
+	out, err := c.sdpFor(r.leg, answer)
 	if err != nil {
-		respond(tx, req, sip.StatusInternalServerError, "Server Internal Error", err.Error())
-		return
+		r.reply(sip.StatusInternalServerError, "Server Internal Error", err.Error())
+		return c.state
 	}
-	c.respondSDP(l, req, tx, out)
+	c.setHold(r.leg, m.offer.Held(), r.at)
+	c.respondSDP(r, out)
+	return c.state
 }
 
-func (c *call) respondSDP(l *leg, req *sip.Request, tx sip.ServerTransaction, body []byte) {
-	res := sip.NewSDPResponseFromRequest(req, body)
-	res.AppendHeader(l.contact())
-	tx.Respond(res)
+func (c *call) respondSDP(r *request, body []byte) {
+	res := sip.NewSDPResponseFromRequest(r.req, body)
+	res.AppendHeader(r.leg.contact())
+	r.respond(res)
 }
 
 // info reports a DTMF digit a SIP INFO carries (diago would answer it 406)
-// and relays the INFO, DTMF or not, to the other party.
-func (c *call) info(l *leg, req *sip.Request, tx sip.ServerTransaction) {
-	at := time.Now()
-	other := c.connected(l, req, tx, false)
-	if other == nil {
-		return
-	}
-	if err := l.dialog().ReadRequest(req, tx); err != nil {
-		respond(tx, req, sip.StatusInternalServerError, "Server Internal Error", err.Error())
-		return
+// and relays the INFO, DTMF or not, to the other party; an app leg takes
+// the digit itself.
+func (c *call) info(r *request, side media.Side) state {
+	if err := r.leg.dialog().ReadRequest(r.req, r.tx); err != nil {
+		r.reply(sip.StatusInternalServerError, "Server Internal Error", err.Error())
+		return c.state
 	}
 	contentType := ""
-	if ct := req.ContentType(); ct != nil {
+	if ct := r.req.ContentType(); ct != nil {
 		contentType = ct.Value()
 	}
+	other, relayed := c.br.other(side).(*dialogLeg)
+	next := c.state
 	if isDTMFInfo(contentType) {
-		d, err := media.ParseINFO(contentType, req.Body())
+		d, err := media.ParseINFO(contentType, r.req.Body())
 		if err != nil {
-			respond(tx, req, sip.StatusBadRequest, "Bad Request", err.Error())
-			return
+			r.reply(sip.StatusBadRequest, "Bad Request", err.Error())
+			return c.state
 		}
-		c.mu.Lock()
-		c.inputLocked(l.side, d, at)
-		c.mu.Unlock()
+		if !relayed {
+			// Answer before the app leg acts on the digit: what it does
+			// next (an IVR routing) may take a while.
+			r.respond(sip.NewResponseFromRequest(r.req, sip.StatusOK, "OK", nil))
+		}
+		next = c.input(side, d, r.at)
 	}
-	if other.internal {
-		// An IVR takes the digit itself; there is no one to relay to.
-		tx.Respond(sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil))
-		return
+	if !relayed {
+		r.respond(sip.NewResponseFromRequest(r.req, sip.StatusOK, "OK", nil))
+		return next
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.p.ctx), relayTimeout)
-	defer cancel()
 	var body []byte
-	if len(req.Body()) > 0 {
-		body = req.Body()
+	if len(r.req.Body()) > 0 {
+		body = r.req.Body()
 	}
-	res, err := other.request(ctx, sip.INFO, contentType, body)
-	if err != nil {
-		respond(tx, req, sip.StatusRequestTimeout, "Request Timeout", fmt.Sprintf("the other party did not answer the INFO: %v", err))
-		return
-	}
-	tx.Respond(sip.NewResponseFromRequest(req, res.StatusCode, res.Reason, nil))
+	c.relayRequest(r, other, media.Stream{}, contentType, body)
+	return next
 }
 
 func isDTMFInfo(contentType string) bool {
 	ct, _, _ := strings.Cut(strings.ToLower(contentType), ";")
 	ct = strings.TrimSpace(ct)
 	return ct == "application/dtmf-relay" || ct == "application/dtmf"
+}
+
+// input reports a digit from the party on side as CALL_INPUT; an IVR
+// listening to the caller takes it as its choice.
+func (c *call) input(side media.Side, d media.Digit, at time.Time) state {
+	l := c.br.ends[side]
+	if l == nil {
+		return c.state
+	}
+	e := c.event(events.CallInput, at, c.currentCallee(), l)
+	e.Digit, e.DigitDuration, e.Party = d.Digit, d.Duration, l.Party()
+	c.emit(e)
+	if c.ivr != nil && side == media.SideA {
+		return c.ivrChose(d.Digit)
+	}
+	return c.state
+}
+
+// setHold records whether the party on l holds the call and emits
+// CALL_HOLD or CALL_UNHOLD when the call as a whole changes: held while
+// either party holds.
+func (c *call) setHold(l Leg, held bool, at time.Time) {
+	side, ok := c.br.sideOf(l)
+	if !ok {
+		return
+	}
+	before := c.br.isHeld()
+	c.br.held[side] = held
+	after := c.br.isHeld()
+	if before == after {
+		return
+	}
+	kind := events.CallHold
+	if !after {
+		kind = events.CallUnhold
+	}
+	e := c.event(kind, at, c.currentCallee(), l)
+	e.Party = l.Party()
+	c.emit(e)
+	c.dirty = true
 }
