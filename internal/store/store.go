@@ -94,6 +94,18 @@ type Store interface {
 	// calls older than before; it keeps events whose deliveries are pending.
 	Purge(ctx context.Context, before time.Time) (int, error)
 
+	// SetForward stores the call forwarding set through the API for
+	// f.Number, replacing what was set before; UpdatedAt defaults to now.
+	SetForward(ctx context.Context, f *Forward) error
+	// GetForward returns the forwarding set for an extension, or
+	// ErrNotFound when none is (the config's applies).
+	GetForward(ctx context.Context, number string) (*Forward, error)
+	// ListForwards returns every forwarding set, by number.
+	ListForwards(ctx context.Context) ([]*Forward, error)
+	// DeleteForward removes the forwarding set for number, so that the
+	// config's applies again; ErrNotFound when none was set.
+	DeleteForward(ctx context.Context, number string) error
+
 	// PendingCount counts pending deliveries (the queue depth).
 	PendingCount(ctx context.Context) (int, error)
 
@@ -256,13 +268,14 @@ type EventFilter struct {
 }
 
 // CallFilter selects calls, newest first. Number matches the caller or the
-// destination exactly.
+// destination exactly; Session the call_session_uuid.
 type CallFilter struct {
-	Number string
-	Since  time.Time
-	Until  time.Time
-	Kind   events.Kind // calls that have an event of this kind
-	Limit  int
+	Number  string
+	Session string
+	Since   time.Time
+	Until   time.Time
+	Kind    events.Kind // calls that have an event of this kind
+	Limit   int
 }
 
 // DeliveryFilter selects deliveries, newest first.
@@ -279,4 +292,16 @@ type ReplayFilter struct {
 	Since time.Time
 	Until time.Time
 	Kinds []events.Kind
+}
+
+// Forward is an extension's call forwarding as set through the API: each
+// target a number, empty for none.
+type Forward struct {
+	Number        string // the extension
+	Unconditional string
+	UserBusy      string
+	NoAnswer      string
+	NoAnswerAfter time.Duration // 0: the default delay
+	Unavailable   string
+	UpdatedAt     time.Time
 }

@@ -66,3 +66,14 @@ func ValidateEvent(e *events.Event) error {
 	}
 	return nil
 }
+
+// Validate reports the first field of f a store must not keep.
+func (f *Forward) Validate() error {
+	if f.Number == "" {
+		return errors.New("forward: number is empty")
+	}
+	if f.NoAnswerAfter < 0 {
+		return fmt.Errorf("forward %s: no_answer_after %v is negative", f.Number, f.NoAnswerAfter)
+	}
+	return nil
+}

@@ -244,6 +244,9 @@ func (s *Store) ListCalls(ctx context.Context, f store.CallFilter) ([]*store.Cal
 	if f.Number != "" {
 		w.Add("(caller_id_number = ? OR destination_number = ?)", text(f.Number), text(f.Number))
 	}
+	if f.Session != "" {
+		w.Add("session_uuid = ?", text(f.Session))
+	}
 	if !f.Since.IsZero() {
 		w.Add("started_at >= ?", f.Since)
 	}

@@ -248,6 +248,9 @@ func (s *Store) ListCalls(ctx context.Context, f store.CallFilter) ([]*store.Cal
 	if f.Number != "" {
 		w.Add("(caller_id_number = ? OR destination_number = ?)", f.Number, f.Number)
 	}
+	if f.Session != "" {
+		w.Add("session_uuid = ?", f.Session)
+	}
 	if !f.Since.IsZero() {
 		w.Add("started_at >= ?", nanos(f.Since))
 	}

@@ -326,20 +326,27 @@ func exerciseListCalls(t *testing.T, open func(t *testing.T) store.Store) {
 	h.insert("n1", a.ev(events.CallRouted, time.Minute), a.ev(events.CallHangup, time.Minute+time.Second))
 	h.insert("n1", b.ev(events.CallRouted, 2*time.Minute), b.ev(events.CallAnswer, 2*time.Minute+time.Second))
 	h.insert("n2", c.ev(events.CallRouted, 3*time.Minute), c.ev(events.CallInput, 3*time.Minute+time.Second))
+	// d is a consultation call of b's session.
+	d := newCall("1003", "1004")
+	dr := d.ev(events.CallRouted, 150*time.Second)
+	dr.SessionUUID = b.uuid
+	h.insert("n1", dr)
 
 	for _, tc := range []struct {
 		name string
 		f    store.CallFilter
 		want []*call
 	}{
-		{"All", store.CallFilter{}, []*call{c, b, a}},
+		{"All", store.CallFilter{}, []*call{c, d, b, a}},
 		{"NumberCallerOrDestination", store.CallFilter{Number: "1002"}, []*call{b, a}},
+		{"Session", store.CallFilter{Session: b.uuid}, []*call{d, b}},
+		{"SessionOfOne", store.CallFilter{Session: a.uuid}, []*call{a}},
 		{"NumberExact", store.CallFilter{Number: "100"}, nil},
-		{"Since", store.CallFilter{Since: at(2 * time.Minute)}, []*call{c, b}},
+		{"Since", store.CallFilter{Since: at(2 * time.Minute)}, []*call{c, d, b}},
 		{"Until", store.CallFilter{Until: at(2 * time.Minute)}, []*call{a}},
 		{"Kind", store.CallFilter{Kind: events.CallInput}, []*call{c}},
 		{"KindHangup", store.CallFilter{Kind: events.CallHangup}, []*call{a}},
-		{"Limit", store.CallFilter{Limit: 2}, []*call{c, b}},
+		{"Limit", store.CallFilter{Limit: 2}, []*call{c, d}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			calls, err := h.s.ListCalls(h.ctx, tc.f)

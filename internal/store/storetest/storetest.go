@@ -39,6 +39,7 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Purge", exercisePurge},
 		{"ListDeliveries", exerciseListDeliveries},
 		{"PendingCount", exercisePendingCount},
+		{"Forwards", exerciseForwards},
 		{"Concurrent", exerciseConcurrent},
 	}
 	for _, s := range suites {
