@@ -24,6 +24,9 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	if addr := os.Getenv(benchReceiverEnv); addr != "" {
+		os.Exit(benchReceiverMain(addr))
+	}
 	dir, err := os.MkdirTemp("", "switchhook-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -77,6 +80,7 @@ type Server struct {
 	Dir     string // its data dir
 	Config  string // path of its config file
 	port    int
+	args    []string // more arguments of serve
 	cmd     *exec.Cmd
 	done    chan struct{}
 	output  *syncBuffer
@@ -103,10 +107,10 @@ func (s *syncBuffer) String() string {
 // StartServer writes a config of the harness's keys (http, data_dir, store,
 // log) followed by extra (YAML of the test's own keys), starts switchhook
 // serve with it and waits until /healthz answers.
-func StartServer(t testing.TB, extra string) *Server {
+func StartServer(t testing.TB, extra string, args ...string) *Server {
 	t.Helper()
 	dir := t.TempDir()
-	s := &Server{t: t, Dir: dir, Config: filepath.Join(dir, "switchhook.yaml")}
+	s := &Server{t: t, Dir: dir, Config: filepath.Join(dir, "switchhook.yaml"), args: args}
 	s.port = freePort(t)
 	s.URL = fmt.Sprintf("http://127.0.0.1:%d", s.port)
 	s.writeConfig(extra)
@@ -123,7 +127,7 @@ func StartServer(t testing.TB, extra string) *Server {
 
 func (s *Server) start() {
 	s.t.Helper()
-	s.cmd = exec.Command(binary, "serve", "--config", s.Config)
+	s.cmd = exec.Command(binary, append([]string{"serve", "--config", s.Config}, s.args...)...)
 	s.cmd.Stdout, s.cmd.Stderr = s.output, s.output
 	s.cmd.Env = append(os.Environ(), "SWITCHHOOK_ADMIN_TOKEN=")
 	if err := s.cmd.Start(); err != nil {

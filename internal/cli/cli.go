@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -66,10 +67,35 @@ func serveCmd(version string) *cobra.Command {
 		Args:  cobra.NoArgs,
 	}
 	opts := configOptions(cmd, version)
+	var cpuProfile string
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (for go tool pprof)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if cpuProfile != "" {
+			stop, err := profileCPU(cpuProfile)
+			if err != nil {
+				return err
+			}
+			defer stop()
+		}
 		return app.Serve(cmd.Context(), opts())
 	}
 	return cmd
+}
+
+// profileCPU starts a CPU profile written to path; stop ends and writes it.
+func profileCPU(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 func migrateCmd(version string) *cobra.Command {
