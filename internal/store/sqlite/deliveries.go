@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -150,11 +151,6 @@ func (s *Store) CompleteAttempts(ctx context.Context, owner string, outcomes []s
 			return fmt.Errorf("complete attempts: delivery %d: unknown status %q", o.Attempt.DeliveryID, o.Status)
 		}
 	}
-	st, err := s.prepared(ctx)
-	if err != nil {
-		return fmt.Errorf("complete attempts: %w", err)
-	}
-
 	owned := make([]bool, len(outcomes))
 	s.mu.Lock()
 	for i, o := range outcomes {
@@ -165,7 +161,12 @@ func (s *Store) CompleteAttempts(ctx context.Context, owner string, outcomes []s
 	}
 	s.mu.Unlock()
 
-	err = s.writeOutcomes(ctx, st, outcomes, owned)
+	err := s.submit(ctx, func(ctx context.Context, tx *sql.Tx, g *group) error {
+		return writeOutcomes(ctx, tx, g.st, outcomes, owned)
+	})
+	if err != nil {
+		err = fmt.Errorf("complete attempts: %w", err)
+	}
 
 	s.mu.Lock()
 	for i, o := range outcomes {
@@ -183,12 +184,8 @@ func (s *Store) CompleteAttempts(ctx context.Context, owner string, outcomes []s
 	return err
 }
 
-func (s *Store) writeOutcomes(ctx context.Context, st *statements, outcomes []store.Outcome, owned []bool) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("complete attempts: %w", err)
-	}
-	defer tx.Rollback()
+// writeOutcomes is CompleteAttempts's part of a shared transaction.
+func writeOutcomes(ctx context.Context, tx *sql.Tx, st *statements, outcomes []store.Outcome, owned []bool) error {
 	var (
 		insAttempt = tx.StmtContext(ctx, st.insertAttempt)
 		finish     = tx.StmtContext(ctx, st.finishAttempt)
@@ -202,7 +199,7 @@ func (s *Store) writeOutcomes(ctx context.Context, st *statements, outcomes []st
 			at = now
 		}
 		if _, err := insAttempt.ExecContext(ctx, a.DeliveryID, nanos(at), a.StatusCode, int64(a.Latency), a.Error, a.Response); err != nil {
-			return fmt.Errorf("complete attempts: attempt of delivery %d: %w", a.DeliveryID, err)
+			return fmt.Errorf("attempt of delivery %d: %w", a.DeliveryID, err)
 		}
 		if !owned[i] {
 			continue
@@ -218,15 +215,15 @@ func (s *Store) writeOutcomes(ctx context.Context, st *statements, outcomes []st
 			continue // deleted with its endpoint meanwhile
 		}
 		if err != nil {
-			return fmt.Errorf("complete attempts: delivery %d: %w", a.DeliveryID, err)
+			return fmt.Errorf("delivery %d: %w", a.DeliveryID, err)
 		}
 		if o.Status != store.Pending {
 			if _, err := promote.ExecContext(ctx, endpointID, callUUID); err != nil {
-				return fmt.Errorf("complete attempts: next delivery after %d: %w", a.DeliveryID, err)
+				return fmt.Errorf("next delivery after %d: %w", a.DeliveryID, err)
 			}
 		}
 	}
-	return wrap("complete attempts", tx.Commit())
+	return nil
 }
 
 // ReleaseLeases gives back the leases owner holds, leaving their deliveries

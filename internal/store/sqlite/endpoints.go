@@ -242,7 +242,11 @@ func (s *Store) UpsertEndpoint(ctx context.Context, ep *store.Endpoint) error {
 
 // GetEndpoint returns the endpoint id, or an error wrapping store.ErrNotFound.
 func (s *Store) GetEndpoint(ctx context.Context, id string) (*store.Endpoint, error) {
-	ep, err := scanEndpoint(s.r.QueryRowContext(ctx, "SELECT "+endpointColumns+" FROM endpoints WHERE id = ?", id))
+	st, err := s.prepared(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("get endpoint %s: %w", id, err)
+	}
+	ep, err := scanEndpoint(st.getEndpoint.QueryRowContext(ctx, id))
 	if errNoRows(err) {
 		return nil, fmt.Errorf("get endpoint %s: %w", id, store.ErrNotFound)
 	}

@@ -69,19 +69,25 @@ func (s *Store) InsertEvents(ctx context.Context, node string, evs []events.Even
 		}
 		bodies[i] = string(b)
 	}
-	st, err := s.prepared(ctx)
+	created := 0
+	err := s.submit(ctx, func(ctx context.Context, tx *sql.Tx, g *group) error {
+		var err error
+		created, err = insertEvents(ctx, tx, g, node, evs, bodies)
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("insert events: %w", err)
 	}
+	return created, nil
+}
+
+// insertEvents is InsertEvents's part of a shared transaction.
+func insertEvents(ctx context.Context, tx *sql.Tx, g *group, node string, evs []events.Event, bodies []string) (int, error) {
+	st := g.st
 	now := time.Now()
-	tx, err := s.w.BeginTx(ctx, nil)
+	subs, err := g.subscriptions(ctx, tx)
 	if err != nil {
-		return 0, fmt.Errorf("insert events: %w", err)
-	}
-	defer tx.Rollback()
-	subs, err := loadSubscriptions(ctx, tx.StmtContext(ctx, st.subscriptions))
-	if err != nil {
-		return 0, fmt.Errorf("insert events: load endpoints: %w", err)
+		return 0, fmt.Errorf("load endpoints: %w", err)
 	}
 	var (
 		insEvent    = tx.StmtContext(ctx, st.insertEvent)
@@ -96,16 +102,16 @@ func (s *Store) InsertEvents(ctx context.Context, node string, evs []events.Even
 		e := &evs[i]
 		res, err := insEvent.ExecContext(ctx, e.ID, e.CallUUID, string(e.Kind), nanos(e.OccurredAt), e.Sequence, e.Endpoint, bodies[i])
 		if err != nil {
-			return 0, fmt.Errorf("insert events: event %s: %w", e.ID, err)
+			return 0, fmt.Errorf("event %s: %w", e.ID, err)
 		}
 		if n, err := res.RowsAffected(); err != nil {
-			return 0, fmt.Errorf("insert events: event %s: %w", e.ID, err)
+			return 0, fmt.Errorf("event %s: %w", e.ID, err)
 		} else if n == 0 {
 			continue // stored before
 		}
 		seq, err := res.LastInsertId()
 		if err != nil {
-			return 0, fmt.Errorf("insert events: event %s: %w", e.ID, err)
+			return 0, fmt.Errorf("event %s: %w", e.ID, err)
 		}
 		due := e.OccurredAt
 		if due.After(now) {
@@ -114,7 +120,7 @@ func (s *Store) InsertEvents(ctx context.Context, node string, evs []events.Even
 		deliver := func(endpointID string) error {
 			_, err := insDelivery.ExecContext(ctx, seq, endpointID, e.CallUUID, nanos(due), now.UnixNano())
 			if err != nil {
-				return fmt.Errorf("insert events: delivery of %s to %s: %w", e.ID, endpointID, err)
+				return fmt.Errorf("delivery of %s to %s: %w", e.ID, endpointID, err)
 			}
 			created++
 			return nil
@@ -154,13 +160,23 @@ func (s *Store) InsertEvents(ctx context.Context, node string, evs []events.Even
 			_, err = touchCall.ExecContext(ctx, e.CallUUID, e.Sequence)
 		}
 		if err != nil {
-			return 0, fmt.Errorf("insert events: call %s of event %s: %w", e.CallUUID, e.ID, err)
+			return 0, fmt.Errorf("call %s of event %s: %w", e.CallUUID, e.ID, err)
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("insert events: %w", err)
-	}
 	return created, nil
+}
+
+// subscriptions reads the endpoints' subscriptions once per transaction.
+func (g *group) subscriptions(ctx context.Context, tx *sql.Tx) ([]subscription, error) {
+	if g.read {
+		return g.subs, nil
+	}
+	subs, err := loadSubscriptions(ctx, tx.StmtContext(ctx, g.st.subscriptions))
+	if err != nil {
+		return nil, err
+	}
+	g.subs, g.read = subs, true
+	return subs, nil
 }
 
 // ListEvents returns the events f selects, oldest first.

@@ -31,6 +31,13 @@ type Store struct {
 	// atomic with the database reads it depends on.
 	mu     sync.Mutex
 	leases map[int64]*lease
+
+	// The shared writer of InsertEvents and CompleteAttempts (writer.go).
+	writes      chan *write
+	startWriter sync.Once
+	closing     chan struct{}
+	closeOnce   sync.Once
+	writerDone  chan struct{}
 }
 
 var _ store.Store = (*Store)(nil)
@@ -140,7 +147,10 @@ func open(ctx context.Context, path string, o options) (*Store, error) {
 		r.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	return &Store{w: w, r: r, leases: make(map[int64]*lease)}, nil
+	return &Store{
+		w: w, r: r, leases: make(map[int64]*lease),
+		writes: make(chan *write, maxGroup), closing: make(chan struct{}), writerDone: make(chan struct{}),
+	}, nil
 }
 
 // dsn is the driver's connection string for path: a SQLite URI whose query
@@ -168,6 +178,9 @@ func dsn(path string, reader bool, syncMode string) string {
 // Close closes the database connections. Leases held in memory are dropped:
 // their deliveries are claimable again when the file is next opened.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() { close(s.closing) })
+	s.startWriter.Do(func() { close(s.writerDone) }) // no writer will start
+	<-s.writerDone
 	s.prepMu.Lock()
 	if s.st != nil {
 		s.st.close()

@@ -28,6 +28,7 @@ type statements struct {
 	claimHeads     *sql.Stmt
 	dueEndpoints   *sql.Stmt
 	dueHeads       *sql.Stmt
+	getEndpoint    *sql.Stmt // every test event reads its endpoint
 }
 
 // insertDeliverySQL makes a delivery the head of its chain when the chain has
@@ -111,6 +112,7 @@ func (s *Store) prepared(ctx context.Context) (*statements, error) {
 		{&st.claimHeads, s.r, claimHeadsSQL},
 		{&st.dueEndpoints, s.r, `SELECT id, paused_until FROM endpoints WHERE disabled = 0`},
 		{&st.dueHeads, s.r, dueHeadsSQL},
+		{&st.getEndpoint, s.r, "SELECT " + endpointColumns + " FROM endpoints WHERE id = ?"},
 	}
 	for _, q := range list {
 		p, err := q.db.PrepareContext(ctx, q.sql)
@@ -128,7 +130,7 @@ func (st *statements) close() {
 	for _, p := range []*sql.Stmt{
 		st.subscriptions, st.insertEvent, st.insertDelivery, st.openCall, st.answerCall, st.endCall,
 		st.touchCall, st.insertAttempt, st.finishAttempt, st.promoteHead,
-		st.claimEndpoints, st.claimHeads, st.dueEndpoints, st.dueHeads,
+		st.claimEndpoints, st.claimHeads, st.dueEndpoints, st.dueHeads, st.getEndpoint,
 	} {
 		if p != nil {
 			p.Close()
