@@ -58,8 +58,38 @@ type Recorder struct {
 	ended      map[string]bool
 	endedOrder []string
 	emitting   sync.WaitGroup
-	queue      chan events.Event
+	queue      chan queued
 	watchers   watchers
+}
+
+// queued is an event on its way to the store, and who waits for its commit.
+type queued struct {
+	e events.Event
+	// done gets the commit's outcome; nil when nobody waits (Emit). It has
+	// room for that one value, so the committer never blocks on a waiter.
+	done chan error
+}
+
+// batch is what one transaction commits.
+type batch struct {
+	events  []events.Event
+	waiters []chan error
+}
+
+func (b *batch) add(q queued) {
+	b.events = append(b.events, q.e)
+	if q.done != nil {
+		b.waiters = append(b.waiters, q.done)
+	}
+}
+
+func (b *batch) reset() { b.events, b.waiters = b.events[:0], b.waiters[:0] }
+
+// settle tells every waiter of b the commit's outcome.
+func (b *batch) settle(err error) {
+	for _, w := range b.waiters {
+		w <- err
+	}
 }
 
 // New returns a recorder writing to st.
@@ -76,7 +106,7 @@ func New(st store.Store, o Options) *Recorder {
 	if o.Wake == nil {
 		o.Wake = func() {}
 	}
-	return &Recorder{st: st, opts: o, log: o.Logger, calls: map[string]*callrules.Life{}, resumed: map[string][][]events.Event{}, ended: map[string]bool{}, queue: make(chan events.Event, o.Queue)}
+	return &Recorder{st: st, opts: o, log: o.Logger, calls: map[string]*callrules.Life{}, resumed: map[string][][]events.Event{}, ended: map[string]bool{}, queue: make(chan queued, o.Queue)}
 }
 
 // Recover takes up the calls this node left open when it last stopped (a
@@ -165,6 +195,28 @@ func (r *Recorder) Resume(source string) [][]events.Event {
 // Emit checks e against its call's story so far, numbers it and queues it for
 // the store. It returns once the event is queued (not yet committed).
 func (r *Recorder) Emit(ctx context.Context, e events.Event) error {
+	return r.emit(ctx, queued{e: e})
+}
+
+// Record is Emit that returns only once e is committed to the store, so that
+// what it returned nil for survives a crash: the path of an API that answers
+// 2xx for an event. Events recorded at once share one transaction (group
+// commit). When ctx ends first, e may or may not be committed.
+func (r *Recorder) Record(ctx context.Context, e events.Event) error {
+	done := make(chan error, 1)
+	if err := r.emit(ctx, queued{e: e, done: done}); err != nil {
+		return err
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("wait for %s %s to commit: %w", e.Kind, e.CallUUID, ctx.Err())
+	}
+}
+
+func (r *Recorder) emit(ctx context.Context, q queued) error {
+	e := &q.e
 	if err := e.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", ErrRejected, err)
 	}
@@ -173,7 +225,7 @@ func (r *Recorder) Emit(ctx context.Context, e events.Event) error {
 		r.mu.Unlock()
 		return ErrClosed
 	}
-	if err := r.admit(&e); err != nil {
+	if err := r.admit(e); err != nil {
 		r.mu.Unlock()
 		r.log.Warn("dropped call event", "event", e.Kind, "call_uuid", e.CallUUID, "source", e.Source, "reason", err)
 		return fmt.Errorf("%w: %s: %w", ErrRejected, e.CallUUID, err)
@@ -182,7 +234,7 @@ func (r *Recorder) Emit(ctx context.Context, e events.Event) error {
 	r.mu.Unlock()
 	defer r.emitting.Done()
 	select {
-	case r.queue <- e:
+	case r.queue <- q:
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("queue %s %s: %w", e.Kind, e.CallUUID, ctx.Err())
@@ -242,12 +294,14 @@ func (r *Recorder) remember(callUUID string) {
 // commit is retried, with a pause, until it commits or ctx is done: an event
 // Emit accepted is not dropped for a passing store error.
 func (r *Recorder) Run(ctx context.Context) error {
-	batch := make([]events.Event, 0, r.opts.MaxBatch)
+	b := &batch{events: make([]events.Event, 0, r.opts.MaxBatch)}
 	for {
 		select {
-		case e := <-r.queue:
-			batch = r.fill(append(batch[:0], e))
-			r.commit(ctx, batch)
+		case q := <-r.queue:
+			b.reset()
+			b.add(q)
+			r.fill(b)
+			r.commit(ctx, b)
 		case <-ctx.Done():
 			return r.drain()
 		}
@@ -256,40 +310,46 @@ func (r *Recorder) Run(ctx context.Context) error {
 
 // fill takes what else is queued, up to MaxBatch, without waiting: under load
 // batches grow by themselves, and a lone event is committed at once.
-func (r *Recorder) fill(batch []events.Event) []events.Event {
-	for len(batch) < r.opts.MaxBatch {
+func (r *Recorder) fill(b *batch) {
+	for len(b.events) < r.opts.MaxBatch {
 		select {
-		case e := <-r.queue:
-			batch = append(batch, e)
+		case q := <-r.queue:
+			b.add(q)
 		default:
-			return batch
+			return
 		}
 	}
-	return batch
 }
 
-func (r *Recorder) commit(ctx context.Context, batch []events.Event) {
+func (r *Recorder) commit(ctx context.Context, b *batch) {
 	for pause := 50 * time.Millisecond; ; pause = min(2*pause, 5*time.Second) {
-		_, err := r.st.InsertEvents(context.WithoutCancel(ctx), r.opts.Node, batch)
+		_, err := r.st.InsertEvents(context.WithoutCancel(ctx), r.opts.Node, b.events)
 		if err == nil {
 			break
 		}
-		r.log.Error("store events (will retry)", "events", len(batch), "err", err)
+		r.log.Error("store events (will retry)", "events", len(b.events), "err", err)
 		select {
 		case <-time.After(pause):
 		case <-ctx.Done():
 			// One last try on the way out, then give up loudly.
-			if _, err := r.st.InsertEvents(context.WithoutCancel(ctx), r.opts.Node, batch); err != nil {
-				r.log.Error("store events failed at shutdown: events lost", "events", len(batch), "err", err)
+			if _, err := r.st.InsertEvents(context.WithoutCancel(ctx), r.opts.Node, b.events); err != nil {
+				r.log.Error("store events failed at shutdown: events lost", "events", len(b.events), "err", err)
+				b.settle(fmt.Errorf("store events: %w", err))
 				return
 			}
-			r.counted(batch)
-			r.opts.Wake()
+			r.committed(b)
 			return
 		}
 	}
-	r.counted(batch)
+	r.committed(b)
+}
+
+// committed answers b's waiters, wakes the delivery engine and tells the
+// watchers and the metrics.
+func (r *Recorder) committed(b *batch) {
+	b.settle(nil)
 	r.opts.Wake()
+	r.counted(b.events)
 }
 
 func (r *Recorder) counted(batch []events.Event) {
@@ -321,16 +381,19 @@ func (r *Recorder) drain() error {
 	r.mu.Unlock()
 	done := make(chan struct{})
 	go func() { r.emitting.Wait(); close(done) }()
-	batch := make([]events.Event, 0, r.opts.MaxBatch)
+	b := &batch{events: make([]events.Event, 0, r.opts.MaxBatch)}
 	for {
 		select {
-		case e := <-r.queue:
-			batch = r.fill(append(batch[:0], e))
-			r.commit(ctx, batch)
+		case q := <-r.queue:
+			b.reset()
+			b.add(q)
+			r.fill(b)
+			r.commit(ctx, b)
 		case <-done:
 			for len(r.queue) > 0 {
-				batch = r.fill(batch[:0])
-				r.commit(ctx, batch)
+				b.reset()
+				r.fill(b)
+				r.commit(ctx, b)
 			}
 			return nil
 		}

@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"sync/atomic"
@@ -296,5 +297,70 @@ func TestWatchSeesCommittedEvents(t *testing.T) {
 	stopWatch()
 	if _, open := <-ch; open {
 		t.Error("channel still open after stop")
+	}
+}
+
+// gatedStore holds every InsertEvents until the gate is opened and counts
+// the transactions.
+type gatedStore struct {
+	store.Store
+	gate    chan struct{}
+	commits atomic.Int32
+}
+
+func (g *gatedStore) InsertEvents(ctx context.Context, node string, evs []events.Event) (int, error) {
+	<-g.gate
+	g.commits.Add(1)
+	return g.Store.InsertEvents(ctx, node, evs)
+}
+
+func TestRecordReturnsOnceCommittedSharingTransactions(t *testing.T) {
+	t.Parallel()
+	st := &gatedStore{Store: openStore(t), gate: make(chan struct{})}
+	r := New(st, Options{Logger: quiet, Node: "n1"})
+	stop := run(t, r)
+	defer stop()
+	ctx := context.Background()
+	const n = 50
+	done := make(chan error, n)
+	for i := range n {
+		go func() { done <- r.Record(ctx, ev(events.CallRouted, fmt.Sprintf("r%d", i), 0)) }()
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Record returned (%v) before its event was committed", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(st.gate)
+	for range n {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := st.ListEvents(ctx, store.EventFilter{Limit: 1000})
+	if err != nil || len(got) != n {
+		t.Fatalf("stored %d events (%v), want %d", len(got), err, n)
+	}
+	// The first transaction was held at the gate while the other 49 queued:
+	// they share at most a few more.
+	if c := st.commits.Load(); c > 3 {
+		t.Errorf("%d recorded events took %d transactions, want them grouped", n, c)
+	}
+}
+
+func TestRecordGivesUpWithItsContext(t *testing.T) {
+	t.Parallel()
+	st := &gatedStore{Store: openStore(t), gate: make(chan struct{})}
+	r := New(st, Options{Logger: quiet, Node: "n1"})
+	stop := run(t, r)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := r.Record(ctx, ev(events.CallRouted, "slow", 0)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Record = %v, want the context's deadline", err)
+	}
+	close(st.gate)
+	stop()
+	if err := r.Record(context.Background(), ev(events.CallRouted, "late", 0)); !errors.Is(err, ErrClosed) {
+		t.Errorf("Record after stop: %v, want ErrClosed", err)
 	}
 }
