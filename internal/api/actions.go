@@ -45,8 +45,8 @@ func (a *API) testEndpoint(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	e := testEvent(kind, ep.ID, time.Now())
-	if err := a.sink.Emit(r.Context(), e); err != nil {
-		return fmt.Errorf("emit test event: %w", err)
+	if err := a.sink.Record(r.Context(), e); err != nil {
+		return fmt.Errorf("record test event: %w", err)
 	}
 	a.log.Info("test event sent", "endpoint", ep.ID, "event", kind, "event_id", e.ID)
 	writeJSON(w, http.StatusAccepted, apitypes.TestEventResult{EventID: e.ID, CallUUID: e.CallUUID})

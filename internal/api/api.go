@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"log/slog"
@@ -23,6 +24,13 @@ type Engine interface {
 	EndpointsChanged()
 }
 
+// Recorder records the events the API makes (test events). Record returns
+// once the event is committed, so that the API answers 2xx only for what a
+// crash cannot take back.
+type Recorder interface {
+	Record(ctx context.Context, e events.Event) error
+}
+
 // EndpointDefaults are the settings of an endpoint created without them.
 type EndpointDefaults struct {
 	Timeout       time.Duration   // 0: 10s
@@ -33,9 +41,9 @@ type EndpointDefaults struct {
 // Options configure an API.
 type Options struct {
 	Store store.Store
-	// Sink receives the test events, so they take the path of real ones:
+	// Sink records the test events, so they take the path of real ones:
 	// recorded, ordered, retried.
-	Sink   events.Sink
+	Sink   Recorder
 	Engine Engine // nil: nobody is told
 	// Metrics are served at /metrics; nil answers 404 there.
 	Metrics *metrics.Metrics
@@ -84,7 +92,7 @@ var defaultSchedule = []time.Duration{0, 5 * time.Second, 5 * time.Minute, 30 * 
 // API serves the management routes. Make one with New.
 type API struct {
 	store    store.Store
-	sink     events.Sink
+	sink     Recorder
 	engine   Engine
 	metrics  *metrics.Metrics
 	log      *slog.Logger
