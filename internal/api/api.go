@@ -68,6 +68,9 @@ type Options struct {
 	// Watch, if set, feeds GET /v1/stream with the events as they are
 	// committed (ingest.Recorder's Watch); nil answers 404 there.
 	Watch func(buffer int) (<-chan events.Event, func())
+	// Forwarding reads and changes the extensions' call forwarding; nil
+	// (no built-in PBX) answers 404 on its routes.
+	Forwarding Forwarding
 	// Health is what the delivery engine saw lately, for GET /v1/overview
 	// and GET /v1/endpoints/{id}/health; nil reports no attempts.
 	Health *delivery.Health
@@ -104,6 +107,7 @@ type API struct {
 	sessions Sessions
 	watch    func(buffer int) (<-chan events.Event, func())
 	health   *delivery.Health
+	forwards Forwarding
 	down     func() []string
 
 	closing   chan struct{} // closed by CloseStreams
@@ -139,6 +143,7 @@ func New(o Options) *API {
 		sessions: o.Sessions,
 		watch:    o.Watch,
 		health:   o.Health,
+		forwards: o.Forwarding,
 		down:     o.SourcesDown,
 		closing:  make(chan struct{}),
 		lists: map[string]func() any{
@@ -202,6 +207,10 @@ func (a *API) routeTable() []route {
 		{method: "GET", pattern: "/v1/deliveries", handle: a.listDeliveries},
 		{method: "GET", pattern: "/v1/deliveries/{id}", handle: a.getDelivery},
 		{method: "POST", pattern: "/v1/deliveries/{id}/retry", handle: a.retryDelivery},
+		{method: "GET", pattern: "/v1/forwards", handle: a.listForwards},
+		{method: "GET", pattern: "/v1/extensions/{number}/forward", handle: a.getForward},
+		{method: "PUT", pattern: "/v1/extensions/{number}/forward", handle: a.putForward},
+		{method: "DELETE", pattern: "/v1/extensions/{number}/forward", handle: a.resetForward},
 		{method: "GET", pattern: "/v1/registrations", handle: a.list("registrations")},
 		{method: "GET", pattern: "/v1/channels", handle: a.list("channels")},
 		{method: "GET", pattern: "/v1/sources", handle: a.list("sources")},
@@ -251,7 +260,7 @@ func (a *API) authorize(next http.Handler) http.Handler {
 // the path exists under another method, 404 otherwise.
 func (a *API) noRoute(w http.ResponseWriter, r *http.Request) error {
 	var allow []string
-	for _, m := range []string{"GET", "POST", "PATCH", "DELETE"} {
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
 		probe := r.Clone(r.Context())
 		probe.Method = m
 		if _, pattern := a.mux.Handler(probe); strings.HasPrefix(pattern, m+" ") {

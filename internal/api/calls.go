@@ -45,11 +45,11 @@ func (a *API) renderEvents(evs []events.Event) ([]json.RawMessage, error) {
 }
 
 func (a *API) listCalls(w http.ResponseWriter, r *http.Request) error {
-	q, t, err := timedQuery(r, "number")
+	q, t, err := timedQuery(r, "number", "session")
 	if err != nil {
 		return err
 	}
-	f := store.CallFilter{Number: q.Get("number"), Kind: t.kind, Since: t.since, Until: t.until, Limit: t.limit}
+	f := store.CallFilter{Number: q.Get("number"), Session: q.Get("session"), Kind: t.kind, Since: t.since, Until: t.until, Limit: t.limit}
 	calls, err := a.store.ListCalls(r.Context(), f)
 	if err != nil {
 		return fmt.Errorf("list calls: %w", err)
@@ -64,9 +64,11 @@ func (a *API) listCalls(w http.ResponseWriter, r *http.Request) error {
 
 // callDetail is apitypes.CallDetail with the events already rendered.
 type callDetail struct {
-	Call      *apitypes.Call                `json:"call"`
-	Events    []json.RawMessage             `json:"events"`
-	Endpoints []apitypes.EndpointDeliveries `json:"endpoints"`
+	Call         *apitypes.Call                `json:"call"`
+	Events       []json.RawMessage             `json:"events"`
+	Endpoints    []apitypes.EndpointDeliveries `json:"endpoints"`
+	Moves        []apitypes.Move               `json:"moves"`
+	SessionCalls []*apitypes.Call              `json:"session_calls"`
 }
 
 func (a *API) getCall(w http.ResponseWriter, r *http.Request) error {
@@ -94,6 +96,19 @@ func (a *API) getCall(w http.ResponseWriter, r *http.Request) error {
 	if out.Events, err = a.renderEvents(evs); err != nil {
 		return err
 	}
+	out.Moves = moves(evs)
+	out.SessionCalls = []*apitypes.Call{}
+	if out.Call != nil {
+		calls, err := a.store.ListCalls(ctx, store.CallFilter{Session: out.Call.CallSessionUUID, Limit: maxLimit})
+		if err != nil {
+			return fmt.Errorf("list the calls of session %s: %w", out.Call.CallSessionUUID, err)
+		}
+		// The store lists newest first; a session reads oldest first.
+		slices.Reverse(calls)
+		for _, c := range calls {
+			out.SessionCalls = append(out.SessionCalls, callView(c))
+		}
+	}
 	ds, err := a.store.ListDeliveries(ctx, store.DeliveryFilter{CallUUID: id})
 	if err != nil {
 		return fmt.Errorf("list deliveries of call %s: %w", id, err)
@@ -117,6 +132,28 @@ func (a *API) getCall(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// moves lists where a call went, from the diversions its events carry:
+// one move per destination it moved to, at the first event that shows it.
+func moves(evs []events.Event) []apitypes.Move {
+	out := []apitypes.Move{}
+	seen := map[apitypes.Move]bool{}
+	for _, e := range evs {
+		d := e.Diversion
+		if d == nil {
+			continue
+		}
+		key := apitypes.Move{Reason: d.Reason, From: d.From, To: e.DestinationNumber}
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		m := key
+		m.At = e.OccurredAt.UTC()
+		out = append(out, m)
+	}
+	return out
 }
 
 func callView(c *store.Call) *apitypes.Call {

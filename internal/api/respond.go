@@ -185,9 +185,9 @@ type timedFilter struct {
 // timedQuery reads the query of a list route of events or calls: its own
 // filter parameter (left to the caller in the values), then event, since,
 // until and limit.
-func timedQuery(r *http.Request, own string) (url.Values, timedFilter, error) {
+func timedQuery(r *http.Request, own ...string) (url.Values, timedFilter, error) {
 	var f timedFilter
-	q, err := query(r, own, "event", "since", "until", "limit")
+	q, err := query(r, append(own, "event", "since", "until", "limit")...)
 	if err != nil {
 		return nil, f, err
 	}

@@ -93,7 +93,7 @@ func Serve(ctx context.Context, o Options) error {
 	if _, err := rec.Recover(ctx, connectorSource(cfg)); err != nil {
 		return err
 	}
-	srcs, err := buildSources(cfg, cfg.DataDir, o.Stdout, log, m)
+	srcs, err := buildSources(cfg, st, cfg.DataDir, o.Stdout, log, m)
 	if err != nil {
 		return err
 	}
@@ -118,9 +118,10 @@ func Serve(ctx context.Context, o Options) error {
 			RetrySchedule: schedule(cfg.Delivery.RetrySchedule, nil),
 			MaxInFlight:   cfg.Delivery.MaxInFlight,
 		},
-		Sessions: sessions,
-		Watch:    rec.Watch,
-		Health:   health,
+		Sessions:   sessions,
+		Watch:      rec.Watch,
+		Health:     health,
+		Forwarding: forwardingOf(srcs),
 	})
 	mux := http.NewServeMux()
 	mgmt.Mount(mux)
@@ -380,4 +381,13 @@ func newLogger(c config.Log) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// forwardingOf is the call forwarding the API serves: none without the PBX
+// (a nil *forwarding.Table put in the interface would not be nil).
+func forwardingOf(s *sources) api.Forwarding {
+	if s.forwards == nil {
+		return nil
+	}
+	return s.forwards
 }

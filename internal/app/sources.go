@@ -10,11 +10,13 @@ import (
 	"github.com/switchhook/switchhook/internal/connector"
 	"github.com/switchhook/switchhook/internal/dialplan"
 	"github.com/switchhook/switchhook/internal/events"
+	"github.com/switchhook/switchhook/internal/forwarding"
 	"github.com/switchhook/switchhook/internal/freeswitch"
 	"github.com/switchhook/switchhook/internal/gateway"
 	"github.com/switchhook/switchhook/internal/metrics"
 	"github.com/switchhook/switchhook/internal/pbx"
 	"github.com/switchhook/switchhook/internal/simulator"
+	"github.com/switchhook/switchhook/internal/store"
 )
 
 // sources are the call sources of a process and what the API shows of them.
@@ -25,6 +27,8 @@ type sources struct {
 	statuses      func() any
 	// down names the connectors not connected to their engine now.
 	down func() []string
+	// forwards is the extensions' call forwarding; nil without the PBX.
+	forwards *forwarding.Table
 }
 
 // connectorSource reports whether a source is one of the configured
@@ -44,7 +48,7 @@ func connectorSource(cfg *config.Config) func(source string) bool {
 // buildSources makes the call sources the config asks for: the built-in PBX
 // (unless sip.enabled is false), one connector per FreeSWITCH and Asterisk,
 // and the simulator.
-func buildSources(cfg *config.Config, dataDir string, stdout io.Writer, log *slog.Logger, m *metrics.Metrics) (*sources, error) {
+func buildSources(cfg *config.Config, st store.Store, dataDir string, stdout io.Writer, log *slog.Logger, m *metrics.Metrics) (*sources, error) {
 	s := &sources{}
 	var statuses []func() any
 	if cfg.SIP.On() {
@@ -74,6 +78,9 @@ func buildSources(cfg *config.Config, dataDir string, stdout io.Writer, log *slo
 		p, err := pbx.New(pc, log.With("part", "pbx"), m)
 		if err != nil {
 			return nil, fmt.Errorf("sip: %w", err)
+		}
+		if s.forwards, err = forwards(cfg, exts, pc, st, log); err != nil {
+			return nil, err
 		}
 		s.list = append(s.list, p)
 		s.registrations = func() any { return p.Registrations() }
@@ -118,6 +125,33 @@ func buildSources(cfg *config.Config, dataDir string, stdout io.Writer, log *slo
 		s.list = append(s.list, simulator.New(simulator.Config{Calls: sim.Calls, Rate: sim.Rate, Caller: sim.Caller, Callee: sim.Callee, Step: sim.Step.D()}))
 	}
 	return s, nil
+}
+
+// forwards makes the extensions' call forwarding table: the config's, and
+// what the API sets, checked against the PBX's dialplan.
+func forwards(cfg *config.Config, exts []config.Extension, pc pbx.Config, st store.Store, log *slog.Logger) (*forwarding.Table, error) {
+	fc := forwarding.Config{Configured: map[string]dialplan.Forward{}, RingTimeout: cfg.RingTimeout.D()}
+	for _, e := range exts {
+		fc.Extensions = append(fc.Extensions, e.Number)
+		f := e.Forward
+		fc.Configured[e.Number] = dialplan.Forward{
+			Unconditional: f.Unconditional, UserBusy: f.UserBusy, NoAnswer: f.NoAnswer,
+			NoAnswerAfter: f.NoAnswerAfter.D(), Unavailable: f.Unavailable,
+		}
+	}
+	gateways := make([]string, len(pc.Gateways))
+	for i, g := range pc.Gateways {
+		gateways[i] = g.Name
+	}
+	plan, err := dialplan.New(dialplan.Config{
+		Extensions: fc.Extensions, RingGroups: pc.RingGroups, IVRs: pc.IVRs,
+		Gateways: gateways, Routes: pc.Routes, Inbound: pc.Inbound,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sip: %w", err)
+	}
+	fc.Plan = plan
+	return forwarding.New(st, fc, log.With("part", "forwarding")), nil
 }
 
 // routing maps the ring groups, IVRs, gateways, outbound routes and inbound

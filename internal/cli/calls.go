@@ -56,6 +56,7 @@ func callsList(r *remote) *cobra.Command {
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.Number, "number", "", "only calls from or to this number")
+	fs.StringVar(&f.Session, "session", "", "only the calls of this call_session_uuid")
 	fs.StringVar(&event, "event", "", "only calls with an event of this kind")
 	times.add(fs, "started ")
 	addLimitFlag(fs, &f.Limit)
@@ -116,6 +117,26 @@ func printCall(w io.Writer, id string, d *apitypes.CallDetail) {
 		row(tw, strconv.FormatInt(e.Sequence, 10), string(e.Event), e.Timestamp, e.DestinationNumber, eventDetail(&e), e.EventID)
 	}
 	tw.Flush()
+	if len(d.Moves) > 0 {
+		fmt.Fprintln(w, "\nMoves:")
+		tw = table(w, "AT", "HOW", "FROM", "TO")
+		for _, m := range d.Moves {
+			row(tw, when(&m.At), string(m.Reason), m.From, m.To)
+		}
+		tw.Flush()
+	}
+	if len(d.SessionCalls) > 1 {
+		fmt.Fprintln(w, "\nCalls of the session:")
+		tw = table(w, "CALL", "STARTED", "FROM", "TO", "HANGUP")
+		for _, c := range d.SessionCalls {
+			mark := c.CallUUID
+			if c.CallUUID == id {
+				mark += " (this call)"
+			}
+			row(tw, mark, when(&c.StartedAt), c.CallerIDNumber, c.DestinationNumber, c.HangupCause)
+		}
+		tw.Flush()
+	}
 	for _, ed := range d.Endpoints {
 		fmt.Fprintf(w, "\nDeliveries to %s:\n", ed.EndpointID)
 		printDeliveries(w, ed.Deliveries, true)
@@ -137,6 +158,10 @@ func eventDetail(e *apitypes.Event) string {
 		return fmt.Sprintf("digit %s (%d ms) by %s", e.Digit, ms, e.Party)
 	case events.CallHold, events.CallUnhold:
 		return "by " + string(e.Party)
+	case events.CallRinging, events.CallAnswer:
+		if e.DiversionReason != "" {
+			return string(e.DiversionReason) + " from " + e.DivertedFrom
+		}
 	case events.CallHangup:
 		return fmt.Sprintf("%s, SIP %d, by %s, %ds (billed %ds)", e.HangupCause, e.SIPCode, e.HangupBy, e.Duration, e.Billsec)
 	}

@@ -56,6 +56,7 @@ endpoints, deliveries, calls and events commands.`,
 		explainDial(deliveriesCmd()),
 		explainDial(callsCmd()),
 		explainDial(eventsCmd()),
+		explainDial(forwardCmd()),
 	)
 	return root
 }

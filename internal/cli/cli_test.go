@@ -377,3 +377,25 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+func TestForwardCommands(t *testing.T) {
+	s := apitest.New(t, apitest.Forwarding)
+	out := remote(t, s, "forward", "set", "1001", "--busy", "1002", "--no-answer", "9004930", "--no-answer-after", "15s")
+	contains(t, out, "Extension", "1001", "Busy", "1002", "No answer", "9004930 after 15s", "Unconditional", "-", "Set by", "the API, ")
+	out = remote(t, s, "forward", "list")
+	contains(t, out, "EXTENSION", "1001", "1002", "1003", "9004930", "15s", "api", "config")
+	out = remote(t, s, "forward", "show", "1002")
+	contains(t, out, "Busy", "1003", "the config file")
+	var f apitypes.Forward
+	decode(t, remote(t, s, "forward", "reset", "1001", "--json"), &f)
+	if f.Source != "config" || f.UserBusy != "" {
+		t.Errorf("reset: %+v", f)
+	}
+	msg := remoteErr(t, s, "forward", "set", "1001", "--unavailable", "555")
+	if !strings.Contains(msg, `set forwarding of 1001: unavailable: "555" is no extension`) || !strings.Contains(msg, "HTTP 400") {
+		t.Errorf("refusal: %s", msg)
+	}
+	if msg := remoteErr(t, s, "forward", "show", "4242"); !strings.Contains(msg, `extension "4242" not found`) {
+		t.Errorf("unknown extension: %s", msg)
+	}
+}

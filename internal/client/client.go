@@ -235,6 +235,7 @@ func (c *Client) ListEvents(ctx context.Context, f EventFilter) ([]apitypes.Even
 // CallFilter selects calls; zero fields match all.
 type CallFilter struct {
 	Number       string // caller or destination, exactly
+	Session      string // call_session_uuid
 	Event        events.Kind
 	Since, Until time.Time
 	Limit        int
@@ -244,6 +245,7 @@ type CallFilter struct {
 func (c *Client) ListCalls(ctx context.Context, f CallFilter) ([]apitypes.Call, error) {
 	q := url.Values{}
 	set(q, "number", f.Number)
+	set(q, "session", f.Session)
 	set(q, "event", string(f.Event))
 	setTimes(q, f.Since, f.Until)
 	setLimit(q, f.Limit)
@@ -288,6 +290,36 @@ func (c *Client) GetDelivery(ctx context.Context, id int64) (*apitypes.Delivery,
 func (c *Client) RetryDelivery(ctx context.Context, id int64) (*apitypes.Delivery, error) {
 	var d apitypes.Delivery
 	return &d, c.do(ctx, http.MethodPost, "/v1/deliveries/"+strconv.FormatInt(id, 10)+"/retry", nil, nil, &d)
+}
+
+func forwardPath(number string) string {
+	return "/v1/extensions/" + url.PathEscape(number) + "/forward"
+}
+
+// ListForwards reads every extension's call forwarding in effect.
+func (c *Client) ListForwards(ctx context.Context) ([]apitypes.Forward, error) {
+	var out []apitypes.Forward
+	return out, c.do(ctx, http.MethodGet, "/v1/forwards", nil, nil, &out)
+}
+
+// GetForward reads an extension's call forwarding in effect.
+func (c *Client) GetForward(ctx context.Context, number string) (*apitypes.Forward, error) {
+	var f apitypes.Forward
+	return &f, c.do(ctx, http.MethodGet, forwardPath(number), nil, nil, &f)
+}
+
+// SetForward replaces an extension's call forwarding; it is kept across
+// restarts and wins over the config file's.
+func (c *Client) SetForward(ctx context.Context, number string, in apitypes.ForwardInput) (*apitypes.Forward, error) {
+	var f apitypes.Forward
+	return &f, c.do(ctx, http.MethodPut, forwardPath(number), nil, in, &f)
+}
+
+// ResetForward drops the forwarding set through the API, so that the
+// config file's applies again, and returns it.
+func (c *Client) ResetForward(ctx context.Context, number string) (*apitypes.Forward, error) {
+	var f apitypes.Forward
+	return &f, c.do(ctx, http.MethodDelete, forwardPath(number), nil, nil, &f)
 }
 
 // Registrations lists the built-in PBX's SIP registrations.

@@ -280,3 +280,31 @@ func TestStream(t *testing.T) {
 	}
 	t.Fatal("Stream did not return fn's error")
 }
+
+func TestForwardMethods(t *testing.T) {
+	s := apitest.New(t, apitest.Forwarding)
+	c := client.New(s.URL, apitest.Token)
+	ctx := context.Background()
+	f, err := c.SetForward(ctx, "1001", apitypes.ForwardInput{UserBusy: "1002", NoAnswer: "9004930", NoAnswerAfter: "15s"})
+	if err != nil || f.Source != "api" || f.NoAnswerAfter != "15s" {
+		t.Fatalf("set %+v, %v", f, err)
+	}
+	if f, err = c.GetForward(ctx, "1001"); err != nil || f.UserBusy != "1002" {
+		t.Fatalf("get %+v, %v", f, err)
+	}
+	list, err := c.ListForwards(ctx)
+	if err != nil || len(list) != 3 || list[0].Source != "api" {
+		t.Fatalf("list %+v, %v", list, err)
+	}
+	if f, err = c.ResetForward(ctx, "1001"); err != nil || f.Source != "config" || f.UserBusy != "" {
+		t.Fatalf("reset %+v, %v", f, err)
+	}
+	_, err = c.SetForward(ctx, "1001", apitypes.ForwardInput{UserBusy: "555"})
+	var ae *client.Error
+	if !errors.As(err, &ae) || ae.StatusCode != 400 || ae.Field != "user_busy" {
+		t.Fatalf("refused: %v", err)
+	}
+	if _, err := c.GetForward(ctx, "4242"); !client.IsNotFound(err) {
+		t.Fatalf("unknown extension: %v", err)
+	}
+}

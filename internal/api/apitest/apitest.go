@@ -18,7 +18,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/switchhook/switchhook/internal/api"
+	"github.com/switchhook/switchhook/internal/dialplan"
 	"github.com/switchhook/switchhook/internal/events"
+	"github.com/switchhook/switchhook/internal/forwarding"
 	"github.com/switchhook/switchhook/internal/ingest"
 	"github.com/switchhook/switchhook/internal/metrics"
 	"github.com/switchhook/switchhook/internal/store"
@@ -157,4 +159,24 @@ func (s *Server) Attempt(status store.DeliveryStatus, code int, msg string) int 
 		s.t.Fatal(err)
 	}
 	return len(jobs)
+}
+
+// Forwarding is an option of New: the call forwarding of extensions 1001,
+// 1002 and 1003 (1002's config forwards busy calls to 1003), in a dialplan
+// that also routes 9… out through a gateway, with a 30s ring timeout.
+func Forwarding(o *api.Options) {
+	plan, err := dialplan.New(dialplan.Config{
+		Extensions: []string{"1001", "1002", "1003"},
+		Gateways:   []string{"carrier"},
+		Routes:     []dialplan.OutboundRoute{{Match: `9\d+`, Gateway: "carrier"}},
+	})
+	if err != nil {
+		panic(err)
+	}
+	o.Forwarding = forwarding.New(o.Store, forwarding.Config{
+		Extensions:  []string{"1001", "1002", "1003"},
+		Configured:  map[string]dialplan.Forward{"1002": {UserBusy: "1003"}},
+		Plan:        plan,
+		RingTimeout: 30 * time.Second,
+	}, nil)
 }

@@ -188,6 +188,21 @@ type CallDetail struct {
 	Call      *Call                `json:"call"`
 	Events    []Event              `json:"events"`
 	Endpoints []EndpointDeliveries `json:"endpoints"`
+	// Moves are where the call went after it was routed: transfers,
+	// forwards, pickups, oldest first.
+	Moves []Move `json:"moves"`
+	// SessionCalls are the calls of the call's session (itself included),
+	// oldest first: consultation calls, the new call a caller's transfer
+	// made.
+	SessionCalls []*Call `json:"session_calls"`
+}
+
+// Move is one step by which a call went on to another destination.
+type Move struct {
+	At     time.Time              `json:"at"`
+	Reason events.DiversionReason `json:"reason"`
+	From   string                 `json:"from"` // the number the call was at
+	To     string                 `json:"to"`   // the number it went to
 }
 
 // EndpointDeliveries are one endpoint's deliveries of a call, oldest first.
@@ -226,4 +241,32 @@ type Attempt struct {
 	LatencyMS  float64   `json:"latency_ms"`
 	Error      string    `json:"error"`
 	Response   string    `json:"response"` // the first KiB of the response body
+}
+
+// Forward is an extension's call forwarding in effect. Each target is a
+// number dialled as the extension would dial it; empty for none.
+type Forward struct {
+	Number        string `json:"number"`
+	Unconditional string `json:"unconditional"`
+	UserBusy      string `json:"user_busy"`
+	NoAnswer      string `json:"no_answer"`
+	// NoAnswerAfter is how long the extension rings before the no-answer
+	// forward, like "20s"; empty without one.
+	NoAnswerAfter string `json:"no_answer_after"`
+	Unavailable   string `json:"unavailable"`
+	// Source is "config" (the config file's, or none) or "api" (set at
+	// run time and kept in the store, winning over the file's).
+	Source    string     `json:"source"`
+	UpdatedAt *time.Time `json:"updated_at"`
+}
+
+// ForwardInput replaces an extension's forwarding: a field left out
+// forwards nothing.
+type ForwardInput struct {
+	Unconditional string `json:"unconditional"`
+	UserBusy      string `json:"user_busy"`
+	NoAnswer      string `json:"no_answer"`
+	// NoAnswerAfter is a duration like "20s"; empty: 20s.
+	NoAnswerAfter string `json:"no_answer_after"`
+	Unavailable   string `json:"unavailable"`
 }
