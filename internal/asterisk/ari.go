@@ -27,7 +27,10 @@ type ariEvent struct {
 	// ChannelHangupRequest, ChannelDestroyed
 	Cause    int    `json:"cause"`
 	CauseTxt string `json:"cause_txt"`
-	Soft     bool   `json:"soft"`
+	// TechCause is the SIP status of the channel's end, when one was sent
+	// or received (a 486 answered, a 487 after CANCEL).
+	TechCause int  `json:"tech_cause"`
+	Soft      bool `json:"soft"`
 }
 
 // channel is ARI's Channel model, in part.
@@ -44,6 +47,7 @@ type channel struct {
 		AppName  string `json:"app_name"`
 		AppData  string `json:"app_data"`
 	} `json:"dialplan"`
+	Creationtime string `json:"creationtime"`
 	// Linkedid is not in ARI's Channel model today; it is read when an
 	// Asterisk sends it, and the grouping then needs no guessing.
 	Linkedid string `json:"linkedid"`
@@ -75,13 +79,19 @@ func decodeEvent(msg []byte) (*ariEvent, error) {
 const timestampLayout = "2006-01-02T15:04:05.000-0700"
 
 func (ev *ariEvent) time() time.Time {
-	if t, err := time.Parse(timestampLayout, ev.Timestamp); err == nil {
-		return t.UTC()
-	}
-	if t, err := time.Parse(time.RFC3339Nano, ev.Timestamp); err == nil {
-		return t.UTC()
+	if t, err := parseTime(ev.Timestamp); err == nil {
+		return t
 	}
 	return time.Now().UTC()
+}
+
+// parseTime reads one of ARI's timestamps.
+func parseTime(s string) (time.Time, error) {
+	if t, err := time.Parse(timestampLayout, s); err == nil {
+		return t.UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	return t.UTC(), err
 }
 
 // causeNames are the Q.850 causes Asterisk reports, named as FreeSWITCH

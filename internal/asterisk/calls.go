@@ -3,6 +3,8 @@ package asterisk
 import (
 	"cmp"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,9 +23,13 @@ type (
 // callEnd is what Asterisk has told of how a call ends.
 type callEnd struct {
 	callerCause int    // the caller channel's destroy cause, -1 until then
+	callerTech  int    // the SIP status the caller channel's end was (tech_cause), 0 if none
 	lastCause   int    // the last destroyed channel's
 	dialStatus  string // the last final Dial status
 	peerCause   int    // cause of the callee leg whose Dial failed last
+	// gapCause is set when the call ended unseen while the connector was
+	// away: the cause Gap.End gave; nobody can tell the SIP status then.
+	gapCause string
 }
 
 // tracker turns one Asterisk's channel events into call events. It is used
@@ -44,6 +50,7 @@ func local(l *leg) bool { return strings.HasPrefix(l.Name, "Local/") }
 // handle maps one ARI event to the call events it causes.
 func (t *tracker) handle(ev *ariEvent) []events.Event {
 	at := ev.time()
+	t.Heard(at)
 	switch ev.Type {
 	case "ChannelCreated":
 		if ev.Channel != nil {
@@ -93,6 +100,9 @@ func (t *tracker) handle(ev *ariEvent) []events.Event {
 			c.By = l.Party()
 		}
 	case "ChannelDestroyed":
+		if l.Caller {
+			c.Engine.callerTech = ev.TechCause
+		}
 		return t.drop(l, ev.Cause, at)
 	}
 	return nil
@@ -270,8 +280,15 @@ func (t *tracker) drop(l *leg, cause int, at time.Time) []events.Event {
 	return t.Drop(l, at, hangup)
 }
 
-// hangup works out the cause, SIP code and party of a call's end.
+// hangup works out the cause, SIP code and party of a call's end. The
+// cause of a call nobody answered comes from the Dial that decided it; the
+// SIP code is what Asterisk says the caller's channel ended with
+// (tech_cause), else 200 for an answered call, else what chan_pjsip sends
+// for the caller's cause.
 func hangup(c *call) *events.Hangup {
+	if g := c.Engine.gapCause; g != "" {
+		return &events.Hangup{Cause: g, By: callrules.HangupBy(g, "", c.Answered())}
+	}
 	code := c.Engine.callerCause
 	if code < 0 {
 		code = c.Engine.lastCause
@@ -299,27 +316,135 @@ func hangup(c *call) *events.Hangup {
 			}
 		}
 	}
-	return &events.Hangup{Cause: cause, SIPCode: sipCode(cause, c.Answered()), By: callrules.HangupBy(cause, c.By, c.Answered())}
-}
-
-// sipCode is the final SIP status a cause stands for; Asterisk's events do
-// not carry the SIP status itself. Causes EVENTS.md does not name take the
-// status of the nearest one it does.
-func sipCode(cause string, answered bool) int {
-	switch cause {
-	case "NO_USER_RESPONSE", "SUBSCRIBER_ABSENT":
-		return 480
-	case "NO_ROUTE_DESTINATION":
-		return 404
-	case "NORMAL_CIRCUIT_CONGESTION", "SWITCH_CONGESTION":
-		return 503
+	sip := c.Engine.callerTech
+	switch {
+	case sip != 0:
+	case c.Answered():
+		sip = 200
+	case cause == events.CauseOriginatorCancel:
+		sip = 487 // a CANCEL is always answered so (RFC 3261 9.2)
+	default:
+		sip = pjsipStatus(code)
 	}
-	return callrules.SIPCode(cause, answered)
+	return &events.Hangup{Cause: cause, SIPCode: sip, By: callrules.HangupBy(cause, c.By, c.Answered())}
 }
 
-// reconcile ends the channels Asterisk no longer has and no event on this
-// connection reported: they were destroyed while the connector was away.
-// Asterisk cannot say why any more, so the cause is NORMAL_UNSPECIFIED.
-func (t *tracker) reconcile(live map[string]bool, at time.Time) []events.Event {
-	return t.Reconcile(live, func(l *leg) []events.Event { return t.drop(l, 0, at) })
+// pjsipStatus is the SIP status chan_pjsip answers an unanswered channel
+// with for a Q.850 cause (its hangup_cause2sip, 603 where that has none):
+// what Asterisk sent when it did not report tech_cause.
+func pjsipStatus(cause int) int {
+	switch cause {
+	case 1, 2, 3:
+		return 404
+	case 34, 42, 66:
+		return 503
+	case 18:
+		return 408
+	case 19, 20, 31:
+		return 480
+	case 21:
+		return 403
+	case 22:
+		return 410
+	case 28:
+		return 484
+	case 17:
+		return 486
+	case 38, 127:
+		return 500
+	case 29:
+		return 501
+	case 27:
+		return 502
+	case 58:
+		return 488
+	}
+	return 603
+}
+
+// reconcile brings the calls up to date with live, Asterisk's channels
+// listed on this connection (channels reported by an event on this
+// connection count as live too): a channel gone was destroyed while the
+// connector was away, at the time and with the cause gap tells; one still
+// there gets the ring or answer it missed; one never seen is adopted.
+func (t *tracker) reconcile(live map[string]liveChannel, gap calltrack.Gap, now time.Time) []events.Event {
+	plain := make(map[string]calltrack.Channel, len(live))
+	for id, ch := range live {
+		plain[id] = ch.Channel
+	}
+	self := func(l *leg) string { return l.Call.Dest }
+	out := t.Reconcile(plain, now, self, func(l *leg) []events.Event {
+		c := l.Call
+		at, cause := gap.End(c)
+		if l.Caller || len(slices.Collect(c.Legs())) == 1 && c.Engine.callerCause < 0 {
+			// The caller's end went unseen: nothing is left to tell how
+			// the call ended.
+			c.Engine.gapCause = cause
+		}
+		return t.drop(l, 0, at)
+	})
+	return append(out, t.adopt(live, now)...)
+}
+
+// adopt takes up the channels Asterisk has that the connector never saw
+// (it started, or came back, in the middle of their calls). Channels in one
+// bridge are one call, whose caller is the oldest; a channel in no bridge
+// is a call of its own when it runs a dialplan application (a caller, say
+// in an IVR or a queue), else its own events will tell. Each call is
+// routed when its caller was created, then gets the answer its channels'
+// state shows. A call never starts with anything but CALL_ROUTED.
+func (t *tracker) adopt(live map[string]liveChannel, now time.Time) []events.Event {
+	chans := slices.SortedFunc(maps.Values(live), func(a, b liveChannel) int {
+		return cmp.Or(a.Created.Compare(b.Created), strings.Compare(a.channel.ID, b.channel.ID))
+	})
+	var out []events.Event
+	byBridge := map[string]*call{}
+	var answered []*leg
+	for _, ch := range chans {
+		if t.Leg(ch.channel.ID) != nil || t.EndedLeg(ch.channel.ID) {
+			continue
+		}
+		at := cmp.Or(ch.Created, now)
+		if c := byBridge[ch.bridge]; c != nil && ch.bridge != "" {
+			l := &leg{ID: ch.channel.ID, Name: ch.Name, Number: ch.Caller.Number, Seen: true}
+			if n := ch.Connected.Number; n != "" && ch.Caller.Number == c.Caller {
+				l.Number = n
+			}
+			t.Join(c, l)
+			if ch.Up {
+				answered = append(answered, l)
+			}
+			continue
+		}
+		if ch.bridge == "" && (ch.Dialplan.AppName == "" || ch.State != "Up" && ch.State != "Ring") {
+			continue
+		}
+		l := t.leg(&ch.channel)
+		c := l.Call
+		if ch.bridge != "" {
+			byBridge[ch.bridge] = c
+		}
+		var to *events.Target
+		if strings.EqualFold(ch.Dialplan.AppName, "Dial") {
+			to = dialTarget(ch.Dialplan.AppName, ch.Dialplan.AppData, "", c.Dest)
+		}
+		out = append(out, t.Route(c, at, to)...)
+		if ch.Up {
+			answered = append(answered, l)
+		}
+	}
+	// Callees first: a caller whose call has a callee was answered by it.
+	slices.SortStableFunc(answered, func(a, b *leg) int {
+		if a.Caller == b.Caller {
+			return 0
+		}
+		if a.Caller {
+			return 1
+		}
+		return -1
+	})
+	for _, l := range answered {
+		out = append(out, t.answer(l, now)...)
+	}
+	return out
 }

@@ -25,7 +25,9 @@ func feed(tr *tracker, evs ...*ariEvent) []events.Event {
 }
 
 // Every way an unanswered call ends, as Asterisk's Dial and channel causes
-// report it, gives EVENTS.md's cause, SIP code and party.
+// report it, gives EVENTS.md's cause and party; with no tech_cause on the
+// caller's channel, the SIP code is what chan_pjsip sends for the caller's
+// cause (its hangup_cause2sip, 603 where that has none; 487 after CANCEL).
 func TestUnansweredEndings(t *testing.T) {
 	for _, tc := range []struct {
 		status    string
@@ -34,10 +36,10 @@ func TestUnansweredEndings(t *testing.T) {
 	}{
 		{"BUSY", 17, "USER_BUSY 486 callee"},
 		{"NOANSWER", 19, "NO_ANSWER 480 system"},
-		{"CHANUNAVAIL", 20, "USER_NOT_REGISTERED 404 system"},
-		{"CHANUNAVAIL", 102, "RECOVERY_ON_TIMER_EXPIRE 408 system"},
+		{"CHANUNAVAIL", 20, "USER_NOT_REGISTERED 480 system"},
+		{"CHANUNAVAIL", 102, "RECOVERY_ON_TIMER_EXPIRE 603 system"},
 		{"CONGESTION", 1, "UNALLOCATED_NUMBER 404 callee"},
-		{"CONGESTION", 21, "CALL_REJECTED 603 callee"},
+		{"CONGESTION", 21, "CALL_REJECTED 403 callee"},
 		{"CONGESTION", 28, "INVALID_NUMBER_FORMAT 484 callee"},
 		{"CONGESTION", 34, "NORMAL_TEMPORARY_FAILURE 503 callee"},
 		{"CANCEL", 16, "ORIGINATOR_CANCEL 487 caller"},

@@ -14,6 +14,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/switchhook/switchhook/internal/calltrack"
 	"github.com/switchhook/switchhook/internal/connector"
 	"github.com/switchhook/switchhook/internal/events"
 	"github.com/switchhook/switchhook/internal/metrics"
@@ -107,6 +108,7 @@ func (c *Connector) Run(ctx context.Context, sink events.Sink) error {
 	}
 	t := newTracker(c.Name(), c.log)
 	t.Refused = c.link.Refused
+	t.ResumeFrom(sink, func(c *call) { c.Engine.callerCause = -1 })
 	return c.link.Run(ctx, func(ctx context.Context) (bool, error) { return c.session(ctx, base, t, sink) })
 }
 
@@ -149,9 +151,14 @@ func (c *Connector) session(ctx context.Context, base *url.URL, t *tracker, sink
 	if err != nil {
 		return false, err
 	}
+	gap := calltrack.Gap{LastHeard: t.Unsee()}
+	// Without the start time a call that ended unseen is
+	// NORMAL_UNSPECIFIED, never SYSTEM_SHUTDOWN.
+	if gap.EngineStart, err = c.startupTime(ctx, base); err != nil {
+		c.log.Warn("asterisk start time unknown; engine restarts not told apart", "err", err)
+	}
 	c.link.Up()
 	c.log.Info("asterisk connected", "app", c.cfg.app())
-	t.Unsee()
 
 	handle := func(m message) error {
 		if m.err != nil {
@@ -185,7 +192,7 @@ drain:
 			break drain
 		}
 	}
-	if err := c.link.Emit(ctx, sink, t.reconcile(live, time.Now().UTC())); err != nil {
+	if err := c.link.Emit(ctx, sink, t.reconcile(live, gap, time.Now().UTC())); err != nil {
 		return true, err
 	}
 
@@ -229,34 +236,83 @@ func (c *Connector) dial(ctx context.Context, base *url.URL) (*websocket.Conn, e
 	return ws, nil
 }
 
-// channels lists the ids of every channel Asterisk has.
-func (c *Connector) channels(ctx context.Context, base *url.URL) (map[string]bool, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base.String()+"/channels", nil)
+// get fetches an ARI resource (path under the base, e.g. "/channels") into
+// v.
+func (c *Connector) get(ctx context.Context, base *url.URL, path string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base.String()+path, nil)
 	if err != nil {
-		return nil, fmt.Errorf("list channels: %w", err)
+		return fmt.Errorf("GET %s: %w", path, err)
 	}
 	req.Header.Set("Authorization", basicAuth(c.cfg.Username, c.cfg.Password))
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("list channels: %w", err)
+		return fmt.Errorf("GET %s: %w", path, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return nil, fmt.Errorf("list channels: %w", err)
+		return fmt.Errorf("GET %s: %w", path, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("list channels: %s: %s", resp.Status, clip(string(body)))
+		return fmt.Errorf("GET %s: %s: %s", path, resp.Status, clip(string(body)))
 	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("GET %s: %w", path, err)
+	}
+	return nil
+}
+
+// channels lists every channel Asterisk has, each with the bridge it is
+// in (GET /bridges), if any.
+func (c *Connector) channels(ctx context.Context, base *url.URL) (map[string]liveChannel, error) {
 	var list []channel
-	if err := json.Unmarshal(body, &list); err != nil {
+	if err := c.get(ctx, base, "/channels", &list); err != nil {
 		return nil, fmt.Errorf("list channels: %w", err)
 	}
-	live := make(map[string]bool, len(list))
+	var bridges []struct {
+		ID       string   `json:"id"`
+		Channels []string `json:"channels"`
+	}
+	if err := c.get(ctx, base, "/bridges", &bridges); err != nil {
+		// Only the grouping of channels first met in a bridge needs it.
+		c.log.Warn("asterisk bridges not listed; channels met mid-call are taken one by one", "err", err)
+	}
+	in := map[string]string{}
+	for _, b := range bridges {
+		for _, id := range b.Channels {
+			in[id] = b.ID
+		}
+	}
+	live := make(map[string]liveChannel, len(list))
 	for _, ch := range list {
-		live[ch.ID] = true
+		lc := liveChannel{channel: ch, bridge: in[ch.ID], Channel: calltrack.Channel{ID: ch.ID, Up: ch.State == "Up", Ringing: ch.State == "Ringing"}}
+		if t, err := parseTime(ch.Creationtime); err == nil {
+			lc.Created = t
+		}
+		live[ch.ID] = lc
 	}
 	return live, nil
+}
+
+// liveChannel is a listed channel: ARI's model, its bridge, and what the
+// tracker needs.
+type liveChannel struct {
+	calltrack.Channel
+	channel
+	bridge string
+}
+
+// startupTime asks Asterisk when it last started (GET /asterisk/info).
+func (c *Connector) startupTime(ctx context.Context, base *url.URL) (time.Time, error) {
+	var info struct {
+		Status struct {
+			StartupTime string `json:"startup_time"`
+		} `json:"status"`
+	}
+	if err := c.get(ctx, base, "/asterisk/info", &info); err != nil {
+		return time.Time{}, err
+	}
+	return parseTime(info.Status.StartupTime)
 }
 
 func basicAuth(user, pass string) string {

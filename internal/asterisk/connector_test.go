@@ -105,7 +105,7 @@ func TestRequestsAndMetrics(t *testing.T) {
 	a.mu.Lock()
 	reqs := strings.Join(a.requests, "|")
 	a.mu.Unlock()
-	if want := "GET /ari/events?app=hooks&subscribeAll=true|GET /ari/channels?"; reqs != want {
+	if want := "GET /ari/events?app=hooks&subscribeAll=true|GET /ari/channels?|GET /ari/bridges?|GET /ari/asterisk/info?"; reqs != want {
 		t.Fatalf("requests %q, want %q", reqs, want)
 	}
 	st := c.Status()

@@ -1,6 +1,7 @@
 package asterisk
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -29,8 +30,10 @@ type fakeAsterisk struct {
 	conns      chan *ariConn
 
 	mu       sync.Mutex
-	channels []string // ids GET /ari/channels lists
-	requests []string // method, path and query of every request
+	channels []fakeChannel // what GET /ari/channels lists
+	bridges  map[string][]string
+	started  time.Time // what GET /ari/asterisk/info tells
+	requests []string  // method, path and query of every request
 	open     []*ariConn
 }
 
@@ -41,7 +44,7 @@ type ariConn struct {
 
 func startFakeAsterisk(t *testing.T, user, pass string) *fakeAsterisk {
 	t.Helper()
-	a := &fakeAsterisk{t: t, user: user, pass: pass, conns: make(chan *ariConn, 8)}
+	a := &fakeAsterisk{t: t, user: user, pass: pass, conns: make(chan *ariConn, 8), started: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	a.listen("127.0.0.1:0")
 	t.Cleanup(a.stop)
 	return a
@@ -83,13 +86,26 @@ func (a *fakeAsterisk) stop() {
 func (a *fakeAsterisk) restart() {
 	a.stop()
 	a.setChannels()
+	a.mu.Lock()
+	a.started = time.Now()
+	a.mu.Unlock()
 	a.listen(a.addr)
 }
 
+// setChannels lists Up channels with these ids, in no bridge.
 func (a *fakeAsterisk) setChannels(ids ...string) {
+	var chans []fakeChannel
+	for _, id := range ids {
+		chans = append(chans, fakeChannel{ID: id})
+	}
+	a.setChannelRows(nil, chans...)
+}
+
+// setChannelRows lists chans, and bridges (by id, their channels' ids).
+func (a *fakeAsterisk) setChannelRows(bridges map[string][]string, chans ...fakeChannel) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.channels = ids
+	a.channels, a.bridges = chans, bridges
 }
 
 func (a *fakeAsterisk) serve(w http.ResponseWriter, r *http.Request) {
@@ -106,10 +122,28 @@ func (a *fakeAsterisk) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodGet && r.URL.Path == "/ari/channels":
 		a.mu.Lock()
-		ids := a.channels
+		chans := a.channels
 		a.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, channelsJSON(ids))
+		fmt.Fprint(w, channelsJSON(chans))
+	case r.Method == http.MethodGet && r.URL.Path == "/ari/bridges":
+		a.mu.Lock()
+		list := []map[string]any{}
+		for id, chans := range a.bridges {
+			list = append(list, map[string]any{"id": id, "technology": "simple_bridge", "bridge_type": "mixing", "bridge_class": "basic",
+				"creator": "Dial", "name": "", "channels": chans, "creationtime": "2026-01-27T12:02:31.000+0000", "video_mode": "none"})
+		}
+		a.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(list)
+	case r.Method == http.MethodGet && r.URL.Path == "/ari/asterisk/info":
+		a.mu.Lock()
+		started := a.started.UTC().Format(timestampLayout)
+		a.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"build":{"os":"Linux","kernel":"6.1.0","machine":"x86_64","options":"","date":"2026-12-04 10:00:00 UTC","user":"root"},`+
+			`"system":{"version":"22.10.1","entity_id":"02:fc:00:00:00:01"},"config":{"name":"","default_language":"en","setid":{"user":"","group":""}},`+
+			`"status":{"startup_time":%q,"last_reload_time":%q}}`, started, started)
 	case r.URL.Path == "/ari/events":
 		q := r.URL.Query()
 		if q.Get("app") == "" || q.Get("subscribeAll") != "true" {
@@ -133,16 +167,27 @@ func (a *fakeAsterisk) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// channelsJSON is GET /ari/channels' answer for channels with these ids.
-func channelsJSON(ids []string) string {
+// fakeChannel is one channel GET /ari/channels lists; empty fields get an
+// Up caller's values.
+type fakeChannel struct {
+	ID, Name, State, Caller, Connected, Exten, App, AppData string
+	Created                                                 time.Time
+}
+
+// channelsJSON is GET /ari/channels' answer for chans.
+func channelsJSON(chans []fakeChannel) string {
 	list := []map[string]any{}
-	for _, id := range ids {
+	for _, ch := range chans {
+		created := ch.Created
+		if created.IsZero() {
+			created = time.Date(2026, 1, 27, 12, 2, 30, 0, time.UTC)
+		}
 		list = append(list, map[string]any{
-			"id": id, "name": "PJSIP/1001-00000001", "state": "Up", "protocol_id": "",
-			"caller":    map[string]string{"name": "Alice", "number": "1001"},
-			"connected": map[string]string{"name": "", "number": ""}, "accountcode": "",
-			"dialplan":     map[string]any{"context": "from-internal", "exten": "1002", "priority": 2, "app_name": "Dial", "app_data": "PJSIP/1002,30"},
-			"creationtime": "2026-01-27T12:02:30.000+0000", "language": "en",
+			"id": ch.ID, "name": cmp.Or(ch.Name, "PJSIP/1001-00000001"), "state": cmp.Or(ch.State, "Up"), "protocol_id": "",
+			"caller":    map[string]string{"name": "", "number": cmp.Or(ch.Caller, "1001")},
+			"connected": map[string]string{"name": "", "number": ch.Connected}, "accountcode": "",
+			"dialplan":     map[string]any{"context": "from-internal", "exten": cmp.Or(ch.Exten, "1002"), "priority": 2, "app_name": cmp.Or(ch.App, "Dial"), "app_data": cmp.Or(ch.AppData, "PJSIP/1002,30")},
+			"creationtime": created.Format(timestampLayout), "language": "en",
 		})
 	}
 	b, _ := json.MarshalIndent(list, "", "  ")

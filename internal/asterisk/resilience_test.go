@@ -10,6 +10,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/switchhook/switchhook/internal/calltrack"
 	"github.com/switchhook/switchhook/internal/connector/connectortest"
 	"github.com/switchhook/switchhook/internal/events"
 )
@@ -33,7 +34,7 @@ func TestEngineRestartMidCall(t *testing.T) {
 	conn.send(append(msgs[11:], fixture(t, "busy.txt")...)...)
 	got := sink.Wait(t, 6)
 	assertEvents(t, got, append(basicWant[:3:3],
-		"CALL_HANGUP 1001>1002 leg=1769515350.102 internal NORMAL_UNSPECIFIED 0 system",
+		"CALL_HANGUP 1001>1002 leg=1769515350.102 internal SYSTEM_SHUTDOWN 0 system",
 		scenarios[5].want[0], scenarios[5].want[1]))
 	assertOneCall(t, got[:4], "asterisk/ast1")
 	if st := c.Status(); st.Reconnects != 1 || !st.Connected {
@@ -167,7 +168,7 @@ func FuzzDecode(f *testing.F) {
 				}
 			}
 		}
-		for _, e := range tr.reconcile(map[string]bool{}, time.Now()) {
+		for _, e := range tr.reconcile(map[string]liveChannel{}, calltrack.Gap{}, time.Now()) {
 			if e.Kind != events.CallHangup {
 				t.Fatalf("reconcile emitted %s", e.Kind)
 			}

@@ -98,6 +98,7 @@ type Tracker[E any] struct {
 	// a leg of an ended call made carries that call's session.
 	ended      map[string]string
 	endedOrder []string
+	heard      time.Time // the engine last said something
 }
 
 // New returns a Tracker whose events carry Source source.
@@ -134,6 +135,41 @@ func callUUID(id string) string {
 		return u.String()
 	}
 	return uuid.NewString()
+}
+
+// EndedLeg reports whether id is a leg of a call that ended (among the
+// latest the Tracker remembers): a leg the engine makes for it afterwards
+// must not open the call again.
+func (t *Tracker[E]) EndedLeg(id string) bool {
+	_, ok := t.ended[id]
+	return ok
+}
+
+// Source is the name the Tracker's events carry.
+func (t *Tracker[E]) Source() string { return t.source }
+
+// Resumer hands over, once, the recorded events of the calls of a source
+// that the previous run of the process left open (ingest.Recorder does).
+type Resumer interface {
+	Resume(source string) [][]events.Event
+}
+
+// ResumeFrom takes up the calls sink remembers for the Tracker's source,
+// when sink is a Resumer; init sets up each call's connector state. It
+// returns how many calls it took up.
+func (t *Tracker[E]) ResumeFrom(sink events.Sink, init func(*Call[E])) int {
+	r, ok := sink.(Resumer)
+	if !ok {
+		return 0
+	}
+	n := 0
+	for _, evs := range r.Resume(t.source) {
+		if c := t.Resume(evs); c != nil {
+			init(c)
+			n++
+		}
+	}
+	return n
 }
 
 // Join adds l to c and tracks it.
@@ -192,10 +228,11 @@ func (t *Tracker[E]) Ring(l *Leg[E], at time.Time) []events.Event {
 }
 
 // Answer returns the CALL_ANSWER of l's first answer, after CALL_ROUTED if
-// due. Engines answer the caller's leg themselves when a callee answers, so
-// an answer of the caller's leg counts only while no callee is up: then the
-// engine itself is the destination (an IVR), answering as self, and a call
-// not routed yet is routed to it.
+// due. Engines answer the caller's leg themselves when a callee answers,
+// and under load may report that before the callee's own answer, so an
+// answer of the caller's leg counts only while the call has no callee leg
+// at all: then the engine itself is the destination (an IVR), answering as
+// self, and a call not routed yet is routed to it.
 func (t *Tracker[E]) Answer(l *Leg[E], at time.Time, self string) []events.Event {
 	if l.Answered {
 		return nil
@@ -204,7 +241,10 @@ func (t *Tracker[E]) Answer(l *Leg[E], at time.Time, self string) []events.Event
 	c := l.Call
 	if l.Caller {
 		for _, o := range c.legs {
-			if !o.Caller && o.Answered {
+			if !o.Caller {
+				// A callee leg is up or on its way: the engine answers
+				// the caller to bridge them, whichever answer it reports
+				// first.
 				return nil
 			}
 		}
@@ -285,27 +325,131 @@ func (t *Tracker[E]) remember(id, session string) {
 	}
 }
 
-// Unsee marks every leg as not yet reported on a new connection.
-func (t *Tracker[E]) Unsee() {
-	for _, l := range t.legs {
-		l.Seen = false
+// Heard records that the engine said something at at (any event or
+// heartbeat): until the connection is lost, every call it carries was known
+// to be as its events say at that time.
+func (t *Tracker[E]) Heard(at time.Time) {
+	if at.After(t.heard) {
+		t.heard = at
 	}
 }
 
-// Reconcile ends the legs that are not in live (the engine's channel list,
-// taken on this connection) and that no event on this connection reported:
-// they ended while the connector was away. gone ends one such leg as the
-// connector can (Drop, with the cause it can still tell). Legs go in a
+// Unsee marks every leg as not yet reported on a new connection, and
+// returns when the engine was last heard on the previous one (zero on the
+// first connection).
+func (t *Tracker[E]) Unsee() time.Time {
+	for _, l := range t.legs {
+		l.Seen = false
+	}
+	return t.heard
+}
+
+// Channel is one channel the engine has, as its channel list tells.
+type Channel struct {
+	ID      string
+	Created time.Time
+	Up      bool // answered
+	Ringing bool
+}
+
+// Gap is what is known of a time the connector was away from its engine.
+type Gap struct {
+	// LastHeard is when the engine was last heard on the previous
+	// connection; zero if this process never heard it.
+	LastHeard time.Time
+	// EngineStart is when the engine last started, zero if unknown.
+	EngineStart time.Time
+}
+
+// End is how a call that ended unseen during the gap is told: stamped with
+// the last time the call was known up (its last event, or the engine last
+// heard while it carried it), not the reconnection, so that duration and
+// billsec leave the gap out; cause SYSTEM_SHUTDOWN when the engine started
+// after that time (it restarted and dropped the call), else
+// NORMAL_UNSPECIFIED: nobody can tell any more.
+func (g Gap) End(c interface{ LastAt() time.Time }) (time.Time, string) {
+	at := c.LastAt()
+	if g.LastHeard.After(at) {
+		at = g.LastHeard
+	}
+	if !g.EngineStart.IsZero() && g.EngineStart.After(at) {
+		return at, events.CauseSystemShutdown
+	}
+	return at, events.CauseNormalUnspecified
+}
+
+// Reconcile brings the calls up to date with live, the engine's channels
+// listed on this connection. A leg neither in live nor reported by an event
+// on this connection ended while the connector was away: gone ends it
+// (Drop, with the cause the connector can still tell, else the time and
+// cause gap.End gives). A leg still live gets the events it missed: its
+// ring, its answer (callees' first, so that the engine's answer of the
+// caller's leg is not taken for an IVR's). self is what the caller's leg
+// answers as when the engine itself is the destination. Legs go in a
 // stable order: by call, the caller's leg first.
-func (t *Tracker[E]) Reconcile(live map[string]bool, gone func(*Leg[E]) []events.Event) []events.Event {
+func (t *Tracker[E]) Reconcile(live map[string]Channel, now time.Time, self func(*Leg[E]) string, gone func(*Leg[E]) []events.Event) []events.Event {
 	var out []events.Event
-	for _, l := range t.sortedLegs() {
-		if live[l.ID] || l.Seen || t.legs[l.ID] == nil {
+	legs := t.sortedLegs()
+	for _, l := range legs {
+		if _, ok := live[l.ID]; ok || l.Seen || t.legs[l.ID] == nil {
 			continue
 		}
 		out = append(out, gone(l)...)
 	}
+	for _, callers := range []bool{false, true} {
+		for _, l := range legs {
+			ch, ok := live[l.ID]
+			if !ok || l.Seen || l.Caller != callers || t.legs[l.ID] == nil {
+				continue
+			}
+			if ch.Ringing && !l.Rang {
+				out = append(out, t.Ring(l, now)...)
+			}
+			if ch.Up && !l.Answered {
+				out = append(out, t.Answer(l, now, self(l))...)
+			}
+		}
+	}
 	return out
+}
+
+// Resume takes up a call the previous run of the process left open, from
+// its recorded events (oldest first): its caller's leg (CALL_ROUTED's), the
+// callee legs that rang or answered, whether it is answered and held, so
+// that the engine's next events of those legs go on with the same call.
+// It returns nil for events that do not start with a CALL_ROUTED.
+func (t *Tracker[E]) Resume(evs []events.Event) *Call[E] {
+	if len(evs) == 0 || evs[0].Kind != events.CallRouted || evs[0].LegUUID == "" {
+		return nil
+	}
+	r := evs[0]
+	c := &Call[E]{
+		UUID: r.CallUUID, Session: r.SessionUUID, CallerLeg: r.LegUUID, Caller: r.CallerIDNumber,
+		Dest: r.DestinationNumber, Direction: r.Direction, legs: map[string]*Leg[E]{},
+		life: *callrules.Replay(evs),
+	}
+	t.Join(c, &Leg[E]{ID: r.LegUUID, Caller: true})
+	for _, e := range evs[1:] {
+		if e.LegUUID == "" {
+			continue
+		}
+		l := t.legs[e.LegUUID]
+		if l == nil {
+			l = &Leg[E]{ID: e.LegUUID, Number: e.DestinationNumber}
+			t.Join(c, l)
+		}
+		switch e.Kind {
+		case events.CallRinging:
+			l.Rang = true
+		case events.CallAnswer:
+			l.Answered, c.Callee = true, e.DestinationNumber
+		case events.CallHold:
+			c.holds.Set(e.Party, true)
+		case events.CallUnhold:
+			c.holds.Clear()
+		}
+	}
+	return c
 }
 
 func (t *Tracker[E]) sortedLegs() []*Leg[E] {

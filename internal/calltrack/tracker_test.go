@@ -264,7 +264,8 @@ func TestEndedLegsBounded(t *testing.T) {
 }
 
 // Reconcile ends the legs the engine no longer lists and no event on this
-// connection reported, call by call, the caller's leg first.
+// connection reported, call by call, the caller's leg first, and gives the
+// legs still listed the events they missed, callees first.
 func TestReconcile(t *testing.T) {
 	tr := newTestTracker()
 	c1, a1 := startCall(tr, "33333333-3333-4333-8333-333333333333", "1002")
@@ -281,17 +282,80 @@ func TestReconcile(t *testing.T) {
 	tr.Unsee()
 	a3.Seen = true // an event on the new connection reported it
 	var gone []string
-	out := tr.Reconcile(map[string]bool{b2.ID: true}, func(l *tleg) []events.Event {
+	live := map[string]Channel{b2.ID: {ID: b2.ID, Up: true}, a2.ID: {ID: a2.ID, Up: true}}
+	self := func(l *tleg) string { return "ivr" }
+	out := tr.Reconcile(live, t0.Add(time.Second), self, func(l *tleg) []events.Event {
 		gone = append(gone, l.ID)
 		l.Call.Engine.cause = events.CauseNormalUnspecified
 		return tr.Drop(l, t0, hangup)
 	})
-	if want := []string{a2.ID, a1.ID, "b1"}; strings.Join(gone, " ") != strings.Join(want, " ") {
+	if want := []string{a1.ID, "b1"}; strings.Join(gone, " ") != strings.Join(want, " ") {
 		t.Fatalf("gone %v, want %v", gone, want)
 	}
-	assertEvents(t, out, "CALL_HANGUP 1001>1002 leg=b1 internal NORMAL_UNSPECIFIED 0 system")
+	// b2 answered while the connector was away: one CALL_ANSWER, and the
+	// engine's answer of a2 (bridging) is not taken for an IVR's.
+	connectortest.AssertEvents(t, out, []string{
+		"CALL_HANGUP 1001>1002 leg=b1 internal NORMAL_UNSPECIFIED 0 system",
+		"CALL_ANSWER 1001>1003 leg=b2 internal",
+	}, 0)
 	if tr.Leg(b2.ID) == nil || tr.Leg(a3.ID) == nil || c2.Over() || c3.Over() {
 		t.Fatal("a live or reported leg was ended")
+	}
+}
+
+// Gap.End stamps a hangup worked out after a gap with the last time the
+// call was known up, and says SYSTEM_SHUTDOWN only when the engine started
+// after that.
+func TestGapEnd(t *testing.T) {
+	tr := newTestTracker()
+	c, _ := startCall(tr, "a1", "1002")
+	tr.Route(c, t0, nil)
+	for _, tc := range []struct {
+		gap       Gap
+		wantAt    time.Time
+		wantCause string
+	}{
+		{Gap{}, t0, events.CauseNormalUnspecified},
+		{Gap{LastHeard: t0.Add(5 * time.Second)}, t0.Add(5 * time.Second), events.CauseNormalUnspecified},
+		{Gap{LastHeard: t0.Add(5 * time.Second), EngineStart: t0.Add(time.Second)}, t0.Add(5 * time.Second), events.CauseNormalUnspecified},
+		{Gap{LastHeard: t0.Add(5 * time.Second), EngineStart: t0.Add(8 * time.Second)}, t0.Add(5 * time.Second), events.CauseSystemShutdown},
+	} {
+		if at, cause := tc.gap.End(c); !at.Equal(tc.wantAt) || cause != tc.wantCause {
+			t.Errorf("%+v.End = %v %s, want %v %s", tc.gap, at, cause, tc.wantAt, tc.wantCause)
+		}
+	}
+}
+
+// A call the previous run left open is taken up from its recorded events:
+// its legs, answer and hold, so the engine's next events go on with it.
+func TestResume(t *testing.T) {
+	tr := newTestTracker()
+	recorded := []events.Event{
+		{Kind: events.CallRouted, CallUUID: "c1", SessionUUID: "c1", CallerIDNumber: "1001", DestinationNumber: "1002", LegUUID: "a1", Direction: events.Internal, OccurredAt: t0, Sequence: 1},
+		{Kind: events.CallRinging, CallUUID: "c1", DestinationNumber: "1002", LegUUID: "b1", OccurredAt: t0, Sequence: 2},
+		{Kind: events.CallAnswer, CallUUID: "c1", DestinationNumber: "1002", LegUUID: "b1", OccurredAt: t0.Add(time.Second), Sequence: 3},
+		{Kind: events.CallHold, CallUUID: "c1", DestinationNumber: "1002", LegUUID: "b1", Party: events.Callee, OccurredAt: t0.Add(2 * time.Second), Sequence: 4},
+	}
+	c := tr.Resume(recorded)
+	if c == nil || tr.Leg("a1") == nil || !tr.Leg("a1").Caller || tr.Leg("b1") == nil || !tr.Leg("b1").Answered || !c.Answered() || !c.Held() {
+		t.Fatalf("resumed %+v", c)
+	}
+	b := tr.Leg("b1")
+	var out []events.Event
+	out = append(out, tr.Answer(b, t0.Add(3*time.Second), "")...)
+	out = append(out, tr.Hold(b, t0.Add(3*time.Second), false)...)
+	c.By, c.Engine.cause = events.Callee, events.CauseNormalClearing
+	out = append(out, tr.Drop(b, t0.Add(4*time.Second), hangup)...)
+	out = append(out, tr.Drop(tr.Leg("a1"), t0.Add(4*time.Second), hangup)...)
+	connectortest.AssertEvents(t, out, []string{
+		"CALL_UNHOLD 1001>1002 leg=b1 internal callee",
+		"CALL_HANGUP 1001>1002 leg=a1 internal NORMAL_CLEARING 200 callee",
+	}, 0)
+	if out[0].CallUUID != "c1" {
+		t.Errorf("call_uuid %s, want c1", out[0].CallUUID)
+	}
+	if tr.Resume(recorded[1:]) != nil {
+		t.Error("resumed events that do not start with CALL_ROUTED")
 	}
 }
 

@@ -3,6 +3,8 @@ package freeswitch
 import (
 	"cmp"
 	"log/slog"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -44,8 +46,14 @@ type callEnd struct {
 // legEnd is what CHANNEL_HANGUP_COMPLETE tells of a leg's end.
 type legEnd struct {
 	cause       string
-	sipStatus   int
+	sipStatus   int    // the final SIP status FreeSWITCH says the leg's dialog ended with; 0 if it did not say
 	disposition string // sip_hangup_disposition: recv_bye, send_cancel, …
+	// originate is originate_disposition: on a caller's leg, the outcome of
+	// its last bridge (NO_ANSWER, USER_BUSY, SUCCESS, …), which decides a
+	// call nobody answered even when the leg itself ends NORMAL_CLEARING
+	// because the dialplan went on.
+	originate string
+	gap       bool // worked out after a gap: nobody can tell what was sent
 }
 
 // tracker turns one FreeSWITCH's channel events into call events. It is
@@ -60,20 +68,28 @@ func newTracker(source string, log *slog.Logger) *tracker {
 	return &tracker{Tracker: calltrack.New[callEnd](source, log), pending: map[string]*call{}}
 }
 
+// resume takes up the calls the previous run left open, from sink.
+func (t *tracker) resume(sink events.Sink) {
+	t.ResumeFrom(sink, func(*call) {})
+}
+
 // handle maps one channel event to the call events it causes.
 func (t *tracker) handle(ev eventHeaders) []events.Event {
 	name, id := ev.get("Event-Name"), ev.get("Unique-ID")
+	at := eventTime(ev)
+	t.Heard(at)
 	if id == "" || name == "HEARTBEAT" {
 		return nil
 	}
-	at := eventTime(ev)
 	var out []events.Event
 	l := t.Leg(id)
 	if l == nil {
 		if name == "CHANNEL_HANGUP_COMPLETE" {
 			return nil // a leg never seen: nothing was emitted for it
 		}
-		l, out = t.create(ev, at)
+		if l, out = t.create(ev, at); l == nil {
+			return nil
+		}
 	}
 	l.Seen = true
 	c := l.Call
@@ -108,10 +124,19 @@ func (t *tracker) handle(ev eventHeaders) []events.Event {
 }
 
 // create starts tracking a leg first seen in ev: a B-leg of a known call
-// when it names one of its legs, else the A-leg of a new call.
+// when it names one of its legs, else the A-leg of a new call. A B-leg made
+// for a call that has ended already is not tracked (nil): it must not open
+// that call a second time.
 func (t *tracker) create(ev eventHeaders, at time.Time) (*leg, []events.Event) {
 	id := ev.get("Unique-ID")
 	l := &leg{ID: id}
+	if ev.get("Call-Direction") == "outbound" {
+		for _, ref := range parentRefs(ev) {
+			if t.EndedLeg(ref) && t.Leg(ref) == nil {
+				return nil, nil
+			}
+		}
+	}
 	for _, ref := range parentRefs(ev) {
 		if p := t.Leg(ref); p != nil {
 			c := p.Call
@@ -228,11 +253,11 @@ func stripVars(s string) string {
 
 func (t *tracker) legEnded(l *leg, ev eventHeaders, at time.Time) []events.Event {
 	c := l.Call
-	status, _ := strconv.Atoi(ev.get("variable_sip_term_status"))
 	end := &legEnd{
 		cause:       ev.get("Hangup-Cause"),
-		sipStatus:   status,
+		sipStatus:   sentStatus(ev),
 		disposition: ev.get("variable_sip_hangup_disposition"),
+		originate:   ev.get("variable_originate_disposition"),
 	}
 	if l.Caller {
 		c.Engine.end, c.Engine.aEnded = end, true
@@ -257,36 +282,168 @@ func (t *tracker) drop(l *leg, at time.Time) []events.Event {
 	return out
 }
 
+// sentStatus is the final SIP status FreeSWITCH says a leg's dialog ended
+// with: sip_term_status, else the proto-specific cause ("sip:480"); 0 when
+// it says neither (a request it refused itself, a leg that was not SIP).
+func sentStatus(ev eventHeaders) int {
+	if n, err := strconv.Atoi(ev.get("variable_sip_term_status")); err == nil && n > 0 {
+		return n
+	}
+	if code, ok := strings.CutPrefix(ev.get("variable_proto_specific_hangup_cause"), "sip:"); ok {
+		if n, err := strconv.Atoi(code); err == nil {
+			return n
+		}
+	}
+	return 0
+}
+
 // hangup works out a call's end from the end FreeSWITCH reported of its
-// A-leg, else of its last leg.
+// A-leg, else of its last leg. A call nobody answered takes its cause from
+// the leg that decided it: the A-leg's originate_disposition (the callee
+// leg's outcome), since the A-leg itself may end NORMAL_CLEARING once the
+// dialplan goes on after the failed bridge. The SIP code is what
+// FreeSWITCH says it sent, else what it sends for the A-leg's own cause.
 func hangup(c *call) *events.Hangup {
 	end := c.Engine.end
 	if end == nil || end.cause == "" {
 		end = &legEnd{cause: events.CauseNormalUnspecified}
 	}
+	cause := end.cause
+	if !c.Answered() && end.originate != "" && end.originate != "SUCCESS" {
+		cause = end.originate
+	}
 	by := c.By
 	if by == "" && !c.Answered() && end.disposition == "recv_cancel" {
 		by = events.Caller
 	}
-	h := &events.Hangup{Cause: end.cause, SIPCode: end.sipStatus, By: callrules.HangupBy(end.cause, by, c.Answered())}
-	if h.SIPCode == 0 {
-		// sip_term_status is missing when the leg was not SIP.
-		h.SIPCode = callrules.SIPCode(end.cause, c.Answered())
+	h := &events.Hangup{Cause: cause, SIPCode: end.sipStatus, By: callrules.HangupBy(cause, by, c.Answered())}
+	switch {
+	case h.SIPCode != 0 || end.gap:
+	case c.Answered():
+		h.SIPCode = 200
+	default:
+		h.SIPCode = sofiaStatus(end.cause)
 	}
 	return h
 }
 
-// reconcile ends the calls none of whose legs FreeSWITCH still has: they
-// ended while the connector was away. live is FreeSWITCH's channel list
-// taken on this connection; legs reported by an event on this connection
-// count as live too.
-func (t *tracker) reconcile(live map[string]bool, at time.Time) []events.Event {
-	return t.Reconcile(live, func(l *leg) []events.Event {
-		if c := l.Call; !c.Engine.aEnded && l.Caller {
-			c.Engine.end, c.Engine.aEnded = &legEnd{cause: events.CauseNormalUnspecified}, true
+// sofiaStatus is the SIP status mod_sofia answers an unanswered call with
+// for a hangup cause (its hangup_cause_to_sip table): what FreeSWITCH sent
+// when it refused the caller itself and did not report the status.
+func sofiaStatus(cause string) int {
+	switch cause {
+	case "UNALLOCATED_NUMBER", "NO_ROUTE_TRANSIT_NET", "NO_ROUTE_DESTINATION":
+		return 404
+	case "USER_BUSY":
+		return 486
+	case "NO_USER_RESPONSE":
+		return 408
+	case "NO_ANSWER", "SUBSCRIBER_ABSENT":
+		return 480
+	case "CALL_REJECTED", "DECLINE":
+		return 603
+	case "NUMBER_CHANGED", "REDIRECTION_TO_NEW_DESTINATION":
+		return 410
+	case "INVALID_NUMBER_FORMAT", "INVALID_URL", "INVALID_GATEWAY":
+		return 484
+	case "NETWORK_OUT_OF_ORDER":
+		return 502
+	case "REQUESTED_CHAN_UNAVAIL", "NORMAL_CIRCUIT_CONGESTION", "NORMAL_TEMPORARY_FAILURE", "SWITCH_CONGESTION", "GATEWAY_DOWN":
+		return 503
+	case "RECOVERY_ON_TIMER_EXPIRE":
+		return 504
+	case "INCOMPATIBLE_DESTINATION":
+		return 488
+	case "ORIGINATOR_CANCEL":
+		return 487
+	case "BUSY_EVERYWHERE":
+		return 600
+	}
+	return 480
+}
+
+// reconcile brings the calls up to date with live, FreeSWITCH's channel
+// list taken on this connection (legs reported by an event on this
+// connection count as live too): a leg gone ended while the connector was
+// away, at the time and with the cause gap tells; a leg still there gets
+// the ring or answer it missed; a channel never seen is adopted.
+func (t *tracker) reconcile(live map[string]liveChannel, gap calltrack.Gap, now time.Time) []events.Event {
+	plain := make(map[string]calltrack.Channel, len(live))
+	for id, ch := range live {
+		plain[id] = ch.Channel
+	}
+	self := func(l *leg) string { return l.Call.Dest }
+	out := t.Reconcile(plain, now, self, func(l *leg) []events.Event {
+		c := l.Call
+		at, cause := gap.End(c)
+		if !c.Engine.aEnded && l.Caller {
+			c.Engine.end, c.Engine.aEnded = &legEnd{cause: cause, gap: true}, true
+		} else if c.Engine.end == nil {
+			c.Engine.end = &legEnd{cause: cause, gap: true}
 		}
 		return t.drop(l, at)
 	})
+	return append(out, t.adopt(live, now)...)
+}
+
+// adopt takes up the channels FreeSWITCH has that the connector never saw
+// (it started, or came back, in the middle of their calls): each A-leg is a
+// call routed when the channel was created, its B-legs (whose call_uuid
+// names it) join it, and each then gets the ring or answer its state
+// shows. A call never starts with anything but CALL_ROUTED.
+func (t *tracker) adopt(live map[string]liveChannel, now time.Time) []events.Event {
+	chans := slices.SortedFunc(maps.Values(live), func(a, b liveChannel) int {
+		if (a.Direction == "outbound") != (b.Direction == "outbound") {
+			if a.Direction == "outbound" {
+				return 1
+			}
+			return -1
+		}
+		return cmp.Or(a.Created.Compare(b.Created), strings.Compare(a.UUID, b.UUID))
+	})
+	var out []events.Event
+	var callers []*leg
+	for _, ch := range chans {
+		if t.Leg(ch.UUID) != nil || t.EndedLeg(ch.UUID) {
+			continue
+		}
+		at := cmp.Or(ch.Created, now)
+		if parent := t.Leg(ch.CallUUID); ch.Direction == "outbound" && parent != nil && ch.CallUUID != ch.UUID {
+			l := &leg{ID: ch.UUID, Number: ch.Dest, Seen: true}
+			t.Join(parent.Call, l)
+			out = append(out, t.EnsureRouted(parent.Call, at)...)
+			if ch.Ringing {
+				out = append(out, t.Ring(l, now)...)
+			}
+			if ch.Up {
+				out = append(out, t.Answer(l, now, "")...)
+			}
+			continue
+		}
+		if ch.Direction == "outbound" {
+			continue // a B-leg whose A-leg is not listed: its events will tell
+		}
+		c := t.NewCall(ch.UUID)
+		c.Caller, c.Dest, c.Direction = ch.CIDNum, ch.Dest, events.Internal
+		if strings.HasPrefix(ch.Name, "sofia/external/") {
+			c.Direction = events.Inbound
+		}
+		l := &leg{ID: ch.UUID, Caller: true, Seen: true}
+		t.Join(c, l)
+		var to *events.Target
+		if tt, ok := routingApps[ch.Application]; ok {
+			to = routeTarget(tt, ch.ApplicationData, c.Dest)
+		}
+		out = append(out, t.Route(c, at, to)...)
+		if ch.Up {
+			callers = append(callers, l)
+		}
+	}
+	// Callers last: one whose call has a callee leg was answered by it.
+	for _, l := range callers {
+		out = append(out, t.Answer(l, now, l.Call.Dest)...)
+	}
+	return out
 }
 
 // eventTime is when FreeSWITCH raised the event (Event-Date-Timestamp, in

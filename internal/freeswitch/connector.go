@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/switchhook/switchhook/internal/calltrack"
 	"github.com/switchhook/switchhook/internal/connector"
 	"github.com/switchhook/switchhook/internal/events"
 	"github.com/switchhook/switchhook/internal/metrics"
@@ -89,6 +91,7 @@ func (c *Connector) Run(ctx context.Context, sink events.Sink) error {
 	}
 	t := newTracker(c.Name(), c.log)
 	t.Refused = c.link.Refused
+	t.resume(sink)
 	return c.link.Run(ctx, func(ctx context.Context) (bool, error) { return c.session(ctx, t, sink) })
 }
 
@@ -111,7 +114,9 @@ func (c *Connector) session(ctx context.Context, t *tracker, sink events.Sink) (
 	}
 	c.link.Up()
 	c.log.Info("freeswitch connected")
-	t.Unsee()
+	gap := calltrack.Gap{LastHeard: t.Unsee()}
+	// The answers to the handshake's api commands, in the order sent.
+	answers := []string{"status", "show channels"}
 
 	for {
 		if err := conn.SetReadDeadline(time.Now().Add(c.readTimeout)); err != nil {
@@ -138,6 +143,22 @@ func (c *Connector) session(ctx context.Context, t *tracker, sink events.Sink) (
 			}
 			out = t.handle(ev)
 		case typeAPIResponse:
+			if len(answers) == 0 {
+				c.log.Debug("freeswitch api answer ignored", "body", clip(string(f.body)))
+				break
+			}
+			what := answers[0]
+			answers = answers[1:]
+			if what == "status" {
+				// Without the start time a call that ended unseen is
+				// NORMAL_UNSPECIFIED, never SYSTEM_SHUTDOWN.
+				if up, err := parseUptime(f.body); err != nil {
+					c.log.Warn("freeswitch status unreadable; engine restarts not told apart", "err", err)
+				} else {
+					gap.EngineStart = time.Now().Add(-up).UTC()
+				}
+				break
+			}
 			live, err := parseChannels(f.body)
 			if err != nil {
 				// Without the list no call can be judged gone; they stay
@@ -145,7 +166,7 @@ func (c *Connector) session(ctx context.Context, t *tracker, sink events.Sink) (
 				c.log.Error("freeswitch channel list unreadable; open calls not reconciled", "err", err)
 				break
 			}
-			out = t.reconcile(live, time.Now().UTC())
+			out = t.reconcile(live, gap, time.Now().UTC())
 		case typeDisconnect:
 			return true, errors.New("freeswitch sent disconnect-notice")
 		default:
@@ -157,8 +178,9 @@ func (c *Connector) session(ctx context.Context, t *tracker, sink events.Sink) (
 	}
 }
 
-// handshake authenticates, subscribes, and asks for the channel list whose
-// answer (api/response) arrives among the first events.
+// handshake authenticates, subscribes, and asks for the engine's status
+// (its uptime) and channel list, whose answers (api/response, in that
+// order) arrive among the first events.
 func (c *Connector) handshake(conn net.Conn, r *bufio.Reader) error {
 	if err := conn.SetDeadline(time.Now().Add(c.handshakeTimeout)); err != nil {
 		return fmt.Errorf("set deadline: %w", err)
@@ -176,8 +198,8 @@ func (c *Connector) handshake(conn net.Conn, r *bufio.Reader) error {
 	if err := c.command(conn, r, "event "+c.format+" "+strings.Join(subscribed, " ")); err != nil {
 		return fmt.Errorf("subscribe: %w", err)
 	}
-	if _, err := fmt.Fprint(conn, "api show channels as json\n\n"); err != nil {
-		return fmt.Errorf("ask channel list: %w", err)
+	if _, err := fmt.Fprint(conn, "api status\n\napi show channels as json\n\n"); err != nil {
+		return fmt.Errorf("ask status and channel list: %w", err)
 	}
 	if err := conn.SetDeadline(time.Time{}); err != nil {
 		return fmt.Errorf("clear deadline: %w", err)
@@ -204,14 +226,12 @@ func (c *Connector) command(conn net.Conn, r *bufio.Reader, cmd string) error {
 	return nil
 }
 
-// parseChannels reads the answer to "show channels as json": the UUIDs of
-// every channel FreeSWITCH has.
-func parseChannels(body []byte) (map[string]bool, error) {
+// parseChannels reads the answer to "show channels as json": every channel
+// FreeSWITCH has, with what its row tells of its state.
+func parseChannels(body []byte) (map[string]liveChannel, error) {
 	var list struct {
-		RowCount *int `json:"row_count"`
-		Rows     []struct {
-			UUID string `json:"uuid"`
-		} `json:"rows"`
+		RowCount *int         `json:"row_count"`
+		Rows     []channelRow `json:"rows"`
 	}
 	if err := json.Unmarshal(body, &list); err != nil {
 		return nil, fmt.Errorf("show channels: %w (answer %q)", err, clip(string(body)))
@@ -219,9 +239,68 @@ func parseChannels(body []byte) (map[string]bool, error) {
 	if list.RowCount == nil {
 		return nil, fmt.Errorf("show channels: no row_count in %q", clip(string(body)))
 	}
-	live := make(map[string]bool, len(list.Rows))
+	live := make(map[string]liveChannel, len(list.Rows))
 	for _, r := range list.Rows {
-		live[r.UUID] = true
+		ch := liveChannel{channelRow: r, Channel: calltrack.Channel{ID: r.UUID}}
+		switch r.CallState {
+		case "ACTIVE", "HELD", "UNHELD":
+			ch.Up = true
+		case "RINGING", "EARLY":
+			ch.Ringing = true
+		}
+		if sec, err := strconv.ParseInt(r.CreatedEpoch, 10, 64); err == nil && sec > 0 {
+			ch.Created = time.Unix(sec, 0).UTC()
+		}
+		live[r.UUID] = ch
 	}
 	return live, nil
+}
+
+// channelRow is one row of "show channels as json", in part.
+type channelRow struct {
+	UUID            string `json:"uuid"`
+	Direction       string `json:"direction"`
+	CreatedEpoch    string `json:"created_epoch"`
+	Name            string `json:"name"`
+	CIDNum          string `json:"cid_num"`
+	Dest            string `json:"dest"`
+	Application     string `json:"application"`
+	ApplicationData string `json:"application_data"`
+	CallState       string `json:"callstate"`
+	CallUUID        string `json:"call_uuid"`
+}
+
+// liveChannel is a listed channel: its row and what the tracker needs.
+type liveChannel struct {
+	calltrack.Channel
+	channelRow
+}
+
+// parseUptime reads the answer to "status", whose first line is
+// "UP 0 years, 0 days, 1 hour, 2 minutes, 3 seconds, 4 milliseconds, 5
+// microseconds".
+func parseUptime(body []byte) (time.Duration, error) {
+	line, _, _ := strings.Cut(string(body), "\n")
+	rest, ok := strings.CutPrefix(strings.TrimSpace(line), "UP ")
+	if !ok {
+		return 0, fmt.Errorf("status: %q is not an UP line", clip(line))
+	}
+	units := map[string]time.Duration{
+		"year": 365 * 24 * time.Hour, "day": 24 * time.Hour, "hour": time.Hour, "minute": time.Minute,
+		"second": time.Second, "millisecond": time.Millisecond, "microsecond": time.Microsecond,
+	}
+	var up time.Duration
+	for _, part := range strings.Split(rest, ",") {
+		f := strings.Fields(part)
+		if len(f) != 2 {
+			return 0, fmt.Errorf("status: %q", clip(line))
+		}
+		n, err := strconv.ParseInt(f[0], 10, 64)
+		unit, ok := units[strings.TrimSuffix(f[1], "s")]
+		if err != nil || !ok {
+			return 0, fmt.Errorf("status: %q", clip(line))
+		}
+		up += time.Duration(n) * unit
+	}
+	return up, nil
 }

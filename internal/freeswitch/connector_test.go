@@ -113,6 +113,7 @@ func TestHandshakeAndMetrics(t *testing.T) {
 	want := []string{
 		"auth s3cret",
 		"event plain CHANNEL_CREATE CHANNEL_EXECUTE CHANNEL_PROGRESS CHANNEL_PROGRESS_MEDIA CHANNEL_ANSWER CHANNEL_HOLD CHANNEL_UNHOLD DTMF CHANNEL_HANGUP_COMPLETE HEARTBEAT",
+		"api status",
 		"api show channels as json",
 	}
 	if strings.Join(cmds, "|") != strings.Join(want, "|") {

@@ -12,6 +12,7 @@ import (
 	"testing/iotest"
 	"time"
 
+	"github.com/switchhook/switchhook/internal/calltrack"
 	"github.com/switchhook/switchhook/internal/events"
 )
 
@@ -163,9 +164,9 @@ func TestParseJSONEvent(t *testing.T) {
 }
 
 func TestParseChannels(t *testing.T) {
-	live, err := parseChannels([]byte(channelsJSON([]string{"a", "b"})))
-	if err != nil || !live["a"] || !live["b"] || len(live) != 2 {
-		t.Fatalf("%v %v", live, err)
+	live, err := parseChannels([]byte(channelsJSON([]fakeChannel{{UUID: "a", CallState: "ACTIVE"}, {UUID: "b", CallState: "EARLY", Created: time.Unix(1769515350, 0)}})))
+	if err != nil || !live["a"].Up || live["a"].Ringing || !live["b"].Ringing || !live["b"].Created.Equal(time.Unix(1769515350, 0)) || len(live) != 2 {
+		t.Fatalf("%+v %v", live, err)
 	}
 	if live, err := parseChannels([]byte("{\"row_count\":0}\n")); err != nil || len(live) != 0 {
 		t.Fatalf("%v %v", live, err)
@@ -173,6 +174,18 @@ func TestParseChannels(t *testing.T) {
 	for _, bad := range []string{"-ERR no reply\n", "{}", ""} {
 		if _, err := parseChannels([]byte(bad)); err == nil {
 			t.Errorf("parseChannels(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestParseUptime(t *testing.T) {
+	up, err := parseUptime([]byte("UP 0 years, 1 day, 2 hours, 3 minutes, 4 seconds, 5 milliseconds, 6 microseconds\nFreeSWITCH (Version 1.10.12 -release 64bit) is ready\n"))
+	if want := 26*time.Hour + 3*time.Minute + 4*time.Second + 5*time.Millisecond + 6*time.Microsecond; err != nil || up != want {
+		t.Fatalf("parseUptime = %v, %v; want %v", up, err, want)
+	}
+	for _, bad := range []string{"", "-ERR no reply", "UP 3 fortnights"} {
+		if _, err := parseUptime([]byte(bad)); err == nil {
+			t.Errorf("parseUptime(%q) succeeded", bad)
 		}
 	}
 }
@@ -211,7 +224,7 @@ func FuzzFraming(f *testing.F) {
 				ev, err = parseJSONEvent(fr.body)
 			case typeAPIResponse:
 				if live, err := parseChannels(fr.body); err == nil {
-					checkEmitted(t, tr.reconcile(live, fixedTime))
+					checkEmitted(t, tr.reconcile(live, calltrack.Gap{}, fixedTime))
 				}
 				continue
 			default:

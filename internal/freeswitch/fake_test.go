@@ -3,12 +3,14 @@ package freeswitch
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -31,8 +33,9 @@ type fakeFS struct {
 	mu       sync.Mutex
 	ln       net.Listener
 	open     []*fsConn
-	channels []string // what "show channels" lists
-	commands []string // every command received, in order
+	channels []fakeChannel // what "show channels" lists
+	started  time.Time     // what "status" tells
+	commands []string      // every command received, in order
 }
 
 type fsConn struct {
@@ -43,7 +46,7 @@ type fsConn struct {
 
 func startFakeFS(t *testing.T, password string) *fakeFS {
 	t.Helper()
-	fs := &fakeFS{t: t, password: password, conns: make(chan *fsConn, 8)}
+	fs := &fakeFS{t: t, password: password, conns: make(chan *fsConn, 8), started: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	fs.listen("127.0.0.1:0")
 	t.Cleanup(fs.stop)
 	return fs
@@ -85,13 +88,25 @@ func (fs *fakeFS) stop() {
 func (fs *fakeFS) restart() {
 	fs.stop()
 	fs.setChannels()
+	fs.mu.Lock()
+	fs.started = time.Now()
+	fs.mu.Unlock()
 	fs.listen(fs.addr)
 }
 
+// setChannels lists answered inbound channels with these UUIDs.
 func (fs *fakeFS) setChannels(uuids ...string) {
+	var chans []fakeChannel
+	for _, u := range uuids {
+		chans = append(chans, fakeChannel{UUID: u, CallState: "ACTIVE"})
+	}
+	fs.setChannelRows(chans...)
+}
+
+func (fs *fakeFS) setChannelRows(chans ...fakeChannel) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	fs.channels = uuids
+	fs.channels = chans
 }
 
 func (fs *fakeFS) serve(c net.Conn) {
@@ -121,6 +136,13 @@ func (fs *fakeFS) serve(c net.Conn) {
 		case strings.HasPrefix(cmd, "event "):
 			fc.format = strings.Fields(cmd)[1]
 			fmt.Fprintf(c, "Content-Type: command/reply\nReply-Text: +OK event listener enabled %s\n\n", fc.format)
+		case cmd == "api status":
+			fs.mu.Lock()
+			up := time.Since(fs.started)
+			fs.mu.Unlock()
+			body := fmt.Sprintf("UP 0 years, 0 days, %d hours, %d minutes, %d seconds, %d milliseconds, 0 microseconds\n"+
+				"FreeSWITCH (Version 1.10.12 -release 64bit) is ready\n0 session(s) since startup\n", int(up.Hours()), int(up.Minutes())%60, int(up.Seconds())%60, up.Milliseconds()%1000)
+			fmt.Fprintf(c, "Content-Type: api/response\nContent-Length: %d\n\n%s", len(body), body)
 		case cmd == "api show channels as json":
 			fs.mu.Lock()
 			body := channelsJSON(fs.channels)
@@ -151,23 +173,44 @@ func readCommand(r *bufio.Reader) (string, error) {
 	}
 }
 
+// fakeChannel is one row of "show channels"; empty fields get an
+// answered inbound SIP channel's values.
+type fakeChannel struct {
+	UUID, Direction, CallState, CallUUID, CIDNum, Dest, Application, ApplicationData string
+	Created                                                                          time.Time
+}
+
 // channelsJSON is "show channels as json" as FreeSWITCH answers it.
-func channelsJSON(uuids []string) string {
-	if len(uuids) == 0 {
+func channelsJSON(chans []fakeChannel) string {
+	if len(chans) == 0 {
 		return "{\"row_count\":0}\n"
 	}
 	type row struct {
-		UUID      string `json:"uuid"`
-		Direction string `json:"direction"`
-		Created   string `json:"created"`
-		Name      string `json:"name"`
-		State     string `json:"state"`
-		CallState string `json:"callstate"`
-		CallUUID  string `json:"call_uuid"`
+		UUID            string `json:"uuid"`
+		Direction       string `json:"direction"`
+		Created         string `json:"created"`
+		CreatedEpoch    string `json:"created_epoch"`
+		Name            string `json:"name"`
+		State           string `json:"state"`
+		CIDNum          string `json:"cid_num"`
+		Dest            string `json:"dest"`
+		Application     string `json:"application"`
+		ApplicationData string `json:"application_data"`
+		CallState       string `json:"callstate"`
+		CallUUID        string `json:"call_uuid"`
 	}
 	var rows []row
-	for _, u := range uuids {
-		rows = append(rows, row{UUID: u, Direction: "inbound", Created: "2026-01-27 12:02:30", Name: "sofia/internal/1001@10.0.0.10:5060", State: "CS_EXECUTE", CallState: "ACTIVE", CallUUID: u})
+	for _, ch := range chans {
+		created := ch.Created
+		if created.IsZero() {
+			created = time.Date(2026, 1, 27, 12, 2, 30, 0, time.UTC)
+		}
+		rows = append(rows, row{
+			UUID: ch.UUID, Direction: cmp.Or(ch.Direction, "inbound"), Created: created.Format(time.DateTime),
+			CreatedEpoch: strconv.FormatInt(created.Unix(), 10), Name: "sofia/internal/1001@10.0.0.10:5060", State: "CS_EXECUTE",
+			CIDNum: ch.CIDNum, Dest: ch.Dest, Application: ch.Application, ApplicationData: ch.ApplicationData,
+			CallState: cmp.Or(ch.CallState, "ACTIVE"), CallUUID: cmp.Or(ch.CallUUID, ch.UUID),
+		})
 	}
 	b, _ := json.Marshal(map[string]any{"row_count": len(rows), "rows": rows})
 	return string(b) + "\n"
