@@ -10,6 +10,7 @@ import * as call from './call.js';
 import * as endpoints from './endpoints.js';
 import * as endpoint from './endpoint.js';
 import * as overview from './overview.js';
+import * as forwarding from './forwarding.js';
 
 const routes = [
   [/^\/$/, live, 'live'],
@@ -17,6 +18,7 @@ const routes = [
   [/^\/calls\/([^/]+)$/, call, 'calls'],
   [/^\/endpoints$/, endpoints, 'endpoints'],
   [/^\/endpoints\/([^/]+)$/, endpoint, 'endpoints'],
+  [/^\/forwarding$/, forwarding, 'forwarding'],
   [/^\/overview$/, overview, 'overview'],
 ];
 

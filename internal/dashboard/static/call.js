@@ -12,7 +12,12 @@ export async function render(page, [uuid]) {
   const heading = page.title('Call');
   const summary = h('section', { class: 'card', 'aria-labelledby': 'summary-h' }, h('h2', { id: 'summary-h', class: 'visually-hidden' }, 'Summary'));
   const timeline = h('ol', { class: 'timeline', id: 'timeline' });
-  page.main.append(heading, h('p', { class: 'mono muted small wrap' }, uuid), summary,
+  // A call that moved (transfer, forwarding, pickup) shows where it went,
+  // and the other calls of its session (a consultation call, the call a
+  // caller's transfer left behind) are a click away.
+  const moves = h('section', { class: 'card', id: 'moves', 'aria-labelledby': 'moves-h', hidden: true });
+  const session = h('section', { class: 'card', id: 'session-calls', 'aria-labelledby': 'session-h', hidden: true });
+  page.main.append(heading, h('p', { class: 'mono muted small wrap' }, uuid), summary, moves, session,
     h('section', { 'aria-labelledby': 'timeline-h' }, h('h2', { id: 'timeline-h' }, 'Timeline'), timeline));
 
   let labels = new Map();
@@ -58,6 +63,7 @@ export async function render(page, [uuid]) {
       heading.replaceChildren(`Test event ${first.caller_id_number} → ${first.destination_number}`);
       summary.replaceChildren(summary.firstChild, h('p', { class: 'muted' }, 'A test event sent to one endpoint from its page; it belongs to no real call.'));
     }
+    drawMoves();
     // Group the deliveries by event, keeping the endpoints' order.
     const byEvent = new Map();
     for (const ep of detail.endpoints) {
@@ -76,9 +82,27 @@ export async function render(page, [uuid]) {
     if (!detail.events.length) timeline.replaceChildren(empty('No events recorded.'));
   }
 
+  function drawMoves() {
+    const ms = detail.moves || [];
+    moves.hidden = !ms.length;
+    moves.replaceChildren(h('h2', { id: 'moves-h' }, 'Moves'),
+      h('ol', { class: 'moves' }, ms.map((m) => h('li', { 'data-reason': m.reason },
+        timeEl(m.at), ' ', h('span', { class: 'mono' }, m.from), ' → ', h('span', { class: 'mono' }, m.to), ' ',
+        badge(m.reason.replace(/_/g, ' '), 'neutral')))));
+    const others = detail.session_calls || [];
+    session.hidden = others.length < 2;
+    session.replaceChildren(h('h2', { id: 'session-h' }, 'Calls of this session'),
+      h('ol', { class: 'session-calls' }, others.map((c) => h('li', { 'data-call-uuid': c.call_uuid },
+        c.call_uuid === uuid
+          ? h('span', { 'aria-current': 'page' }, `${c.caller_id_number} → ${c.destination_number} (this call)`)
+          : h('a', { href: `/calls/${c.call_uuid}` }, `${c.caller_id_number} → ${c.destination_number}`),
+        ' ', timeEl(c.started_at), c.hangup_cause ? h('span', { class: 'muted small' }, ` ${c.hangup_cause}`) : null))));
+  }
+
   function eventView(ev, deliveries, open) {
     const facts = [];
     if (ev.routed_to) facts.push(`routed to ${ev.routed_to.type} ${ev.routed_to.target}`);
+    if (ev.diversion_reason) facts.push(`${ev.diversion_reason.replace(/_/g, ' ')} from ${ev.diverted_from}`);
     if (ev.digit) facts.push(`digit ${ev.digit} (${ev.digit_duration} ms)`);
     if (ev.party) facts.push(`by the ${ev.party}`);
     if (ev.hangup_cause) facts.push(`${ev.hangup_cause}, SIP ${ev.sip_code}, by the ${ev.hangup_by}`);
