@@ -100,19 +100,6 @@ func (ts *testSender) run(ctx context.Context, clients int, each func(answered i
 	return slices.Clone(ts.answered)
 }
 
-// endpointID is the id of the one endpoint of s.
-func endpointID(t testing.TB, s *Server) string {
-	t.Helper()
-	var eps []struct {
-		ID string `json:"id"`
-	}
-	s.API("GET", "/v1/endpoints", nil, http.StatusOK, &eps)
-	if len(eps) != 1 {
-		t.Fatalf("want one endpoint, got %+v", eps)
-	}
-	return eps[0].ID
-}
-
 // TestAnsweredTestEventsSurviveKill9 sends test events from 8 clients and
 // kills the server with SIGKILL the instant the last of a round's answers
 // arrives (the other clients' requests still in flight), three rounds,
