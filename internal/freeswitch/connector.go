@@ -2,6 +2,7 @@ package freeswitch
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -115,8 +116,6 @@ func (c *Connector) session(ctx context.Context, t *tracker, sink events.Sink) (
 	c.link.Up()
 	c.log.Info("freeswitch connected")
 	gap := calltrack.Gap{LastHeard: t.Unsee()}
-	// The answers to the handshake's api commands, in the order sent.
-	answers := []string{"status", "show channels"}
 
 	for {
 		if err := conn.SetReadDeadline(time.Now().Add(c.readTimeout)); err != nil {
@@ -143,13 +142,10 @@ func (c *Connector) session(ctx context.Context, t *tracker, sink events.Sink) (
 			}
 			out = t.handle(ev)
 		case typeAPIResponse:
-			if len(answers) == 0 {
-				c.log.Debug("freeswitch api answer ignored", "body", clip(string(f.body)))
-				break
-			}
-			what := answers[0]
-			answers = answers[1:]
-			if what == "status" {
+			// The answers to the handshake's "status" and "show channels
+			// as json" are told apart by their bodies: an older or
+			// stand-in engine may not answer the first.
+			if !bytes.HasPrefix(bytes.TrimSpace(f.body), []byte("{")) {
 				// Without the start time a call that ended unseen is
 				// NORMAL_UNSPECIFIED, never SYSTEM_SHUTDOWN.
 				if up, err := parseUptime(f.body); err != nil {

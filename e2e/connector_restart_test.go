@@ -1,0 +1,198 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// eslEngine is a stand-in FreeSWITCH event socket on loopback whose channel
+// list and start time the test sets: it answers auth, event, "api status"
+// and "api show channels as json" as FreeSWITCH does, then hands each
+// connection to the test, which writes the engine's events on it.
+type eslEngine struct {
+	addr  string
+	conns chan net.Conn
+
+	mu       sync.Mutex
+	started  time.Time
+	channels []map[string]string
+}
+
+func startESLEngine(t *testing.T) *eslEngine {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	e := &eslEngine{addr: ln.Addr().String(), conns: make(chan net.Conn, 4), started: time.Now().Add(-time.Hour)}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+			go e.serve(c)
+		}
+	}()
+	return e
+}
+
+func (e *eslEngine) setChannels(rows ...map[string]string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.channels = rows
+}
+
+func (e *eslEngine) serve(c net.Conn) {
+	r := bufio.NewReader(c)
+	io.WriteString(c, "Content-Type: auth/request\n\n")
+	for {
+		var cmd string
+		for {
+			l, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			if l = strings.TrimRight(l, "\r\n"); l == "" && cmd != "" {
+				break
+			}
+			cmd += l
+		}
+		e.mu.Lock()
+		started, rows := e.started, e.channels
+		e.mu.Unlock()
+		switch {
+		case strings.HasPrefix(cmd, "auth "):
+			io.WriteString(c, "Content-Type: command/reply\nReply-Text: +OK accepted\n\n")
+		case strings.HasPrefix(cmd, "event plain "):
+			io.WriteString(c, "Content-Type: command/reply\nReply-Text: +OK event listener enabled plain\n\n")
+		case cmd == "api status":
+			up := time.Since(started)
+			body := fmt.Sprintf("UP 0 years, 0 days, 0 hours, %d minutes, %d seconds, 0 milliseconds, 0 microseconds\nFreeSWITCH (Version 1.10.12 -release 64bit) is ready\n",
+				int(up.Minutes()), int(up.Seconds())%60)
+			fmt.Fprintf(c, "Content-Type: api/response\nContent-Length: %d\n\n%s", len(body), body)
+		case cmd == "api show channels as json":
+			b, _ := json.Marshal(map[string]any{"row_count": len(rows), "rows": rows})
+			fmt.Fprintf(c, "Content-Type: api/response\nContent-Length: %d\n\n%s\n", len(b)+1, b)
+			e.conns <- c
+		default:
+			io.WriteString(c, "Content-Type: command/reply\nReply-Text: -ERR command not found\n\n")
+		}
+	}
+}
+
+// send writes events (header lines, values URL-encoded) as text/event-plain
+// frames.
+func (e *eslEngine) send(t *testing.T, c net.Conn, evs []string) {
+	t.Helper()
+	var b strings.Builder
+	for _, ev := range evs {
+		body := ev + "\n\n"
+		fmt.Fprintf(&b, "Content-Length: %d\nContent-Type: text/event-plain\n\n%s", len(body), body)
+	}
+	if _, err := io.WriteString(c, b.String()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// recordedESL reads a real FreeSWITCH recording (one event a line, headers
+// URL-decoded) into events as the event socket sends them, with each one's
+// Event-Name.
+func recordedESL(t *testing.T, path string) (evs, names []string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var h map[string]any
+		if err := json.Unmarshal([]byte(line), &h); err != nil {
+			t.Fatal(err)
+		}
+		delete(h, "_recv")
+		var lines []string
+		for _, k := range slices.Sorted(func(yield func(string) bool) {
+			for k := range h {
+				if !yield(k) {
+					return
+				}
+			}
+		}) {
+			v, _ := h[k].(string)
+			lines = append(lines, k+": "+strings.ReplaceAll(url.PathEscape(v), "+", "%2B"))
+		}
+		evs = append(evs, strings.Join(lines, "\n"))
+		names = append(names, h["Event-Name"].(string))
+	}
+	return evs, names
+}
+
+// switchhook stops (SIGTERM, or kill -9) while a FreeSWITCH call rings and
+// starts again while FreeSWITCH still carries it: the call goes on as one
+// call with the same call_uuid and its sequence, gets the answer it missed
+// while switchhook was away (the channel list shows both legs up), and no
+// SYSTEM_SHUTDOWN. The call is a real FreeSWITCH 1.10 recording (caller
+// DTMF, hold/unhold, caller BYE).
+func TestConnectorCallOutlivesRestart(t *testing.T) {
+	for _, how := range []string{"SIGTERM", "SIGKILL"} {
+		t.Run(how, func(t *testing.T) {
+			rcv := NewReceiver(t)
+			fs := startESLEngine(t)
+			srv := StartServer(t, webhookConfig(rcv, "extended", "")+
+				fmt.Sprintf("freeswitch:\n  - {name: fs1, address: %q, password: ClueCon}\n", fs.addr))
+			evs, names := recordedESL(t, "../internal/freeswitch/testdata/real/a-esl.jsonl")
+			firstAnswer := slices.Index(names, "CHANNEL_ANSWER")
+			afterAnswers := firstAnswer + 1 + slices.Index(names[firstAnswer+1:], "CHANNEL_ANSWER") + 1
+
+			fs.send(t, <-fs.conns, evs[:firstAnswer]) // routed, the callee rings
+			rcv.WaitCount(t, 2, 20*time.Second)
+			if how == "SIGKILL" {
+				srv.Kill()
+			} else if err := srv.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			// Meanwhile the callee answers: FreeSWITCH lists both legs up.
+			const a, b = "d3ccd349-7cfa-4caf-b53a-e9aa27e0e1e1", "4a7e552f-b851-48c8-9624-564efd475fd0"
+			fs.setChannels(
+				map[string]string{"uuid": a, "direction": "inbound", "callstate": "ACTIVE", "call_uuid": a, "cid_num": "1001", "dest": "1002"},
+				map[string]string{"uuid": b, "direction": "outbound", "callstate": "ACTIVE", "call_uuid": a, "cid_num": "1001", "dest": "1002"},
+			)
+			srv.Restart()
+			fs.send(t, <-fs.conns, evs[afterAnswers:]) // DTMF, hold, unhold, BYE
+
+			hooks := rcv.WaitFor(t, 30*time.Second, "the call's hangup", func(h []Webhook) bool {
+				return slices.Contains(Events(h), "CALL_HANGUP")
+			})
+			calls := ByCall(hooks)
+			call := calls[a]
+			if len(calls) != 1 || len(call) != 8 {
+				t.Fatalf("got %d calls, want one of 8 events:\n%s", len(calls), describe(hooks))
+			}
+			want := "CALL_ROUTED CALL_RINGING CALL_ANSWER CALL_INPUT CALL_INPUT CALL_HOLD CALL_UNHOLD CALL_HANGUP"
+			if got := strings.Join(Events(call), " "); got != want {
+				t.Fatalf("events %s, want %s", got, want)
+			}
+			for i, h := range call {
+				if h.Body["sequence"] != float64(i+1) {
+					t.Errorf("%s has sequence %v, want %d", h.Event(), h.Body["sequence"], i+1)
+				}
+			}
+			checkFields(t, "missed answer", call[2].Body, map[string]any{"leg_uuid": b, "destination_number": "1002"})
+			checkFields(t, "hangup", call[7].Body, map[string]any{
+				"hangup_cause": "NORMAL_CLEARING", "sip_code": 200.0, "hangup_by": "caller", "answered_by": "1002",
+			})
+		})
+	}
+}
