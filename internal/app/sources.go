@@ -69,6 +69,9 @@ func buildSources(cfg *config.Config, st store.Store, dataDir string, stdout io.
 			Domain:      cfg.SIP.Domain,
 			ExternalIP:  cfg.SIP.ExternalIP,
 			RingTimeout: cfg.RingTimeout.D(),
+
+			LocalNetworks:  cfg.SIP.LocalNetworks,
+			AuthAlgorithms: cfg.SIP.Auth.Algorithms,
 		}
 		pc.RTPPortMin, pc.RTPPortMax = cfg.SIP.RTPRange()
 		for _, e := range exts {

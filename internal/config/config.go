@@ -103,7 +103,20 @@ type SIP struct {
 	Listen     []string `yaml:"listen"`
 	Domain     string   `yaml:"domain"`
 	ExternalIP string   `yaml:"external_ip"`
-	RTPPorts   string   `yaml:"rtp_ports"` // "10000-20000"
+	// LocalNetworks are the networks (CIDR) reached without NAT: phones in
+	// them are given the PBX's own address, not ExternalIP (Asterisk's
+	// local_net). With external_ip set, every other address, loopback too,
+	// is given external_ip.
+	LocalNetworks []string `yaml:"local_networks"`
+	RTPPorts      string   `yaml:"rtp_ports"` // "10000-20000"
+	Auth          SIPAuth  `yaml:"auth"`
+}
+
+// SIPAuth sets the digest authentication of the phones.
+type SIPAuth struct {
+	// Algorithms offered, of MD5 and SHA-256; default MD5 alone, which
+	// every phone knows. SHA-256, when listed, is offered first.
+	Algorithms []string `yaml:"algorithms"`
 }
 
 // On reports whether the built-in PBX runs (the default).

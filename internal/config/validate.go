@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -166,6 +167,16 @@ func (c *Config) validatePBX() error {
 	}
 	if c.SIP.ExternalIP != "" && net.ParseIP(c.SIP.ExternalIP) == nil {
 		return fmt.Errorf("sip.external_ip: %q is not an IP address", c.SIP.ExternalIP)
+	}
+	for i, n := range c.SIP.LocalNetworks {
+		if _, err := netip.ParsePrefix(n); err != nil {
+			return fmt.Errorf("sip.local_networks[%d]: %q is not a network like 192.168.0.0/16", i, n)
+		}
+	}
+	for i, alg := range c.SIP.Auth.Algorithms {
+		if u := strings.ToUpper(alg); u != "MD5" && u != "SHA-256" {
+			return fmt.Errorf("sip.auth.algorithms[%d]: %q is not MD5 or SHA-256", i, alg)
+		}
 	}
 	a, b, ok := strings.Cut(c.SIP.RTPPorts, "-")
 	lo, err1 := strconv.Atoi(a)

@@ -410,16 +410,16 @@ func (c *call) hangupLeg(l Leg) {
 	}()
 }
 
-// pbxAddr is the relay address the party on side s is told.
-func (c *call) pbxAddr(s media.Side) netip.AddrPort {
-	return netip.AddrPortFrom(c.p.cfg.advertise, uint16(c.br.relay.Port(s)))
+// pbxAddr is the relay address the party on l is told.
+func (c *call) pbxAddr(l *dialogLeg) netip.AddrPort {
+	return netip.AddrPortFrom(c.p.local.forRemote(l.remoteIP()), uint16(c.br.relay.Port(l.side())))
 }
 
 // sdpFor rewrites d for the party on l, bumping the version of the PBX's
 // description toward that party.
 func (c *call) sdpFor(l *dialogLeg, d *media.Description) ([]byte, error) {
 	l.origin.Version++
-	out, err := d.Rewrite(l.origin, c.pbxAddr(l.side()))
+	out, err := d.Rewrite(l.origin, c.pbxAddr(l))
 	if err == nil {
 		l.sdp = out
 	}

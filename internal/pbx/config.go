@@ -10,6 +10,7 @@ import (
 	"github.com/switchhook/switchhook/internal/dialplan"
 	"github.com/switchhook/switchhook/internal/gateway"
 	"github.com/switchhook/switchhook/internal/media"
+	"github.com/switchhook/switchhook/internal/sipauth"
 )
 
 // Config is what the PBX serves and who may use it.
@@ -20,9 +21,16 @@ type Config struct {
 	// Domain is the SIP domain and digest realm; empty uses the advertised
 	// address.
 	Domain string
-	// ExternalIP is the address put in Contact, Via and SDP when the PBX is
-	// reached through NAT; empty uses the listening address.
+	// ExternalIP is the address put in Contact, Via and SDP for parties
+	// outside LocalNetworks, when the PBX is reached through NAT; empty
+	// uses the address of the interface each party is reached on.
 	ExternalIP string
+	// LocalNetworks (CIDR) are reached without NAT: their parties are
+	// given the PBX's own address even when ExternalIP is set.
+	LocalNetworks []string
+	// AuthAlgorithms are the digest algorithms offered to phones; empty
+	// offers MD5 alone (sipauth.DefaultAlgorithms).
+	AuthAlgorithms []string
 	// RTPPortMin and RTPPortMax bound the media relay ports; both 0 lets
 	// the system pick them.
 	RTPPortMin, RTPPortMax int
@@ -62,7 +70,9 @@ type listener struct {
 type checked struct {
 	Config
 	listeners []listener
-	advertise netip.Addr // in Contact, Via and SDP
+	external  netip.Addr // ExternalIP; invalid when none
+	localNets []netip.Prefix
+	authAlgs  []string
 	bind      netip.Addr // where RTP sockets are bound
 	exts      map[string]Extension
 	plan      *dialplan.Plan
@@ -84,14 +94,25 @@ func (c Config) check() (*checked, error) {
 		out.listeners = append(out.listeners, ln)
 	}
 	out.bind = out.listeners[0].addr.Addr()
-	out.advertise = out.bind
 	if c.ExternalIP != "" {
 		ip, err := netip.ParseAddr(c.ExternalIP)
 		if err != nil || ip.IsUnspecified() {
 			return nil, fmt.Errorf("pbx: external_ip %q is not a usable IP address", c.ExternalIP)
 		}
-		out.advertise = ip
+		out.external = ip.Unmap()
 	}
+	for i, n := range c.LocalNetworks {
+		pfx, err := netip.ParsePrefix(n)
+		if err != nil {
+			return nil, fmt.Errorf("pbx: local_networks[%d]: %q is not a network like 192.168.0.0/16", i, n)
+		}
+		out.localNets = append(out.localNets, pfx.Masked())
+	}
+	algs, err := sipauth.ParseAlgorithms(c.AuthAlgorithms)
+	if err != nil {
+		return nil, fmt.Errorf("pbx: auth algorithms: %w", err)
+	}
+	out.authAlgs = algs
 	if c.RTPPortMin < 0 || c.RTPPortMax < 0 || (c.RTPPortMin == 0) != (c.RTPPortMax == 0) {
 		return nil, fmt.Errorf("pbx: rtp ports %d-%d: give both bounds, or neither to let the system pick", c.RTPPortMin, c.RTPPortMax)
 	}

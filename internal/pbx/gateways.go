@@ -30,9 +30,10 @@ func (p *PBX) Gateways() []GatewayStatus {
 // is done.
 func (p *PBX) startGateways(ctx context.Context) {
 	for _, g := range p.cfg.gateways {
-		t := p.transportFor(g.Transport())
+		remote := hostOf(g.Address())
+		t := p.transportTo(g.Transport(), remote)
 		user, _ := g.Credentials()
-		contact := sip.Uri{Scheme: "sip", User: user, Host: p.cfg.advertise.String(), Port: t.port, UriParams: sip.NewParams(), Headers: sip.NewParams()}
+		contact := sip.Uri{Scheme: "sip", User: user, Host: p.local.forRemote(remote).String(), Port: t.port, UriParams: sip.NewParams(), Headers: sip.NewParams()}
 		if t.network == "tcp" {
 			contact.UriParams.Add("transport", "tcp")
 		}

@@ -161,7 +161,7 @@ func (l *dialogLeg) contact() *sip.ContactHeader {
 	if l.server != nil {
 		network = l.server.InviteRequest.Transport()
 	}
-	return &l.c.p.transportFor(network).ua.ContactHDR
+	return &l.c.p.transportTo(network, l.remoteIP()).ua.ContactHDR
 }
 
 // request sends an in-dialog request to the party on the leg and waits for

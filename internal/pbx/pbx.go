@@ -39,7 +39,8 @@ type PBX struct {
 	auth    *sipauth.Authenticator
 	limiter *sipauth.Limiter
 	reg     *registrar.Registrar
-	domain  string
+	domain  string // sip.domain, or the default address when none
+	local   *localAddrs
 
 	started atomic.Bool
 	ready   chan struct{}
@@ -50,6 +51,12 @@ type PBX struct {
 	ua         *sipgo.UserAgent
 	ports      *media.PortPool
 	transports map[string]*transport
+	sipLog     *slog.Logger
+
+	// byHost holds the transports by network and the PBX's address in
+	// their Contact and Via, made as parties on new addresses appear.
+	tmu    sync.Mutex
+	byHost map[string]*transport
 
 	// wg counts the calls' owners and the goroutines they start (callee
 	// INVITEs, BYEs, prompts, relayed requests).
@@ -69,6 +76,7 @@ type PBX struct {
 type transport struct {
 	network string // "udp" or "tcp"
 	port    int
+	bound   netip.AddrPort
 	ua      *sipgo.DialogUA
 }
 
@@ -81,12 +89,16 @@ func New(cfg Config, logger *slog.Logger, m *metrics.Metrics) (*PBX, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	if c.advertise.IsUnspecified() {
+	local := &localAddrs{bind: c.bind, external: c.external, localNets: c.localNets, fallback: c.bind, cache: make(map[netip.Addr]netip.Addr)}
+	if c.bind.IsUnspecified() {
 		ip, _, err := sip.ResolveInterfacesIP("ip4", nil)
 		if err != nil {
-			return nil, fmt.Errorf("pbx: listening on %s and no external_ip: find this host's address: %w", c.bind, err)
+			return nil, fmt.Errorf("pbx: listening on %s: find this host's address: %w", c.bind, err)
 		}
-		c.advertise, _ = netip.AddrFromSlice(ip.To4())
+		local.fallback, _ = netip.AddrFromSlice(ip.To4())
+	}
+	if c.external.IsValid() {
+		local.fallback = c.external
 	}
 	p := &PBX{
 		cfg:     c,
@@ -95,17 +107,19 @@ func New(cfg Config, logger *slog.Logger, m *metrics.Metrics) (*PBX, error) {
 		limiter: sipauth.NewLimiter(sipauth.LimiterConfig{}),
 		reg:     registrar.New(registrar.Config{}),
 		domain:  c.Domain,
+		local:   local,
+		byHost:  make(map[string]*transport),
 		ready:   make(chan struct{}),
 		calls:   make(map[string]*call),
 		dialogs: make(map[string]*dialogLeg),
 	}
 	if p.domain == "" {
-		p.domain = c.advertise.String()
+		p.domain = local.fallback.String()
 	}
 	p.auth, err = sipauth.New(p.domain, func(user string) (string, bool) {
 		e, ok := c.exts[user]
 		return e.Password, ok
-	})
+	}, sipauth.WithRealmFunc(p.realmOf), sipauth.WithAlgorithms(c.authAlgs))
 	if err != nil {
 		return nil, fmt.Errorf("pbx: %w", err)
 	}
@@ -138,6 +152,7 @@ func (p *PBX) Run(ctx context.Context, sink events.Sink) error {
 	}
 	p.ctx, p.sink = ctx, sink
 	sipLog := p.log.With("component", "sip")
+	p.sipLog = sipLog
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent("switchhook"),
 		sipgo.WithUserAgentHostname(p.domain),
@@ -240,7 +255,7 @@ func (p *PBX) listen(log *slog.Logger) ([]interface{ Close() error }, []func() e
 		if _, ok := p.transports[l.network]; ok {
 			continue
 		}
-		t, err := p.newTransport(l.network, bound, log)
+		t, err := p.newTransport(l.network, p.local.fallback, bound, log)
 		if err != nil {
 			return fail(err)
 		}
@@ -249,8 +264,10 @@ func (p *PBX) listen(log *slog.Logger) ([]interface{ Close() error }, []func() e
 	return closers, serve, nil
 }
 
-func (p *PBX) newTransport(network string, bound netip.AddrPort, log *slog.Logger) (*transport, error) {
-	host := p.cfg.advertise.String()
+// newTransport makes the transport of network sending from bound, with
+// local in its Contact and Via.
+func (p *PBX) newTransport(network string, local netip.Addr, bound netip.AddrPort, log *slog.Logger) (*transport, error) {
+	host := local.String()
 	opts := []sipgo.ClientOption{
 		sipgo.WithClientLogger(log),
 		sipgo.WithClientNAT(),
@@ -274,7 +291,7 @@ func (p *PBX) newTransport(network string, bound netip.AddrPort, log *slog.Logge
 	}
 	// RewriteContact sends in-dialog requests to where the party's
 	// requests came from, which is what reaches a phone behind NAT.
-	return &transport{network: network, port: int(bound.Port()), ua: &sipgo.DialogUA{Client: cli, ContactHDR: contact, RewriteContact: true}}, nil
+	return &transport{network: network, port: int(bound.Port()), bound: bound, ua: &sipgo.DialogUA{Client: cli, ContactHDR: contact, RewriteContact: true}}, nil
 }
 
 // servingTimeout bounds the wait for sipgo to serve the UDP listeners.

@@ -127,9 +127,10 @@ func (p *PBX) contacts(exts ...string) []ringing {
 	var out []ringing
 	for _, ext := range exts {
 		for _, b := range p.reg.Lookup(ext) {
+			dest := p.destination(b)
 			out = append(out, ringing{number: ext, target: dialTarget{
-				uri: b.Contact, to: sip.Uri{Scheme: "sip", User: ext, Host: p.domain},
-				dest: p.destination(b), transport: strings.ToLower(b.Transport),
+				uri: b.Contact, to: sip.Uri{Scheme: "sip", User: ext, Host: p.domainFor(hostOf(dest))},
+				dest: dest, transport: strings.ToLower(b.Transport),
 			}})
 		}
 	}
@@ -413,11 +414,12 @@ func (l *dialogLeg) dial(ctx context.Context, body []byte) {
 	c := l.c
 	defer c.p.wg.Done()
 	defer l.cancel(nil)
-	t := c.p.transportFor(l.target.transport)
+	remote := l.remoteIP()
+	t := c.p.transportTo(l.target.transport, remote)
 	req := sip.NewRequest(sip.INVITE, *l.target.uri.Clone())
 	req.SetTransport(strings.ToUpper(t.network))
 	req.SetDestination(l.target.dest)
-	from := &sip.FromHeader{DisplayName: c.callerName, Address: sip.Uri{Scheme: "sip", User: c.caller, Host: c.p.domain}, Params: sip.NewParams()}
+	from := &sip.FromHeader{DisplayName: c.callerName, Address: sip.Uri{Scheme: "sip", User: c.caller, Host: c.p.domainFor(remote)}, Params: sip.NewParams()}
 	from.Params.Add("tag", sip.GenerateTagN(16))
 	to := &sip.ToHeader{Address: *l.target.to.Clone(), Params: sip.NewParams()}
 	req.AppendHeader(from)

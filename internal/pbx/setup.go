@@ -76,7 +76,7 @@ func (p *PBX) handleNewInvite(req *sip.Request, tx sip.ServerTransaction) {
 // startCall makes the call of a routed INVITE and runs its owner on this
 // goroutine until the call is over.
 func (p *PBX) startCall(req *sip.Request, tx sip.ServerTransaction, offer *media.Description, caller, name, dialed string, route dialplan.Route, dir events.Direction) {
-	t := p.transportFor(req.Transport())
+	t := p.transportTo(req.Transport(), sourceIP(req))
 	sess, err := t.ua.ReadInvite(req, tx)
 	if err != nil {
 		respond(tx, req, sip.StatusBadRequest, "Bad Request", err.Error())

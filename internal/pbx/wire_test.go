@@ -205,8 +205,10 @@ func TestMalformedAndUnsupportedRequests(t *testing.T) {
 	}
 }
 
+// With SHA-256 configured besides MD5, both are offered, SHA-256 first, and
+// both are accepted (by default only MD5 is: TestAddressTowardEachPhone).
 func TestRegisterAuth(t *testing.T) {
-	tp := startPBX(t, nil, func(p *PBX) {
+	tp := startPBX(t, func(c *Config) { c.AuthAlgorithms = []string{"MD5", "SHA-256"} }, func(p *PBX) {
 		p.limiter = sipauth.NewLimiter(sipauth.LimiterConfig{Threshold: 3, Backoff: time.Minute})
 	})
 	w := newWire(t, tp.udp)
@@ -217,8 +219,8 @@ func TestRegisterAuth(t *testing.T) {
 		if !strings.HasPrefix(status(res), "SIP/2.0 401") {
 			t.Fatalf("REGISTER not challenged: %s", status(res))
 		}
-		if n := len(header(res, "WWW-Authenticate")); n != 2 {
-			t.Errorf("%d challenges, want MD5 and SHA-256", n)
+		if chal := header(res, "WWW-Authenticate"); len(chal) != 2 || !strings.Contains(chal[0], "SHA-256") {
+			t.Errorf("challenges %q, want SHA-256 then MD5", chal)
 		}
 		auth := authorize(t, res, alg, "REGISTER", uri, user, password)
 		return w.send(w.request("REGISTER", uri, user, user, append(extra, auth), ""), 2*time.Second)

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,24 +30,28 @@ var (
 	ErrRejected = errors.New("credentials rejected")
 )
 
-// Algorithms the PBX offers, one challenge each. MD5 comes first although
-// RFC 8760 §2.4 would list the stronger SHA-256 first: many deployed
-// clients (SIPp among them) read only the first challenge and give up on an
-// algorithm they do not know, while clients that support SHA-256 pick the
-// strongest challenge offered.
-var algorithms = []string{"MD5", "SHA-256"}
+// Algorithms are the digest algorithms an Authenticator can offer.
+var Algorithms = []string{"SHA-256", "MD5"}
+
+// DefaultAlgorithms are offered when none are configured: MD5 alone. Many
+// deployed clients (baresip 1.0, desk phones, SIPp) fail on a SHA-256
+// challenge instead of skipping it, so SHA-256 is offered only on request.
+var DefaultAlgorithms = []string{"MD5"}
 
 // PasswordFunc returns the password of user, or ok=false if there is no
 // such user.
 type PasswordFunc func(user string) (password string, ok bool)
 
-// Authenticator checks digest credentials against one realm.
+// Authenticator checks digest credentials against a realm, which may depend
+// on the request (the address the client used).
 type Authenticator struct {
-	realm    string
-	password PasswordFunc
-	key      []byte
-	nonceTTL time.Duration
-	now      func() time.Time
+	realm      string
+	realmOf    func(*sip.Request) string
+	algorithms []string
+	password   PasswordFunc
+	key        []byte
+	nonceTTL   time.Duration
+	now        func() time.Time
 }
 
 // Option changes an Authenticator.
@@ -54,6 +59,43 @@ type Option func(*Authenticator)
 
 // WithNonceTTL sets how long a nonce is accepted (default 5 minutes).
 func WithNonceTTL(d time.Duration) Option { return func(a *Authenticator) { a.nonceTTL = d } }
+
+// WithRealmFunc makes the realm of each request realm(req), falling back to
+// the realm given to New when it returns "".
+func WithRealmFunc(realm func(*sip.Request) string) Option {
+	return func(a *Authenticator) { a.realmOf = realm }
+}
+
+// WithAlgorithms sets the algorithms offered and accepted, from Algorithms;
+// SHA-256 is offered first whatever the order given (RFC 8760 §2.4).
+// Unknown names are refused by ParseAlgorithms; none means DefaultAlgorithms.
+func WithAlgorithms(algs []string) Option {
+	return func(a *Authenticator) {
+		if out, err := ParseAlgorithms(algs); err == nil && len(out) > 0 {
+			a.algorithms = out
+		}
+	}
+}
+
+// ParseAlgorithms checks names against Algorithms (case-insensitively) and
+// returns them in the order they are offered, strongest first.
+func ParseAlgorithms(names []string) ([]string, error) {
+	want := map[string]bool{}
+	for _, n := range names {
+		u := strings.ToUpper(strings.TrimSpace(n))
+		if !slices.Contains(Algorithms, u) {
+			return nil, fmt.Errorf("algorithm %q is not one of %s", n, strings.Join(Algorithms, ", "))
+		}
+		want[u] = true
+	}
+	var out []string
+	for _, alg := range Algorithms {
+		if want[alg] {
+			out = append(out, alg)
+		}
+	}
+	return out, nil
+}
 
 // WithClock sets the clock (for tests).
 func WithClock(now func() time.Time) Option { return func(a *Authenticator) { a.now = now } }
@@ -64,7 +106,7 @@ func New(realm string, password PasswordFunc, opts ...Option) (*Authenticator, e
 	if realm == "" {
 		return nil, errors.New("sipauth: realm is empty")
 	}
-	a := &Authenticator{realm: realm, password: password, key: make([]byte, 32), nonceTTL: 5 * time.Minute, now: time.Now}
+	a := &Authenticator{realm: realm, algorithms: DefaultAlgorithms, password: password, key: make([]byte, 32), nonceTTL: 5 * time.Minute, now: time.Now}
 	if _, err := rand.Read(a.key); err != nil {
 		return nil, fmt.Errorf("sipauth: make nonce key: %w", err)
 	}
@@ -74,9 +116,19 @@ func New(realm string, password PasswordFunc, opts ...Option) (*Authenticator, e
 	return a, nil
 }
 
+// Realm returns the realm of req.
+func (a *Authenticator) Realm(req *sip.Request) string {
+	if a.realmOf != nil {
+		if r := a.realmOf(req); r != "" {
+			return r
+		}
+	}
+	return a.realm
+}
+
 // Challenge answers req with code (401 for REGISTER, 407 for other
-// requests) and one challenge per algorithm, SHA-256 first. stale tells the
-// client its password was right but the nonce expired.
+// requests) and one challenge per configured algorithm, SHA-256 first.
+// stale tells the client its password was right but the nonce expired.
 func (a *Authenticator) Challenge(req *sip.Request, code int, stale bool) *sip.Response {
 	reason, header := "Unauthorized", "WWW-Authenticate"
 	if code == sip.StatusProxyAuthRequired {
@@ -84,8 +136,9 @@ func (a *Authenticator) Challenge(req *sip.Request, code int, stale bool) *sip.R
 	}
 	res := sip.NewResponseFromRequest(req, code, reason, nil)
 	nonce := a.nonce()
-	for _, alg := range algorithms {
-		c := digest.Challenge{Realm: a.realm, Nonce: nonce, Algorithm: alg, QOP: []string{"auth"}, Stale: stale}
+	realm := a.Realm(req)
+	for _, alg := range a.algorithms {
+		c := digest.Challenge{Realm: realm, Nonce: nonce, Algorithm: alg, QOP: []string{"auth"}, Stale: stale}
 		res.AppendHeader(sip.NewHeader(header, c.String()))
 	}
 	return res
@@ -100,13 +153,14 @@ func (a *Authenticator) Verify(req *sip.Request, proxy bool) (string, error) {
 	if proxy {
 		name = "Proxy-Authorization"
 	}
+	realm := a.Realm(req)
 	var cred *digest.Credentials
 	for _, h := range req.GetHeaders(name) {
 		c, err := digest.ParseCredentials(h.Value())
 		if err != nil {
 			return "", fmt.Errorf("%w: %s header: %v", ErrRejected, name, err)
 		}
-		if c.Realm == a.realm {
+		if c.Realm == realm {
 			cred = c
 			break
 		}
@@ -115,12 +169,15 @@ func (a *Authenticator) Verify(req *sip.Request, proxy bool) (string, error) {
 		return "", ErrNoCredentials
 	}
 	user := cred.Username
+	alg := strings.ToUpper(cred.Algorithm)
+	if alg == "" {
+		alg = "MD5" // RFC 2617 §3.2.1
+	}
+	if !slices.Contains(a.algorithms, alg) {
+		return user, fmt.Errorf("%w: algorithm %q (offered: %s)", ErrRejected, cred.Algorithm, strings.Join(a.algorithms, ", "))
+	}
 	if err := a.checkNonce(cred.Nonce); err != nil {
 		return user, err
-	}
-	alg := strings.ToUpper(cred.Algorithm)
-	if alg != "" && alg != "MD5" && alg != "SHA-256" {
-		return user, fmt.Errorf("%w: algorithm %q (want MD5 or SHA-256)", ErrRejected, cred.Algorithm)
 	}
 	if cred.QOP != "" && cred.QOP != "auth" {
 		return user, fmt.Errorf("%w: qop %q (want auth)", ErrRejected, cred.QOP)
@@ -132,7 +189,7 @@ func (a *Authenticator) Verify(req *sip.Request, proxy bool) (string, error) {
 	if !ok {
 		return user, fmt.Errorf("%w: unknown user %q", ErrRejected, user)
 	}
-	chal := &digest.Challenge{Realm: a.realm, Nonce: cred.Nonce, Algorithm: cred.Algorithm}
+	chal := &digest.Challenge{Realm: realm, Nonce: cred.Nonce, Algorithm: cred.Algorithm}
 	if cred.QOP != "" {
 		chal.QOP = []string{cred.QOP}
 	}

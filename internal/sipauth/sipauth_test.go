@@ -50,7 +50,7 @@ func answer(t *testing.T, res *sip.Response, header, alg, user, password string,
 }
 
 func TestVerify(t *testing.T) {
-	a, err := New("pbx.test", users)
+	a, err := New("pbx.test", users, WithAlgorithms([]string{"md5", "SHA-256"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,8 +72,8 @@ func TestVerify(t *testing.T) {
 			if res.StatusCode != tc.code || len(res.GetHeaders(tc.header)) != 2 {
 				t.Fatalf("challenge = %s", res.String())
 			}
-			if first := res.GetHeaders(tc.header)[0].Value(); !strings.Contains(first, "algorithm=MD5") {
-				t.Errorf("first challenge is not MD5: %s", first)
+			if first := res.GetHeaders(tc.header)[0].Value(); !strings.Contains(first, "algorithm=SHA-256") {
+				t.Errorf("first challenge is not SHA-256 (RFC 8760 §2.4): %s", first)
 			}
 			ok := newRequest(tc.method)
 			ok.AppendHeader(sip.NewHeader(tc.answer, answer(t, res, tc.header, alg, "1001", "secret", tc.method)))
@@ -91,6 +91,48 @@ func TestVerify(t *testing.T) {
 				t.Errorf("%s %s unknown user: %v", tc.method, alg, err)
 			}
 		}
+	}
+}
+
+// By default only MD5 is offered, and credentials of another algorithm are
+// refused: clients such as baresip 1.0 fail on a SHA-256 challenge.
+func TestDefaultMD5Only(t *testing.T) {
+	t.Parallel()
+	a, _ := New("pbx.test", users)
+	req := newRequest(sip.REGISTER)
+	res := a.Challenge(req, 401, false)
+	if hs := res.GetHeaders("WWW-Authenticate"); len(hs) != 1 || !strings.Contains(hs[0].Value(), "algorithm=MD5") {
+		t.Fatalf("challenge = %s", res.String())
+	}
+	ok := newRequest(sip.REGISTER)
+	ok.AppendHeader(sip.NewHeader("Authorization", answer(t, res, "WWW-Authenticate", "MD5", "1001", "secret", sip.REGISTER)))
+	if _, err := a.Verify(ok, false); err != nil {
+		t.Fatal(err)
+	}
+	strong, _ := New("pbx.test", users, WithAlgorithms([]string{"SHA-256"}))
+	sha := newRequest(sip.REGISTER)
+	sha.AppendHeader(sip.NewHeader("Authorization", answer(t, strong.Challenge(req, 401, false), "WWW-Authenticate", "SHA-256", "1001", "secret", sip.REGISTER)))
+	if _, err := a.Verify(sha, false); !errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), "offered: MD5") {
+		t.Errorf("SHA-256 credentials against MD5 only: %v", err)
+	}
+	if _, err := ParseAlgorithms([]string{"MD5", "SHA-512"}); err == nil || !strings.Contains(err.Error(), "SHA-512") {
+		t.Errorf("unknown algorithm: %v", err)
+	}
+}
+
+// The realm can follow the request: the address the phone used.
+func TestRealmFunc(t *testing.T) {
+	t.Parallel()
+	a, _ := New("fallback", users, WithRealmFunc(func(r *sip.Request) string { return r.Recipient.Host }))
+	req := newRequest(sip.REGISTER)
+	res := a.Challenge(req, 401, false)
+	if v := res.GetHeader("WWW-Authenticate").Value(); !strings.Contains(v, `realm="pbx.test"`) {
+		t.Fatalf("challenge = %s", v)
+	}
+	ok := newRequest(sip.REGISTER)
+	ok.AppendHeader(sip.NewHeader("Authorization", answer(t, res, "WWW-Authenticate", "MD5", "1001", "secret", sip.REGISTER)))
+	if _, err := a.Verify(ok, false); err != nil {
+		t.Fatal(err)
 	}
 }
 
