@@ -72,6 +72,7 @@ func buildSources(cfg *config.Config, st store.Store, dataDir string, stdout io.
 
 			LocalNetworks:  cfg.SIP.LocalNetworks,
 			AuthAlgorithms: cfg.SIP.Auth.Algorithms,
+			Bindings:       storeBindings{st: st, node: cfg.Node},
 		}
 		pc.RTPPortMin, pc.RTPPortMax = cfg.SIP.RTPRange()
 		for _, e := range exts {
@@ -88,6 +89,7 @@ func buildSources(cfg *config.Config, st store.Store, dataDir string, stdout io.
 		s.list = append(s.list, p)
 		s.registrations = func() any { return p.Registrations() }
 		s.channels = func() any { return p.Channels() }
+		statuses = append(statuses, func() any { return p.Status() })
 		for i := range pc.Gateways {
 			statuses = append(statuses, func() any { return p.Gateways()[i] })
 		}

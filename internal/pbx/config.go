@@ -10,6 +10,7 @@ import (
 	"github.com/switchhook/switchhook/internal/dialplan"
 	"github.com/switchhook/switchhook/internal/gateway"
 	"github.com/switchhook/switchhook/internal/media"
+	"github.com/switchhook/switchhook/internal/registrar"
 	"github.com/switchhook/switchhook/internal/sipauth"
 )
 
@@ -48,6 +49,9 @@ type Config struct {
 	Gateways []gateway.Config
 	Routes   []dialplan.OutboundRoute
 	Inbound  []dialplan.Inbound
+	// Bindings keeps the registrations; nil keeps them in memory, lost
+	// at a restart.
+	Bindings registrar.Bindings
 }
 
 // Extension is one user of the PBX.

@@ -67,6 +67,7 @@ type PBX struct {
 
 	mu      sync.Mutex
 	addrs   []string
+	since   time.Time // when it started serving
 	closing bool
 	calls   map[string]*call
 	dialogs map[string]*dialogLeg
@@ -105,7 +106,9 @@ func New(cfg Config, logger *slog.Logger, m *metrics.Metrics) (*PBX, error) {
 		log:     logger.With("source", sourceName),
 		metrics: m,
 		limiter: sipauth.NewLimiter(sipauth.LimiterConfig{}),
-		reg:     registrar.New(registrar.Config{}),
+		reg: registrar.New(registrar.Config{Bindings: c.Bindings, OnError: func(err error) {
+			logger.Error("registrations unavailable", "source", sourceName, "err", err)
+		}}),
 		domain:  c.Domain,
 		local:   local,
 		byHost:  make(map[string]*transport),
@@ -195,6 +198,9 @@ func (p *PBX) Run(ctx context.Context, sink events.Sink) error {
 	if p.metrics != nil {
 		p.metrics.SourceConnected.WithLabelValues(sourceName).Set(1)
 	}
+	p.mu.Lock()
+	p.since = time.Now().UTC()
+	p.mu.Unlock()
 	close(p.ready)
 	p.log.Info("pbx serving", "listen", p.ListenAddrs(), "domain", p.domain)
 

@@ -1,6 +1,7 @@
 package registrar
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -31,21 +32,45 @@ type Config struct {
 	MinExpires     time.Duration // shorter asks get 423 (default 60s)
 	MaxExpires     time.Duration // longer asks are cut down (default 2h)
 	Now            func() time.Time
+	// Bindings keeps the bindings; nil keeps them in memory only.
+	Bindings Bindings
+	// OnError hears the errors of Bindings that Lookup and All cannot
+	// return (nil: dropped).
+	OnError func(error)
 }
 
-// Registrar keeps the bindings of all extensions. It is safe for
+// Bindings keeps the bindings of all extensions: in memory, or in the
+// store so that they survive a restart and are shared by the nodes.
+type Bindings interface {
+	// Bindings returns the unexpired bindings of ext (all when ""), by
+	// extension then age.
+	Bindings(ctx context.Context, ext string, now time.Time) ([]Binding, error)
+	// PutBinding stores b, replacing b.Extension's binding at the same
+	// contact URI.
+	PutBinding(ctx context.Context, b Binding) error
+	// DeleteBinding removes ext's binding at contact.
+	DeleteBinding(ctx context.Context, ext string, contact sip.Uri) error
+}
+
+// storeTimeout bounds one call to Bindings.
+const storeTimeout = 5 * time.Second
+
+// Registrar applies REGISTER requests to the bindings. It is safe for
 // concurrent use.
 type Registrar struct {
 	def, min, max time.Duration
 	now           func() time.Time
+	store         Bindings
+	onError       func(error)
 
-	mu       sync.Mutex
-	bindings map[string][]Binding
+	// mu serialises REGISTERs, so that two of one extension do not read
+	// the same bindings and each write its own change over the other's.
+	mu sync.Mutex
 }
 
-// New makes an empty Registrar.
+// New makes a Registrar.
 func New(c Config) *Registrar {
-	r := &Registrar{def: c.DefaultExpires, min: c.MinExpires, max: c.MaxExpires, now: c.Now, bindings: make(map[string][]Binding)}
+	r := &Registrar{def: c.DefaultExpires, min: c.MinExpires, max: c.MaxExpires, now: c.Now, store: c.Bindings, onError: c.OnError}
 	if r.def <= 0 {
 		r.def = time.Hour
 	}
@@ -58,6 +83,12 @@ func New(c Config) *Registrar {
 	if r.now == nil {
 		r.now = time.Now
 	}
+	if r.store == nil {
+		r.store = NewMemory()
+	}
+	if r.onError == nil {
+		r.onError = func(error) {}
+	}
 	return r
 }
 
@@ -68,8 +99,9 @@ type contact struct {
 }
 
 // Register applies req, a REGISTER already authenticated as extension ext,
-// and returns the response to send: 200 with the extension's bindings, 423
-// when an expiry is below the minimum, or 400 naming what is malformed.
+// and returns the response to send: 200 with the extension's bindings once
+// they are stored, 423 when an expiry is below the minimum, 400 naming what
+// is malformed, or 500 when the bindings cannot be stored.
 func (r *Registrar) Register(req *sip.Request, ext string) *sip.Response {
 	changes, wildcard, err := r.parse(req)
 	if err != nil {
@@ -95,47 +127,68 @@ func (r *Registrar) Register(req *sip.Request, ext string) *sip.Response {
 		ua = h.Value()
 	}
 
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
 	r.mu.Lock()
-	now := r.now()
-	list := r.live(ext, now)
-	switch {
-	case wildcard:
-		list = nil
-	default:
-		for _, c := range changes {
-			i := slices.IndexFunc(list, func(b Binding) bool { return sameContact(b.Contact, c.uri) })
-			if i >= 0 && list[i].CallID == callID && list[i].CSeq >= cseq {
-				// An older or repeated request of the same registration.
-				continue
-			}
-			if i >= 0 {
-				list = slices.Delete(list, i, i+1)
-			}
-			if c.expires == 0 {
-				continue
-			}
-			list = append(list, Binding{
-				Extension: ext, Contact: c.uri, Source: req.Source(), Transport: req.Transport(),
-				Expires: now.Add(c.expires), UserAgent: ua, CallID: callID, CSeq: cseq, Created: now,
-			})
-		}
-	}
-	if len(list) == 0 {
-		delete(r.bindings, ext)
-	} else {
-		r.bindings[ext] = list
-	}
-	list = slices.Clone(list)
+	list, err := r.apply(ctx, ext, changes, wildcard, req, ua, callID, cseq)
 	r.mu.Unlock()
-
+	if err != nil {
+		res := sip.NewResponseFromRequest(req, sip.StatusInternalServerError, "Server Internal Error", nil)
+		res.AppendHeader(warning("registration not stored: " + err.Error()))
+		return res
+	}
+	now := r.now()
 	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
 	for _, b := range list {
 		h := &sip.ContactHeader{Address: b.Contact, Params: sip.NewParams()}
-		h.Params.Add("expires", strconv.Itoa(int(b.Expires.Sub(now).Round(time.Second).Seconds())))
+		h.Params.Add("expires", strconv.Itoa(max(0, int(b.Expires.Sub(now).Round(time.Second).Seconds()))))
 		res.AppendHeader(h)
 	}
 	res.AppendHeader(sip.NewHeader("Date", now.UTC().Format(time.RFC1123)))
 	return res
+}
+
+// apply stores the changes of one REGISTER and returns ext's bindings
+// after them. r.mu must be held.
+func (r *Registrar) apply(ctx context.Context, ext string, changes []contact, wildcard bool, req *sip.Request, ua, callID string, cseq uint32) ([]Binding, error) {
+	now := r.now()
+	list, err := r.store.Bindings(ctx, ext, now)
+	if err != nil {
+		return nil, err
+	}
+	if wildcard {
+		for _, b := range list {
+			if err := r.store.DeleteBinding(ctx, ext, b.Contact); err != nil {
+				return nil, err
+			}
+		}
+		return nil, nil
+	}
+	for _, c := range changes {
+		i := slices.IndexFunc(list, func(b Binding) bool { return sameContact(b.Contact, c.uri) })
+		if i >= 0 && list[i].CallID == callID && list[i].CSeq >= cseq {
+			// An older or repeated request of the same registration.
+			continue
+		}
+		if i >= 0 {
+			if err := r.store.DeleteBinding(ctx, ext, list[i].Contact); err != nil {
+				return nil, err
+			}
+			list = slices.Delete(list, i, i+1)
+		}
+		if c.expires == 0 {
+			continue
+		}
+		b := Binding{
+			Extension: ext, Contact: c.uri, Source: req.Source(), Transport: req.Transport(),
+			Expires: now.Add(c.expires), UserAgent: ua, CallID: callID, CSeq: cseq, Created: now,
+		}
+		if err := r.store.PutBinding(ctx, b); err != nil {
+			return nil, err
+		}
+		list = append(list, b)
+	}
+	return list, nil
 }
 
 type errTooBrief struct{ asked time.Duration }
@@ -191,38 +244,82 @@ func (r *Registrar) parse(req *sip.Request) ([]contact, bool, error) {
 	return out, wildcard, nil
 }
 
-// live returns ext's unexpired bindings, dropping the expired ones.
-// r.mu must be held.
-func (r *Registrar) live(ext string, now time.Time) []Binding {
-	list := slices.DeleteFunc(r.bindings[ext], func(b Binding) bool { return !now.Before(b.Expires) })
-	if len(list) == 0 {
-		delete(r.bindings, ext)
-	}
-	return list
-}
-
 // Lookup returns the unexpired bindings of ext, oldest first.
 func (r *Registrar) Lookup(ext string) []Binding {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.live(ext, r.now()))
+	return r.list(ext)
 }
 
 // All returns every unexpired binding, by extension then age.
 func (r *Registrar) All() []Binding {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	now := r.now()
+	return r.list("")
+}
+
+func (r *Registrar) list(ext string) []Binding {
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	list, err := r.store.Bindings(ctx, ext, r.now())
+	if err != nil {
+		r.onError(fmt.Errorf("read registrations: %w", err))
+		return nil
+	}
+	return list
+}
+
+// Memory keeps bindings in memory: they are lost when the process ends.
+type Memory struct {
+	mu       sync.Mutex
+	bindings map[string][]Binding
+}
+
+// NewMemory makes an empty Memory.
+func NewMemory() *Memory { return &Memory{bindings: make(map[string][]Binding)} }
+
+// Bindings returns the unexpired bindings of ext (all when ""), dropping
+// the expired ones.
+func (m *Memory) Bindings(_ context.Context, ext string, now time.Time) ([]Binding, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	exts := []string{ext}
+	if ext == "" {
+		exts = exts[:0]
+		for e := range m.bindings {
+			exts = append(exts, e)
+		}
+		slices.Sort(exts)
+	}
 	var out []Binding
-	exts := make([]string, 0, len(r.bindings))
-	for ext := range r.bindings {
-		exts = append(exts, ext)
+	for _, e := range exts {
+		list := slices.DeleteFunc(m.bindings[e], func(b Binding) bool { return !now.Before(b.Expires) })
+		if len(list) == 0 {
+			delete(m.bindings, e)
+		} else {
+			m.bindings[e] = list
+		}
+		out = append(out, list...)
 	}
-	slices.Sort(exts)
-	for _, ext := range exts {
-		out = append(out, r.live(ext, now)...)
+	return out, nil
+}
+
+// PutBinding stores b.
+func (m *Memory) PutBinding(_ context.Context, b Binding) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	list := slices.DeleteFunc(m.bindings[b.Extension], func(o Binding) bool { return o.Contact.String() == b.Contact.String() })
+	m.bindings[b.Extension] = append(list, b)
+	return nil
+}
+
+// DeleteBinding removes ext's binding at contact.
+func (m *Memory) DeleteBinding(_ context.Context, ext string, contact sip.Uri) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	list := slices.DeleteFunc(m.bindings[ext], func(o Binding) bool { return o.Contact.String() == contact.String() })
+	if len(list) == 0 {
+		delete(m.bindings, ext)
+	} else {
+		m.bindings[ext] = list
 	}
-	return out
+	return nil
 }
 
 // sameContact compares contact URIs the way RFC 3261 §19.1.4 matters here:

@@ -1,6 +1,8 @@
 package registrar
 
 import (
+	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -149,4 +151,27 @@ func FuzzParseContacts(f *testing.F) {
 			_ = a.URI.String()
 		}
 	})
+}
+
+// failing is a Bindings whose store is down.
+type failing struct{ *Memory }
+
+func (failing) PutBinding(context.Context, Binding) error { return errors.New("database is locked") }
+
+// A REGISTER is answered 200 only once its binding is stored: a phone told
+// it is registered must be reachable after a restart.
+func TestRegisterNotStored(t *testing.T) {
+	t.Parallel()
+	var heard []error
+	r := New(Config{Bindings: failing{NewMemory()}, OnError: func(err error) { heard = append(heard, err) }})
+	res := r.Register(register("a", 1, "600", "<sip:1001@127.0.0.1:5061>"), "1001")
+	if res.StatusCode != 500 {
+		t.Fatalf("register with the store down = %s", res.String())
+	}
+	if w := res.GetHeader("Warning"); w == nil || !strings.Contains(w.Value(), "database is locked") {
+		t.Errorf("Warning = %v", w)
+	}
+	if got := contacts(r, "1001"); len(got) != 0 {
+		t.Errorf("contacts = %v", got)
+	}
 }

@@ -113,6 +113,8 @@ type Store interface {
 	// created claimable work (for example over PostgreSQL's LISTEN). It may
 	// return nil when the store is used by one process only.
 	Notifications() <-chan struct{}
+
+	Registrations
 }
 
 // Endpoint is a webhook subscriber.
@@ -304,4 +306,34 @@ type Forward struct {
 	NoAnswerAfter time.Duration // 0: the default delay
 	Unavailable   string
 	UpdatedAt     time.Time
+}
+
+// Registration is one contact an extension of the built-in PBX is
+// registered at. Kept in the store, registrations survive a restart, and
+// on PostgreSQL every node reaches a phone whichever node it registered
+// with.
+type Registration struct {
+	Extension string
+	Contact   string // the contact URI
+	Source    string // host:port the REGISTER came from
+	Transport string // UDP or TCP
+	UserAgent string
+	CallID    string
+	CSeq      uint32
+	Node      string // the node that took the REGISTER
+	ExpiresAt time.Time
+	CreatedAt time.Time
+}
+
+// Registrations keeps the PBX's registrations.
+type Registrations interface {
+	// PutRegistration stores r, replacing the registration of the same
+	// extension and contact, and forgets the registrations that expired.
+	PutRegistration(ctx context.Context, r *Registration) error
+	// DeleteRegistration removes extension's registration at contact; none
+	// is no error.
+	DeleteRegistration(ctx context.Context, extension, contact string) error
+	// ListRegistrations returns the registrations of extension (all when
+	// empty) that expire after now, by extension then age.
+	ListRegistrations(ctx context.Context, extension string, now time.Time) ([]*Registration, error)
 }

@@ -41,6 +41,7 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PendingCount", exercisePendingCount},
 		{"Forwards", exerciseForwards},
 		{"Concurrent", exerciseConcurrent},
+		{"Registrations", exerciseRegistrations},
 	}
 	for _, s := range suites {
 		t.Run(s.name, func(t *testing.T) { s.run(t, open) })
