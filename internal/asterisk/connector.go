@@ -131,16 +131,14 @@ func (c *Connector) session(ctx context.Context, base *url.URL, t *tracker, sink
 	ws.SetReadLimit(maxMessageBytes)
 
 	// One reader goroutine, so pings (which need a concurrent reader) and
-	// the channel list can run while events arrive.
-	msgs := make(chan message, 64)
+	// the channel list can run while events arrive. It only reads: it never
+	// waits on the tracker, the recorder or the store, so Asterisk never
+	// finds this client slower than its websocket_write_timeout.
+	msgs := connector.NewBacklog[message]()
 	go func() {
 		for {
 			_, data, err := ws.Read(ctx)
-			select {
-			case msgs <- message{data, err}:
-			case <-ctx.Done():
-				return
-			}
+			msgs.Push(message{data, err})
 			if err != nil {
 				return
 			}
@@ -181,15 +179,9 @@ func (c *Connector) session(ctx context.Context, base *url.URL, t *tracker, sink
 
 	// Events that came in while the list was fetched may end calls the list
 	// no longer shows: they go first, with their real causes.
-drain:
-	for {
-		select {
-		case m := <-msgs:
-			if err := handle(m); err != nil {
-				return true, err
-			}
-		default:
-			break drain
+	for _, m := range msgs.Take() {
+		if err := handle(m); err != nil {
+			return true, err
 		}
 	}
 	if err := c.link.Emit(ctx, sink, t.reconcile(live, gap, time.Now().UTC())); err != nil {
@@ -200,9 +192,12 @@ drain:
 	defer ping.Stop()
 	for {
 		select {
-		case m := <-msgs:
-			if err := handle(m); err != nil {
-				return true, err
+		case <-msgs.Ready():
+			c.link.Backlog(msgs.Len())
+			for _, m := range msgs.Take() {
+				if err := handle(m); err != nil {
+					return true, err
+				}
 			}
 		case <-ping.C:
 			pctx, pcancel := context.WithTimeout(ctx, c.pingInterval)

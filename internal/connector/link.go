@@ -143,6 +143,14 @@ func (l *Link) Emit(ctx context.Context, sink events.Sink, evs []events.Event) e
 	return nil
 }
 
+// Backlog reports how many items read from the engine wait to be tracked
+// and emitted (the switchhook_source_backlog gauge).
+func (l *Link) Backlog(n int) {
+	if l.Metrics != nil {
+		l.Metrics.SourceBacklog.WithLabelValues(l.Source()).Set(float64(n))
+	}
+}
+
 // Refused logs and counts an event of this link's engine that was refused
 // (by the tracker's rules or by the sink) and dropped.
 func (l *Link) Refused(e events.Event, err error) {

@@ -117,66 +117,98 @@ func (c *Connector) session(ctx context.Context, t *tracker, sink events.Sink) (
 	c.log.Info("freeswitch connected")
 	gap := calltrack.Gap{LastHeard: t.Unsee()}
 
+	// The reader only reads: it never waits on the tracker, the recorder
+	// or the store, so FreeSWITCH never finds this client slow.
+	frames := connector.NewBacklog[read]()
+	go func() {
+		for {
+			if err := conn.SetReadDeadline(time.Now().Add(c.readTimeout)); err != nil {
+				frames.Push(read{err: fmt.Errorf("set read deadline: %w", err)})
+				return
+			}
+			f, err := readFrame(r)
+			frames.Push(read{f, err})
+			if err != nil {
+				return
+			}
+		}
+	}()
 	for {
-		if err := conn.SetReadDeadline(time.Now().Add(c.readTimeout)); err != nil {
-			return true, fmt.Errorf("set read deadline: %w", err)
+		select {
+		case <-frames.Ready():
+		case <-ctx.Done():
+			return true, ctx.Err()
 		}
-		f, err := readFrame(r)
-		if err != nil {
-			if errors.Is(err, errMalformed) || errors.Is(err, errOversized) {
-				c.log.Error("freeswitch sent a bad frame; resetting the connection", "err", err)
+		c.link.Backlog(frames.Len())
+		for _, rd := range frames.Take() {
+			if err := c.frame(ctx, rd, t, sink, &gap); err != nil {
+				return true, err
 			}
-			return true, fmt.Errorf("read frame: %w", err)
-		}
-		var out []events.Event
-		switch ct := f.contentType(); ct {
-		case typeEventPlain, typeEventJSON:
-			parse := parsePlainEvent
-			if ct == typeEventJSON {
-				parse = parseJSONEvent
-			}
-			ev, err := parse(f.body)
-			if err != nil {
-				c.log.Error("freeswitch sent an undecodable event; resetting the connection", "err", err, "content_type", ct)
-				return true, fmt.Errorf("decode %s: %w", ct, err)
-			}
-			out = t.handle(ev)
-		case typeAPIResponse:
-			// The answers to the handshake's "status" and "show channels
-			// as json" are told apart by their bodies: an older or
-			// stand-in engine may not answer the first.
-			if !bytes.HasPrefix(bytes.TrimSpace(f.body), []byte("{")) {
-				// Without the start time a call that ended unseen is
-				// NORMAL_UNSPECIFIED, never SYSTEM_SHUTDOWN.
-				if up, err := parseUptime(f.body); err != nil {
-					c.log.Warn("freeswitch status unreadable; engine restarts not told apart", "err", err)
-				} else {
-					gap.EngineStart = time.Now().Add(-up).UTC()
-				}
-				break
-			}
-			live, err := parseChannels(f.body)
-			if err != nil {
-				// Without the list no call can be judged gone; they stay
-				// open until their own events end them.
-				c.log.Error("freeswitch channel list unreadable; open calls not reconciled", "err", err)
-				break
-			}
-			out = t.reconcile(live, gap, time.Now().UTC())
-		case typeDisconnect:
-			return true, errors.New("freeswitch sent disconnect-notice")
-		default:
-			c.log.Debug("freeswitch frame ignored", "content_type", ct)
-		}
-		if err := c.link.Emit(ctx, sink, out); err != nil {
-			return true, err
 		}
 	}
 }
 
+// read is one frame read, or the error that ended the reading.
+type read struct {
+	f   frame
+	err error
+}
+
+// frame handles one frame read: its events go to sink.
+func (c *Connector) frame(ctx context.Context, rd read, t *tracker, sink events.Sink, gap *calltrack.Gap) error {
+	f, err := rd.f, rd.err
+	if err != nil {
+		if errors.Is(err, errMalformed) || errors.Is(err, errOversized) {
+			c.log.Error("freeswitch sent a bad frame; resetting the connection", "err", err)
+		}
+		return fmt.Errorf("read frame: %w", err)
+	}
+	var out []events.Event
+	switch ct := f.contentType(); ct {
+	case typeEventPlain, typeEventJSON:
+		parse := parsePlainEvent
+		if ct == typeEventJSON {
+			parse = parseJSONEvent
+		}
+		ev, err := parse(f.body)
+		if err != nil {
+			c.log.Error("freeswitch sent an undecodable event; resetting the connection", "err", err, "content_type", ct)
+			return fmt.Errorf("decode %s: %w", ct, err)
+		}
+		out = t.handle(ev)
+	case typeAPIResponse:
+		// The answers to the handshake's "status" and "show channels
+		// as json" are told apart by their bodies: an older or
+		// stand-in engine may not answer the first.
+		if !bytes.HasPrefix(bytes.TrimSpace(f.body), []byte("{")) {
+			// Without the start time a call that ended unseen is
+			// NORMAL_UNSPECIFIED, never SYSTEM_SHUTDOWN.
+			if up, err := parseUptime(f.body); err != nil {
+				c.log.Warn("freeswitch status unreadable; engine restarts not told apart", "err", err)
+			} else {
+				gap.EngineStart = time.Now().Add(-up).UTC()
+			}
+			break
+		}
+		live, err := parseChannels(f.body)
+		if err != nil {
+			// Without the list no call can be judged gone; they stay
+			// open until their own events end them.
+			c.log.Error("freeswitch channel list unreadable; open calls not reconciled", "err", err)
+			break
+		}
+		out = t.reconcile(live, *gap, time.Now().UTC())
+	case typeDisconnect:
+		return errors.New("freeswitch sent disconnect-notice")
+	default:
+		c.log.Debug("freeswitch frame ignored", "content_type", ct)
+	}
+	return c.link.Emit(ctx, sink, out)
+}
+
 // handshake authenticates, subscribes, and asks for the engine's status
-// (its uptime) and channel list, whose answers (api/response, in that
-// order) arrive among the first events.
+// (its uptime) and channel list, whose answers (api/response) arrive among
+// the first events.
 func (c *Connector) handshake(conn net.Conn, r *bufio.Reader) error {
 	if err := conn.SetDeadline(time.Now().Add(c.handshakeTimeout)); err != nil {
 		return fmt.Errorf("set deadline: %w", err)

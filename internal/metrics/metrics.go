@@ -26,6 +26,9 @@ type Metrics struct {
 	// EventsRefused counts call events of a connector that broke the rules
 	// of a call's life and were dropped, by kind and source.
 	EventsRefused *prometheus.CounterVec
+	// SourceBacklog is how many frames or messages read from an engine
+	// wait to be tracked and recorded.
+	SourceBacklog *prometheus.GaugeVec
 	// SourceConnected is 1 while a call source (PBX engine connection) is up.
 	SourceConnected *prometheus.GaugeVec
 }
@@ -53,11 +56,14 @@ func New(queueDepth func(context.Context) (int, error)) *Metrics {
 		EventsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchhook_events_refused_total", Help: "Call events of a connector refused by the rules of a call's life and dropped, by kind and source.",
 		}, []string{"event", "source"}),
+		SourceBacklog: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "switchhook_source_backlog", Help: "Frames or messages read from a call source's engine that wait to be tracked and recorded.",
+		}, []string{"source"}),
 		SourceConnected: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "switchhook_source_connected", Help: "1 while a call source is connected to its engine.",
 		}, []string{"source"}),
 	}
-	reg.MustRegister(m.EventsIn, m.Deliveries, m.AttemptLatency, m.EventToDelivery, m.EventsRefused, m.SourceConnected,
+	reg.MustRegister(m.EventsIn, m.Deliveries, m.AttemptLatency, m.EventToDelivery, m.EventsRefused, m.SourceBacklog, m.SourceConnected,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if queueDepth != nil {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
