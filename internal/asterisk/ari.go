@@ -21,6 +21,9 @@ type ariEvent struct {
 	Peer       *channel `json:"peer"`
 	Dialstatus string   `json:"dialstatus"`
 	Dialstring string   `json:"dialstring"`
+	// ChannelDialplan: the application the channel now runs
+	DialplanApp     string `json:"dialplan_app"`
+	DialplanAppData string `json:"dialplan_app_data"`
 	// ChannelDtmfReceived
 	Digit      string `json:"digit"`
 	DurationMS int64  `json:"duration_ms"`

@@ -69,6 +69,12 @@ func (t *tracker) handle(ev *ariEvent) []events.Event {
 	l := t.leg(ev.Channel)
 	c := l.Call
 	switch ev.Type {
+	case "ChannelDialplan":
+		// app_queue: the caller waits in a queue; its members' Dials are
+		// the agents rung.
+		if l.Caller && !c.Routed() && strings.EqualFold(ev.DialplanApp, "Queue") {
+			return t.queue(c, ev.DialplanAppData, at)
+		}
 	case "StasisStart":
 		// The dialplan handed the caller to a Stasis application, which
 		// plays the part of an IVR.
@@ -197,6 +203,10 @@ func (t *tracker) dial(ev *ariEvent, at time.Time) []events.Event {
 			if from.Caller {
 				c.Dest = cmp.Or(ev.Caller.Dialplan.Exten, c.Dest)
 			}
+			if strings.EqualFold(ev.Caller.Dialplan.AppName, "Queue") {
+				out = append(out, t.queue(c, ev.Caller.Dialplan.AppData, at)...)
+				break
+			}
 			tech, _, _ := strings.Cut(ev.Peer.Name, "/")
 			out = append(out, t.Route(c, at, dialTarget(ev.Caller.Dialplan.AppName, ev.Caller.Dialplan.AppData, tech+"/"+ev.Dialstring, c.Dest))...)
 		}
@@ -209,6 +219,15 @@ func (t *tracker) dial(ev *ariEvent, at time.Time) []events.Event {
 		c.Engine.dialStatus = ev.Dialstatus
 	}
 	return out
+}
+
+// queue routes c to the app_queue queue its Queue application's data
+// names ("q800,,,,20"): routed_to is the queue's name, the stay is at the
+// number the caller dialled.
+func (t *tracker) queue(c *call, appData string, at time.Time) []events.Event {
+	name, _, _ := strings.Cut(appData, ",")
+	t.EnterQueue(c, c.Dest, at)
+	return t.Route(c, at, &events.Target{Type: events.Queue, Target: cmp.Or(name, c.Dest)})
 }
 
 // dialledNumber is the number in a dial string's resource: "1002",

@@ -95,3 +95,36 @@ func TestRealAsterisk(t *testing.T) {
 		})
 	}
 }
+
+// app_queue (recording f): 1001 dials 800 = Queue(q800), whose one member,
+// PJSIP/1002, answers. One call, routed to the queue; the member rung and
+// answering as an agent; every event carries the stay, the hangup its
+// outcome.
+func TestRealAsteriskQueue(t *testing.T) {
+	t.Parallel()
+	a := startFakeAsterisk(t, "u", "p")
+	sink := &connectortest.Collector{}
+	runConnector(t, "ast1", a, sink)
+	a.next(t).send(realMessages(t, "f-ari.jsonl")...)
+	got := sink.Wait(t, 4)
+	assertEvents(t, got, []string{
+		"CALL_ROUTED 1001>800 leg=1796390555.16 internal to=queue:q800",
+		"CALL_RINGING 1001>1002 leg=1796390555.17 internal",
+		"CALL_ANSWER 1001>1002 leg=1796390555.17 internal",
+		"CALL_HANGUP 1001>1002 leg=1796390555.17 internal NORMAL_CLEARING 200 caller",
+	})
+	assertOneCall(t, got, "asterisk/ast1")
+	for i, e := range got {
+		if e.Queue == nil || e.Queue.Number != "800" {
+			t.Fatalf("event %d (%s): queue %+v, want number 800", i, e.Kind, e.Queue)
+		}
+	}
+	for _, e := range got[1:3] {
+		if d := e.Diversion; d == nil || d.From != "800" || d.Reason != "queue" {
+			t.Errorf("%s: diversion %+v, want queue from 800", e.Kind, d)
+		}
+	}
+	if q := got[3].Queue; q.Outcome != "answered" || q.Wait != got[2].Queue.Wait {
+		t.Errorf("hangup's queue %+v, want answered after the wait the answer gave (%d s)", q, got[2].Queue.Wait)
+	}
+}

@@ -38,7 +38,16 @@ type Call[E any] struct {
 	legs  map[string]*Leg[E] // live legs
 	life  callrules.Life
 	holds callrules.Holds
+	queue *queueStay // nil until the call enters a queue
 	over  bool
+}
+
+// queueStay is a call's time in a queue.
+type queueStay struct {
+	number   string // the number the caller dialled to reach the queue
+	entered  time.Time
+	left     time.Time // when an agent answered; zero while waiting
+	answered bool
 }
 
 // Routed reports whether CALL_ROUTED is out.
@@ -217,6 +226,23 @@ func (t *Tracker[E]) EnsureRouted(c *Call[E], at time.Time) []events.Event {
 	return t.Route(c, at, nil)
 }
 
+// EnterQueue records that c waits in a queue reached at number, from at:
+// every later event of c carries the stay (EVENTS.md's queue field), the
+// agents' rings and answers say diversion_reason queue, and the hangup
+// says how the stay ended. A call enters one queue once.
+func (t *Tracker[E]) EnterQueue(c *Call[E], number string, at time.Time) {
+	if c.queue == nil {
+		c.queue = &queueStay{number: number, entered: at}
+	}
+}
+
+// diverted marks e, of callee leg l, as an agent's when c waits in a queue.
+func (c *Call[E]) diverted(e *events.Event, l *Leg[E]) {
+	if q := c.queue; q != nil && !q.answered && !l.Caller {
+		e.Diversion = &events.Diversion{From: q.number, Reason: events.DivertQueue}
+	}
+}
+
 // Ring returns the CALL_RINGING of callee leg l's first ring, after
 // CALL_ROUTED if due; the caller's leg and later rings give nothing.
 func (t *Tracker[E]) Ring(l *Leg[E], at time.Time) []events.Event {
@@ -224,7 +250,9 @@ func (t *Tracker[E]) Ring(l *Leg[E], at time.Time) []events.Event {
 		return nil
 	}
 	l.Rang = true
-	return append(t.EnsureRouted(l.Call, at), t.apply(l.Call, t.event(l.Call, events.CallRinging, at, l, l.Number))...)
+	e := t.event(l.Call, events.CallRinging, at, l, l.Number)
+	l.Call.diverted(&e, l)
+	return append(t.EnsureRouted(l.Call, at), t.apply(l.Call, e)...)
 }
 
 // Answer returns the CALL_ANSWER of l's first answer, after CALL_ROUTED if
@@ -257,7 +285,13 @@ func (t *Tracker[E]) Answer(l *Leg[E], at time.Time, self string) []events.Event
 	}
 	out := t.EnsureRouted(c, at)
 	c.Callee = l.Number
-	return append(out, t.apply(c, t.event(c, events.CallAnswer, at, l, l.Number))...)
+	e := t.event(c, events.CallAnswer, at, l, l.Number)
+	c.diverted(&e, l)
+	if q := c.queue; q != nil && !q.answered {
+		q.answered, q.left = true, at
+		e.Queue = c.queueStay(at)
+	}
+	return append(out, t.apply(c, e)...)
 }
 
 // Input returns the CALL_INPUT of a digit sent on l, lasting d, after
@@ -310,6 +344,16 @@ func (t *Tracker[E]) Drop(l *Leg[E], at time.Time, hangup func(*Call[E]) *events
 	}
 	e := t.event(c, events.CallHangup, at, l, c.current())
 	e.Hangup = hangup(c)
+	if q := c.queue; q != nil {
+		switch {
+		case q.answered:
+			e.Queue.Outcome = events.QueueAnswered
+		case e.Hangup.By == events.Caller:
+			e.Queue.Outcome = events.QueueAbandoned
+		default:
+			e.Queue.Outcome = events.QueueOverflow
+		}
+	}
 	return t.apply(c, e)
 }
 
@@ -438,11 +482,17 @@ func (t *Tracker[E]) Resume(evs []events.Event) *Call[E] {
 			l = &Leg[E]{ID: e.LegUUID, Number: e.DestinationNumber}
 			t.Join(c, l)
 		}
+		if q := e.Queue; q != nil && c.queue == nil {
+			c.queue = &queueStay{number: q.Number, entered: e.OccurredAt.Add(-time.Duration(q.Wait) * time.Second)}
+		}
 		switch e.Kind {
 		case events.CallRinging:
 			l.Rang = true
 		case events.CallAnswer:
 			l.Answered, c.Callee = true, e.DestinationNumber
+			if d := e.Diversion; d != nil && d.Reason == events.DivertQueue && c.queue != nil {
+				c.queue.answered, c.queue.left = true, e.OccurredAt
+			}
 		case events.CallHold:
 			c.holds.Set(e.Party, true)
 		case events.CallUnhold:
@@ -483,5 +533,23 @@ func (t *Tracker[E]) event(c *Call[E], k events.Kind, at time.Time, l *Leg[E], d
 	if l != nil {
 		e.LegUUID = l.ID
 	}
+	e.Queue = c.queueStay(at)
 	return e
+}
+
+// queueStay is c's queue field at at: nil when c never entered a queue.
+func (c *Call[E]) queueStay(at time.Time) *events.QueueStay {
+	q := c.queue
+	if q == nil {
+		return nil
+	}
+	until := at
+	if q.answered {
+		until = q.left
+	}
+	wait := int64(0)
+	if d := until.Sub(q.entered); d > 0 {
+		wait = int64(d / time.Second)
+	}
+	return &events.QueueStay{Number: q.number, Wait: wait}
 }

@@ -26,8 +26,8 @@ var subscribed = []string{
 // call on, the others make FreeSWITCH itself the destination (an IVR).
 var routingApps = map[string]events.TargetType{
 	"bridge": "", "transfer": events.Extension,
-	"answer": events.IVR, "ivr": events.IVR, "playback": events.IVR, "play_and_get_digits": events.IVR,
-	"voicemail": events.IVR, "conference": events.IVR, "fifo": events.IVR, "callcenter": events.IVR,
+	"ivr": events.IVR, "playback": events.IVR, "play_and_get_digits": events.IVR,
+	"voicemail": events.IVR, "conference": events.IVR, "fifo": events.Queue, "callcenter": events.Queue,
 }
 
 // A call is one caller's attempt: its A-leg and every leg FreeSWITCH
@@ -41,6 +41,17 @@ type (
 type callEnd struct {
 	end    *legEnd // the A-leg's end, else the last leg's
 	aEnded bool
+	// answered is FreeSWITCH's answer of the A-leg before the dialplan
+	// said what for (the answer application runs before an IVR, a queue
+	// with music or a playback): held until the next routing application
+	// says where the call went, or anything else happens to the call.
+	answered *selfAnswer
+}
+
+// selfAnswer is an answer of the A-leg by FreeSWITCH itself.
+type selfAnswer struct {
+	at   time.Time
+	dest string
 }
 
 // legEnd is what CHANNEL_HANGUP_COMPLETE tells of a leg's end.
@@ -93,13 +104,28 @@ func (t *tracker) handle(ev eventHeaders) []events.Event {
 	}
 	l.Seen = true
 	c := l.Call
+	tt, routing := routingApps[ev.get("Application")]
+	routing = routing && name == "CHANNEL_EXECUTE"
+	if name != "CHANNEL_EXECUTE" {
+		out = append(out, t.flushAnswer(c)...)
+	} else if routing && l.Caller && !c.Routed() && c.Engine.answered != nil {
+		at = c.Engine.answered.at // the dialplan's choice, made as it answered
+	}
 	switch name {
 	case "CHANNEL_EXECUTE":
-		if l.Caller && !c.Routed() {
-			if tt, ok := routingApps[ev.get("Application")]; ok {
-				c.Dest = cmp.Or(ev.get("Caller-Destination-Number"), c.Dest)
-				out = append(out, t.Route(c, at, routeTarget(tt, ev.get("Application-Data"), c.Dest))...)
+		if l.Caller && !c.Routed() && routing {
+			c.Dest = cmp.Or(ev.get("Caller-Destination-Number"), c.Dest)
+			to := routeTarget(tt, ev.get("Application-Data"), c.Dest)
+			if to.Type == events.Queue {
+				if ev.get("Application") == "fifo" && !strings.Contains(ev.get("Application-Data"), " in") {
+					break // a consumer (an agent) taking calls from a fifo: not a call into the queue
+				}
+				t.EnterQueue(c, c.Dest, at)
 			}
+			out = append(out, t.Route(c, at, to)...)
+		}
+		if routing {
+			out = append(out, t.flushAnswer(c)...)
 		}
 	case "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA":
 		out = append(out, t.Ring(l, at)...)
@@ -109,6 +135,10 @@ func (t *tracker) handle(ev eventHeaders) []events.Event {
 		dest := ev.get("Caller-Destination-Number")
 		if l.Caller && !c.Routed() {
 			c.Dest = cmp.Or(dest, c.Dest)
+			if !hasCallee(c) {
+				c.Engine.answered = &selfAnswer{at, cmp.Or(dest, c.Dest)}
+				break
+			}
 		}
 		out = append(out, t.Answer(l, at, cmp.Or(dest, c.Dest))...)
 	case "DTMF":
@@ -121,6 +151,33 @@ func (t *tracker) handle(ev eventHeaders) []events.Event {
 		out = append(out, t.legEnded(l, ev, at)...)
 	}
 	return out
+}
+
+// hasCallee reports whether c has a leg FreeSWITCH made for it.
+func hasCallee(c *call) bool {
+	for l := range c.Legs() {
+		if !l.Caller {
+			return true
+		}
+	}
+	return false
+}
+
+// flushAnswer emits the held answer of c's A-leg by FreeSWITCH itself, if
+// any: its CALL_ANSWER (after CALL_ROUTED to an IVR when the dialplan
+// never said more) at the time FreeSWITCH answered.
+func (t *tracker) flushAnswer(c *call) []events.Event {
+	p := c.Engine.answered
+	if p == nil {
+		return nil
+	}
+	c.Engine.answered = nil
+	l := t.Leg(c.CallerLeg)
+	if l == nil {
+		return nil
+	}
+	l.Answered = false
+	return t.Answer(l, p.at, p.dest)
 }
 
 // create starts tracking a leg first seen in ev: a B-leg of a known call
@@ -140,11 +197,12 @@ func (t *tracker) create(ev eventHeaders, at time.Time) (*leg, []events.Event) {
 	for _, ref := range parentRefs(ev) {
 		if p := t.Leg(ref); p != nil {
 			c := p.Call
+			out := t.flushAnswer(c)
 			l.Number = cmp.Or(ev.get("Caller-Destination-Number"), ev.get("Caller-Callee-ID-Number"))
 			t.Join(c, l)
 			// The first leg FreeSWITCH originates for a caller shows the
 			// dialplan has picked a target, if no application said so.
-			return l, t.EnsureRouted(c, at)
+			return l, append(out, t.EnsureRouted(c, at)...)
 		}
 	}
 	if c := t.pending[id]; c != nil {
@@ -182,11 +240,13 @@ func (t *tracker) create(ev eventHeaders, at time.Time) (*leg, []events.Event) {
 	return l, nil
 }
 
-// parentRefs lists the legs a channel names as its originator.
+// parentRefs lists the legs a channel names as its originator; a
+// mod_callcenter agent's leg, originated by the module with no parent leg,
+// names the caller it is for in cc_member_session_uuid.
 func parentRefs(ev eventHeaders) []string {
 	id := ev.get("Unique-ID")
 	var refs []string
-	for _, h := range []string{"Other-Leg-Unique-ID", "variable_originating_leg_uuid", "Channel-Call-UUID"} {
+	for _, h := range []string{"Other-Leg-Unique-ID", "variable_originating_leg_uuid", "Channel-Call-UUID", "variable_cc_member_session_uuid"} {
 		if v := ev.get(h); v != "" && v != id {
 			refs = append(refs, v)
 		}
@@ -206,6 +266,10 @@ func routeTarget(tt events.TargetType, data, dest string) *events.Target {
 	switch tt {
 	case events.IVR:
 		return &events.Target{Type: events.IVR, Target: dest}
+	case events.Queue: // callcenter "<queue>@<domain>", fifo "<queue> in …"
+		name, _, _ := strings.Cut(strings.TrimSpace(data), " ")
+		name, _, _ = strings.Cut(name, "@")
+		return &events.Target{Type: events.Queue, Target: cmp.Or(name, dest)}
 	case events.Extension: // transfer: "[-bleg|-both] <extension> [<dialplan> <context>]"
 		ext := ""
 		for _, f := range strings.Fields(data) {

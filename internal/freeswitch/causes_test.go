@@ -88,10 +88,11 @@ func TestSessionOfRelatedCall(t *testing.T) {
 		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": a, "hangup-cause": "NORMAL_CLEARING"},
 		{"event-name": "CHANNEL_CREATE", "unique-id": c, "variable_originating_leg_uuid": a, "caller-caller-id-number": "1002", "caller-destination-number": "+15551234567", "channel-name": "sofia/gateway/gw/+15551234567"},
 		{"event-name": "CHANNEL_ANSWER", "unique-id": c, "caller-destination-number": "+15551234567"},
+		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": c, "hangup-cause": "NORMAL_CLEARING"},
 	} {
 		out = append(out, tr.handle(ev)...)
 	}
-	if len(out) != 5 {
+	if len(out) != 6 {
 		t.Fatalf("events %v", summaries(out))
 	}
 	first, second := out[0], out[3]

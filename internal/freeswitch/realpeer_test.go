@@ -148,3 +148,41 @@ func TestRealUnrouted(t *testing.T) {
 	got := sink.Wait(t, 2)
 	assertEvents(t, got, realScenarios[len(realScenarios)-1].want)
 }
+
+// mod_callcenter (recording g): 800 runs answer, then callcenter q800,
+// whose agent 1002 is reached by a leg the module originates with no
+// parent leg. One call: routed to the queue as FreeSWITCH answered it
+// (music while waiting), the agent rung and answering as an agent, every
+// event carrying the stay, the hangup its outcome.
+func TestRealFreeSWITCHCallcenter(t *testing.T) {
+	t.Parallel()
+	fs := startFakeFS(t, "ClueCon")
+	sink := &connectortest.Collector{}
+	runConnector(t, "fs1", fs, sink)
+	fs.next(t).send(realEvents(t, "g-esl.jsonl")...)
+	got := sink.Wait(t, 5)
+	assertEvents(t, got, []string{
+		"CALL_ROUTED 1001>800 leg=54ea6ef3 internal to=queue:q800",
+		"CALL_ANSWER 1001>800 leg=54ea6ef3 internal",
+		"CALL_RINGING 1001>1002 leg=840c4854 internal",
+		"CALL_ANSWER 1001>1002 leg=840c4854 internal",
+		"CALL_HANGUP 1001>1002 leg=840c4854 internal NORMAL_CLEARING 200 caller",
+	})
+	assertOneCall(t, got, "freeswitch/fs1")
+	for i, e := range got {
+		if e.Queue == nil || e.Queue.Number != "800" {
+			t.Fatalf("event %d (%s): queue %+v, want number 800", i, e.Kind, e.Queue)
+		}
+	}
+	for _, e := range got[2:4] {
+		if d := e.Diversion; d == nil || d.From != "800" || d.Reason != "queue" {
+			t.Errorf("%s: diversion %+v, want queue from 800", e.Kind, d)
+		}
+	}
+	if got[1].Diversion != nil {
+		t.Errorf("the queue's own answer has diversion %+v", got[1].Diversion)
+	}
+	if q := got[4].Queue; q.Outcome != "answered" {
+		t.Errorf("hangup's queue %+v, want answered", q)
+	}
+}
