@@ -1,8 +1,8 @@
 # The one test command (README): formatting, vet, and every test with the
 # race detector; then the delivery engine's suite again on PostgreSQL (it
 # skips, loudly, without a server unless SWITCHHOOK_REQUIRE_POSTGRES=1).
-# Needs sipp (Debian: sip-tester) and chromium; .ci/run installs them on a
-# fresh machine.
+# Needs sipp (Debian: sip-tester), chromium, baresip and linphonec (Debian:
+# linphone-cli); .ci/run installs them on a fresh machine.
 .PHONY: test build bench
 
 build:

@@ -226,7 +226,10 @@ func (a *Authenticator) checkNonce(nonce string) error {
 		return fmt.Errorf("%w: nonce %q was not issued here", ErrRejected, nonce)
 	}
 	if !hmac.Equal(raw[8:], a.sign(raw[:8])) {
-		return fmt.Errorf("%w: nonce %q was not issued here", ErrRejected, nonce)
+		// Most likely issued before a restart, with the key of then: a
+		// phone that authenticates ahead of a challenge, with the last
+		// nonce it got, is told to take a fresh one rather than refused.
+		return fmt.Errorf("%w: nonce %q was not issued by this process", ErrStale, nonce)
 	}
 	issued := time.Unix(0, int64(binary.BigEndian.Uint64(raw[:8])))
 	if age := a.now().Sub(issued); age > a.nonceTTL || age < -time.Minute {
