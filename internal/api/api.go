@@ -74,6 +74,8 @@ type Options struct {
 	// Health is what the delivery engine saw lately, for GET /v1/overview
 	// and GET /v1/endpoints/{id}/health; nil reports no attempts.
 	Health *delivery.Health
+	// Queues serves /v1/queues; nil: no queues are configured.
+	Queues Queues
 }
 
 // Limits of the API's inputs.
@@ -109,6 +111,7 @@ type API struct {
 	health   *delivery.Health
 	forwards Forwarding
 	down     func() []string
+	queues   Queues
 
 	closing   chan struct{} // closed by CloseStreams
 	closeOnce sync.Once
@@ -145,6 +148,7 @@ func New(o Options) *API {
 		health:   o.Health,
 		forwards: o.Forwarding,
 		down:     o.SourcesDown,
+		queues:   o.Queues,
 		closing:  make(chan struct{}),
 		lists: map[string]func() any{
 			"registrations": o.Registrations,
@@ -214,6 +218,10 @@ func (a *API) routeTable() []route {
 		{method: "GET", pattern: "/v1/registrations", handle: a.list("registrations")},
 		{method: "GET", pattern: "/v1/channels", handle: a.list("channels")},
 		{method: "GET", pattern: "/v1/sources", handle: a.list("sources")},
+		{method: "GET", pattern: "/v1/queues", handle: a.listQueues},
+		{method: "GET", pattern: "/v1/queues/{number}", handle: a.getQueue},
+		{method: "POST", pattern: "/v1/queues/{number}/agents/{ext}/pause", handle: a.pauseAgent(true)},
+		{method: "POST", pattern: "/v1/queues/{number}/agents/{ext}/unpause", handle: a.pauseAgent(false)},
 		{method: "GET", pattern: "/v1/overview", handle: a.overview},
 		{method: "GET", pattern: "/v1/stream", handle: a.stream},
 	}

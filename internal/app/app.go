@@ -22,6 +22,7 @@ import (
 	"github.com/switchhook/switchhook/internal/events"
 	"github.com/switchhook/switchhook/internal/ingest"
 	"github.com/switchhook/switchhook/internal/metrics"
+	"github.com/switchhook/switchhook/internal/queue"
 	"github.com/switchhook/switchhook/internal/signature"
 	"github.com/switchhook/switchhook/internal/store"
 	"github.com/switchhook/switchhook/internal/store/postgres"
@@ -98,6 +99,16 @@ func Serve(ctx context.Context, o Options) error {
 		return err
 	}
 
+	queues, err := queue.New(queueConfigs(cfg), queue.Options{
+		Presence: srcs.presence, Pauses: st, Metrics: m, Logger: log.With("part", "queues"),
+	})
+	if err != nil {
+		return err
+	}
+	if err := queues.Restore(ctx); err != nil {
+		return err
+	}
+
 	sessions := dashboard.NewSessions(0, 0)
 	mgmt := api.New(api.Options{
 		Store:         st,
@@ -122,6 +133,7 @@ func Serve(ctx context.Context, o Options) error {
 		Watch:      rec.Watch,
 		Health:     health,
 		Forwarding: forwardingOf(srcs),
+		Queues:     queues,
 	})
 	mux := http.NewServeMux()
 	mgmt.Mount(mux)
@@ -161,6 +173,8 @@ func Serve(ctx context.Context, o Options) error {
 		defer stopWatch()
 		return countEvents(c, activity, health)
 	})
+	var queuesWG sync.WaitGroup
+	stopQueues := stage(&queuesWG, "queues", queues.Run)
 	var stopSources []context.CancelFunc
 	for _, s := range srcs.list {
 		stopSources = append(stopSources, stage(&srcWG, s.Name(), func(c context.Context) error { return s.Run(c, rec) }))
@@ -178,6 +192,8 @@ func Serve(ctx context.Context, o Options) error {
 		stop()
 	}
 	srcWG.Wait()
+	stopQueues()
+	queuesWG.Wait()
 	stopRecorder()
 	recWG.Wait()
 	stopEngine()

@@ -15,6 +15,7 @@ import (
 	"github.com/switchhook/switchhook/internal/gateway"
 	"github.com/switchhook/switchhook/internal/metrics"
 	"github.com/switchhook/switchhook/internal/pbx"
+	"github.com/switchhook/switchhook/internal/queue"
 	"github.com/switchhook/switchhook/internal/simulator"
 	"github.com/switchhook/switchhook/internal/store"
 )
@@ -29,6 +30,8 @@ type sources struct {
 	down func() []string
 	// forwards is the extensions' call forwarding; nil without the PBX.
 	forwards *forwarding.Table
+	// presence is what the queues ask of the PBX; nil without one.
+	presence queue.Presence
 }
 
 // connectorSource reports whether a source is one of the configured
@@ -90,6 +93,7 @@ func buildSources(cfg *config.Config, st store.Store, dataDir string, stdout io.
 		s.registrations = func() any { return p.Registrations() }
 		s.channels = func() any { return p.Channels() }
 		statuses = append(statuses, func() any { return p.Status() })
+		s.presence = pbxPresence{p}
 		for i := range pc.Gateways {
 			statuses = append(statuses, func() any { return p.Gateways()[i] })
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/switchhook/switchhook/internal/api/apitypes"
 	"github.com/switchhook/switchhook/internal/client"
 	"github.com/switchhook/switchhook/internal/events"
+	"github.com/switchhook/switchhook/internal/queue"
 	"github.com/switchhook/switchhook/internal/store"
 )
 
@@ -306,5 +307,38 @@ func TestForwardMethods(t *testing.T) {
 	}
 	if _, err := c.GetForward(ctx, "4242"); !client.IsNotFound(err) {
 		t.Fatalf("unknown extension: %v", err)
+	}
+}
+
+func TestQueueMethods(t *testing.T) {
+	var m *queue.Manager
+	s := apitest.New(t, func(o *api.Options) {
+		var err error
+		if m, err = queue.New([]queue.Config{{Number: "600", Agents: []string{"1001"}}}, queue.Options{Pauses: o.Store}); err != nil {
+			t.Fatal(err)
+		}
+		o.Queues = m
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- m.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	c := client.New(s.URL, apitest.Token)
+	qs, err := c.ListQueues(ctx)
+	if err != nil || len(qs) != 1 || qs[0].Agents[0].State != apitypes.AgentIdle {
+		t.Fatalf("list %+v, %v", qs, err)
+	}
+	q, err := c.PauseAgent(ctx, "600", "1001", true)
+	if err != nil || !q.Agents[0].Paused {
+		t.Fatalf("pause %+v, %v", q, err)
+	}
+	if q, err = c.GetQueue(ctx, "600"); err != nil || q.Agents[0].State != apitypes.AgentPaused {
+		t.Fatalf("get %+v, %v", q, err)
+	}
+	if q, err = c.PauseAgent(ctx, "600", "1001", false); err != nil || q.Agents[0].Paused {
+		t.Fatalf("unpause %+v, %v", q, err)
+	}
+	if _, err := c.GetQueue(ctx, "601"); !client.IsNotFound(err) {
+		t.Errorf("get of no queue: %v", err)
 	}
 }

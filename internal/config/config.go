@@ -34,6 +34,7 @@ type Config struct {
 	Pickup      Pickup       `yaml:"pickup"`
 	RingTimeout Duration     `yaml:"ring_timeout"`
 	RingGroups  []RingGroup  `yaml:"ring_groups"`
+	Queues      []Queue      `yaml:"queues"`
 	IVRs        []IVR        `yaml:"ivrs"`
 	Gateways    []Gateway    `yaml:"gateways"`
 	Routes      []Route      `yaml:"routes"`
@@ -181,13 +182,33 @@ type RingGroup struct {
 	MemberTimeout Duration `yaml:"member_timeout"`
 }
 
+// Queue holds callers until one of its agents answers.
+type Queue struct {
+	Number string   `yaml:"number"`
+	Name   string   `yaml:"name"`
+	Agents []string `yaml:"agents"` // extension numbers
+	// Strategy is ring_all (the default), round_robin, longest_idle or
+	// linear.
+	Strategy     string   `yaml:"strategy"`
+	AgentTimeout Duration `yaml:"agent_timeout"` // how long one agent rings; default 15s
+	MaxWait      Duration `yaml:"max_wait"`      // default 300s
+	Wrapup       Duration `yaml:"wrapup"`        // an agent's rest after a queue call; default 0s
+	// Overflow is where a caller goes after max_wait, or at once when
+	// max_callers wait already: any number of the dialplan; empty hangs up.
+	Overflow string `yaml:"overflow"`
+	// Music is empty for the built-in tone, a WAV file (as IVR prompts), or
+	// ringback to answer nothing until an agent answers.
+	Music      string `yaml:"music"`
+	MaxCallers int    `yaml:"max_callers"` // 0: no limit
+}
+
 // IVR answers, plays a prompt and routes by one digit.
 type IVR struct {
 	Number string `yaml:"number"`
 	// Prompt is a WAV file (8 kHz mono PCM or G.711); empty plays a tone.
 	Prompt       string            `yaml:"prompt"`
 	DigitTimeout Duration          `yaml:"digit_timeout"` // default 5s
-	Options      map[string]string `yaml:"options"`       // digit → extension, group or IVR number
+	Options      map[string]string `yaml:"options"`       // digit → extension, group, queue or IVR number
 	// Default is where a timeout or an invalid digit goes; empty hangs up.
 	Default string `yaml:"default"`
 }
@@ -214,7 +235,7 @@ type Route struct {
 // Inbound routes calls arriving from a gateway by the dialled number (DID).
 type Inbound struct {
 	DID string `yaml:"did"`
-	To  string `yaml:"to"` // an extension, group or IVR number
+	To  string `yaml:"to"` // an extension, group, queue or IVR number
 }
 
 // FreeSWITCH is one FreeSWITCH to attach to over its event socket.

@@ -180,3 +180,63 @@ func TestBadForwardAndPickupNameTheKey(t *testing.T) {
 		}
 	}
 }
+
+func TestBadQueuesNameWhatIsWrong(t *testing.T) {
+	exts := "extensions:\n  - {number: \"1001\", password: longenough}\n  - {number: \"1002\", password: longenough}\nring_groups:\n  - {number: \"600\", strategy: simultaneous, members: [\"1001\"]}\n"
+	queues := map[string]string{
+		"queues:\n  - {number: \"700\", agents: [\"1001\", \"1009\"]}\n":                     "queues[0].agents[1]: \"1009\" is not an extension",
+		"queues:\n  - {number: \"700\", agents: [\"1001\"], overflow: \"4242\"}\n":           "queues[0].overflow: \"4242\" is no extension, ring group, queue or IVR, and no route matches it",
+		"queues:\n  - {number: \"700\", agents: [\"1001\"], overflow: \"700\"}\n":            "queues[0].overflow: 700 is the queue itself",
+		"queues:\n  - {number: \"1002\", agents: [\"1001\"]}\n":                              "queues[0].number: 1002 is used already by extensions[1]",
+		"queues:\n  - {number: \"600\", agents: [\"1001\"]}\n":                               "queues[0].number: 600 is used already by ring_groups[0]",
+		"queues:\n  - {number: \"700\", agents: [\"1001\"], strategy: random}\n":             "queues[0].strategy: strategy \"random\" does not exist (want ring_all, round_robin, longest_idle or linear)",
+		"queues:\n  - {number: \"700\", agents: []}\n":                                       "queues[0].agents: a queue needs at least one agent",
+		"queues:\n  - {number: \"700\", agents: [\"1001\", \"1001\"]}\n":                     "queues[0].agents[1]: 1001 is listed twice",
+		"queues:\n  - {number: \"700\", agents: [\"1001\"], max_wait: -1s}\n":                "queues[0]: agent_timeout, max_wait, wrapup and max_callers must not be negative",
+		"queues:\n  - {number: \"700\", agents: [\"1001\"], max_wait: soon}\n":               "queues[0].max_wait: \"soon\" is not a duration",
+		"queues:\n  - {number: \"700\", agents: [\"1001\"], musik: x}\n":                     "queues[0].musik: unknown key",
+		"queues:\n  - {number: \"700\", agents: [\"1001\"]}\nivrs:\n  - {number: \"700\"}\n": "ivrs[0].number: 700 is used already by queues[0]",
+	}
+	for in, want := range queues {
+		_, err := Parse([]byte(exts + in))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse(%q)\n  err = %v\n want containing %q", in, err, want)
+		}
+	}
+}
+
+func TestQueues(t *testing.T) {
+	c, err := Parse([]byte(`
+extensions:
+  - {number: "1001", password: long-enough}
+  - {number: "1002", password: long-enough}
+gateways:
+  - {name: carrier, address: "127.0.0.2:5060"}
+routes:
+  - {match: "9\\d+", gateway: carrier}
+queues:
+  - number: "700"
+    name: Sales
+    agents: ["1001", "1002"]
+    strategy: round_robin
+    agent_timeout: 10s
+    max_wait: 2m
+    wrapup: 5s
+    overflow: "701"
+    music: ringback
+    max_callers: 5
+  - {number: "701", agents: ["1002"], overflow: "955501"}
+ivrs:
+  - {number: "800", options: {"1": "700"}}
+inbound:
+  - {did: "8556900900", to: "700"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := c.Queues[0]
+	if q.Name != "Sales" || q.Strategy != "round_robin" || q.AgentTimeout.D() != 10*time.Second || q.MaxWait.D() != 2*time.Minute ||
+		q.Wrapup.D() != 5*time.Second || q.Overflow != "701" || q.Music != "ringback" || q.MaxCallers != 5 || len(q.Agents) != 2 {
+		t.Errorf("queue %+v", q)
+	}
+}

@@ -6,11 +6,13 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/switchhook/switchhook/internal/events"
+	"github.com/switchhook/switchhook/internal/queue"
 )
 
 // Validate refuses the first value that cannot work, naming its key.
@@ -158,6 +160,17 @@ func (w *Webhook) validate(p string) error {
 	return validSchedule(p+".retry_schedule", w.RetrySchedule)
 }
 
+// routed reports whether an outbound route matches the whole number, as the
+// dialplan matches them.
+func routed(routes []Route, number string) bool {
+	for _, r := range routes {
+		if re, err := regexp.Compile("^(?:" + r.Match + ")$"); err == nil && re.MatchString(number) {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *Config) validatePBX() error {
 	for i, l := range c.SIP.Listen {
 		u, err := url.Parse(l)
@@ -230,6 +243,29 @@ func (c *Config) validatePBX() error {
 			return fmt.Errorf("%s: timeouts must not be negative", p)
 		}
 	}
+	for i, q := range c.Queues {
+		p := fmt.Sprintf("queues[%d]", i)
+		if err := claim(p+".number", q.Number); err != nil {
+			return err
+		}
+		if _, err := queue.ParseStrategy(q.Strategy); err != nil {
+			return fmt.Errorf("%s.strategy: %w", p, err)
+		}
+		if len(q.Agents) == 0 {
+			return fmt.Errorf("%s.agents: a queue needs at least one agent", p)
+		}
+		for j, a := range q.Agents {
+			if !extension[a] && !c.DemoExtensions {
+				return fmt.Errorf("%s.agents[%d]: %q is not an extension", p, j, a)
+			}
+			if slices.Index(q.Agents, a) != j {
+				return fmt.Errorf("%s.agents[%d]: %s is listed twice", p, j, a)
+			}
+		}
+		if q.AgentTimeout < 0 || q.MaxWait < 0 || q.Wrapup < 0 || q.MaxCallers < 0 {
+			return fmt.Errorf("%s: agent_timeout, max_wait, wrapup and max_callers must not be negative", p)
+		}
+	}
 	for i, v := range c.IVRs {
 		p := fmt.Sprintf("ivrs[%d]", i)
 		if err := claim(p+".number", v.Number); err != nil {
@@ -255,11 +291,11 @@ func (c *Config) validatePBX() error {
 		p := fmt.Sprintf("ivrs[%d]", i)
 		for d, to := range v.Options {
 			if _, ok := numbers[to]; !ok {
-				return fmt.Errorf("%s.options.%s: %q is no extension, ring group or IVR", p, d, to)
+				return fmt.Errorf("%s.options.%s: %q is no extension, ring group, queue or IVR", p, d, to)
 			}
 		}
 		if _, ok := numbers[v.Default]; v.Default != "" && !ok {
-			return fmt.Errorf("%s.default: %q is no extension, ring group or IVR", p, v.Default)
+			return fmt.Errorf("%s.default: %q is no extension, ring group, queue or IVR", p, v.Default)
 		}
 	}
 	gateways := map[string]bool{}
@@ -297,7 +333,17 @@ func (c *Config) validatePBX() error {
 			return fmt.Errorf("%s.did: is empty", p)
 		}
 		if _, ok := numbers[in.To]; !ok {
-			return fmt.Errorf("%s.to: %q is no extension, ring group or IVR", p, in.To)
+			return fmt.Errorf("%s.to: %q is no extension, ring group, queue or IVR", p, in.To)
+		}
+	}
+	for i, q := range c.Queues {
+		p := fmt.Sprintf("queues[%d].overflow", i)
+		switch {
+		case q.Overflow == "":
+		case q.Overflow == q.Number:
+			return fmt.Errorf("%s: %s is the queue itself", p, q.Overflow)
+		case numbers[q.Overflow] == "" && !routed(c.Routes, q.Overflow):
+			return fmt.Errorf("%s: %q is no extension, ring group, queue or IVR, and no route matches it", p, q.Overflow)
 		}
 	}
 	routable := func(n string) bool {

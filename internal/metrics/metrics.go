@@ -31,6 +31,14 @@ type Metrics struct {
 	SourceBacklog *prometheus.GaugeVec
 	// SourceConnected is 1 while a call source (PBX engine connection) is up.
 	SourceConnected *prometheus.GaugeVec
+	// QueueWaiting is how many callers wait in each call queue.
+	QueueWaiting *prometheus.GaugeVec
+	// QueueWait is how long callers waited in a queue, until an agent
+	// answered or they left.
+	QueueWait *prometheus.HistogramVec
+	// QueueCalls counts the callers that left each queue, by outcome
+	// (answered, abandoned, overflow).
+	QueueCalls *prometheus.CounterVec
 }
 
 // New makes the collectors and registers them, with the Go and process
@@ -62,8 +70,19 @@ func New(queueDepth func(context.Context) (int, error)) *Metrics {
 		SourceConnected: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "switchhook_source_connected", Help: "1 while a call source is connected to its engine.",
 		}, []string{"source"}),
+		QueueWaiting: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "switchhook_call_queue_callers_waiting", Help: "Callers waiting in a call queue.",
+		}, []string{"queue"}),
+		QueueWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "switchhook_call_queue_wait_seconds", Help: "Time callers waited in a call queue, until an agent answered or they left.",
+			Buckets: []float64{1, 5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600},
+		}, []string{"queue"}),
+		QueueCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchhook_call_queue_calls_total", Help: "Callers that left a call queue, by outcome (answered, abandoned, overflow).",
+		}, []string{"queue", "outcome"}),
 	}
 	reg.MustRegister(m.EventsIn, m.Deliveries, m.AttemptLatency, m.EventToDelivery, m.EventsRefused, m.SourceBacklog, m.SourceConnected,
+		m.QueueWaiting, m.QueueWait, m.QueueCalls,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if queueDepth != nil {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{

@@ -109,6 +109,13 @@ type Store interface {
 	// PendingCount counts pending deliveries (the queue depth).
 	PendingCount(ctx context.Context) (int, error)
 
+	// SetAgentPaused pauses agent p.Agent in queue p.Queue (since p.Since)
+	// or, with paused false, unpauses it. Either is a no-op when the agent
+	// is so already.
+	SetAgentPaused(ctx context.Context, p AgentPause, paused bool) error
+	// AgentPauses lists the paused agents, by queue then agent.
+	AgentPauses(ctx context.Context) ([]AgentPause, error)
+
 	// Notifications delivers a value whenever another process may have
 	// created claimable work (for example over PostgreSQL's LISTEN). It may
 	// return nil when the store is used by one process only.
@@ -257,6 +264,13 @@ type Call struct {
 	EndedAt           time.Time // CALL_HANGUP; zero while open
 	HangupCause       string
 	LastSequence      int64
+}
+
+// AgentPause is an agent paused in a call queue: offered none of its calls.
+type AgentPause struct {
+	Queue string
+	Agent string // the extension number
+	Since time.Time
 }
 
 // EventFilter selects events; zero fields match everything. Results are in

@@ -11,6 +11,7 @@ import * as endpoints from './endpoints.js';
 import * as endpoint from './endpoint.js';
 import * as overview from './overview.js';
 import * as forwarding from './forwarding.js';
+import * as queues from './queues.js';
 
 const routes = [
   [/^\/$/, live, 'live'],
@@ -19,6 +20,7 @@ const routes = [
   [/^\/endpoints$/, endpoints, 'endpoints'],
   [/^\/endpoints\/([^/]+)$/, endpoint, 'endpoints'],
   [/^\/forwarding$/, forwarding, 'forwarding'],
+  [/^\/queues$/, queues, 'queues'],
   [/^\/overview$/, overview, 'overview'],
 ];
 

@@ -40,6 +40,7 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ListDeliveries", exerciseListDeliveries},
 		{"PendingCount", exercisePendingCount},
 		{"Forwards", exerciseForwards},
+		{"AgentPauses", exerciseAgentPauses},
 		{"Concurrent", exerciseConcurrent},
 		{"Registrations", exerciseRegistrations},
 	}
