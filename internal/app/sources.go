@@ -76,6 +76,10 @@ func buildSources(cfg *config.Config, st store.Store, dataDir string, stdout io.
 			LocalNetworks:  cfg.SIP.LocalNetworks,
 			AuthAlgorithms: cfg.SIP.Auth.Algorithms,
 			Bindings:       storeBindings{st: st, node: cfg.Node},
+
+			MediaTimeout:   cfg.SIP.MediaTimeout.D(),
+			SessionExpires: cfg.SIP.SessionExpires.D(),
+			MinSE:          cfg.SIP.MinSE.D(),
 		}
 		pc.RTPPortMin, pc.RTPPortMax = cfg.SIP.RTPRange()
 		for _, e := range exts {

@@ -12,7 +12,7 @@ func HangupBy(cause string, by events.Party, answered bool) events.Party {
 	case events.CauseOriginatorCancel:
 		return events.Caller
 	case events.CauseNoAnswer, events.CauseUserNotRegistered, events.CauseRecoveryOnTimerExpire,
-		events.CauseSystemShutdown, events.CauseNormalUnspecified, "ALLOTTED_TIMEOUT", "MEDIA_TIMEOUT":
+		events.CauseSystemShutdown, events.CauseNormalUnspecified, "ALLOTTED_TIMEOUT", events.CauseMediaTimeout:
 		return events.System
 	}
 	if by != "" {

@@ -111,6 +111,17 @@ type SIP struct {
 	LocalNetworks []string `yaml:"local_networks"`
 	RTPPorts      string   `yaml:"rtp_ports"` // "10000-20000"
 	Auth          SIPAuth  `yaml:"auth"`
+	// MediaTimeout ends an answered call whose party has sent no RTP for
+	// this long (CALL_HANGUP MEDIA_TIMEOUT); 0 turns it off. A held call
+	// is exempt while held.
+	MediaTimeout Duration `yaml:"media_timeout"`
+	// SessionExpires is the RFC 4028 session interval the PBX asks of
+	// callees; 0 asks for none (a caller's is still honoured).
+	SessionExpires Duration `yaml:"session_expires"`
+	// MinSE is the shortest session interval the PBX accepts (Min-SE; a
+	// shorter Session-Expires is answered 422). RFC 4028 sets 90s as the
+	// least a deployment should use; shorter values are for tests.
+	MinSE Duration `yaml:"min_se"`
 }
 
 // SIPAuth sets the digest authentication of the phones.
@@ -297,8 +308,11 @@ func Default() *Config {
 			ShutdownTimeout: Duration(10 * time.Second),
 		},
 		SIP: SIP{
-			Listen:   []string{"udp://0.0.0.0:5060", "tcp://0.0.0.0:5060"},
-			RTPPorts: "10000-20000",
+			Listen:         []string{"udp://0.0.0.0:5060", "tcp://0.0.0.0:5060"},
+			RTPPorts:       "10000-20000",
+			MediaTimeout:   Duration(60 * time.Second),
+			SessionExpires: Duration(30 * time.Minute),
+			MinSE:          Duration(90 * time.Second),
 		},
 		RingTimeout:    Duration(30 * time.Second),
 		Pickup:         Pickup{Group: "*8", Directed: "**"},

@@ -197,6 +197,15 @@ func (c *Config) validatePBX() error {
 	if !ok || err1 != nil || err2 != nil || lo < 1024 || hi > 65535 || hi-lo < 1 {
 		return fmt.Errorf("sip.rtp_ports: %q is not a range like 10000-20000 within 1024-65535", c.SIP.RTPPorts)
 	}
+	if t := c.SIP.MediaTimeout; t != 0 && t < Duration(time.Second) {
+		return fmt.Errorf("sip.media_timeout: %v is shorter than a second (0 turns it off)", t.D())
+	}
+	if c.SIP.MinSE < Duration(time.Second) {
+		return fmt.Errorf("sip.min_se: %v is shorter than a second", c.SIP.MinSE.D())
+	}
+	if se := c.SIP.SessionExpires; se != 0 && se < c.SIP.MinSE {
+		return fmt.Errorf("sip.session_expires: %v is shorter than sip.min_se %v (0 asks callees for no session timer)", se.D(), c.SIP.MinSE.D())
+	}
 	if c.RingTimeout < Duration(time.Second) {
 		return fmt.Errorf("ring_timeout: %v is shorter than a second", c.RingTimeout.D())
 	}

@@ -93,6 +93,9 @@ const (
 	CauseNormalTemporaryFailure = "NORMAL_TEMPORARY_FAILURE"
 	CauseSystemShutdown         = "SYSTEM_SHUTDOWN"
 	CauseNormalUnspecified      = "NORMAL_UNSPECIFIED"
+	// CauseMediaTimeout ends a call whose party sent no media for the
+	// media timeout, or whose session timer (RFC 4028) expired.
+	CauseMediaTimeout = "MEDIA_TIMEOUT"
 	// CauseBlindTransfer ends the call of a caller who transferred it
 	// without consulting the target.
 	CauseBlindTransfer = "BLIND_TRANSFER"

@@ -1,6 +1,7 @@
 package pbx
 
 import (
+	"github.com/switchhook/switchhook/internal/callrules"
 	"github.com/switchhook/switchhook/internal/media"
 )
 
@@ -14,9 +15,12 @@ import (
 type bridge struct {
 	relay *media.Relay
 	ends  [2]Leg
-	// held is whether the party on each side holds: the call is held while
-	// either does.
-	held [2]bool
+	// holds is whether each party holds: the call is held while either
+	// does.
+	holds callrules.Holds
+	// oneWay is whether the last description of each side's party was not
+	// sendrecv: the media watch leaves such a call be.
+	oneWay [2]bool
 	// updating is set while an offer from one end is relayed to the other:
 	// a second offer crossing it is answered 491 (RFC 3261 §14.2).
 	updating bool
@@ -42,5 +46,12 @@ func (b *bridge) sideOf(l Leg) (media.Side, bool) {
 // other is the end across from side s.
 func (b *bridge) other(s media.Side) Leg { return b.ends[1-s] }
 
-// isHeld reports whether the call is held: either party holds.
-func (b *bridge) isHeld() bool { return b.held[0] || b.held[1] }
+// quiet reports whether a party may rightly send no media: the call is
+// held, or either side's media is one-way.
+func (b *bridge) quiet() bool { return b.holds.Held() || b.oneWay[0] || b.oneWay[1] }
+
+// setMedia records the stream side's party described last.
+func (b *bridge) setMedia(s media.Side, st media.Stream) {
+	b.relay.SetRemote(s, st.Addr, st.EventRates())
+	b.oneWay[s] = st.Direction != media.SendRecv || st.Held()
+}

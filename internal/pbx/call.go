@@ -76,6 +76,7 @@ type call struct {
 	timerGen  [numTimers]uint64
 	playing   *playback
 	playGen   uint64
+	mw        mediaWatch
 	dirty     bool // the API's view needs publishing
 }
 
@@ -143,6 +144,12 @@ type (
 		res   *sip.Response
 		err   error
 	}
+	// msgRefreshed is the party's answer to the PBX's session refresh.
+	msgRefreshed struct {
+		leg *dialogLeg
+		res *sip.Response
+		err error
+	}
 	// msgShutdown is the PBX stopping.
 	msgShutdown struct{}
 )
@@ -155,6 +162,7 @@ func (msgPlayed) isMsg()         {}
 func (msgCallerGone) isMsg()     {}
 func (msgCallerAnswered) isMsg() {}
 func (msgRelayed) isMsg()        {}
+func (msgRefreshed) isMsg()      {}
 func (msgShutdown) isMsg()       {}
 func (*request) isMsg()          {}
 
@@ -166,6 +174,7 @@ type request struct {
 	req      *sip.Request
 	tx       sip.ServerTransaction
 	at       time.Time
+	se       *sessionExpires // what a re-INVITE or UPDATE asked of its session timer
 	once     sync.Once
 	answered chan struct{}
 }
@@ -437,7 +446,7 @@ func (c *call) publish() {
 			if _, ok := c.br.sideOf(l); ok {
 				at := c.answeredAt.UTC()
 				ch.AnsweredAt = &at
-				if c.br.isHeld() {
+				if c.br.holds.Held() {
 					ch.State = "held"
 				}
 			}
@@ -458,8 +467,11 @@ func (c *call) channels() []Channel {
 type timerKind int
 
 const (
-	timerRing  timerKind = iota // a ring step's timeout
-	timerDigit                  // an IVR's wait for a digit
+	timerRing     timerKind = iota // a ring step's timeout
+	timerDigit                     // an IVR's wait for a digit
+	timerMedia                     // the media watch's next look
+	timerSessionA                  // the caller's session timer (RFC 4028)
+	timerSessionB                  // the callee's
 	numTimers
 )
 

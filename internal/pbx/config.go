@@ -40,6 +40,15 @@ type Config struct {
 	// RingTimeout is how long a call to an extension or a gateway rings
 	// before it ends with NO_ANSWER; 0 means 30 seconds.
 	RingTimeout time.Duration
+	// MediaTimeout ends an answered call whose party sent no RTP for this
+	// long, unless the call is held; 0 turns it off.
+	MediaTimeout time.Duration
+	// SessionExpires is the RFC 4028 session interval asked of callees; 0
+	// asks none. A caller's Session-Expires is honoured either way.
+	SessionExpires time.Duration
+	// MinSE is the shortest session interval accepted (422 below it); 0
+	// means DefaultMinSE.
+	MinSE time.Duration
 	// RingGroups and IVRs are numbers beside the extensions'.
 	RingGroups []dialplan.RingGroup
 	IVRs       []dialplan.IVR
@@ -63,6 +72,10 @@ type Extension struct {
 
 // DefaultRingTimeout is the ring timeout when Config.RingTimeout is 0.
 const DefaultRingTimeout = 30 * time.Second
+
+// DefaultMinSE is the least session interval when Config.MinSE is 0: RFC
+// 4028's lower bound.
+const DefaultMinSE = 90 * time.Second
 
 // listener is one parsed Listen entry.
 type listener struct {
@@ -125,6 +138,15 @@ func (c Config) check() (*checked, error) {
 	}
 	if out.RingTimeout == 0 {
 		out.RingTimeout = DefaultRingTimeout
+	}
+	if c.MediaTimeout < 0 || c.SessionExpires < 0 || c.MinSE < 0 {
+		return nil, fmt.Errorf("pbx: media_timeout %s, session_expires %s, min_se %s: none may be negative", c.MediaTimeout, c.SessionExpires, c.MinSE)
+	}
+	if out.MinSE == 0 {
+		out.MinSE = DefaultMinSE
+	}
+	if out.SessionExpires != 0 && out.SessionExpires < out.MinSE {
+		return nil, fmt.Errorf("pbx: session_expires %s is shorter than min_se %s", out.SessionExpires, out.MinSE)
 	}
 	for i, e := range c.Extensions {
 		if e.Number == "" || strings.ContainsAny(e.Number, " \t\r\n@:;<>\"") {

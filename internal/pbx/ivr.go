@@ -48,7 +48,7 @@ func (c *call) enterIVR(v *dialplan.IVR) state {
 	l := newAppLeg(c, v.Number)
 	c.legs = append(c.legs, l)
 	c.br.join(media.SideB, l)
-	c.br.held = [2]bool{}
+	c.br.holds.Clear()
 	c.answeredAt = time.Now()
 	c.a.state = LegAnswered
 	c.ivr = &ivrRun{v: v, leg: l}

@@ -98,6 +98,7 @@ type dialogLeg struct {
 
 	origin media.Origin // of the SDP the PBX sends the party
 	sdp    []byte       // the last SDP the PBX sent the party
+	st     *sessionTimer
 }
 
 // dialTarget is where a callee's INVITE goes: a registered contact of an
@@ -166,9 +167,12 @@ func (l *dialogLeg) contact() *sip.ContactHeader {
 
 // request sends an in-dialog request to the party on the leg and waits for
 // the final response.
-func (l *dialogLeg) request(ctx context.Context, method sip.RequestMethod, contentType string, body []byte) (*sip.Response, error) {
+func (l *dialogLeg) request(ctx context.Context, method sip.RequestMethod, contentType string, body []byte, hdrs ...sip.Header) (*sip.Response, error) {
 	build := func(target sip.Uri) *sip.Request {
 		req := sip.NewRequest(method, *target.Clone())
+		for _, h := range hdrs {
+			req.AppendHeader(h)
+		}
 		if body != nil {
 			req.AppendHeader(sip.NewHeader("Content-Type", contentType))
 			req.SetBody(body)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -323,7 +324,7 @@ func (c *call) progress(l *dialogLeg, res *sip.Response) state {
 	if res.StatusCode == sip.StatusSessionInProgress && len(res.Body()) > 0 && !c.early {
 		if d, err := media.ParseSDP(res.Body()); err == nil {
 			if s, err := d.Audio(); err == nil {
-				c.br.relay.SetRemote(media.SideB, s.Addr, s.EventRates())
+				c.br.setMedia(media.SideB, s)
 				early, _ = c.sdpFor(c.a, d)
 			}
 		}
@@ -377,8 +378,12 @@ func (c *call) answer(l *dialogLeg, res *sip.Response) bool {
 	c.stopTimer(timerRing)
 	c.stopPlay()
 	c.round = nil
-	c.br.relay.SetRemote(media.SideB, s.Addr, s.EventRates())
+	c.br.setMedia(media.SideB, s)
 	c.br.join(media.SideB, l)
+	if c.p.cfg.SessionExpires > 0 {
+		l.st = uacSession(res)
+	}
+	c.armSession(l)
 	c.answeredAt = time.Now()
 	l.state, c.a.state = LegAnswered, LegAnswered
 	c.emit(c.event(events.CallAnswer, c.answeredAt, l.number, l))
@@ -409,7 +414,9 @@ func (c *call) ackAndBye(l *dialogLeg) {
 
 // dial sends the INVITE of a callee leg and posts its responses to the
 // call's owner, which waits for the final one before it returns. A
-// gateway's challenge (401 or 407) is answered with its credentials.
+// gateway's challenge (401 or 407) is answered with its credentials; a 422
+// (RFC 4028 §7.1) is answered once with the interval the callee asked,
+// like a challenge: same Call-ID, next CSeq.
 func (l *dialogLeg) dial(ctx context.Context, body []byte) {
 	c := l.c
 	defer c.p.wg.Done()
@@ -426,12 +433,37 @@ func (l *dialogLeg) dial(ctx context.Context, body []byte) {
 	req.AppendHeader(to)
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.AppendHeader(sip.NewHeader("Allow", allowed))
+	interval := c.p.cfg.SessionExpires
+	if interval > 0 {
+		for _, h := range c.p.uacHeaders(interval) {
+			req.AppendHeader(h)
+		}
+	}
 	req.SetBody(body)
+	out := l.invite(ctx, t, req)
+	if res := out.res; res != nil && res.StatusCode == 422 && interval > 0 && ctx.Err() == nil {
+		if h := res.GetHeader("Min-SE"); h != nil {
+			secs, _, _ := strings.Cut(h.Value(), ";")
+			if n, err := strconv.Atoi(strings.TrimSpace(secs)); err == nil && time.Duration(n)*time.Second > interval {
+				retry := req.Clone()
+				retry.RemoveHeader("Via")
+				retry.CSeq().SeqNo++
+				retry.ReplaceHeader(sip.NewHeader("Session-Expires", strconv.Itoa(n)))
+				retry.ReplaceHeader(sip.NewHeader("Min-SE", strconv.Itoa(n)))
+				out = l.invite(ctx, t, retry)
+			}
+		}
+	}
+	c.inbox <- out
+}
 
+// invite sends one INVITE of the callee leg, posts its provisional
+// responses and returns its outcome.
+func (l *dialogLeg) invite(ctx context.Context, t *transport, req *sip.Request) msgDial {
+	c := l.c
 	sess, err := t.ua.WriteInvite(ctx, req)
 	if err != nil {
-		c.inbox <- msgDial{leg: l, err: err, final: true}
-		return
+		return msgDial{leg: l, err: err, final: true}
 	}
 	opts := sipgo.AnswerOptions{OnResponse: func(res *sip.Response) error {
 		l.responded.Store(true)
@@ -460,5 +492,5 @@ func (l *dialogLeg) dial(ctx context.Context, body []byte) {
 	default:
 		out.err = err
 	}
-	c.inbox <- out
+	return out
 }

@@ -23,7 +23,17 @@ func (p *PBX) handleNewInvite(req *sip.Request, tx sip.ServerTransaction) {
 		caller, name, dialed string
 		route                dialplan.Route
 		dir                  = events.Internal
+		st                   *sessionTimer
 	)
+	// A session interval too small is refused first (422, RFC 4028 §6),
+	// like a challenge: the caller asks again, and nothing was routed.
+	se, timer, ok := p.checkSessionExpires(req, func(res *sip.Response) { tx.Respond(res) })
+	if !ok {
+		return
+	}
+	if timer {
+		st = uasSession(req, se)
+	}
 	if gw := p.gatewayFrom(req); gw != nil {
 		offer, ok := readOffer(req, tx)
 		if !ok {
@@ -46,7 +56,7 @@ func (p *PBX) handleNewInvite(req *sip.Request, tx sip.ServerTransaction) {
 		if caller == "" {
 			caller = "anonymous"
 		}
-		p.startCall(req, tx, offer, caller, name, dialed, route, events.Inbound)
+		p.startCall(req, tx, st, offer, caller, name, dialed, route, events.Inbound)
 		return
 	}
 	user, ok := p.authenticate(req, tx, true)
@@ -70,12 +80,12 @@ func (p *PBX) handleNewInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if route.Target.Type == events.Gateway {
 		dir = events.Outbound
 	}
-	p.startCall(req, tx, offer, user, p.cfg.exts[user].Name, dialed, route, dir)
+	p.startCall(req, tx, st, offer, user, p.cfg.exts[user].Name, dialed, route, dir)
 }
 
 // startCall makes the call of a routed INVITE and runs its owner on this
 // goroutine until the call is over.
-func (p *PBX) startCall(req *sip.Request, tx sip.ServerTransaction, offer *media.Description, caller, name, dialed string, route dialplan.Route, dir events.Direction) {
+func (p *PBX) startCall(req *sip.Request, tx sip.ServerTransaction, st *sessionTimer, offer *media.Description, caller, name, dialed string, route dialplan.Route, dir events.Direction) {
 	t := p.transportTo(req.Transport(), sourceIP(req))
 	sess, err := t.ua.ReadInvite(req, tx)
 	if err != nil {
@@ -84,6 +94,7 @@ func (p *PBX) startCall(req *sip.Request, tx sip.ServerTransaction, offer *media
 	}
 	c := newCall(p, caller, name, dialed, route, dir)
 	c.a.server = sess
+	c.a.st = st
 	if !p.addCall(c) {
 		respond(tx, req, sip.StatusServiceUnavailable, "Service Unavailable", "the PBX is shutting down")
 		return

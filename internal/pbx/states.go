@@ -70,9 +70,9 @@ func (c *call) routing(m msg) state {
 		return c.fail(failure{sip.StatusServiceUnavailable, "Service Unavailable", events.CauseNormalTemporaryFailure, events.System})
 	}
 	stream, _ := start.offer.Audio()
-	relay.SetRemote(media.SideA, stream.Addr, stream.EventRates())
-	relay.Start()
 	c.br = newBridge(relay, c.a)
+	c.br.setMedia(media.SideA, stream)
+	relay.Start()
 	c.startRoute(c.route)
 	return c.walk()
 }
@@ -83,7 +83,10 @@ func (c *call) forking(m msg) state {
 	case msgDial:
 		return c.onDial(m)
 	case msgTimer:
-		if m.kind != timerRing || !c.fired(m) {
+		if m.kind != timerRing {
+			return c.anyState(m)
+		}
+		if !c.fired(m) {
 			return c.state
 		}
 		if c.round.heard {
@@ -156,7 +159,10 @@ func (c *call) appAnswered(m msg) state {
 		}
 		return c.state
 	case msgTimer:
-		if m.kind != timerDigit || !c.fired(m) {
+		if m.kind != timerDigit {
+			return c.anyState(m)
+		}
+		if !c.fired(m) {
 			return c.state
 		}
 		return c.ivrChose("")
@@ -205,6 +211,18 @@ func (c *call) anyState(m msg) state {
 	case msgRelayed:
 		c.br.updating = false
 		m.r.reply(sip.StatusRequestTimeout, "Request Timeout", "the call changed while the request was relayed")
+	case msgRefreshed:
+		return c.onRefreshed(m)
+	case msgTimer:
+		if !c.fired(m) {
+			return c.state
+		}
+		switch m.kind {
+		case timerMedia:
+			return c.checkMedia()
+		case timerSessionA, timerSessionB:
+			return c.sessionDue(media.Side(m.kind - timerSessionA))
+		}
 	case msgShutdown:
 		return c.fail(failure{sip.StatusServiceUnavailable, "Service Unavailable", events.CauseSystemShutdown, events.System})
 	}
@@ -239,10 +257,18 @@ func (c *call) byeFrom(r *request) state {
 func (c *call) answerCaller(body []byte) {
 	c.callerAnswered = true
 	c.callerWait = nil
+	res := sip.NewSDPResponseFromRequest(c.a.server.InviteRequest, body)
+	if c.a.st != nil {
+		for _, h := range c.a.st.uasHeaders() {
+			res.AppendHeader(h)
+		}
+		c.armSession(c.a)
+	}
+	c.watchMedia()
 	c.p.wg.Add(1)
 	go func() {
 		defer c.p.wg.Done()
-		err := c.a.server.RespondSDP(body)
+		err := c.a.server.WriteResponse(res)
 		c.post(msgCallerAnswered{err: err})
 	}()
 }

@@ -55,9 +55,25 @@ func (c *call) offerFrom(r *request, side media.Side) {
 		r.respond(res)
 		return
 	}
+	se, timer, ok := c.p.checkSessionExpires(r.req, r.respond)
+	if !ok {
+		return
+	}
+	if timer {
+		r.se = &se
+	}
 	if len(r.req.Body()) == 0 {
 		// A session refresh without an offer: the description is
-		// unchanged, so the PBX answers with its own, as it stands.
+		// unchanged. An UPDATE gets no answer body (RFC 3311 §5.2); a
+		// re-INVITE gets the PBX's description, as it stands, as its
+		// offer.
+		if r.req.Method == sip.UPDATE {
+			res := sip.NewResponseFromRequest(r.req, sip.StatusOK, "OK", nil)
+			res.AppendHeader(l.contact())
+			c.refreshedBy(r, res)
+			r.respond(res)
+			return
+		}
 		c.respondSDP(r, l.sdp)
 		return
 	}
@@ -75,7 +91,7 @@ func (c *call) offerFrom(r *request, side media.Side) {
 	}
 	other, ok := c.br.other(side).(*dialogLeg)
 	if !ok {
-		c.br.relay.SetRemote(side, s.Addr, s.EventRates())
+		c.br.setMedia(side, s)
 		c.setHold(l, s.Held(), r.at)
 		c.respondSDP(r, l.sdp)
 		return
@@ -155,8 +171,8 @@ func (c *call) onRelayed(m msgRelayed) state {
 		r.reply(sip.StatusNotAcceptableHere, "Not Acceptable Here", "the other party answered with "+err.Error())
 		return c.state
 	}
-	c.br.relay.SetRemote(1-side, as.Addr, as.EventRates())
-	c.br.relay.SetRemote(side, m.offer.Addr, m.offer.EventRates())
+	c.br.setMedia(1-side, as)
+	c.br.setMedia(side, m.offer)
 	out, err := c.sdpFor(r.leg, answer)
 	if err != nil {
 		r.reply(sip.StatusInternalServerError, "Server Internal Error", err.Error())
@@ -164,13 +180,35 @@ func (c *call) onRelayed(m msgRelayed) state {
 	}
 	c.setHold(r.leg, m.offer.Held(), r.at)
 	c.respondSDP(r, out)
+	if m.to.st != nil {
+		// The other party's 2xx refreshed its session too.
+		c.armSession(m.to)
+	}
 	return c.state
 }
 
+// respondSDP answers r 200 with body.
 func (c *call) respondSDP(r *request, body []byte) {
 	res := sip.NewSDPResponseFromRequest(r.req, body)
 	res.AppendHeader(r.leg.contact())
+	c.refreshedBy(r, res)
 	r.respond(res)
+}
+
+// refreshedBy renews the session timer of r's party, whose re-INVITE or
+// UPDATE res answers 2xx (RFC 4028 §10: any such 2xx refreshes), taking
+// on what the request asked and saying so in res.
+func (c *call) refreshedBy(r *request, res *sip.Response) {
+	l := r.leg
+	if r.se != nil {
+		l.st = uasSession(r.req, *r.se)
+		for _, h := range l.st.uasHeaders() {
+			res.AppendHeader(h)
+		}
+	}
+	if l.st != nil {
+		c.armSession(l)
+	}
 }
 
 // info reports a DTMF digit a SIP INFO carries (diago would answer it 406)
@@ -238,19 +276,12 @@ func (c *call) input(side media.Side, d media.Digit, at time.Time) state {
 // CALL_HOLD or CALL_UNHOLD when the call as a whole changes: held while
 // either party holds.
 func (c *call) setHold(l Leg, held bool, at time.Time) {
-	side, ok := c.br.sideOf(l)
-	if !ok {
+	if _, ok := c.br.sideOf(l); !ok {
 		return
 	}
-	before := c.br.isHeld()
-	c.br.held[side] = held
-	after := c.br.isHeld()
-	if before == after {
+	kind := c.br.holds.Set(l.Party(), held)
+	if kind == "" {
 		return
-	}
-	kind := events.CallHold
-	if !after {
-		kind = events.CallUnhold
 	}
 	e := c.event(kind, at, c.currentCallee(), l)
 	e.Party = l.Party()
