@@ -35,7 +35,11 @@ type Options struct {
 	Metrics *metrics.Metrics
 	// Queue is how many events may wait for the store; Emit blocks beyond.
 	Queue int
-	// MaxBatch caps the events of one transaction.
+	// MaxBatch caps the events of one transaction (default 64). The store
+	// may share a transaction between a batch of events and the delivery
+	// engine's outcomes, and the engine can record only as many outcomes as
+	// it has requests in flight: a small cap keeps a burst of events from
+	// taking most of each transaction.
 	MaxBatch int
 }
 
@@ -101,7 +105,7 @@ func New(st store.Store, o Options) *Recorder {
 		o.Queue = 8192
 	}
 	if o.MaxBatch <= 0 {
-		o.MaxBatch = 512
+		o.MaxBatch = 64
 	}
 	if o.Wake == nil {
 		o.Wake = func() {}

@@ -23,12 +23,14 @@ type statements struct {
 	finishAttempt  *sql.Stmt
 	promoteHead    *sql.Stmt
 
-	// On the readers.
+	// On the claimer's connection.
 	claimEndpoints *sql.Stmt
 	claimHeads     *sql.Stmt
 	dueEndpoints   *sql.Stmt
 	dueHeads       *sql.Stmt
-	getEndpoint    *sql.Stmt // every test event reads its endpoint
+
+	// On the readers.
+	getEndpoint *sql.Stmt // every test event reads its endpoint
 }
 
 // insertDeliverySQL makes a delivery the head of its chain when the chain has
@@ -108,10 +110,10 @@ func (s *Store) prepared(ctx context.Context) (*statements, error) {
 			RETURNING endpoint_id, call_uuid`},
 		{&st.promoteHead, s.w, promoteHeadSQL},
 
-		{&st.claimEndpoints, s.r, `SELECT id, max_in_flight, circuit_state FROM endpoints WHERE disabled = 0 AND paused_until <= ?`},
-		{&st.claimHeads, s.r, claimHeadsSQL},
-		{&st.dueEndpoints, s.r, `SELECT id, paused_until FROM endpoints WHERE disabled = 0`},
-		{&st.dueHeads, s.r, dueHeadsSQL},
+		{&st.claimEndpoints, s.c, `SELECT id, max_in_flight, circuit_state FROM endpoints WHERE disabled = 0 AND paused_until <= ?`},
+		{&st.claimHeads, s.c, claimHeadsSQL},
+		{&st.dueEndpoints, s.c, `SELECT id, paused_until FROM endpoints WHERE disabled = 0`},
+		{&st.dueHeads, s.c, dueHeadsSQL},
 		{&st.getEndpoint, s.r, "SELECT " + endpointColumns + " FROM endpoints WHERE id = ?"},
 	}
 	for _, q := range list {
