@@ -86,12 +86,23 @@ func buildSources(cfg *config.Config, st store.Store, dataDir string, stdout io.
 			pc.Extensions = append(pc.Extensions, pbx.Extension{Number: e.Number, Password: e.Password, Name: e.Name})
 		}
 		routing(cfg, &pc)
+		pc.Pickup = dialplan.PickupCodes{Group: cfg.Pickup.Group, Directed: cfg.Pickup.Directed}
+		for _, e := range exts {
+			if e.PickupGroup != "" {
+				if pc.PickupGroups == nil {
+					pc.PickupGroups = map[string]string{}
+				}
+				pc.PickupGroups[e.Number] = e.PickupGroup
+			}
+		}
+		var err error
+		if s.forwards, err = forwards(cfg, exts, pc, st, log); err != nil {
+			return nil, err
+		}
+		pc.Forwards = s.forwards
 		p, err := pbx.New(pc, log.With("part", "pbx"), m)
 		if err != nil {
 			return nil, fmt.Errorf("sip: %w", err)
-		}
-		if s.forwards, err = forwards(cfg, exts, pc, st, log); err != nil {
-			return nil, err
 		}
 		s.list = append(s.list, p)
 		s.registrations = func() any { return p.Registrations() }

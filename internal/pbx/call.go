@@ -60,6 +60,11 @@ type call struct {
 	// dest is the number events name while no party is connected: the
 	// number dialled, the number sent to a gateway, or an IVR's choice.
 	dest string
+	// path is the numbers the call was at, the dialled one first; it grows
+	// as forwarding moves the call. diversion is the last move, reported
+	// on the CALL_RINGING and CALL_ANSWER of the destinations after it.
+	path      dialplan.Path
+	diversion *events.Diversion
 	// offer is what callees are offered: the caller's offer, narrowed to
 	// one codec once an app leg has answered with it (codec).
 	offer *media.Description
@@ -83,7 +88,7 @@ type call struct {
 func newCall(p *PBX, caller, callerName, dialed string, route dialplan.Route, dir events.Direction) *call {
 	c := &call{
 		p: p, id: uuid.NewString(), caller: caller, callerName: callerName,
-		dialed: dialed, route: route, direction: dir, created: time.Now(), dest: dialed,
+		dialed: dialed, route: route, direction: dir, created: time.Now(), dest: dialed, path: dialplan.Path{dialed},
 		inbox: make(chan msg, inboxSize), done: make(chan struct{}),
 	}
 	if route.Target.Type == events.Gateway {
@@ -303,11 +308,16 @@ func (c *call) dispatch(m msg) {
 
 // event makes an event of the call.
 func (c *call) event(kind events.Kind, at time.Time, dest string, l Leg) events.Event {
-	return events.Event{
+	e := events.Event{
 		Kind: kind, CallUUID: c.id, SessionUUID: c.id, CallerIDNumber: c.caller,
 		DestinationNumber: dest, OccurredAt: at, Direction: c.direction,
 		LegUUID: l.ID(), Source: sourceName,
 	}
+	if d := c.diversion; d != nil && (kind == events.CallRinging || kind == events.CallAnswer) {
+		moved := *d
+		e.Diversion = &moved
+	}
+	return e
 }
 
 // emit hands e to the sink. Only the owner emits, holding no lock, so a

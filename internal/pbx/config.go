@@ -1,6 +1,7 @@
 package pbx
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"net/url"
@@ -61,6 +62,19 @@ type Config struct {
 	// Bindings keeps the registrations; nil keeps them in memory, lost
 	// at a restart.
 	Bindings registrar.Bindings
+	// Forwards tells where an extension's calls go on busy, no answer,
+	// unavailable or unconditionally; nil forwards nothing.
+	Forwards Forwards
+	// PickupGroups maps an extension to its pickup group; Pickup are the
+	// codes that answer a call ringing elsewhere.
+	PickupGroups map[string]string
+	Pickup       dialplan.PickupCodes
+}
+
+// Forwards is where the PBX reads an extension's call forwarding at each
+// call to it; a *forwarding.Table is one.
+type Forwards interface {
+	Forward(ctx context.Context, ext string) dialplan.Forward
 }
 
 // Extension is one user of the PBX.
@@ -195,6 +209,7 @@ func (c *checked) checkRouting() error {
 	c.plan, err = dialplan.New(dialplan.Config{
 		Extensions: numbers, RingGroups: c.RingGroups, IVRs: c.IVRs,
 		Gateways: names, Routes: c.Routes, Inbound: c.Inbound,
+		PickupGroups: c.PickupGroups, Pickup: c.Pickup,
 	})
 	if err != nil {
 		return fmt.Errorf("pbx: %w", err)

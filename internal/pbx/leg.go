@@ -109,6 +109,8 @@ type dialTarget struct {
 	dest      string           // host:port the INVITE is sent to
 	transport string           // "udp" or "tcp"
 	gw        *gateway.Gateway // nil for an extension's phone
+	// diversion is the Diversion header of a forwarded call to a gateway.
+	diversion string
 }
 
 func newDialogLeg(c *call, number string, party events.Party, state LegState) *dialogLeg {

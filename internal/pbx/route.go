@@ -54,6 +54,8 @@ func (c *call) startRoute(r dialplan.Route) {
 		c.steps = []step{ivrStep{ivr: r.IVR}}
 	case r.Gateway != "":
 		c.steps = []step{ringStep{gateway: r.Gateway, number: r.Number, timeout: c.p.cfg.RingTimeout}}
+	case r.Target.Type == events.Extension:
+		c.steps = c.extensionSteps(r.Target.Target, c.p.cfg.RingTimeout)
 	case !r.Sequential:
 		timeout := r.Timeout
 		if timeout == 0 {
@@ -84,6 +86,12 @@ func (c *call) walk() state {
 			if next, rung := c.ring(s); rung {
 				return next
 			}
+		case forwardStep:
+			return c.divert(s.from, s.reason, s.to)
+		case forwardOnStep:
+			if next, ok := c.forwardOn(s); ok {
+				return next
+			}
 		}
 	}
 	f := notRegistered
@@ -107,7 +115,7 @@ func (c *call) ring(s ringStep) (next state, rung bool) {
 	var targets []ringing
 	if s.gateway != "" {
 		gw := c.p.cfg.gateway(s.gateway)
-		targets = []ringing{{number: s.number, target: dialTarget{uri: gw.URI(s.number), to: gw.URI(s.number), dest: gw.Address(), transport: gw.Transport(), gw: gw}}}
+		targets = []ringing{{number: s.number, target: dialTarget{uri: gw.URI(s.number), to: gw.URI(s.number), dest: gw.Address(), transport: gw.Transport(), gw: gw, diversion: c.diversionHeader()}}}
 	} else if targets = c.p.contacts(s.exts...); len(targets) == 0 {
 		if c.failure == nil {
 			c.failure = &notRegistered
@@ -438,6 +446,9 @@ func (l *dialogLeg) dial(ctx context.Context, body []byte) {
 		for _, h := range c.p.uacHeaders(interval) {
 			req.AppendHeader(h)
 		}
+	}
+	if l.target.diversion != "" {
+		req.AppendHeader(sip.NewHeader("Diversion", l.target.diversion))
 	}
 	req.SetBody(body)
 	out := l.invite(ctx, t, req)
