@@ -19,6 +19,19 @@ var recvField = regexp.MustCompile(`, "_recv": [0-9.]+\}$`)
 // Asterisk sent them: each line without the recorder's _recv field.
 func realMessages(t testing.TB, name string) []string {
 	t.Helper()
+	var out []string
+	for _, line := range realLines(t, name) {
+		if !recvField.MatchString(line) {
+			t.Fatalf("%s: a line without _recv: %.80s", name, line)
+		}
+		out = append(out, recvField.ReplaceAllString(line, "}"))
+	}
+	return out
+}
+
+// realLines reads the recording's lines as recorded.
+func realLines(t testing.TB, name string) []string {
+	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", "real", name))
 	if err != nil {
 		t.Fatal(err)
@@ -27,11 +40,7 @@ func realMessages(t testing.TB, name string) []string {
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		line := sc.Text()
-		if !recvField.MatchString(line) {
-			t.Fatalf("%s: a line without _recv: %.80s", name, line)
-		}
-		out = append(out, recvField.ReplaceAllString(line, "}"))
+		out = append(out, sc.Text())
 	}
 	return out
 }
