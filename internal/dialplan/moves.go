@@ -154,11 +154,12 @@ type RingingCall struct {
 	Since   time.Time
 }
 
-// PickupTarget returns the call picker picks up by want among calls: the
-// one ringing the wanted extension (directed), or one ringing a member of
-// picker's pickup group (group). The oldest wins, and a call the picker
-// placed itself is never picked. ok is false when there is none.
-func (p *Plan) PickupTarget(picker string, want Pickup, calls []RingingCall) (string, bool) {
+// PickupTarget returns the call picker picks up by want among calls, and
+// the extension it rang there: the one ringing the wanted extension
+// (directed), or one ringing a member of picker's pickup group (group). The
+// oldest wins, and a call the picker placed itself is never picked. ok is
+// false when there is none.
+func (p *Plan) PickupTarget(picker string, want Pickup, calls []RingingCall) (id, ext string, ok bool) {
 	group := p.pickupGroup[picker]
 	match := func(ext string) bool {
 		if want.Extension != "" {
@@ -176,9 +177,10 @@ func (p *Plan) PickupTarget(picker string, want Pickup, calls []RingingCall) (st
 		}
 	}
 	if best < 0 {
-		return "", false
+		return "", "", false
 	}
-	return calls[best].ID, true
+	c := calls[best]
+	return c.ID, c.Ringing[slices.IndexFunc(c.Ringing, match)], true
 }
 
 // HeldCall is an answered call that an extension has put on hold.

@@ -141,19 +141,20 @@ func TestPickupTarget(t *testing.T) {
 		picker string
 		want   Pickup
 		id     string
+		ext    string
 	}{
-		{"1001", Pickup{}, "a"},                    // oldest ringing a sales member, not its own call
-		{"1002", Pickup{}, "a"},                    // 1002 may pick up a call ringing 1001 and itself
-		{"1004", Pickup{}, ""},                     // in no group
-		{"1001", Pickup{Extension: "1003"}, "c"},   // directed works across groups
-		{"1003", Pickup{Extension: "1002"}, "own"}, // directed: the oldest ringing 1002
-		{"1002", Pickup{Extension: "1004"}, ""},    // nothing rings 1004
-		{"1003", Pickup{}, ""},                     // support: only 1003 itself
+		{"1001", Pickup{}, "a", "1002"},                    // oldest ringing a sales member, not its own call
+		{"1002", Pickup{}, "a", "1001"},                    // 1002 may pick up a call ringing 1001 and itself
+		{"1004", Pickup{}, "", ""},                         // in no group
+		{"1001", Pickup{Extension: "1003"}, "c", "1003"},   // directed works across groups
+		{"1003", Pickup{Extension: "1002"}, "own", "1002"}, // directed: the oldest ringing 1002
+		{"1002", Pickup{Extension: "1004"}, "", ""},        // nothing rings 1004
+		{"1003", Pickup{}, "", ""},                         // support: only 1003 itself
 	}
 	for _, c := range cases {
-		id, ok := p.PickupTarget(c.picker, c.want, calls)
-		if id != c.id || ok != (c.id != "") {
-			t.Errorf("PickupTarget(%s, %+v) = %q, %v; want %q", c.picker, c.want, id, ok, c.id)
+		id, ext, ok := p.PickupTarget(c.picker, c.want, calls)
+		if id != c.id || ext != c.ext || ok != (c.id != "") {
+			t.Errorf("PickupTarget(%s, %+v) = %q, %q, %v; want %q, %q", c.picker, c.want, id, ext, ok, c.id, c.ext)
 		}
 	}
 }

@@ -120,8 +120,11 @@ func newDialogLeg(c *call, number string, party events.Party, state LegState) *d
 	}
 }
 
+// side is where the relay faces the party: the caller on A, whoever it is
+// connected to on B, whichever way the party's dialog was set up (a picker
+// of a ringing call dialled the PBX, as a caller does).
 func (l *dialogLeg) side() media.Side {
-	if l.server != nil {
+	if l.party == events.Caller {
 		return media.SideA
 	}
 	return media.SideB

@@ -72,6 +72,10 @@ func (p *PBX) handleNewInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	dialed = req.Recipient.User
+	if want, ok := p.cfg.plan.Pickup(dialed); ok {
+		p.pickup(req, tx, user, want, offer)
+		return
+	}
 	route, ok = p.cfg.plan.Route(dialed)
 	if !ok {
 		respond(tx, req, sip.StatusNotFound, "Not Found", fmt.Sprintf("number %q is not routed", dialed))

@@ -114,6 +114,8 @@ func (c *call) forking(m msg) state {
 		return c.state
 	case msgShutdown:
 		return c.fail(failure{sip.StatusServiceUnavailable, "Service Unavailable", events.CauseSystemShutdown, events.System})
+	case msgPickup:
+		return c.pickedUp(m)
 	}
 	return c.anyState(m)
 }
@@ -225,6 +227,9 @@ func (c *call) anyState(m msg) state {
 		}
 	case msgShutdown:
 		return c.fail(failure{sip.StatusServiceUnavailable, "Service Unavailable", events.CauseSystemShutdown, events.System})
+	case msgPickup:
+		// Answered already, or not ringing yet: nothing to pick up.
+		m.done <- pickupResult{}
 	}
 	return c.state
 }
