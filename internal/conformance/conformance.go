@@ -1,0 +1,117 @@
+package conformance
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/switchhook/switchhook/internal/events"
+)
+
+// Scenario is one call and the events it must give, one Line each.
+// Placeholders in braces ({dialled}, {sip}) are filled by each source.
+type Scenario struct {
+	Name string
+	What string
+	Want []string
+}
+
+// Scenarios is the suite.
+var Scenarios = []Scenario{
+	{"callee-hold-digit", "1001 calls 1002, who answers, holds and unholds, sends SIP INFO 5 (160 ms) and hangs up", []string{
+		"CALL_ROUTED 1001>1002 internal to=extension:1002",
+		"CALL_RINGING 1001>1002 internal",
+		"CALL_ANSWER 1001>1002 internal",
+		"CALL_HOLD 1001>1002 internal callee",
+		"CALL_UNHOLD 1001>1002 internal callee",
+		"CALL_INPUT 1001>1002 internal digit=5 160ms callee",
+		"CALL_HANGUP 1001>1002 internal NORMAL_CLEARING 200 callee",
+	}},
+	{"busy", "1002 answers 486 Busy Here", []string{
+		"CALL_ROUTED 1001>1002 internal to=extension:1002",
+		"CALL_HANGUP 1001>1002 internal USER_BUSY 486 callee",
+	}},
+	{"cancel", "the caller cancels while 1002 rings", []string{
+		"CALL_ROUTED 1001>1002 internal to=extension:1002",
+		"CALL_RINGING 1001>1002 internal",
+		"CALL_HANGUP 1001>1002 internal ORIGINATOR_CANCEL 487 caller",
+	}},
+	{"no-answer", "1002 rings until the ring timeout ({dialled} rings 1002)", []string{
+		"CALL_ROUTED 1001>{dialled} internal to=extension:1002",
+		"CALL_RINGING 1001>1002 internal",
+		"CALL_HANGUP 1001>{dialled} internal NO_ANSWER {sip} system",
+	}},
+	{"engine-restart", "an answered call, and the engine (for the built-in PBX, switchhook) killed and started again", []string{
+		"CALL_ROUTED 1001>1002 internal to=extension:1002",
+		"CALL_RINGING 1001>1002 internal",
+		"CALL_ANSWER 1001>1002 internal",
+		"CALL_HANGUP 1001>1002 internal SYSTEM_SHUTDOWN 0 system",
+	}},
+}
+
+// Source plays scenarios. Play returns the events the source gave for one
+// call of the scenario, in order, and the values of the scenario's
+// placeholders; ok is false when the source has no way to play it (no
+// recording of such a call), which the suite reports as skipped.
+type Source interface {
+	Play(t *testing.T, scenario string) (evs []events.Event, vars map[string]string, ok bool)
+}
+
+// Run plays every scenario on src, each in a subtest, and compares the
+// events with the scenario's, field by field.
+func Run(t *testing.T, src Source) {
+	for _, sc := range Scenarios {
+		t.Run(sc.Name, func(t *testing.T) {
+			evs, vars, ok := src.Play(t, sc.Name)
+			if !ok {
+				t.Skipf("no way to play %q on this source", sc.What)
+			}
+			var want []string
+			for _, w := range sc.Want {
+				for k, v := range vars {
+					w = strings.ReplaceAll(w, "{"+k+"}", v)
+				}
+				want = append(want, w)
+			}
+			got := make([]string, len(evs))
+			for i, e := range evs {
+				got[i] = Line(e)
+			}
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Fatalf("%s:\n%s\nwant:\n%s", sc.What, strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+			for i, e := range evs {
+				if e.CallUUID != evs[0].CallUUID {
+					t.Fatalf("event %d is of call %s, not %s: one call gave two", i, e.CallUUID, evs[0].CallUUID)
+				}
+			}
+		})
+	}
+}
+
+// Line renders the facts of e every source must agree on: kind,
+// caller>destination, direction, and what the kind adds (routed_to, the
+// digit, its duration and who pressed it, who held, the diversion, the
+// hangup's cause, SIP code and party). Ids and times differ by source and
+// are left out.
+func Line(e events.Event) string {
+	s := fmt.Sprintf("%s %s>%s %s", e.Kind, e.CallerIDNumber, e.DestinationNumber, e.Direction)
+	switch e.Kind {
+	case events.CallRouted:
+		if e.RoutedTo != nil {
+			s += fmt.Sprintf(" to=%s:%s", e.RoutedTo.Type, e.RoutedTo.Target)
+		}
+	case events.CallInput:
+		s += fmt.Sprintf(" digit=%s %dms %s", e.Digit, e.DigitDuration.Milliseconds(), e.Party)
+	case events.CallHold, events.CallUnhold:
+		s += " " + string(e.Party)
+	case events.CallHangup:
+		if h := e.Hangup; h != nil {
+			s += fmt.Sprintf(" %s %d %s", h.Cause, h.SIPCode, h.By)
+		}
+	}
+	if d := e.Diversion; d != nil {
+		s += fmt.Sprintf(" diverted=%s<%s", d.Reason, d.From)
+	}
+	return s
+}
