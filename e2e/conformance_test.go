@@ -1,0 +1,77 @@
+package e2e
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/switchhook/switchhook/internal/conformance"
+	"github.com/switchhook/switchhook/internal/events"
+)
+
+// pbxSource plays the conformance suite on the built-in PBX of the real
+// process, through SIP with SIPp: 1001 calls 1002, each side a SIPp
+// scenario of the PBX's own tests.
+type pbxSource struct{}
+
+// pbxCalls names each scenario's callee and caller SIPp scenarios.
+var pbxCalls = map[string][2]string{
+	"callee-hold-digit": {"callee_hold_info.xml", "caller_passive.xml"},
+	"busy":              {"callee_busy.xml", "caller_reject_486.xml"},
+	"cancel":            {"callee_ring.xml", "caller_cancel.xml"},
+	"no-answer":         {"callee_ring.xml", "caller_reject_480.xml"},
+	"engine-restart":    {"callee_answer.xml", "caller_passive.xml"},
+}
+
+func (pbxSource) Play(t *testing.T, scenario string) ([]events.Event, map[string]string, bool) {
+	call, ok := pbxCalls[scenario]
+	if !ok {
+		return nil, nil, false
+	}
+	rcv := NewReceiver(t)
+	s := startPBXServer(t, map[string]*Receiver{"extended": rcv})
+	callee := s.phone(t, "1002", call[0])
+	caller := s.dial(t, call[1], "1001", "1002")
+	if scenario == "engine-restart" {
+		// The built-in PBX is the engine: its calls die with the process.
+		rcv.WaitFor(t, 20*time.Second, "the answer", func(h []Webhook) bool { return slices.Contains(Events(h), "CALL_ANSWER") })
+		s.Kill()
+		s.Restart()
+	} else {
+		caller()
+		callee()
+	}
+	hooks := rcv.WaitFor(t, 30*time.Second, "the hangup", func(h []Webhook) bool { return slices.Contains(Events(h), "CALL_HANGUP") })
+	var out []events.Event
+	for _, h := range ByCall(hooks)[hooks[0].CallUUID()] {
+		out = append(out, eventOf(h.Body))
+	}
+	// The ring timeout (5 s) passed: the PBX answers the caller 480.
+	return out, map[string]string{"dialled": "1002", "sip": "480"}, true
+}
+
+// eventOf reads back the facts of an extended webhook's payload.
+func eventOf(b map[string]any) events.Event {
+	str := func(k string) string { s, _ := b[k].(string); return s }
+	num := func(k string) float64 { n, _ := b[k].(float64); return n }
+	e := events.Event{
+		Kind: events.Kind(str("event")), CallUUID: str("call_uuid"), CallerIDNumber: str("caller_id_number"),
+		DestinationNumber: str("destination_number"), Direction: events.Direction(str("direction")),
+		Party: events.Party(str("party")), Digit: str("digit"), DigitDuration: time.Duration(num("digit_duration")) * time.Millisecond,
+	}
+	if to, ok := b["routed_to"].(map[string]any); ok {
+		e.RoutedTo = &events.Target{Type: events.TargetType(to["type"].(string)), Target: to["target"].(string)}
+	}
+	if r := str("diversion_reason"); r != "" {
+		e.Diversion = &events.Diversion{From: str("diverted_from"), Reason: events.DiversionReason(r)}
+	}
+	if e.Kind == events.CallHangup {
+		e.Hangup = &events.Hangup{Cause: str("hangup_cause"), SIPCode: int(num("sip_code")), By: events.Party(str("hangup_by"))}
+	}
+	return e
+}
+
+// The built-in PBX passes the conformance suite the connectors pass.
+func TestPBXConformance(t *testing.T) {
+	conformance.Run(t, pbxSource{})
+}
