@@ -16,6 +16,7 @@ import (
 	"github.com/switchhook/switchhook/internal/api/apitypes"
 	"github.com/switchhook/switchhook/internal/client"
 	"github.com/switchhook/switchhook/internal/events"
+	"github.com/switchhook/switchhook/internal/pbx"
 	"github.com/switchhook/switchhook/internal/queue"
 	"github.com/switchhook/switchhook/internal/store"
 )
@@ -114,7 +115,9 @@ func TestCallAndDeliveryMethods(t *testing.T) {
 
 func TestOperationsAndLists(t *testing.T) {
 	s := apitest.New(t, func(o *api.Options) {
-		o.Sources = func() any { return []map[string]string{{"name": "pbx", "state": "up"}} }
+		o.Sources = func() any {
+			return []pbx.Status{{Name: "pbx", Kind: "pbx", Listen: []string{"udp://127.0.0.1:5060"}, Connected: true, Since: time.Now().UTC()}}
+		}
 	})
 	c := client.New(s.URL, apitest.Token)
 	ctx := context.Background()
