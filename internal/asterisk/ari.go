@@ -21,6 +21,12 @@ type ariEvent struct {
 	Peer       *channel `json:"peer"`
 	Dialstatus string   `json:"dialstatus"`
 	Dialstring string   `json:"dialstring"`
+	// BridgeBlindTransfer (Channel is the transferer), BridgeAttendedTransfer
+	Transferee          *channel `json:"transferee"`
+	TransfererFirstLeg  *channel `json:"transferer_first_leg"`
+	TransfererSecondLeg *channel `json:"transferer_second_leg"`
+	TransferTarget      *channel `json:"transfer_target"`
+	Result              string   `json:"result"`
 	// ChannelDialplan: the application the channel now runs
 	DialplanApp     string `json:"dialplan_app"`
 	DialplanAppData string `json:"dialplan_app_data"`
@@ -70,7 +76,7 @@ func decodeEvent(msg []byte) (*ariEvent, error) {
 	if ev.Type == "" {
 		return nil, errors.New("ARI event has no type")
 	}
-	for _, ch := range []*channel{ev.Channel, ev.Caller, ev.Peer} {
+	for _, ch := range []*channel{ev.Channel, ev.Caller, ev.Peer, ev.Transferee, ev.TransfererFirstLeg, ev.TransfererSecondLeg, ev.TransferTarget} {
 		if ch != nil && ch.ID == "" {
 			return nil, fmt.Errorf("ARI %s event has a channel without id", ev.Type)
 		}

@@ -59,6 +59,10 @@ func (t *tracker) handle(ev *ariEvent) []events.Event {
 		return nil
 	case "Dial":
 		return t.dial(ev, at)
+	case "BridgeBlindTransfer":
+		return t.blindTransfer(ev, at)
+	case "BridgeAttendedTransfer":
+		return t.attendedTransfer(ev, at)
 	}
 	if ev.Channel == nil {
 		return nil
@@ -102,7 +106,7 @@ func (t *tracker) handle(ev *ariEvent) []events.Event {
 		// A hangup request that is not "soft" comes from the channel's own
 		// far end (a BYE or CANCEL); Asterisk's own hangups of the other
 		// legs are soft.
-		if !ev.Soft && c.By == "" && !local(l) && (l.Caller || l.Answered) {
+		if !ev.Soft && c.By == "" && !local(l) && !l.Transferred && (l.Caller || l.Answered) {
 			c.By = l.Party()
 		}
 	case "ChannelDestroyed":
@@ -219,6 +223,62 @@ func (t *tracker) dial(ev *ariEvent, at time.Time) []events.Event {
 		c.Engine.dialStatus = ev.Dialstatus
 	}
 	return out
+}
+
+// blindTransfer maps BridgeBlindTransfer: a callee's party sent the caller
+// elsewhere (a REFER without Replaces). The call goes on; the transferee is
+// sent through the dialplan, and the destinations its Dial rings are the
+// transfer's. A transfer by the caller, or one that failed, changes
+// nothing here.
+func (t *tracker) blindTransfer(ev *ariEvent, at time.Time) []events.Event {
+	if ev.Channel == nil || ev.Result != "Success" {
+		return nil
+	}
+	by := t.Leg(ev.Channel.ID)
+	if by == nil || by.Caller || local(by) {
+		return nil
+	}
+	return t.Transfer(by.Call, by, at)
+}
+
+// attendedTransfer maps BridgeAttendedTransfer: the callee of one call
+// (its first leg) joined the caller to the party it had called meanwhile
+// (its second leg's call, the consultation). The first call goes on with
+// the target; the consultation call ends ATTENDED_TRANSFER.
+func (t *tracker) attendedTransfer(ev *ariEvent, at time.Time) []events.Event {
+	if ev.Result != "Success" || ev.TransfererFirstLeg == nil || ev.TransfererSecondLeg == nil {
+		return nil
+	}
+	// One transferer leg is a callee of the first call, the other the
+	// caller of the consultation; ARI orders them by when they were made.
+	var callee, caller *leg
+	for _, ch := range []*channel{ev.TransfererFirstLeg, ev.TransfererSecondLeg} {
+		l := t.Leg(ch.ID)
+		switch {
+		case l == nil:
+			return nil
+		case l.Caller:
+			caller = l
+		default:
+			callee = l
+		}
+	}
+	if callee == nil || caller == nil {
+		return nil // a transfer by the caller: its call ends (not mapped yet)
+	}
+	var target *leg
+	for _, ch := range []*channel{ev.TransferTarget, ev.Transferee} {
+		if ch != nil {
+			if l := t.Leg(ch.ID); l != nil && l.Call == caller.Call && !l.Caller {
+				target = l
+			}
+		}
+	}
+	if target == nil {
+		return nil
+	}
+	caller.Transferred = true
+	return t.Replace(callee.Call, callee, target, at)
 }
 
 // queue routes c to the app_queue queue its Queue application's data

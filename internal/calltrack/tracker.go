@@ -35,11 +35,24 @@ type Call[E any] struct {
 	By     events.Party
 	Engine E
 
-	legs  map[string]*Leg[E] // live legs
-	life  callrules.Life
-	holds callrules.Holds
-	queue *queueStay // nil until the call enters a queue
-	over  bool
+	legs   map[string]*Leg[E] // live legs
+	life   callrules.Life
+	holds  callrules.Holds
+	queue  *queueStay // nil until the call enters a queue
+	heldAt time.Time  // when the call last became held
+	// divert is set once the call moves on from its callee (a transfer):
+	// the destinations rung after it say so.
+	divert *diversion
+	// End, when set, is how the call ends whatever its legs say: a
+	// consultation call joined to another by an attended transfer.
+	End  *events.Hangup
+	over bool
+}
+
+// diversion is a move of a call and the legs it had then.
+type diversion struct {
+	events.Diversion
+	before map[string]bool
 }
 
 // queueStay is a call's time in a queue.
@@ -74,6 +87,9 @@ type Leg[E any] struct {
 	Rang     bool
 	Answered bool
 	Seen     bool // reported on the current connection (for reconciliation)
+	// Transferred is set on a leg whose party transferred the call away:
+	// its hangup is not the call's end by that party.
+	Transferred bool
 }
 
 // Party is who l is in its call: the caller or a callee.
@@ -195,6 +211,21 @@ func (t *Tracker[E]) Route(c *Call[E], at time.Time, to *events.Target) []events
 	if to != nil && to.Type == events.Gateway && c.Direction == events.Internal {
 		c.Direction = events.Outbound
 	}
+	if c.Session == c.UUID && c.Caller != "" {
+		// EVENTS.md: a call placed by an extension that has an answered
+		// call on hold is a consultation call in that call's session (the
+		// most recently held one).
+		var held *Call[E]
+		for l := range t.Legs() {
+			o := l.Call
+			if o != c && l.Caller && !o.over && o.Answered() && o.Held() && o.Callee == c.Caller && (held == nil || o.heldAt.After(held.heldAt)) {
+				held = o
+			}
+		}
+		if held != nil {
+			c.Session = held.Session
+		}
+	}
 	e := t.event(c, events.CallRouted, at, nil, c.Dest)
 	e.LegUUID = c.CallerLeg
 	e.RoutedTo = to
@@ -236,11 +267,77 @@ func (t *Tracker[E]) EnterQueue(c *Call[E], number string, at time.Time) {
 	}
 }
 
-// diverted marks e, of callee leg l, as an agent's when c waits in a queue.
+// diverted marks e, of callee leg l, as an agent's when c waits in a
+// queue, or as a destination the call was transferred to.
 func (c *Call[E]) diverted(e *events.Event, l *Leg[E]) {
-	if q := c.queue; q != nil && !q.answered && !l.Caller {
+	if l.Caller {
+		return
+	}
+	if d := c.divert; d != nil && !d.before[l.ID] {
+		e.Diversion = &d.Diversion
+		return
+	}
+	if q := c.queue; q != nil && !q.answered {
 		e.Diversion = &events.Diversion{From: q.number, Reason: events.DivertQueue}
 	}
+}
+
+// Transfer records that the party on leg by, a callee of c, transferred c
+// blindly (EVENTS.md "Blind transfer by the callee"): by leaves, and the
+// destinations rung from now on say diversion_reason transfer, from the
+// number the call was at. A held call gets its CALL_UNHOLD first.
+func (t *Tracker[E]) Transfer(c *Call[E], by *Leg[E], at time.Time) []events.Event {
+	by.Transferred = true
+	before := map[string]bool{}
+	for l := range c.Legs() {
+		before[l.ID] = true
+	}
+	c.divert = &diversion{Diversion: events.Diversion{From: c.current(), Reason: events.DivertTransfer}, before: before}
+	return t.unhold(c, by, at)
+}
+
+// unhold emits CALL_UNHOLD, by l's party, when c is held, and forgets the
+// holds: the party who held is gone.
+func (t *Tracker[E]) unhold(c *Call[E], l *Leg[E], at time.Time) []events.Event {
+	if !c.Held() {
+		c.holds.Clear()
+		return nil
+	}
+	c.holds.Clear()
+	e := t.event(c, events.CallUnhold, at, l, c.current())
+	e.Party = l.Party()
+	return t.apply(c, e)
+}
+
+// Replace joins target, an answered leg of the consultation call made by
+// c's callee on leg by, to c (EVENTS.md "Attended transfer by the
+// callee"): c goes on with CALL_UNHOLD if held, then CALL_ANSWER of the
+// target (no CALL_RINGING: it answered already), diversion_reason
+// attended_transfer; the consultation call ends with cause
+// ATTENDED_TRANSFER by its caller, the transferring party.
+func (t *Tracker[E]) Replace(c *Call[E], by, target *Leg[E], at time.Time) []events.Event {
+	by.Transferred = true
+	consult := target.Call
+	if consult == c {
+		return nil
+	}
+	consult.End = &events.Hangup{Cause: events.CauseAttendedTransfer, By: events.Caller}
+	for l := range consult.Legs() {
+		if l.Caller {
+			l.Transferred = true
+		}
+	}
+	delete(consult.legs, target.ID)
+	target.Caller, target.Rang = false, true
+	target.Call = c
+	c.legs[target.ID] = target
+	c.divert = &diversion{Diversion: events.Diversion{From: c.current(), Reason: events.DivertAttendedTransfer}, before: map[string]bool{}}
+	out := t.unhold(c, by, at)
+	c.Callee = target.Number
+	e := t.event(c, events.CallAnswer, at, target, target.Number)
+	c.diverted(&e, target)
+	target.Answered = true
+	return append(out, t.apply(c, e)...)
 }
 
 // Ring returns the CALL_RINGING of callee leg l's first ring, after
@@ -321,6 +418,9 @@ func (t *Tracker[E]) Hold(l *Leg[E], at time.Time, hold bool) []events.Event {
 	if kind == "" {
 		return nil
 	}
+	if kind == events.CallHold {
+		c.heldAt = at
+	}
 	e := t.event(c, kind, at, l, c.current())
 	e.Party = l.Party()
 	return t.apply(c, e)
@@ -343,7 +443,12 @@ func (t *Tracker[E]) Drop(l *Leg[E], at time.Time, hangup func(*Call[E]) *events
 		return nil
 	}
 	e := t.event(c, events.CallHangup, at, l, c.current())
-	e.Hangup = hangup(c)
+	if c.End != nil {
+		h := *c.End
+		e.Hangup = &h
+	} else {
+		e.Hangup = hangup(c)
+	}
 	if q := c.queue; q != nil {
 		switch {
 		case q.answered:

@@ -1,0 +1,135 @@
+package asterisk
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/switchhook/switchhook/internal/conformance"
+	"github.com/switchhook/switchhook/internal/events"
+)
+
+// answered feeds the events of a call from caller to peer that peer
+// answers, the Dial as app_data dial.
+func answered(tr *tracker, caller, peer *channel, dialstring string) []events.Event {
+	caller.Dialplan.AppName, caller.Dialplan.AppData = "Dial", "PJSIP/"+dialstring+",15"
+	return feed(tr,
+		&ariEvent{Type: "ChannelCreated", Channel: caller},
+		&ariEvent{Type: "ChannelCreated", Channel: peer},
+		&ariEvent{Type: "Dial", Caller: caller, Peer: peer, Dialstring: dialstring},
+		&ariEvent{Type: "Dial", Caller: caller, Peer: peer, Dialstring: dialstring, Dialstatus: "RINGING"},
+		&ariEvent{Type: "Dial", Caller: caller, Peer: peer, Dialstring: dialstring, Dialstatus: "ANSWER"},
+		&ariEvent{Type: "ChannelStateChange", Channel: withState(peer, "Up")},
+		&ariEvent{Type: "ChannelStateChange", Channel: withState(caller, "Up")},
+	)
+}
+
+func withState(c *channel, state string) *channel {
+	d := *c
+	d.State = state
+	return &d
+}
+
+func lines(evs []events.Event) string {
+	var out []string
+	for _, e := range evs {
+		out = append(out, conformance.Line(e))
+	}
+	return strings.Join(out, "\n")
+}
+
+// A blind transfer by the callee (BridgeBlindTransfer, then the transferee's
+// Dial of the target): one call, CALL_UNHOLD as the holding callee leaves,
+// the target rung and answering with diversion_reason transfer.
+func TestBlindTransferByCallee(t *testing.T) {
+	tr := newTracker("asterisk/t", slog.New(slog.DiscardHandler))
+	a, b, c := ch("1.1", "PJSIP/1001-1", "Ring", "1001", "1002"), ch("1.2", "PJSIP/1002-2", "Down", "1001", "s"), ch("1.3", "PJSIP/1003-3", "Down", "1001", "s")
+	out := answered(tr, a, b, "1002")
+	out = append(out, feed(tr,
+		&ariEvent{Type: "ChannelHold", Channel: b},
+		&ariEvent{Type: "BridgeBlindTransfer", Channel: b, Transferee: a, Result: "Success"},
+		&ariEvent{Type: "ChannelHangupRequest", Channel: b, Cause: 16},
+		&ariEvent{Type: "ChannelDestroyed", Channel: b, Cause: 16},
+		&ariEvent{Type: "ChannelCreated", Channel: c},
+		&ariEvent{Type: "Dial", Caller: a, Peer: c, Dialstring: "1003"},
+		&ariEvent{Type: "Dial", Caller: a, Peer: c, Dialstring: "1003", Dialstatus: "RINGING"},
+		&ariEvent{Type: "Dial", Caller: a, Peer: c, Dialstring: "1003", Dialstatus: "ANSWER"},
+		&ariEvent{Type: "ChannelStateChange", Channel: withState(c, "Up")},
+		&ariEvent{Type: "ChannelHangupRequest", Channel: a, Cause: 16},
+		&ariEvent{Type: "ChannelDestroyed", Channel: a, Cause: 16},
+		&ariEvent{Type: "ChannelDestroyed", Channel: c, Cause: 16},
+	)...)
+	want := strings.Join([]string{
+		"CALL_ROUTED 1001>1002 internal to=extension:1002",
+		"CALL_RINGING 1001>1002 internal",
+		"CALL_ANSWER 1001>1002 internal",
+		"CALL_HOLD 1001>1002 internal callee",
+		"CALL_UNHOLD 1001>1002 internal callee",
+		"CALL_RINGING 1001>1003 internal diverted=transfer<1002",
+		"CALL_ANSWER 1001>1003 internal diverted=transfer<1002",
+		"CALL_HANGUP 1001>1003 internal NORMAL_CLEARING 200 caller",
+	}, "\n")
+	if got := lines(out); got != want {
+		t.Fatalf("events:\n%s\nwant:\n%s", got, want)
+	}
+	for _, e := range out {
+		if e.CallUUID != out[0].CallUUID {
+			t.Fatalf("two calls: %s", lines(out))
+		}
+	}
+}
+
+// An attended transfer by the callee (BridgeAttendedTransfer): 1002 holds
+// 1001, calls 1003 (a consultation call in the first call's session), and
+// joins them. The first call goes on answered by 1003
+// (attended_transfer), the consultation call ends ATTENDED_TRANSFER.
+func TestAttendedTransferByCallee(t *testing.T) {
+	tr := newTracker("asterisk/t", slog.New(slog.DiscardHandler))
+	a, b := ch("1.1", "PJSIP/1001-1", "Ring", "1001", "1002"), ch("1.2", "PJSIP/1002-2", "Down", "1001", "s")
+	b2, c := ch("1.3", "PJSIP/1002-3", "Ring", "1002", "1003"), ch("1.4", "PJSIP/1003-4", "Down", "1002", "s")
+	first := answered(tr, a, b, "1002")
+	first = append(first, feed(tr, &ariEvent{Type: "ChannelHold", Channel: b})...)
+	consult := answered(tr, b2, c, "1003")
+	out := feed(tr,
+		&ariEvent{Type: "BridgeAttendedTransfer", TransfererFirstLeg: b, TransfererSecondLeg: b2, Transferee: a, TransferTarget: c, Result: "Success"},
+		&ariEvent{Type: "ChannelHangupRequest", Channel: b, Cause: 16},
+		&ariEvent{Type: "ChannelDestroyed", Channel: b, Cause: 16},
+		&ariEvent{Type: "ChannelHangupRequest", Channel: b2, Cause: 16},
+		&ariEvent{Type: "ChannelDestroyed", Channel: b2, Cause: 16},
+		&ariEvent{Type: "ChannelHangupRequest", Channel: c, Cause: 16},
+		&ariEvent{Type: "ChannelDestroyed", Channel: c, Cause: 16},
+		&ariEvent{Type: "ChannelDestroyed", Channel: a, Cause: 16},
+	)
+	var firstCall, consultCall []events.Event
+	for _, e := range append(append(first, consult...), out...) {
+		if e.CallUUID == first[0].CallUUID {
+			firstCall = append(firstCall, e)
+		} else {
+			consultCall = append(consultCall, e)
+		}
+	}
+	wantFirst := strings.Join([]string{
+		"CALL_ROUTED 1001>1002 internal to=extension:1002",
+		"CALL_RINGING 1001>1002 internal",
+		"CALL_ANSWER 1001>1002 internal",
+		"CALL_HOLD 1001>1002 internal callee",
+		"CALL_UNHOLD 1001>1002 internal callee",
+		"CALL_ANSWER 1001>1003 internal diverted=attended_transfer<1002",
+		"CALL_HANGUP 1001>1003 internal NORMAL_CLEARING 200 callee",
+	}, "\n")
+	wantConsult := strings.Join([]string{
+		"CALL_ROUTED 1002>1003 internal to=extension:1003",
+		"CALL_RINGING 1002>1003 internal",
+		"CALL_ANSWER 1002>1003 internal",
+		"CALL_HANGUP 1002>1003 internal ATTENDED_TRANSFER 0 caller",
+	}, "\n")
+	if got := lines(firstCall); got != wantFirst {
+		t.Errorf("first call:\n%s\nwant:\n%s", got, wantFirst)
+	}
+	if got := lines(consultCall); got != wantConsult {
+		t.Errorf("consultation call:\n%s\nwant:\n%s", got, wantConsult)
+	}
+	if s := consultCall[0].SessionUUID; s != firstCall[0].SessionUUID || consultCall[0].CallUUID == firstCall[0].CallUUID {
+		t.Errorf("consultation call %s in session %s, want the first call's session %s", consultCall[0].CallUUID, s, firstCall[0].SessionUUID)
+	}
+}
