@@ -127,13 +127,13 @@ func (s *pbxServer) register(t *testing.T, ext string, port int) {
 	s.sipp(t, "register.xml", s.sip, port, "-s", ext, "-au", ext, "-ap", "secret-"+ext, "-key", "expires", "300")()
 }
 
-// phone registers ext from a free port and starts scenario there as ext;
-// the returned func waits for it to succeed.
-func (s *pbxServer) phone(t *testing.T, ext, scenario string) func() {
+// phone registers ext from a free port and starts scenario there as ext,
+// with SIPp arguments extra; the returned func waits for it to succeed.
+func (s *pbxServer) phone(t *testing.T, ext, scenario string, extra ...string) func() {
 	t.Helper()
 	port := freeUDPPort(t)
 	s.register(t, ext, port)
-	wait := s.sipp(t, scenario, "", port, "-s", ext)
+	wait := s.sipp(t, scenario, "", port, append([]string{"-s", ext}, extra...)...)
 	waitBound(t, port)
 	return wait
 }

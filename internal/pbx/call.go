@@ -65,6 +65,8 @@ type call struct {
 	// on the CALL_RINGING and CALL_ANSWER of the destinations after it.
 	path      dialplan.Path
 	diversion *events.Diversion
+	// xfer is the blind transfer under way or done, nil before any.
+	xfer *transfer
 	// offer is what callees are offered: the caller's offer, narrowed to
 	// one codec once an app leg has answered with it (codec).
 	offer *media.Description
@@ -379,6 +381,13 @@ func (c *call) terminate(e ended) state {
 		c.br.relay.Close()
 	}
 	c.p.log.Debug("call ended", "call_uuid", c.id, "cause", e.Cause, "sip_code", e.SIPCode, "by", e.By)
+	if code, reason := e.SIPCode, e.reason; code < 300 {
+		// The call ended before the transfer's target answered: for the
+		// transferor, the attempt was cut short.
+		c.transferOver(sip.StatusRequestTerminated, "Request Terminated")
+	} else {
+		c.transferOver(code, reason)
+	}
 	if !c.callerAnswered {
 		c.respondCaller(e.SIPCode, e.reason, e.By)
 	} else if e.left != Leg(c.a) {

@@ -22,6 +22,7 @@ import (
 	"github.com/switchhook/switchhook/internal/metrics"
 	"github.com/switchhook/switchhook/internal/registrar"
 	"github.com/switchhook/switchhook/internal/sipauth"
+	"github.com/switchhook/switchhook/internal/siphdr"
 )
 
 // sourceName is the PBX's events.Source name and Event.Source.
@@ -159,6 +160,9 @@ func (p *PBX) Run(ctx context.Context, sink events.Sink) error {
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent("switchhook"),
 		sipgo.WithUserAgentHostname(p.domain),
+		// A REFER whose Refer-To is malformed reaches its call, which
+		// answers it 400, rather than being dropped by the parser.
+		sipgo.WithUserAgentParser(siphdr.Parser()),
 		sipgo.WithUserAgentTransactionLayerOptions(
 			sip.WithTransactionLayerLogger(sipLog),
 			sip.WithTransactionLayerUnhandledResponseHandler(func(r *sip.Response) {

@@ -136,7 +136,7 @@ func (c *call) pickedUp(m msgPickup) state {
 	c.stopPlay()
 	c.round = nil
 	c.legs = append(c.legs, l)
-	c.br.relay.SetRemote(media.SideB, stream.Addr, stream.EventRates())
+	c.br.setMedia(media.SideB, stream)
 	c.br.join(media.SideB, l)
 	c.answeredAt = time.Now()
 	l.state, c.a.state = LegAnswered, LegAnswered

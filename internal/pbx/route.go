@@ -229,6 +229,7 @@ func (c *call) onDial(m msgDial) state {
 	case m.res != nil && m.res.IsSuccess():
 		rd.heard = true
 		if c.answer(l, m.res) {
+			c.transferOver(sip.StatusOK, "OK")
 			return stateConnected
 		}
 		l.state = LegHungUp

@@ -14,12 +14,12 @@ import (
 )
 
 // allowed is the Allow header of the PBX: the methods it handles.
-const allowed = "INVITE, ACK, CANCEL, BYE, REGISTER, OPTIONS, INFO, UPDATE"
+const allowed = "INVITE, ACK, CANCEL, BYE, REGISTER, OPTIONS, INFO, UPDATE, REFER"
 
 // knownMethods are SIP methods the PBX recognises but does not handle
 // (405); any other method is not implemented (501).
 var knownMethods = map[sip.RequestMethod]bool{
-	sip.SUBSCRIBE: true, sip.NOTIFY: true, sip.REFER: true, sip.MESSAGE: true, sip.PRACK: true, sip.PUBLISH: true,
+	sip.SUBSCRIBE: true, sip.NOTIFY: true, sip.MESSAGE: true, sip.PRACK: true, sip.PUBLISH: true,
 }
 
 // routes installs the PBX's request handlers on srv.
@@ -31,6 +31,7 @@ func (p *PBX) routes(srv *sipgo.Server) {
 	srv.OnCancel(p.guard(p.handleCancel))
 	srv.OnInfo(p.guard(p.handleInDialog))
 	srv.OnUpdate(p.guard(p.handleInDialog))
+	srv.OnRefer(p.guard(p.handleInDialog))
 	srv.OnOptions(p.guard(p.handleOptions))
 	srv.OnNoRoute(p.guard(p.handleUnknown))
 }

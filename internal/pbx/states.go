@@ -101,6 +101,13 @@ func (c *call) forking(m msg) state {
 		// transaction itself failed, e.g. its connection closed.
 		return c.terminate(ended{Hangup: events.Hangup{Cause: events.CauseRecoveryOnTimerExpire, SIPCode: sip.StatusRequestTimeout, By: events.System}, reason: "Request Timeout"})
 	case *request:
+		if c.fromTransferor(m) {
+			return c.state
+		}
+		if m.req.Method == sip.REFER {
+			m.reply(sip.StatusForbidden, "Forbidden", "the call is not answered: nothing to transfer yet")
+			return c.state
+		}
 		if m.req.Method == sip.BYE && m.leg == c.a && !c.callerAnswered {
 			// The caller ends its early dialog (RFC 3261 §15): a
 			// cancelled call.

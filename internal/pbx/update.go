@@ -20,6 +20,9 @@ const relayTimeout = 32 * time.Second
 
 // inDialog handles a request of a party bridged in an answered call.
 func (c *call) inDialog(r *request) state {
+	if c.fromTransferor(r) {
+		return c.state
+	}
 	side, ok := c.br.sideOf(r.leg)
 	if !ok {
 		r.reply(sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", "")
@@ -30,6 +33,8 @@ func (c *call) inDialog(r *request) state {
 		return c.byeFrom(r)
 	case sip.INFO:
 		return c.info(r, side)
+	case sip.REFER:
+		return c.refer(r, side)
 	}
 	c.offerFrom(r, side)
 	return c.state

@@ -1,0 +1,86 @@
+package e2e
+
+import (
+	"fmt"
+	"testing"
+)
+
+// Transfers of the built-in PBX through the real process: SIPp phones on
+// the wire, both profiles' receivers checked field by field.
+
+// startTransferServer runs the PBX with extensions 1001-1003.
+func startTransferServer(t *testing.T, rs map[string]*Receiver) *pbxServer {
+	t.Helper()
+	port := freeUDPPort(t)
+	cfg := pbxConfig(rs, port)
+	cfg.WriteString("extensions:\n")
+	for _, e := range []string{"1001", "1002", "1003"} {
+		fmt.Fprintf(cfg, "  - {number: %q, password: secret-%s}\n", e, e)
+	}
+	cfg.WriteString("ring_timeout: 5s\n")
+	return launchPBX(t, cfg.String(), port)
+}
+
+// 1001 calls 1002, who answers and transfers the call blind to 1003 (its
+// scenario checks the 202, the NOTIFYs and the BYE that releases it); 1003
+// answers and 1001 hangs up. The same call goes on.
+func TestPBXBlindTransferByCallee(t *testing.T) {
+	rs := bothProfiles(t)
+	s := startTransferServer(t, rs)
+	transfers := s.phone(t, "1002", "callee_refer.xml", "-key", "target", "1003")
+	answers := s.phone(t, "1003", "callee_answer.xml")
+	s.dial(t, "caller_bye.xml", "1001", "1002", "-d", "3000")()
+	transfers()
+	answers()
+	c := routedCall{caller: "1001", direction: "internal"}
+	checkRouted(t, rs, 7, func(h []Webhook) []hookWant {
+		return []hookWant{
+			c.routed("1002", "extension", "1002"),
+			c.want("CALL_RINGING", "B1002", "1002", nil),
+			c.want("CALL_ANSWER", "B1002", "1002", nil),
+			c.input("A", "1002", "1", 280),
+			c.want("CALL_RINGING", "B1003", "1003", moved("1002", "transfer")),
+			c.want("CALL_ANSWER", "B1003", "1003", moved("1002", "transfer")),
+			c.hangup(t, h[6], "A", "1003", "NORMAL_CLEARING", 200, "caller", "1002"),
+		}
+	})
+}
+
+// REFERs the PBX cannot act on change nothing: 1002 answers, sends one
+// with a malformed Refer-To (400) and one to a number no route serves (202,
+// then NOTIFY 404); the call goes on, its events those of an ordinary call.
+func TestPBXBadRefersChangeNothing(t *testing.T) {
+	rs := bothProfiles(t)
+	s := startTransferServer(t, rs)
+	refers := s.phone(t, "1002", "callee_refer_bad.xml")
+	s.dial(t, "caller_bye.xml", "1001", "1002", "-d", "1500")()
+	refers()
+	c := routedCall{caller: "1001", direction: "internal"}
+	checkRouted(t, rs, 5, func(h []Webhook) []hookWant {
+		return []hookWant{
+			c.routed("1002", "extension", "1002"),
+			c.want("CALL_RINGING", "B", "1002", nil),
+			c.want("CALL_ANSWER", "B", "1002", nil),
+			c.input("A", "1002", "1", 280),
+			c.hangup(t, h[4], "A", "1002", "NORMAL_CLEARING", 200, "caller", "1002"),
+		}
+	})
+}
+
+// A REFER in a dialog that is not answered yet is refused 403, and the
+// call rings on until its caller cancels.
+func TestPBXReferBeforeAnswerRefused(t *testing.T) {
+	rs := bothProfiles(t)
+	s := startTransferServer(t, rs)
+	rings := s.phone(t, "1002", "callee_ring.xml")
+	s.dial(t, "caller_refer_early.xml", "1001", "1002")()
+	rings()
+	c := routedCall{caller: "1001", direction: "internal"}
+	checkRouted(t, rs, 3, func(h []Webhook) []hookWant {
+		return []hookWant{
+			c.routed("1002", "extension", "1002"),
+			c.want("CALL_RINGING", "B", "1002", nil),
+			c.hangup(t, h[2], "A", "1002", "ORIGINATOR_CANCEL", 487, "caller", ""),
+		}
+	})
+}
