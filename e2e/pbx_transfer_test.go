@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"fmt"
+	"slices"
 	"testing"
+	"time"
 )
 
 // Transfers of the built-in PBX through the real process: SIPp phones on
@@ -83,4 +85,69 @@ func TestPBXReferBeforeAnswerRefused(t *testing.T) {
 			c.hangup(t, h[2], "A", "1002", "ORIGINATOR_CANCEL", 487, "caller", ""),
 		}
 	})
+}
+
+// 1002 answers 1001 and holds it; while it holds, the call it places to
+// 1003 is a consultation call: its own call_uuid, the held call's
+// call_session_uuid from its CALL_ROUTED on.
+func TestPBXConsultationCallJoinsTheHeldCallsSession(t *testing.T) {
+	rs := bothProfiles(t)
+	s := startTransferServer(t, rs)
+	holds := s.phone(t, "1002", "callee_hold_wait.xml")
+	answers := s.phone(t, "1003", "callee_answer.xml")
+	held := s.dial(t, "caller_held_bye.xml", "1001", "1002", "-d", "3000")
+	rs["extended"].WaitFor(t, 10*time.Second, "1002 to hold 1001", func(hs []Webhook) bool {
+		return slices.Contains(Events(hs), "CALL_HOLD")
+	})
+	s.dial(t, "caller_bye.xml", "1002", "1003", "-d", "300")()
+	answers()
+	held()
+	holds()
+
+	ext := rs["extended"].WaitCount(t, 10, 20*time.Second)
+	checkCalls(t, ext)
+	first := ext[0].CallUUID()
+	x := routedCall{caller: "1001", direction: "internal"}
+	y := routedCall{caller: "1002", direction: "internal"}
+	inSession := func(w hookWant) hookWant {
+		w.std["call_session_uuid"] = first
+		return w
+	}
+	var xHangup, yHangup Webhook
+	for _, h := range ext {
+		if h.Event() == "CALL_HANGUP" {
+			if h.CallUUID() == first {
+				xHangup = h
+			} else {
+				yHangup = h
+			}
+		}
+	}
+	wantX := []hookWant{
+		x.routed("1002", "extension", "1002"),
+		x.want("CALL_RINGING", "B", "1002", nil),
+		x.want("CALL_ANSWER", "B", "1002", nil),
+		x.want("CALL_HOLD", "B", "1002", map[string]any{"party": "callee"}),
+		x.hangup(t, xHangup, "A", "1002", "NORMAL_CLEARING", 200, "caller", "1002"),
+	}
+	wantY := []hookWant{
+		inSession(y.routed("1003", "extension", "1003")),
+		inSession(y.want("CALL_RINGING", "B", "1003", nil)),
+		inSession(y.want("CALL_ANSWER", "B", "1003", nil)),
+		inSession(y.input("A", "1003", "1", 280)),
+		inSession(y.hangup(t, yHangup, "A", "1003", "NORMAL_CLEARING", 200, "caller", "1003")),
+	}
+	for profile, r := range rs {
+		calls := ByCall(r.WaitCount(t, 10, 20*time.Second))
+		if len(calls) != 2 {
+			t.Fatalf("%s: %d calls, want 2", profile, len(calls))
+		}
+		for id, hs := range calls {
+			if id == first {
+				checkPBXCall(t, profile, hs, wantX)
+			} else {
+				checkPBXCall(t, profile, hs, wantY)
+			}
+		}
+	}
 }

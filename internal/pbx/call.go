@@ -24,6 +24,7 @@ import (
 type call struct {
 	p          *PBX
 	id         string
+	session    string // call_session_uuid: its own id, or a held call's for a consultation call
 	caller     string // the calling number: an extension, or a carrier's caller ID
 	callerName string
 	dialed     string
@@ -88,8 +89,9 @@ type call struct {
 }
 
 func newCall(p *PBX, caller, callerName, dialed string, route dialplan.Route, dir events.Direction) *call {
+	id := uuid.NewString()
 	c := &call{
-		p: p, id: uuid.NewString(), caller: caller, callerName: callerName,
+		p: p, id: id, session: p.sessionFor(caller, id), caller: caller, callerName: callerName,
 		dialed: dialed, route: route, direction: dir, created: time.Now(), dest: dialed, path: dialplan.Path{dialed},
 		inbox: make(chan msg, inboxSize), done: make(chan struct{}),
 	}
@@ -311,7 +313,7 @@ func (c *call) dispatch(m msg) {
 // event makes an event of the call.
 func (c *call) event(kind events.Kind, at time.Time, dest string, l Leg) events.Event {
 	e := events.Event{
-		Kind: kind, CallUUID: c.id, SessionUUID: c.id, CallerIDNumber: c.caller,
+		Kind: kind, CallUUID: c.id, SessionUUID: c.session, CallerIDNumber: c.caller,
 		DestinationNumber: dest, OccurredAt: at, Direction: c.direction,
 		LegUUID: l.ID(), Source: sourceName,
 	}

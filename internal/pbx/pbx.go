@@ -17,6 +17,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/switchhook/switchhook/internal/dialplan"
 	"github.com/switchhook/switchhook/internal/events"
 	"github.com/switchhook/switchhook/internal/media"
 	"github.com/switchhook/switchhook/internal/metrics"
@@ -72,6 +73,9 @@ type PBX struct {
 	closing bool
 	calls   map[string]*call
 	dialogs map[string]*dialogLeg
+	// holding is, per extension, the answered calls it holds now, by
+	// call_uuid: a call it places meanwhile is a consultation call.
+	holding map[string]map[string]dialplan.HeldCall
 }
 
 // transport is how the PBX sends on one SIP transport.
@@ -116,6 +120,7 @@ func New(cfg Config, logger *slog.Logger, m *metrics.Metrics) (*PBX, error) {
 		ready:   make(chan struct{}),
 		calls:   make(map[string]*call),
 		dialogs: make(map[string]*dialogLeg),
+		holding: make(map[string]map[string]dialplan.HeldCall),
 	}
 	if p.domain == "" {
 		p.domain = local.fallback.String()
@@ -397,6 +402,12 @@ func (p *PBX) forget(c *call) {
 	delete(p.calls, c.id)
 	for _, id := range c.dialogs {
 		delete(p.dialogs, id)
+	}
+	for ext, held := range p.holding {
+		delete(held, c.id)
+		if len(held) == 0 {
+			delete(p.holding, ext)
+		}
 	}
 }
 

@@ -74,6 +74,7 @@ func (c *call) refer(r *request, side media.Side) state {
 		// The transferor held the caller to transfer it: the call is no
 		// longer held once the target rings.
 		c.br.holds.Clear()
+		c.p.setHolding(l.number, c, r.at, false)
 		e := c.event(events.CallUnhold, r.at, c.currentCallee(), l)
 		e.Party = l.Party()
 		c.emit(e)

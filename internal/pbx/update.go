@@ -284,6 +284,7 @@ func (c *call) setHold(l Leg, held bool, at time.Time) {
 	if _, ok := c.br.sideOf(l); !ok {
 		return
 	}
+	c.p.setHolding(l.Number(), c, at, held)
 	kind := c.br.holds.Set(l.Party(), held)
 	if kind == "" {
 		return

@@ -1,0 +1,46 @@
+package pbx
+
+import (
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/switchhook/switchhook/internal/dialplan"
+)
+
+// setHolding records that extension ext holds the answered call c (since
+// at), or no longer does; a number that is no extension holds nothing the
+// PBX links.
+func (p *PBX) setHolding(ext string, c *call, at time.Time, on bool) {
+	if _, ok := p.cfg.exts[ext]; !ok {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	held := p.holding[ext]
+	if !on {
+		delete(held, c.id)
+		if len(held) == 0 {
+			delete(p.holding, ext)
+		}
+		return
+	}
+	if held == nil {
+		held = map[string]dialplan.HeldCall{}
+		p.holding[ext] = held
+	}
+	held[c.id] = dialplan.HeldCall{SessionUUID: c.session, HeldAt: at}
+}
+
+// sessionFor is the call_session_uuid of a new call id placed by caller:
+// that of the call it holds (the most recently held, if several), which
+// makes the new call a consultation call, else id.
+func (p *PBX) sessionFor(caller, id string) string {
+	p.mu.Lock()
+	held := slices.Collect(maps.Values(p.holding[caller]))
+	p.mu.Unlock()
+	if s := dialplan.ConsultationSession(held); s != "" {
+		return s
+	}
+	return id
+}
