@@ -1,7 +1,10 @@
 package asterisk
 
 import (
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchhook/switchhook/internal/conformance"
 	"github.com/switchhook/switchhook/internal/connector/connectortest"
@@ -18,6 +21,12 @@ var recordings = map[string]string{
 }
 
 func (recorded) Play(t *testing.T, scenario string) ([]events.Event, map[string]string, bool) {
+	switch scenario {
+	case "switchhook-restart":
+		return restartMidCall(t), nil, true
+	case "reconnect":
+		return reconnectMidCall(t), nil, true
+	}
 	name, ok := recordings[scenario]
 	if !ok {
 		return nil, nil, false
@@ -43,4 +52,73 @@ func (recorded) Play(t *testing.T, scenario string) ([]events.Event, map[string]
 // The Asterisk connector passes the conformance suite.
 func TestConformance(t *testing.T) {
 	conformance.Run(t, recorded{})
+}
+
+// split cuts recording b (1002 answers, holds, sends a digit, hangs up)
+// before the callee's channel is Up, and after the caller's is, with the
+// channels Asterisk lists once both are up.
+func split(t *testing.T) (ringing, after []string, up []fakeChannel) {
+	msgs := realMessages(t, "b-ari.jsonl")
+	answer := slices.IndexFunc(msgs, func(m string) bool {
+		return strings.Contains(m, `"type": "ChannelStateChange"`) && strings.Contains(m, `"id": "1796390495.9"`) && strings.Contains(m, `"state": "Up"`)
+	})
+	callerUp := slices.IndexFunc(msgs, func(m string) bool {
+		return strings.Contains(m, `"type": "ChannelStateChange"`) && strings.Contains(m, `"id": "1796390495.8"`) && strings.Contains(m, `"state": "Up"`)
+	})
+	return msgs[:answer], msgs[callerUp+1:], []fakeChannel{
+		{ID: "1796390495.8", Name: "PJSIP/1001-00000008"},
+		{ID: "1796390495.9", Name: "PJSIP/1002-00000009", Caller: "1001"},
+	}
+}
+
+// restartMidCall stops the connector (switchhook) while the callee rings
+// and starts a new one, given the call as the recorder keeps it, once the
+// callee answered.
+func restartMidCall(t *testing.T) []events.Event {
+	ringing, after, up := split(t)
+	a := startFakeAsterisk(t, "u", "p")
+	before := &connectortest.Collector{}
+	stop := connectortest.Start(t, newTestConnector(t, a), before)
+	a.next(t).send(ringing...)
+	first := before.Wait(t, 2)
+	stop()
+	a.setChannelRows(map[string][]string{"b1": {"1796390495.8", "1796390495.9"}}, up...)
+	sink := &connectortest.Remembering{}
+	sink.Remember(first)
+	connectortest.Run(t, newTestConnector(t, a), sink)
+	conn := a.next(t)
+	connectortest.WaitFor(t, "the missed answer", func() bool { return len(sink.Events()) == 1 })
+	conn.send(after...)
+	connectortest.WaitFor(t, "the call's hangup", func() bool {
+		evs := sink.Events()
+		return len(evs) > 0 && evs[len(evs)-1].Kind == events.CallHangup
+	})
+	return append(first, sink.Events()...)
+}
+
+// reconnectMidCall cuts the connection once the call is answered.
+func reconnectMidCall(t *testing.T) []events.Event {
+	_, after, up := split(t)
+	msgs := realMessages(t, "b-ari.jsonl")
+	a := startFakeAsterisk(t, "u", "p")
+	sink := &connectortest.Collector{}
+	runConnector(t, "ast1", a, sink)
+	conn := a.next(t)
+	conn.send(msgs[:len(msgs)-len(after)]...)
+	sink.Wait(t, 3)
+	a.setChannelRows(map[string][]string{"b1": {"1796390495.8", "1796390495.9"}}, up...)
+	conn.ws.CloseNow()
+	a.next(t).send(after...)
+	connectortest.WaitFor(t, "the call's hangup", func() bool {
+		evs := sink.Events()
+		return len(evs) > 0 && evs[len(evs)-1].Kind == events.CallHangup
+	})
+	return sink.Events()
+}
+
+// newTestConnector is a connector to a with test timings.
+func newTestConnector(t *testing.T, a *fakeAsterisk) *Connector {
+	c := New(Config{Name: "ast1", URL: a.url(), Username: a.user, Password: a.pass}, connectortest.Logger(t), nil)
+	c.link.MinBackoff, c.link.MaxBackoff = 10*time.Millisecond, 50*time.Millisecond
+	return c
 }

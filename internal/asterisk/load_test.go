@@ -86,9 +86,10 @@ func receiveTimes(t testing.TB, name string) []float64 {
 // messages a call, as subscribeAll sends them), into a recorder that takes
 // 1 ms an event (a store slowed to 1,000 events/s): the connector keeps
 // reading, never reconnects, and loses no event. Asterisk drops a
-// WebSocket whose writes wait past websocket_write_timeout (100 ms by
-// default); the stand-in allows 1 s, so that a loaded test machine's
-// scheduling is not taken for a slow reader.
+// WebSocket whose writes wait past websocket_write_timeout; the stand-in
+// allows the 5 s docs/deployment.md says to set (100 ms, the default, is
+// less than a loaded machine's scheduling pauses, under the race detector
+// above all).
 func TestReplayAt200CallsPerSecondWithASlowStore(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a load replay")
@@ -125,7 +126,7 @@ func TestReplayAt200CallsPerSecondWithASlowStore(t *testing.T) {
 		} else {
 			lag = max(lag, -d)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		err := conn.ws.Write(ctx, websocket.MessageText, []byte(msgs[i].msg))
 		cancel()
 		if err != nil {
@@ -134,7 +135,14 @@ func TestReplayAt200CallsPerSecondWithASlowStore(t *testing.T) {
 		bytes += len(msgs[i].msg)
 	}
 	sent := time.Since(start)
-	connectortest.WaitFor(t, "every call's hangup", func() bool { return sink.hangups.Load() >= int64(calls) })
+	// The property is that nothing is lost, not how fast (the race
+	// detector alone makes the tracking several times slower): the wait
+	// is generous but bounded.
+	for deadline := time.Now().Add(2 * time.Minute); sink.hangups.Load() < int64(calls); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d calls hung up after 2 minutes", sink.hangups.Load(), calls)
+		}
+	}
 	drained := time.Since(start)
 	close(stop)
 	<-sampled

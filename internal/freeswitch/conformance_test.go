@@ -1,7 +1,9 @@
 package freeswitch
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchhook/switchhook/internal/conformance"
 	"github.com/switchhook/switchhook/internal/connector/connectortest"
@@ -18,6 +20,12 @@ var recordings = map[string]string{
 }
 
 func (recorded) Play(t *testing.T, scenario string) ([]events.Event, map[string]string, bool) {
+	switch scenario {
+	case "switchhook-restart":
+		return restartMidCall(t), nil, true
+	case "reconnect":
+		return reconnectMidCall(t), nil, true
+	}
 	name, ok := recordings[scenario]
 	if !ok {
 		return nil, nil, false
@@ -43,4 +51,72 @@ func (recorded) Play(t *testing.T, scenario string) ([]events.Event, map[string]
 // The FreeSWITCH connector passes the conformance suite.
 func TestConformance(t *testing.T) {
 	conformance.Run(t, recorded{})
+}
+
+// split cuts recording b (1002 answers, holds, sends a digit, hangs up)
+// before the first CHANNEL_ANSWER, and after the second (both legs up),
+// with the rows FreeSWITCH lists once both legs are up.
+func split(t *testing.T) (ringing, after []string, up []fakeChannel) {
+	evs := realEvents(t, "b-esl.jsonl")
+	var answers []int
+	for i, ev := range evs {
+		if strings.Contains(ev, "Event-Name: CHANNEL_ANSWER") {
+			answers = append(answers, i)
+		}
+	}
+	const a, b = "10ace087-656e-4fad-b47b-b5fce197a245", "b3210502-b363-42e1-b42b-0783416548b2"
+	return evs[:answers[0]], evs[answers[1]+1:], []fakeChannel{
+		{UUID: a, CallState: "ACTIVE", CIDNum: "1001", Dest: "1002"},
+		{UUID: b, Direction: "outbound", CallState: "ACTIVE", CallUUID: a, CIDNum: "1001", Dest: "1002"},
+	}
+}
+
+// restartMidCall stops the connector (switchhook) while the callee rings
+// and starts a new one, given the call as the recorder keeps it, once the
+// callee answered.
+func restartMidCall(t *testing.T) []events.Event {
+	ringing, after, up := split(t)
+	fs := startFakeFS(t, "ClueCon")
+	before := &connectortest.Collector{}
+	stop := connectortest.Start(t, newTestConnector(t, fs), before)
+	fs.next(t).send(ringing...)
+	first := before.Wait(t, 2)
+	stop()
+	fs.setChannelRows(up...)
+	sink := &connectortest.Remembering{}
+	sink.Remember(first)
+	connectortest.Run(t, newTestConnector(t, fs), sink)
+	fs.next(t).send(after...)
+	connectortest.WaitFor(t, "the call's hangup", func() bool {
+		evs := sink.Events()
+		return len(evs) > 0 && evs[len(evs)-1].Kind == events.CallHangup
+	})
+	return append(first, sink.Events()...)
+}
+
+// reconnectMidCall cuts the connection once the call is answered.
+func reconnectMidCall(t *testing.T) []events.Event {
+	_, after, up := split(t)
+	evs := realEvents(t, "b-esl.jsonl")
+	fs := startFakeFS(t, "ClueCon")
+	sink := &connectortest.Collector{}
+	runConnector(t, "fs1", fs, sink)
+	conn := fs.next(t)
+	conn.send(evs[:len(evs)-len(after)]...)
+	sink.Wait(t, 3)
+	fs.setChannelRows(up...)
+	conn.conn.Close()
+	fs.next(t).send(after...)
+	connectortest.WaitFor(t, "the call's hangup", func() bool {
+		evs := sink.Events()
+		return len(evs) > 0 && evs[len(evs)-1].Kind == events.CallHangup
+	})
+	return sink.Events()
+}
+
+// newTestConnector is a connector to fs with test timings.
+func newTestConnector(t *testing.T, fs *fakeFS) *Connector {
+	c := New(Config{Name: "fs1", Address: fs.addr, Password: fs.password}, connectortest.Logger(t), nil)
+	c.link.MinBackoff, c.link.MaxBackoff = 10*time.Millisecond, 50*time.Millisecond
+	return c
 }

@@ -202,10 +202,17 @@ func Fixture(t testing.TB, path string) []string {
 // within 10 s and returns nil.
 func Run(t testing.TB, src events.Source, sink events.Sink) {
 	t.Helper()
+	t.Cleanup(Start(t, src, sink))
+}
+
+// Start runs src into sink and returns a func that stops it, as switchhook
+// stopping does, and checks that it returns nil within 10 s.
+func Start(t testing.TB, src events.Source, sink events.Sink) (stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- src.Run(ctx, sink) }()
-	t.Cleanup(func() {
+	return sync.OnceFunc(func() {
 		cancel()
 		select {
 		case err := <-done:
@@ -216,6 +223,31 @@ func Run(t testing.TB, src events.Source, sink events.Sink) {
 			t.Error("Run did not return after cancel")
 		}
 	})
+}
+
+// Remembering is a Collector that also hands a source, once, the events of
+// the calls a previous run left open, as the recorder does after a restart
+// (calltrack.Resumer).
+type Remembering struct {
+	Collector
+	mu   sync.Mutex
+	open [][]events.Event
+}
+
+// Remember sets the calls, each its events oldest first, Resume hands over.
+func (r *Remembering) Remember(calls ...[]events.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.open = calls
+}
+
+// Resume returns the calls remembered, once.
+func (r *Remembering) Resume(string) [][]events.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	open := r.open
+	r.open = nil
+	return open
 }
 
 // GoesOnPastRefusals runs src into a sink that refuses every event until
