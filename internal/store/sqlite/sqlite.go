@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -69,8 +70,8 @@ func WithFullSync() Option {
 // errInUse says another Store, in this process or another, has the file.
 var errInUse = errors.New("the database is in use by another switchhook (one process per SQLite file; use PostgreSQL to run several)")
 
-// Open opens (creating if needed) the SQLite database at path. It does not
-// change the schema: call Migrate before using the store.
+// Open opens (creating if needed, with its directory) the SQLite database at
+// path. It does not change the schema: call Migrate before using the store.
 //
 // Only one Store may have the file open at a time, since leases are kept in
 // memory: two processes would send the same deliveries. Open refuses a file
@@ -98,6 +99,11 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	// the last transactions. FULL would close that gap at the price of one
 	// fsync per commit, which on common disks caps the store at a few hundred
 	// transactions per second; it is an option for those who need it.
+	// The directory is made as the data dir is, readable by switchhook
+	// alone; without it the first error would be about the lock file.
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("open sqlite %s: create its directory: %w", path, err)
+	}
 	lk, err := lock(path)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)

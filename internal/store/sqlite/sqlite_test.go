@@ -51,7 +51,7 @@ func TestOpenRefuses(t *testing.T) {
 	}{
 		{"EmptyPath", "", nil, "path is empty"},
 		{"Memory", ":memory:", nil, "in-memory"},
-		{"MissingDirectory", filepath.Join(t.TempDir(), "no", "such", "dir", "x.db"), nil, "no/such/dir/x.db"},
+		{"DirectoryUnderAFile", filepath.Join(writeFile(t, "a-file", ""), "dir", "x.db"), nil, "a-file/dir/x.db: create its directory: mkdir"},
 		{"NoReaders", filepath.Join(t.TempDir(), "x.db"), []sqlite.Option{sqlite.WithReaders(0)}, "0 readers"},
 		{"NotADatabase", writeFile(t, "garbage.db", strings.Repeat("not a database ", 512)), nil, "garbage.db"},
 	} {
@@ -65,6 +65,23 @@ func TestOpenRefuses(t *testing.T) {
 				t.Errorf("Open(%q) = %v, want an error mentioning %q", tc.path, err, tc.want)
 			}
 		})
+	}
+}
+
+func TestOpenMakesAMissingDirectory(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "no", "such", "dir")
+	st, err := sqlite.Open(t.Context(), filepath.Join(dir, "x.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o700 {
+		t.Errorf("directory %s made with mode %v, want 0700", dir, fi.Mode().Perm())
 	}
 }
 
