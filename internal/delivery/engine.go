@@ -117,6 +117,7 @@ type Engine struct {
 	wake    chan struct{}
 	reload  chan struct{}
 	running atomic.Bool
+	started chan struct{}
 }
 
 // New returns an engine that delivers the work of st.
@@ -153,8 +154,13 @@ func New(st store.Store, opts Options) *Engine {
 		userAgent: "switchhook/" + opts.Version,
 		wake:      make(chan struct{}, 1),
 		reload:    make(chan struct{}, 1),
+		started:   make(chan struct{}),
 	}
 }
+
+// Started is closed once Run has taken back this node's leases and loaded
+// the endpoints, and delivers.
+func (e *Engine) Started() <-chan struct{} { return e.started }
 
 // Wake tells the engine that new work was committed: it claims at once
 // rather than at its next poll. It never blocks.
@@ -204,6 +210,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		return fmt.Errorf("delivery: %w", err)
 	}
 	e.log.Info("delivery engine started", "node", e.o.Node, "endpoints", len(r.eps))
+	close(e.started)
 
 	timer := time.NewTimer(0)
 	defer timer.Stop()

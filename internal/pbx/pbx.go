@@ -154,11 +154,15 @@ func (p *PBX) ListenAddrs() []string {
 
 // Run serves SIP and emits call events to sink until ctx is done; then it
 // hangs up live calls (CALL_HANGUP with SYSTEM_SHUTDOWN), releases their
-// ports and returns nil. It can be called once.
+// ports and returns nil. A listener that cannot be bound, or that stops
+// while the PBX runs, ends Run the same way with its error. It can be
+// called once.
 func (p *PBX) Run(ctx context.Context, sink events.Sink) error {
 	if !p.started.CompareAndSwap(false, true) {
 		return errors.New("pbx: Run called twice")
 	}
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	p.ctx, p.sink = ctx, sink
 	sipLog := p.log.With("component", "sip")
 	p.sipLog = sipLog
@@ -193,12 +197,15 @@ func (p *PBX) Run(ctx context.Context, sink events.Sink) error {
 		return err
 	}
 	var serving sync.WaitGroup
+	// A listener that stops while the PBX runs stops the PBX: a process
+	// that cannot take calls must not look as if it could.
+	failed := make(chan error, len(serve))
 	for _, s := range serve {
 		serving.Add(1)
 		go func() {
 			defer serving.Done()
 			if err := s(); err != nil && ctx.Err() == nil {
-				p.log.Error("sip listener stopped", "err", err)
+				failed <- fmt.Errorf("serve: %w", err)
 			}
 		}()
 	}
@@ -213,7 +220,12 @@ func (p *PBX) Run(ctx context.Context, sink events.Sink) error {
 	close(p.ready)
 	p.log.Info("pbx serving", "listen", p.ListenAddrs(), "domain", p.domain)
 
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case err = <-failed:
+		p.log.Error("sip listener stopped", "err", err)
+		stop() // the calls end as at any shutdown
+	}
 	p.shutdown()
 	for _, c := range closers {
 		c.Close()
@@ -224,7 +236,7 @@ func (p *PBX) Run(ctx context.Context, sink events.Sink) error {
 	if p.metrics != nil {
 		p.metrics.SourceConnected.WithLabelValues(sourceName).Set(0)
 	}
-	return nil
+	return err
 }
 
 // listen binds every configured listener and makes the transport the PBX
@@ -249,7 +261,7 @@ func (p *PBX) listen(log *slog.Logger) ([]interface{ Close() error }, []func() e
 		case "udp":
 			conn, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(l.addr))
 			if err != nil {
-				return fail(fmt.Errorf("pbx: listen udp %s: %w", l.addr, err))
+				return fail(listenError(l.network, l.addr, err))
 			}
 			closers = append(closers, conn)
 			port = conn.LocalAddr().(*net.UDPAddr).Port
@@ -257,7 +269,7 @@ func (p *PBX) listen(log *slog.Logger) ([]interface{ Close() error }, []func() e
 		case "tcp":
 			ln, err := net.ListenTCP(network, net.TCPAddrFromAddrPort(l.addr))
 			if err != nil {
-				return fail(fmt.Errorf("pbx: listen tcp %s: %w", l.addr, err))
+				return fail(listenError(l.network, l.addr, err))
 			}
 			closers = append(closers, ln)
 			port = ln.Addr().(*net.TCPAddr).Port
@@ -277,6 +289,16 @@ func (p *PBX) listen(log *slog.Logger) ([]interface{ Close() error }, []func() e
 		p.transports[l.network] = t
 	}
 	return closers, serve, nil
+}
+
+// listenError says which listener could not be bound, as the config names
+// it ("listen udp 127.0.0.1:5060: bind: address already in use"), where net
+// would say udp4.
+func listenError(network string, addr netip.AddrPort, err error) error {
+	if op := (*net.OpError)(nil); errors.As(err, &op) {
+		err = op.Err
+	}
+	return fmt.Errorf("listen %s %s: %w", network, addr, err)
 }
 
 // newTransport makes the transport of network sending from bound, with
