@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/switchhook/switchhook/internal/api"
@@ -23,6 +21,7 @@ import (
 	"github.com/switchhook/switchhook/internal/ingest"
 	"github.com/switchhook/switchhook/internal/metrics"
 	"github.com/switchhook/switchhook/internal/queue"
+	"github.com/switchhook/switchhook/internal/pbx"
 	"github.com/switchhook/switchhook/internal/signature"
 	"github.com/switchhook/switchhook/internal/store"
 	"github.com/switchhook/switchhook/internal/store/postgres"
@@ -37,10 +36,21 @@ type Options struct {
 	Logger     *slog.Logger // nil: logs on stderr as the config says
 }
 
-// Serve runs switchhook until ctx is done, then stops in order: the HTTP
-// server, the call sources, the recorder (which commits what it holds), the
-// delivery engine (which finishes or hands back its in-flight attempts), the
-// store.
+// Serve runs switchhook until ctx is done or one of its parts fails.
+//
+// It starts the parts in order, each only once the one before is up: the
+// store (opened, migrated, the config's endpoints written), the delivery
+// engine, the recorder (the calls of the last run recovered), the call
+// sources (the PBX's listeners bound; connectors connect, and reconnect,
+// on their own), and the HTTP server, whose port is bound first of all so
+// that a port in use is found before anything else is done. "switchhook is
+// up" is logged, and /healthz answered, only once every part is up.
+//
+// A part that cannot start, or that stops with an error later, stops the
+// others in the reverse order (the HTTP server, the call sources, the
+// recorder, which commits what it holds, the delivery engine, which
+// finishes or hands back its in-flight attempts, the store) and Serve
+// returns its error, naming the part.
 func Serve(ctx context.Context, o Options) error {
 	cfg, err := config.Load(o.ConfigPath)
 	if err != nil {
@@ -55,8 +65,13 @@ func Serve(ctx context.Context, o Options) error {
 	}
 	loc, _ := time.LoadLocation(cfg.Timezone) // validated by config
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("create data dir: %w", err)
+		return fmt.Errorf("data_dir: %w", err)
 	}
+	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return fmt.Errorf("http: %w", err)
+	}
+	defer ln.Close()
 	token, generated, err := adminToken(cfg.HTTP.AdminToken, cfg.DataDir)
 	if err != nil {
 		return err
@@ -67,11 +82,11 @@ func Serve(ctx context.Context, o Options) error {
 
 	st, err := openStore(ctx, cfg.Store.DSN, log)
 	if err != nil {
-		return err
+		return fmt.Errorf("store: %w", err)
 	}
 	defer st.Close()
 	if err := st.Migrate(ctx); err != nil {
-		return fmt.Errorf("migrate store: %w", err)
+		return fmt.Errorf("store: migrate: %w", err)
 	}
 	if err := syncEndpoints(ctx, st, cfg, log); err != nil {
 		return err
@@ -91,9 +106,6 @@ func Serve(ctx context.Context, o Options) error {
 		Health:          health,
 	})
 	rec := ingest.New(st, ingest.Options{Node: cfg.Node, Wake: engine.Wake, Logger: log.With("part", "recorder"), Metrics: m})
-	if _, err := rec.Recover(ctx, connectorSource(cfg)); err != nil {
-		return err
-	}
 	srcs, err := buildSources(cfg, st, cfg.DataDir, o.Stdout, log, m)
 	if err != nil {
 		return err
@@ -140,69 +152,76 @@ func Serve(ctx context.Context, o Options) error {
 	mux.Handle("/", dashboard.New(dashboard.Options{
 		Sessions: sessions, AdminToken: token, Location: loc, Version: o.Version, Logger: log.With("part", "dashboard"),
 	}))
-	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on http.listen %s: %w", cfg.HTTP.Listen, err)
-	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	srv.RegisterOnShutdown(mgmt.CloseStreams)
 
-	// Each stage has its own context so that shutdown runs in order.
-	var wg sync.WaitGroup
-	run := func(name string, f func(context.Context) error) context.CancelFunc {
-		c, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := f(c); err != nil && !errors.Is(err, context.Canceled) {
-				log.Error("stopped with an error", "part", name, "err", err)
-			}
-		}()
-		return cancel
+	ps := &parts{log: log}
+	start := func(p *part) error {
+		if err := ps.start(ctx, p); err != nil {
+			log.Error("cannot start", "part", p.name, "err", err)
+			return err
+		}
+		return nil
 	}
-	var engineWG, recWG, srcWG sync.WaitGroup
-	stage := func(wg *sync.WaitGroup, name string, f func(context.Context) error) context.CancelFunc {
-		wg.Add(1)
-		return run(name, func(c context.Context) error { defer wg.Done(); return f(c) })
+	if err := start(newPart("delivery", engine.Run, engine.Started())); err != nil {
+		return err
 	}
-	stopEngine := stage(&engineWG, "delivery", engine.Run)
-	stopRecorder := stage(&recWG, "recorder", rec.Run)
+	if _, err := rec.Recover(ctx, connectorSource(cfg)); err != nil {
+		ps.stop()
+		return fmt.Errorf("recorder: %w", err)
+	}
+	if err := start(newPart("recorder", rec.Run, nil)); err != nil {
+		return err
+	}
 	// Watched before the sources start, so that no event goes uncounted.
 	activity, stopWatch := rec.Watch(4096)
-	stopActivity := run("activity", func(c context.Context) error {
+	if err := start(newPart("activity", func(c context.Context) error {
 		defer stopWatch()
 		return countEvents(c, activity, health)
-	})
-	var queuesWG sync.WaitGroup
-	stopQueues := stage(&queuesWG, "queues", queues.Run)
-	var stopSources []context.CancelFunc
+	}, nil)); err != nil {
+		return err
+	}
+	if err := start(newPart("queues", queues.Run, nil)); err != nil {
+		return err
+	}
 	for _, s := range srcs.list {
-		stopSources = append(stopSources, stage(&srcWG, s.Name(), func(c context.Context) error { return s.Run(c, rec) }))
+		name, ready := s.Name(), (<-chan struct{})(nil)
+		if p, ok := s.(*pbx.PBX); ok {
+			// The PBX is up once its SIP listeners are bound; the config
+			// calls it sip.
+			name, ready = "sip", p.Ready()
+		}
+		if err := start(newPart(name, func(c context.Context) error { return s.Run(c, rec) }, ready)); err != nil {
+			return err
+		}
 	}
-	stopRetention := run("retention", func(c context.Context) error { return purgeLoop(c, st, cfg.Store.Retention.D(), log) })
-	go srv.Serve(ln)
+	if err := start(newPart("retention", func(c context.Context) error { return purgeLoop(c, st, cfg.Store.Retention.D(), log) }, nil)); err != nil {
+		return err
+	}
+	if err := start(newPart("http", func(c context.Context) error { return serveHTTP(c, srv, ln) }, nil)); err != nil {
+		return err
+	}
 	log.Info("switchhook is up", "http", "http://"+ln.Addr().String(), "store", redactDSN(cfg.Store.DSN), "node", cfg.Node, "sources", len(srcs.list))
-
-	<-ctx.Done()
-	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	srv.Shutdown(shutdownCtx)
-	cancel()
-	for _, stop := range stopSources {
-		stop()
-	}
-	srcWG.Wait()
-	stopQueues()
-	queuesWG.Wait()
-	stopRecorder()
-	recWG.Wait()
-	stopEngine()
-	engineWG.Wait()
-	stopActivity()
-	stopRetention()
-	wg.Wait()
+	err = ps.wait(ctx)
 	log.Info("stopped")
-	return nil
+	return err
+}
+
+// serveHTTP serves srv on ln until ctx is done, then shuts it down, giving
+// the requests in flight up to 5s.
+func serveHTTP(ctx context.Context, srv *http.Server, ln net.Listener) error {
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(shutdownCtx)
+		<-served
+		return nil
+	}
 }
 
 // Migrate applies the store's migrations and returns.
@@ -217,11 +236,11 @@ func Migrate(ctx context.Context, o Options) error {
 	}
 	st, err := openStore(ctx, cfg.Store.DSN, log)
 	if err != nil {
-		return err
+		return fmt.Errorf("store: %w", err)
 	}
 	defer st.Close()
 	if err := st.Migrate(ctx); err != nil {
-		return fmt.Errorf("migrate store: %w", err)
+		return fmt.Errorf("store: migrate: %w", err)
 	}
 	return nil
 }
@@ -234,13 +253,13 @@ func openStore(ctx context.Context, dsn string, log *slog.Logger) (store.Store, 
 		path := strings.TrimPrefix(dsn, "sqlite://")
 		st, err := sqlite.Open(ctx, path)
 		if err != nil {
-			return nil, fmt.Errorf("open store %s: %w", dsn, err)
+			return nil, err // it names the file
 		}
 		return st, nil
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		st, err := postgres.Open(ctx, dsn, postgres.WithLogger(log.With("part", "store")))
 		if err != nil {
-			return nil, fmt.Errorf("open store %s: %w", redactDSN(dsn), err)
+			return nil, fmt.Errorf("open %s: %w", redactDSN(dsn), err)
 		}
 		return st, nil
 	}
