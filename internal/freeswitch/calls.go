@@ -15,10 +15,12 @@ import (
 )
 
 // The channel events the connector subscribes to; HEARTBEAT keeps an idle
-// connection's read deadline from firing.
+// connection's read deadline from firing; CUSTOM names the subclasses
+// after it (mod_sofia's transfer by REFER).
 var subscribed = []string{
 	"CHANNEL_CREATE", "CHANNEL_EXECUTE", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA",
 	"CHANNEL_ANSWER", "CHANNEL_HOLD", "CHANNEL_UNHOLD", "DTMF", "CHANNEL_HANGUP_COMPLETE", "HEARTBEAT",
+	"CUSTOM", "sofia::transferor",
 }
 
 // routingApps are the dialplan applications whose execution on a caller's
@@ -94,6 +96,15 @@ func (t *tracker) handle(ev eventHeaders) []events.Event {
 	}
 	var out []events.Event
 	l := t.Leg(id)
+	if name == "CUSTOM" {
+		// sofia::transferor: the party on this leg sent a REFER without
+		// Replaces; FreeSWITCH sends the other leg to the Refer-To target
+		// through the dialplan. A callee's transfer keeps the call.
+		if l != nil && !l.Caller && l.Answered && ev.get("Event-Subclass") == "sofia::transferor" {
+			return t.Transfer(l.Call, l, at)
+		}
+		return nil
+	}
 	if l == nil {
 		if name == "CHANNEL_HANGUP_COMPLETE" {
 			return nil // a leg never seen: nothing was emitted for it
@@ -331,7 +342,7 @@ func (t *tracker) legEnded(l *leg, ev eventHeaders, at time.Time) []events.Event
 	// The first leg that FreeSWITCH saw hang up from the far end (a BYE or
 	// CANCEL received), among the caller and the callees that answered,
 	// ended the call.
-	if c.By == "" && strings.HasPrefix(end.disposition, "recv_") && (l.Caller || l.Answered) {
+	if c.By == "" && strings.HasPrefix(end.disposition, "recv_") && !l.Transferred && (l.Caller || l.Answered) {
 		c.By = l.Party()
 	}
 	return t.drop(l, at)

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/switchhook/switchhook/internal/conformance"
 	"github.com/switchhook/switchhook/internal/events"
 )
 
@@ -119,5 +121,54 @@ func TestRouteTarget(t *testing.T) {
 		if got := string(to.Type) + ":" + to.Target; got != tc.want {
 			t.Errorf("%s %q: %s, want %s", tc.app, tc.data, got, tc.want)
 		}
+	}
+}
+
+// A blind transfer by the callee (REFER without Replaces: mod_sofia's
+// sofia::transferor on the callee's leg, the caller's leg sent through the
+// dialplan to the target): one call, CALL_UNHOLD as the holding callee
+// leaves, the target rung and answering with diversion_reason transfer.
+func TestBlindTransferByCallee(t *testing.T) {
+	tr := newTracker("freeswitch/t", slog.New(slog.DiscardHandler))
+	a, b, c := "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222", "33333333-3333-4333-8333-333333333333"
+	var out []events.Event
+	for _, ev := range []eventHeaders{
+		{"event-name": "CHANNEL_CREATE", "unique-id": a, "call-direction": "inbound", "caller-caller-id-number": "1001", "caller-destination-number": "1002"},
+		{"event-name": "CHANNEL_EXECUTE", "unique-id": a, "application": "bridge", "application-data": "user/1002@d", "caller-destination-number": "1002"},
+		{"event-name": "CHANNEL_CREATE", "unique-id": b, "call-direction": "outbound", "other-leg-unique-id": a, "caller-destination-number": "1002"},
+		{"event-name": "CHANNEL_PROGRESS", "unique-id": b},
+		{"event-name": "CHANNEL_ANSWER", "unique-id": b},
+		{"event-name": "CHANNEL_ANSWER", "unique-id": a},
+		{"event-name": "CHANNEL_HOLD", "unique-id": b},
+		{"event-name": "CUSTOM", "event-subclass": "sofia::transferor", "unique-id": b},
+		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": b, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "recv_bye"},
+		{"event-name": "CHANNEL_EXECUTE", "unique-id": a, "application": "bridge", "application-data": "user/1003@d", "caller-destination-number": "1003"},
+		{"event-name": "CHANNEL_CREATE", "unique-id": c, "call-direction": "outbound", "other-leg-unique-id": a, "caller-destination-number": "1003"},
+		{"event-name": "CHANNEL_PROGRESS", "unique-id": c},
+		{"event-name": "CHANNEL_ANSWER", "unique-id": c},
+		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": a, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "recv_bye", "variable_sip_term_status": "200"},
+		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": c, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "send_bye"},
+	} {
+		out = append(out, tr.handle(ev)...)
+	}
+	var got []string
+	for _, e := range out {
+		got = append(got, conformance.Line(e))
+		if e.CallUUID != a {
+			t.Errorf("%s of call %s, want %s", e.Kind, e.CallUUID, a)
+		}
+	}
+	want := []string{
+		"CALL_ROUTED 1001>1002 internal to=extension:1002",
+		"CALL_RINGING 1001>1002 internal",
+		"CALL_ANSWER 1001>1002 internal",
+		"CALL_HOLD 1001>1002 internal callee",
+		"CALL_UNHOLD 1001>1002 internal callee",
+		"CALL_RINGING 1001>1003 internal diverted=transfer<1002",
+		"CALL_ANSWER 1001>1003 internal diverted=transfer<1002",
+		"CALL_HANGUP 1001>1003 internal NORMAL_CLEARING 200 caller",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
