@@ -1,11 +1,12 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/switchhook/switchhook/internal/events"
@@ -82,14 +83,10 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*st
 		return nil, fmt.Errorf("claim deliveries: endpoints: %w", err)
 	}
 
-	type candidate struct {
-		d    *store.Delivery
-		body []byte
-	}
-	var cands []candidate
+	var ids []int64
 	for _, r := range rooms {
 		// The heads this endpoint has leased out may come anywhere in
-		// the order; reading that many rows more than wanted gets past
+		// the order; reading that many IDs more than wanted gets past
 		// them.
 		rows, err := st.claimHeads.QueryContext(ctx, r.endpoint, now, r.n+out[r.endpoint])
 		if err != nil {
@@ -97,20 +94,15 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*st
 		}
 		got := 0
 		for got < r.n && rows.Next() {
-			var (
-				d                      = &store.Delivery{EndpointID: r.endpoint, Status: store.Pending}
-				next, created, updated int64
-				body                   []byte
-			)
-			if err := rows.Scan(&d.ID, &d.Attempts, &next, &d.LastError, &created, &updated, &body); err != nil {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("claim deliveries of %s: %w", r.endpoint, err)
 			}
-			if l := s.leases[d.ID]; l != nil && l.activeAt(p.Now) {
+			if l := s.leases[id]; l != nil && l.activeAt(p.Now) {
 				continue
 			}
-			d.NextAttemptAt, d.CreatedAt, d.UpdatedAt = fromNanos(next), fromNanos(created), fromNanos(updated)
-			cands = append(cands, candidate{d, body})
+			ids = append(ids, id)
 			got++
 		}
 		rows.Close()
@@ -118,20 +110,45 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*st
 			return nil, fmt.Errorf("claim deliveries of %s: %w", r.endpoint, err)
 		}
 	}
-	sort.Slice(cands, func(i, j int) bool { return cands[i].d.ID < cands[j].d.ID })
-	if len(cands) > p.Limit {
-		cands = cands[:p.Limit]
+	slices.Sort(ids)
+	if len(ids) > p.Limit {
+		ids = ids[:p.Limit]
 	}
-	jobs := make([]*store.Job, len(cands))
-	for i, c := range cands {
-		ev := new(events.Event)
-		if err := json.Unmarshal(c.body, ev); err != nil {
-			return nil, fmt.Errorf("claim deliveries: delivery %d: decode event: %w", c.d.ID, err)
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	rows, err = st.claimRows.QueryContext(ctx, string(list))
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	defer rows.Close()
+	jobs := make([]*store.Job, 0, len(ids))
+	for rows.Next() {
+		var (
+			d                      = &store.Delivery{Status: store.Pending, LeaseOwner: p.Owner, LeaseUntil: p.LeaseUntil}
+			next, created, updated int64
+			body                   []byte
+			ev                     = new(events.Event)
+		)
+		if err := rows.Scan(&d.ID, &d.EndpointID, &d.Attempts, &next, &d.LastError, &created, &updated, &body); err != nil {
+			return nil, fmt.Errorf("claim deliveries: %w", err)
 		}
-		c.d.EventID, c.d.CallUUID, c.d.Kind = ev.ID, ev.CallUUID, ev.Kind
-		c.d.LeaseOwner, c.d.LeaseUntil = p.Owner, p.LeaseUntil
-		jobs[i] = &store.Job{Delivery: c.d, Event: ev}
+		if err := json.Unmarshal(body, ev); err != nil {
+			return nil, fmt.Errorf("claim deliveries: delivery %d: decode event: %w", d.ID, err)
+		}
+		d.NextAttemptAt, d.CreatedAt, d.UpdatedAt = fromNanos(next), fromNanos(created), fromNanos(updated)
+		d.EventID, d.CallUUID, d.Kind = ev.ID, ev.CallUUID, ev.Kind
+		jobs = append(jobs, &store.Job{Delivery: d, Event: ev})
 	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	// The rows come in no particular order: oldest first.
+	slices.SortFunc(jobs, func(a, b *store.Job) int { return cmp.Compare(a.Delivery.ID, b.Delivery.ID) })
 	for _, j := range jobs {
 		s.leases[j.Delivery.ID] = &lease{owner: p.Owner, endpoint: j.Delivery.EndpointID, until: p.LeaseUntil}
 	}

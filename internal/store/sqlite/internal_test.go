@@ -53,7 +53,8 @@ func TestPragmas(t *testing.T) {
 }
 
 // TestQueryPlans guards the indexes the hot paths rely on: a claim reads chain
-// heads from an index, never scanning the pending deliveries.
+// heads from an index alone, and then only the rows it chose, never scanning
+// the pending deliveries.
 func TestQueryPlans(t *testing.T) {
 	st, err := Open(t.Context(), filepath.Join(t.TempDir(), "x.db"))
 	if err != nil {
@@ -68,7 +69,8 @@ func TestQueryPlans(t *testing.T) {
 		args        []any
 		want        string
 	}{
-		{"ClaimHeads", claimHeadsSQL, []any{"a", 0, 10}, "USING INDEX deliveries_heads "},
+		{"ClaimHeads", claimHeadsSQL, []any{"a", 0, 10}, "USING COVERING INDEX deliveries_heads "},
+		{"ClaimRows", claimRowsSQL, []any{"[1,2]"}, "SEARCH d USING INTEGER PRIMARY KEY (rowid=?)"},
 		{"DueHeads", dueHeadsSQL, []any{"a"}, "USING COVERING INDEX deliveries_heads_due "},
 		{"ChainHead", insertDeliverySQL, []any{1, "a", "c", 0, 0}, "USING COVERING INDEX deliveries_chain "},
 		{"PromoteHead", promoteHeadSQL, []any{"a", "c"}, "USING COVERING INDEX deliveries_chain "},

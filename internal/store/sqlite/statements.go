@@ -26,6 +26,7 @@ type statements struct {
 	// On the claimer's connection.
 	claimEndpoints *sql.Stmt
 	claimHeads     *sql.Stmt
+	claimRows      *sql.Stmt
 	dueEndpoints   *sql.Stmt
 	dueHeads       *sql.Stmt
 
@@ -46,14 +47,21 @@ const insertDeliverySQL = `INSERT INTO deliveries
 const promoteHeadSQL = `UPDATE deliveries SET head = 1
 	WHERE head = 0 AND id = (SELECT min(id) FROM deliveries WHERE endpoint_id = ?1 AND call_uuid = ?2 AND status = 'pending')`
 
-// claimHeadsSQL reads an endpoint's due chain heads, oldest first. The
-// planner, left to itself, may pick the index on next_attempt_at and sort
-// every due head of the endpoint; walking heads in ID order instead stops
-// after LIMIT rows.
-const claimHeadsSQL = `SELECT d.id, d.attempts, d.next_attempt_at, d.last_error, d.created_at, d.updated_at, e.body
-	FROM deliveries d INDEXED BY deliveries_heads JOIN events e ON e.seq = d.event_seq
-	WHERE d.endpoint_id = ? AND d.head = 1 AND d.next_attempt_at <= ?
-	ORDER BY d.id LIMIT ?`
+// claimHeadsSQL reads the IDs of an endpoint's due chain heads, oldest
+// first, from the index alone. The planner, left to itself, may pick the
+// index on next_attempt_at and sort every due head of the endpoint; walking
+// heads in ID order instead stops after LIMIT rows. The heads leased out are
+// among them, so the rows and events are read only for the IDs chosen
+// (claimRowsSQL).
+const claimHeadsSQL = `SELECT id FROM deliveries INDEXED BY deliveries_heads
+	WHERE endpoint_id = ? AND head = 1 AND next_attempt_at <= ?
+	ORDER BY id LIMIT ?`
+
+// claimRowsSQL reads the deliveries whose IDs are in a JSON array, with
+// their events.
+const claimRowsSQL = `SELECT d.id, d.endpoint_id, d.attempts, d.next_attempt_at, d.last_error, d.created_at, d.updated_at, e.body
+	FROM deliveries d JOIN events e ON e.seq = d.event_seq
+	WHERE d.id IN (SELECT value FROM json_each(?)) AND d.status = 'pending' AND d.head = 1`
 
 // dueHeadsSQL reads an endpoint's chain heads, earliest due first.
 const dueHeadsSQL = `SELECT id, next_attempt_at FROM deliveries INDEXED BY deliveries_heads_due WHERE endpoint_id = ? AND head = 1 ORDER BY next_attempt_at, id`
@@ -112,6 +120,7 @@ func (s *Store) prepared(ctx context.Context) (*statements, error) {
 
 		{&st.claimEndpoints, s.c, `SELECT id, max_in_flight, circuit_state FROM endpoints WHERE disabled = 0 AND paused_until <= ?`},
 		{&st.claimHeads, s.c, claimHeadsSQL},
+		{&st.claimRows, s.c, claimRowsSQL},
 		{&st.dueEndpoints, s.c, `SELECT id, paused_until FROM endpoints WHERE disabled = 0`},
 		{&st.dueHeads, s.c, dueHeadsSQL},
 		{&st.getEndpoint, s.r, "SELECT " + endpointColumns + " FROM endpoints WHERE id = ?"},
@@ -132,7 +141,7 @@ func (st *statements) close() {
 	for _, p := range []*sql.Stmt{
 		st.subscriptions, st.insertEvent, st.insertDelivery, st.openCall, st.answerCall, st.endCall,
 		st.touchCall, st.insertAttempt, st.finishAttempt, st.promoteHead,
-		st.claimEndpoints, st.claimHeads, st.dueEndpoints, st.dueHeads, st.getEndpoint,
+		st.claimEndpoints, st.claimHeads, st.claimRows, st.dueEndpoints, st.dueHeads, st.getEndpoint,
 	} {
 		if p != nil {
 			p.Close()
