@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/switchhook/switchhook/internal/events"
@@ -92,12 +93,23 @@ func toRow(ep *store.Endpoint) (*endpointRow, error) {
 type scanner interface{ Scan(dest ...any) error }
 
 func scanEndpoint(sc scanner) (*store.Endpoint, error) {
-	var r endpointRow
-	if err := sc.Scan(&r.id, &r.url, &r.description, &r.events, &r.profile, &r.secrets, &r.headers, &r.timeout, &r.retrySchedule,
-		&r.maxInFlight, &r.disabled, &r.disabledReason, &r.fromConfig,
-		&r.circuitState, &r.pausedUntil, &r.consecutiveFailures, &r.failingSince, &r.createdAt, &r.updatedAt); err != nil {
+	r, err := scanEndpointRow(sc)
+	if err != nil {
 		return nil, err
 	}
+	return r.endpoint()
+}
+
+func scanEndpointRow(sc scanner) (endpointRow, error) {
+	var r endpointRow
+	err := sc.Scan(&r.id, &r.url, &r.description, &r.events, &r.profile, &r.secrets, &r.headers, &r.timeout, &r.retrySchedule,
+		&r.maxInFlight, &r.disabled, &r.disabledReason, &r.fromConfig,
+		&r.circuitState, &r.pausedUntil, &r.consecutiveFailures, &r.failingSince, &r.createdAt, &r.updatedAt)
+	return r, err
+}
+
+// endpoint decodes the row into a new Endpoint.
+func (r *endpointRow) endpoint() (*store.Endpoint, error) {
 	ep := &store.Endpoint{
 		ID: r.id, URL: r.url, Description: r.description, Profile: events.Profile(r.profile),
 		Timeout: time.Duration(r.timeout), MaxInFlight: r.maxInFlight,
@@ -157,6 +169,7 @@ func decodeSecrets(s string) ([]store.Secret, error) {
 // CreateEndpoint stores a new endpoint. CreatedAt defaults to now and
 // UpdatedAt to CreatedAt.
 func (s *Store) CreateEndpoint(ctx context.Context, ep *store.Endpoint) error {
+	defer s.endpoints.changed()
 	if err := ep.Validate(); err != nil {
 		return fmt.Errorf("create endpoint: %w", err)
 	}
@@ -192,6 +205,7 @@ func (s *Store) CreateEndpoint(ctx context.Context, ep *store.Endpoint) error {
 // CreatedAt, Secrets and Circuit (Secrets too while the stored endpoint has
 // none). UpdatedAt defaults to now.
 func (s *Store) UpsertEndpoint(ctx context.Context, ep *store.Endpoint) error {
+	defer s.endpoints.changed()
 	if err := ep.Validate(); err != nil {
 		return fmt.Errorf("upsert endpoint: %w", err)
 	}
@@ -242,15 +256,65 @@ func (s *Store) UpsertEndpoint(ctx context.Context, ep *store.Endpoint) error {
 
 // GetEndpoint returns the endpoint id, or an error wrapping store.ErrNotFound.
 func (s *Store) GetEndpoint(ctx context.Context, id string) (*store.Endpoint, error) {
-	st, err := s.prepared(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("get endpoint %s: %w", id, err)
+	r, gen, ok := s.endpoints.get(id)
+	if !ok {
+		st, err := s.prepared(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("get endpoint %s: %w", id, err)
+		}
+		r, err = scanEndpointRow(st.getEndpoint.QueryRowContext(ctx, id))
+		if errNoRows(err) {
+			return nil, fmt.Errorf("get endpoint %s: %w", id, store.ErrNotFound)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("get endpoint %s: %w", id, err)
+		}
+		s.endpoints.put(r, gen)
 	}
-	ep, err := scanEndpoint(st.getEndpoint.QueryRowContext(ctx, id))
-	if errNoRows(err) {
-		return nil, fmt.Errorf("get endpoint %s: %w", id, store.ErrNotFound)
-	}
+	ep, err := r.endpoint()
 	return ep, wrap("get endpoint "+id, err)
+}
+
+// endpointCache keeps the endpoint rows GetEndpoint read (every test event
+// reads its endpoint, and a read after a write finds the readers' page
+// cache emptied). The file has one process and every change of an
+// endpoint goes through this Store, which empties the cache once the change
+// is committed.
+type endpointCache struct {
+	mu   sync.Mutex
+	gen  uint64 // counts the changes
+	rows map[string]endpointRow
+}
+
+// get returns the cached row of id, or the generation to put it under.
+func (c *endpointCache) get(id string) (r endpointRow, gen uint64, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok = c.rows[id]
+	return r, c.gen, ok
+}
+
+// put keeps r unless an endpoint changed since gen, when r may be older
+// than the change.
+func (c *endpointCache) put(r endpointRow, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
+	if c.rows == nil {
+		c.rows = map[string]endpointRow{}
+	}
+	c.rows[r.id] = r
+}
+
+// changed empties the cache; call it after a change is committed (or
+// failed).
+func (c *endpointCache) changed() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	clear(c.rows)
 }
 
 // ListEndpoints returns every endpoint, ordered by ID.
@@ -274,6 +338,7 @@ func (s *Store) ListEndpoints(ctx context.Context) ([]*store.Endpoint, error) {
 // UpdateEndpoint replaces every field of the stored endpoint but CreatedAt.
 // UpdatedAt defaults to now.
 func (s *Store) UpdateEndpoint(ctx context.Context, ep *store.Endpoint) error {
+	defer s.endpoints.changed()
 	if err := ep.Validate(); err != nil {
 		return fmt.Errorf("update endpoint: %w", err)
 	}
@@ -297,6 +362,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, ep *store.Endpoint) error {
 // DeleteEndpoint removes the endpoint and its pending deliveries; finished
 // deliveries stay, as the record of what was sent.
 func (s *Store) DeleteEndpoint(ctx context.Context, id string) error {
+	defer s.endpoints.changed()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("delete endpoint %s: %w", id, err)
@@ -324,6 +390,7 @@ func (s *Store) DeleteEndpoint(ctx context.Context, id string) error {
 
 // SetCircuit records an endpoint's circuit-breaker state.
 func (s *Store) SetCircuit(ctx context.Context, endpointID string, c store.Circuit) error {
+	defer s.endpoints.changed()
 	if err := c.Validate(); err != nil {
 		return fmt.Errorf("set circuit of %s: %w", endpointID, err)
 	}
@@ -337,6 +404,7 @@ func (s *Store) SetCircuit(ctx context.Context, endpointID string, c store.Circu
 
 // DisableEndpoint disables an endpoint, saying why.
 func (s *Store) DisableEndpoint(ctx context.Context, endpointID, reason string) error {
+	defer s.endpoints.changed()
 	res, err := s.w.ExecContext(ctx, "UPDATE endpoints SET disabled = 1, disabled_reason = ?, updated_at = ? WHERE id = ?",
 		reason, time.Now().UnixNano(), endpointID)
 	return oneRow("disable endpoint "+endpointID, res, err)

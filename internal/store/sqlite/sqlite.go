@@ -37,6 +37,8 @@ type Store struct {
 	mu     sync.Mutex
 	leases map[int64]*lease
 
+	endpoints endpointCache
+
 	// The shared writer of InsertEvents and CompleteAttempts (writer.go).
 	writes      chan *write
 	startWriter sync.Once
@@ -237,6 +239,7 @@ var migrationFiles embed.FS
 // transaction. BEGIN IMMEDIATE makes concurrent calls, from this process or
 // another, wait for each other.
 func (s *Store) Migrate(ctx context.Context) error {
+	defer s.endpoints.changed()
 	ms, err := migrate.Load(migrationFiles, "migrations")
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)

@@ -74,6 +74,7 @@ func (s *Store) writer() {
 	batch := make([]*write, 0, maxGroup)
 	t := time.NewTimer(0)
 	<-t.C
+	company := false
 	for {
 		batch = batch[:0]
 		select {
@@ -83,8 +84,10 @@ func (s *Store) writer() {
 			return
 		}
 		// Writes that queued while the last transaction ran join at once;
-		// a lone write waits a moment for company.
-		if len(s.writes) == 0 {
+		// a lone write waits a moment for company, if the last
+		// transaction had some: at a few writes a second none would
+		// come, and the wait would only add to every write's latency.
+		if len(s.writes) == 0 && company {
 			t.Reset(linger)
 		lingering:
 			for len(batch) < maxGroup {
@@ -111,6 +114,7 @@ func (s *Store) writer() {
 				break more
 			}
 		}
+		company = len(batch) > 1
 		s.runGroup(batch)
 	}
 }
