@@ -172,3 +172,42 @@ func TestBlindTransferByCallee(t *testing.T) {
 		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// Under load FreeSWITCH may report the caller leg's answer (its bridging)
+// before the callee leg's, and a callee leg created after the caller leg
+// hung up: still one CALL_ANSWER, the callee's, and one life for the call.
+func TestLoadAnomalies(t *testing.T) {
+	tr := newTracker("freeswitch/t", slog.New(slog.DiscardHandler))
+	a, b, late := "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222", "33333333-3333-4333-8333-333333333333"
+	var out []events.Event
+	for _, ev := range []eventHeaders{
+		{"event-name": "CHANNEL_CREATE", "unique-id": a, "call-direction": "inbound", "caller-caller-id-number": "2001", "caller-destination-number": "2002"},
+		{"event-name": "CHANNEL_EXECUTE", "unique-id": a, "application": "bridge", "application-data": "user/2002@d"},
+		{"event-name": "CHANNEL_CREATE", "unique-id": b, "call-direction": "outbound", "other-leg-unique-id": a, "caller-destination-number": "2002"},
+		{"event-name": "CHANNEL_PROGRESS", "unique-id": b},
+		{"event-name": "CHANNEL_ANSWER", "unique-id": a, "caller-destination-number": "2002"},
+		{"event-name": "CHANNEL_ANSWER", "unique-id": b},
+		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": b, "hangup-cause": "NORMAL_CLEARING"},
+		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": a, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "recv_bye", "variable_sip_term_status": "200"},
+		{"event-name": "CHANNEL_CREATE", "unique-id": late, "call-direction": "outbound", "other-leg-unique-id": a, "caller-destination-number": "2002"},
+		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": late, "hangup-cause": "ORIGINATOR_CANCEL"},
+	} {
+		out = append(out, tr.handle(ev)...)
+	}
+	var got []string
+	for _, e := range out {
+		got = append(got, conformance.Line(e))
+	}
+	want := []string{
+		"CALL_ROUTED 2001>2002 internal to=extension:2002",
+		"CALL_RINGING 2001>2002 internal",
+		"CALL_ANSWER 2001>2002 internal",
+		"CALL_HANGUP 2001>2002 internal NORMAL_CLEARING 200 caller",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if out[2].LegUUID != b {
+		t.Errorf("the answer is of leg %s, want the callee's %s", out[2].LegUUID, b)
+	}
+}
