@@ -2,17 +2,23 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // eslEngine is a stand-in FreeSWITCH event socket on loopback whose channel
@@ -192,6 +198,138 @@ func TestConnectorCallOutlivesRestart(t *testing.T) {
 			checkFields(t, "missed answer", call[2].Body, map[string]any{"leg_uuid": b, "destination_number": "1002"})
 			checkFields(t, "hangup", call[7].Body, map[string]any{
 				"hangup_cause": "NORMAL_CLEARING", "sip_code": 200.0, "hangup_by": "caller", "answered_by": "1002",
+			})
+		})
+	}
+}
+
+// ariEngine is a stand-in Asterisk ARI on loopback whose channel list the
+// test sets: GET /ari/channels, /ari/bridges and /ari/asterisk/info as
+// Asterisk answers them, and each event WebSocket handed to the test.
+type ariEngine struct {
+	url   string
+	conns chan *websocket.Conn
+
+	mu       sync.Mutex
+	channels []map[string]any
+	bridges  []map[string]any
+}
+
+func startARIEngine(t *testing.T) *ariEngine {
+	t.Helper()
+	e := &ariEngine{conns: make(chan *websocket.Conn, 4)}
+	started := time.Now().Add(-time.Hour).UTC().Format("2006-01-02T15:04:05.000-0700")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.mu.Lock()
+		chans, bridges := e.channels, e.bridges
+		e.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/ari/channels":
+			json.NewEncoder(w).Encode(append([]map[string]any{}, chans...))
+		case "/ari/bridges":
+			json.NewEncoder(w).Encode(append([]map[string]any{}, bridges...))
+		case "/ari/asterisk/info":
+			fmt.Fprintf(w, `{"system":{"version":"22.10.1"},"status":{"startup_time":%q,"last_reload_time":%q}}`, started, started)
+		case "/ari/events":
+			ws, err := websocket.Accept(w, r, nil)
+			if err != nil {
+				return
+			}
+			ws.CloseRead(context.Background())
+			e.conns <- ws
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	e.url = srv.URL
+	return e
+}
+
+func (e *ariEngine) send(t *testing.T, ws *websocket.Conn, msgs []string) {
+	t.Helper()
+	for _, m := range msgs {
+		if err := ws.Write(context.Background(), websocket.MessageText, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// recordedARI reads a real Asterisk recording (one message a line as
+// received, plus the recorder's _recv) into the messages Asterisk sent.
+func recordedARI(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recv := regexp.MustCompile(`, "_recv": [0-9.]+\}$`)
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		out = append(out, recv.ReplaceAllString(line, "}"))
+	}
+	return out
+}
+
+// The same with a real Asterisk 22's call (recording b: 1002 answers,
+// holds, sends a digit, hangs up): switchhook stopped while 1002 rings,
+// started again once both channels are up.
+func TestAsteriskCallOutlivesRestart(t *testing.T) {
+	for _, how := range []string{"SIGTERM", "SIGKILL"} {
+		t.Run(how, func(t *testing.T) {
+			rcv := NewReceiver(t)
+			ast := startARIEngine(t)
+			srv := StartServer(t, webhookConfig(rcv, "extended", "")+
+				fmt.Sprintf("asterisk:\n  - {name: ast1, url: %q, username: u, password: p, app: switchhook}\n", ast.url))
+			msgs := recordedARI(t, "../internal/asterisk/testdata/real/b-ari.jsonl")
+			const caller, callee = "1796390495.8", "1796390495.9"
+			up := func(id string) func(string) bool {
+				return func(m string) bool {
+					return strings.Contains(m, `"type": "ChannelStateChange"`) && strings.Contains(m, `"id": "`+id+`"`) && strings.Contains(m, `"state": "Up"`)
+				}
+			}
+			calleeUp, callerUp := slices.IndexFunc(msgs, up(callee)), slices.IndexFunc(msgs, up(caller))
+
+			ast.send(t, <-ast.conns, msgs[:calleeUp])
+			rcv.WaitCount(t, 2, 20*time.Second)
+			if how == "SIGKILL" {
+				srv.Kill()
+			} else if err := srv.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			ast.mu.Lock()
+			ast.channels = []map[string]any{
+				{"id": caller, "name": "PJSIP/1001-00000008", "state": "Up", "caller": map[string]string{"number": "1001"}, "dialplan": map[string]any{"exten": "1002"}},
+				{"id": callee, "name": "PJSIP/1002-00000009", "state": "Up", "caller": map[string]string{"number": "1001"}},
+			}
+			ast.bridges = []map[string]any{{"id": "b1", "channels": []string{caller, callee}}}
+			ast.mu.Unlock()
+			srv.Restart()
+			ws := <-ast.conns
+			rcv.WaitCount(t, 3, 20*time.Second) // the answer missed while away
+			ast.send(t, ws, msgs[callerUp+1:])
+
+			hooks := rcv.WaitFor(t, 30*time.Second, "the call's hangup", func(h []Webhook) bool {
+				return slices.Contains(Events(h), "CALL_HANGUP")
+			})
+			calls := ByCall(hooks)
+			if len(calls) != 1 {
+				t.Fatalf("got %d calls, want one:\n%s", len(calls), describe(hooks))
+			}
+			call := calls[hooks[0].CallUUID()]
+			want := "CALL_ROUTED CALL_RINGING CALL_ANSWER CALL_HOLD CALL_UNHOLD CALL_INPUT CALL_HANGUP"
+			if got := strings.Join(Events(call), " "); got != want {
+				t.Fatalf("events %s, want %s", got, want)
+			}
+			for i, h := range call {
+				if h.Body["sequence"] != float64(i+1) {
+					t.Errorf("%s has sequence %v, want %d", h.Event(), h.Body["sequence"], i+1)
+				}
+			}
+			checkFields(t, "missed answer", call[2].Body, map[string]any{"leg_uuid": callee, "destination_number": "1002"})
+			checkFields(t, "hangup", call[6].Body, map[string]any{
+				"hangup_cause": "NORMAL_CLEARING", "sip_code": 200.0, "hangup_by": "callee", "answered_by": "1002",
 			})
 		})
 	}
