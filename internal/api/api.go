@@ -71,6 +71,9 @@ type Options struct {
 	// Forwarding reads and changes the extensions' call forwarding; nil
 	// (no built-in PBX) answers 404 on its routes.
 	Forwarding Forwarding
+	// Reload re-reads the config file; nil answers POST /v1/config/reload
+	// with 404.
+	Reload Reloader
 	// Health is what the delivery engine saw lately, for GET /v1/overview
 	// and GET /v1/endpoints/{id}/health; nil reports no attempts.
 	Health *delivery.Health
@@ -110,6 +113,7 @@ type API struct {
 	watch    func(buffer int) (<-chan events.Event, func())
 	health   *delivery.Health
 	forwards Forwarding
+	reloader Reloader
 	down     func() []string
 	queues   Queues
 
@@ -147,6 +151,7 @@ func New(o Options) *API {
 		watch:    o.Watch,
 		health:   o.Health,
 		forwards: o.Forwarding,
+		reloader: o.Reload,
 		down:     o.SourcesDown,
 		queues:   o.Queues,
 		closing:  make(chan struct{}),
@@ -223,6 +228,7 @@ func (a *API) routeTable() []route {
 		{method: "POST", pattern: "/v1/queues/{number}/agents/{ext}/pause", handle: a.pauseAgent(true)},
 		{method: "POST", pattern: "/v1/queues/{number}/agents/{ext}/unpause", handle: a.pauseAgent(false)},
 		{method: "GET", pattern: "/v1/overview", handle: a.overview},
+		{method: "POST", pattern: "/v1/config/reload", handle: a.reload},
 		{method: "GET", pattern: "/v1/stream", handle: a.stream},
 	}
 }

@@ -10,7 +10,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/switchhook/switchhook/internal/api"
@@ -121,8 +123,14 @@ func Serve(ctx context.Context, o Options) error {
 		return err
 	}
 
+	var reload api.Reloader
+	if o.ConfigPath != "" {
+		r := &reloader{path: o.ConfigPath, st: st, pbx: srcs.pbx, fwd: srcs.forwards, log: log.With("part", "reload"), dataDir: cfg.DataDir, cur: cfg}
+		reload = r.Reload
+	}
 	sessions := dashboard.NewSessions(0, 0)
 	mgmt := api.New(api.Options{
+		Reload:        reload,
 		Store:         st,
 		Sink:          rec,
 		Engine:        engine,
@@ -198,6 +206,16 @@ func Serve(ctx context.Context, o Options) error {
 	if err := start(newPart("retention", func(c context.Context) error { return purgeLoop(c, st, cfg.Store.Retention.D(), log) }, nil)); err != nil {
 		return err
 	}
+	if reload != nil {
+		// Caught before the process answers, so that a SIGHUP sent as soon
+		// as it is up reloads rather than ends it.
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		if err := start(newPart("reload", func(c context.Context) error { return reloadOnHangup(c, hup, reload, log) }, nil)); err != nil {
+			return err
+		}
+	}
 	if err := start(newPart("http", func(c context.Context) error { return serveHTTP(c, srv, ln) }, nil)); err != nil {
 		return err
 	}
@@ -221,6 +239,20 @@ func serveHTTP(ctx context.Context, srv *http.Server, ln net.Listener) error {
 		srv.Shutdown(shutdownCtx)
 		<-served
 		return nil
+	}
+}
+
+// reloadOnHangup reloads the config file at each SIGHUP until ctx is done.
+func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, reload api.Reloader, log *slog.Logger) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-hup:
+			if _, err := reload(ctx); err != nil {
+				log.Error("config not reloaded; nothing was changed", "part", "reload", "err", err)
+			}
+		}
 	}
 }
 

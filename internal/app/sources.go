@@ -32,6 +32,8 @@ type sources struct {
 	forwards *forwarding.Table
 	// presence is what the queues ask of the PBX; nil without one.
 	presence queue.Presence
+	// pbx is the built-in PBX; nil when sip.enabled is false.
+	pbx *pbx.PBX
 }
 
 // connectorSource reports whether a source is one of the configured
@@ -53,7 +55,7 @@ func connectorSource(cfg *config.Config) func(source string) bool {
 // and the simulator.
 func buildSources(cfg *config.Config, st store.Store, dataDir string, stdout io.Writer, log *slog.Logger, m *metrics.Metrics) (*sources, error) {
 	s := &sources{}
-	var statuses []func() any
+	var statuses []func() []any
 	if cfg.SIP.On() {
 		exts := cfg.Extensions
 		if cfg.DemoExtensions {
@@ -67,34 +69,7 @@ func buildSources(cfg *config.Config, st store.Store, dataDir string, stdout io.
 				fmt.Fprintf(stdout, "  %s  password %s  (%s)\n", e.Number, e.Password, e.Name)
 			}
 		}
-		pc := pbx.Config{
-			Listen:      cfg.SIP.Listen,
-			Domain:      cfg.SIP.Domain,
-			ExternalIP:  cfg.SIP.ExternalIP,
-			RingTimeout: cfg.RingTimeout.D(),
-
-			LocalNetworks:  cfg.SIP.LocalNetworks,
-			AuthAlgorithms: cfg.SIP.Auth.Algorithms,
-			Bindings:       storeBindings{st: st, node: cfg.Node},
-
-			MediaTimeout:   cfg.SIP.MediaTimeout.D(),
-			SessionExpires: cfg.SIP.SessionExpires.D(),
-			MinSE:          cfg.SIP.MinSE.D(),
-		}
-		pc.RTPPortMin, pc.RTPPortMax = cfg.SIP.RTPRange()
-		for _, e := range exts {
-			pc.Extensions = append(pc.Extensions, pbx.Extension{Number: e.Number, Password: e.Password, Name: e.Name})
-		}
-		routing(cfg, &pc)
-		pc.Pickup = dialplan.PickupCodes{Group: cfg.Pickup.Group, Directed: cfg.Pickup.Directed}
-		for _, e := range exts {
-			if e.PickupGroup != "" {
-				if pc.PickupGroups == nil {
-					pc.PickupGroups = map[string]string{}
-				}
-				pc.PickupGroups[e.Number] = e.PickupGroup
-			}
-		}
+		pc := pbxConfig(cfg, exts, st)
 		var err error
 		if s.forwards, err = forwards(cfg, exts, pc, st, log); err != nil {
 			return nil, err
@@ -107,11 +82,15 @@ func buildSources(cfg *config.Config, st store.Store, dataDir string, stdout io.
 		s.list = append(s.list, p)
 		s.registrations = func() any { return p.Registrations() }
 		s.channels = func() any { return p.Channels() }
-		statuses = append(statuses, func() any { return p.Status() })
+		s.pbx = p
 		s.presence = pbxPresence{p}
-		for i := range pc.Gateways {
-			statuses = append(statuses, func() any { return p.Gateways()[i] })
-		}
+		statuses = append(statuses, func() []any {
+			out := []any{p.Status()}
+			for _, g := range p.Gateways() {
+				out = append(out, g)
+			}
+			return out
+		})
 	}
 	var links []interface {
 		Name() string
@@ -121,13 +100,13 @@ func buildSources(cfg *config.Config, st store.Store, dataDir string, stdout io.
 		c := freeswitch.New(freeswitch.Config{Name: f.Name, Address: f.Address, Password: f.Password}, log.With("part", "freeswitch/"+f.Name), m)
 		s.list = append(s.list, c)
 		links = append(links, c)
-		statuses = append(statuses, func() any { return c.Status() })
+		statuses = append(statuses, func() []any { return []any{c.Status()} })
 	}
 	for _, a := range cfg.Asterisk {
 		c := asterisk.New(asterisk.Config{Name: a.Name, URL: a.URL, Username: a.Username, Password: a.Password, App: a.App}, log.With("part", "asterisk/"+a.Name), m)
 		s.list = append(s.list, c)
 		links = append(links, c)
-		statuses = append(statuses, func() any { return c.Status() })
+		statuses = append(statuses, func() []any { return []any{c.Status()} })
 	}
 	s.down = func() []string {
 		var down []string
@@ -141,7 +120,7 @@ func buildSources(cfg *config.Config, st store.Store, dataDir string, stdout io.
 	s.statuses = func() any {
 		out := make([]any, 0, len(statuses))
 		for _, f := range statuses {
-			out = append(out, f())
+			out = append(out, f()...)
 		}
 		return out
 	}
@@ -151,9 +130,52 @@ func buildSources(cfg *config.Config, st store.Store, dataDir string, stdout io.
 	return s, nil
 }
 
+// pbxConfig maps the PBX's keys of cfg, with the extensions exts (the
+// file's or the demo's), onto the PBX's config.
+func pbxConfig(cfg *config.Config, exts []config.Extension, st store.Store) pbx.Config {
+	pc := pbx.Config{
+		Listen:      cfg.SIP.Listen,
+		Domain:      cfg.SIP.Domain,
+		ExternalIP:  cfg.SIP.ExternalIP,
+		RingTimeout: cfg.RingTimeout.D(),
+
+		LocalNetworks:  cfg.SIP.LocalNetworks,
+		AuthAlgorithms: cfg.SIP.Auth.Algorithms,
+		Bindings:       storeBindings{st: st, node: cfg.Node},
+
+		MediaTimeout:   cfg.SIP.MediaTimeout.D(),
+		SessionExpires: cfg.SIP.SessionExpires.D(),
+		MinSE:          cfg.SIP.MinSE.D(),
+	}
+	pc.RTPPortMin, pc.RTPPortMax = cfg.SIP.RTPRange()
+	for _, e := range exts {
+		pc.Extensions = append(pc.Extensions, pbx.Extension{Number: e.Number, Password: e.Password, Name: e.Name})
+	}
+	routing(cfg, &pc)
+	pc.Pickup = dialplan.PickupCodes{Group: cfg.Pickup.Group, Directed: cfg.Pickup.Directed}
+	for _, e := range exts {
+		if e.PickupGroup != "" {
+			if pc.PickupGroups == nil {
+				pc.PickupGroups = map[string]string{}
+			}
+			pc.PickupGroups[e.Number] = e.PickupGroup
+		}
+	}
+	return pc
+}
+
 // forwards makes the extensions' call forwarding table: the config's, and
 // what the API sets, checked against the PBX's dialplan.
 func forwards(cfg *config.Config, exts []config.Extension, pc pbx.Config, st store.Store, log *slog.Logger) (*forwarding.Table, error) {
+	fc, err := forwardingConfig(cfg, exts, pc)
+	if err != nil {
+		return nil, err
+	}
+	return forwarding.New(st, fc, log.With("part", "forwarding")), nil
+}
+
+// forwardingConfig is what the forwarding table serves for cfg.
+func forwardingConfig(cfg *config.Config, exts []config.Extension, pc pbx.Config) (forwarding.Config, error) {
 	fc := forwarding.Config{Configured: map[string]dialplan.Forward{}, RingTimeout: cfg.RingTimeout.D()}
 	for _, e := range exts {
 		fc.Extensions = append(fc.Extensions, e.Number)
@@ -172,10 +194,10 @@ func forwards(cfg *config.Config, exts []config.Extension, pc pbx.Config, st sto
 		Gateways: gateways, Routes: pc.Routes, Inbound: pc.Inbound,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("sip: %w", err)
+		return forwarding.Config{}, fmt.Errorf("sip: %w", err)
 	}
 	fc.Plan = plan
-	return forwarding.New(st, fc, log.With("part", "forwarding")), nil
+	return fc, nil
 }
 
 // routing maps the ring groups, IVRs, gateways, outbound routes and inbound

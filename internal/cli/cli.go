@@ -57,6 +57,7 @@ endpoints, deliveries, calls and events commands.`,
 		explainDial(callsCmd()),
 		explainDial(eventsCmd()),
 		explainDial(forwardCmd()),
+		explainDial(reloadCmd()),
 	)
 	return root
 }

@@ -418,3 +418,10 @@ func (c *Client) Stream(ctx context.Context, fn func(apitypes.StreamEvent) error
 	}
 	return nil
 }
+
+// Reload makes the server re-read its config file and apply what can
+// change without a restart.
+func (c *Client) Reload(ctx context.Context) (*apitypes.ReloadResult, error) {
+	var r apitypes.ReloadResult
+	return &r, c.do(ctx, http.MethodPost, "/v1/config/reload", nil, nil, &r)
+}

@@ -345,9 +345,10 @@ func Parse(b []byte) (*Config, error) {
 	if err := dec.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
+	lines := map[string]int{}
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
 		paths := map[int]string{}
-		if err := checkKeys(root.Content[0], reflect.TypeOf(*c), "", paths); err != nil {
+		if err := checkKeys(root.Content[0], reflect.TypeOf(*c), "", paths, lines); err != nil {
 			return nil, err
 		}
 		if err := root.Content[0].Decode(c); err != nil {
@@ -357,7 +358,30 @@ func Parse(b []byte) (*Config, error) {
 			c.DemoExtensions = false
 		}
 	}
-	return c, c.finish()
+	if err := c.finish(); err != nil {
+		return nil, withLine(err, lines)
+	}
+	return c, nil
+}
+
+// withLine adds the line of the key a validation error names ("key: …"),
+// or of the nearest enclosing key written in the file.
+func withLine(err error, lines map[string]int) error {
+	key, _, ok := strings.Cut(err.Error(), ": ")
+	if !ok || strings.ContainsAny(key, " ") {
+		return err
+	}
+	for k := key; k != ""; {
+		if line, ok := lines[k]; ok {
+			return fmt.Errorf("%w (line %d)", err, line)
+		}
+		i := strings.LastIndexAny(k, ".[")
+		if i < 0 {
+			break
+		}
+		k = k[:i]
+	}
+	return err
 }
 
 // finish fills defaults that depend on other keys and validates.
@@ -388,8 +412,9 @@ func hasKey(n *yaml.Node, key string) bool {
 
 // checkKeys walks the document against the Go type, refusing keys that name
 // no field, and remembers the path of every line so that decoding errors,
-// which only know lines, can name the key.
-func checkKeys(n *yaml.Node, t reflect.Type, path string, paths map[int]string) error {
+// which only know lines, can name the key, and the line of every key so
+// that validation errors, which only know keys, can name the line.
+func checkKeys(n *yaml.Node, t reflect.Type, path string, paths map[int]string, lines map[string]int) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -410,13 +435,15 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string, paths map[int]string) 
 			if !ok {
 				return fmt.Errorf("%s: unknown key (line %d)", join(path, k.Value), k.Line)
 			}
-			if err := checkKeys(v, f.Type, join(path, k.Value), paths); err != nil {
+			lines[join(path, k.Value)] = k.Line
+			if err := checkKeys(v, f.Type, join(path, k.Value), paths, lines); err != nil {
 				return err
 			}
 		}
 	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
 		for i, item := range n.Content {
-			if err := checkKeys(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), paths); err != nil {
+			lines[fmt.Sprintf("%s[%d]", path, i)] = item.Line
+			if err := checkKeys(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), paths, lines); err != nil {
 				return err
 			}
 		}

@@ -243,3 +243,19 @@ inbound:
 		t.Errorf("queue %+v", q)
 	}
 }
+
+// A value refused by validation is named with its key and its line, so a
+// reload of a bad file says where to look.
+func TestValidationNamesLine(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ yaml, want string }{
+		{"extensions:\n  - {number: \"1001\", password: long-enough}\n  - number: \"1002\"\n    password: short\n", "extensions[1].password: must be at least 8 characters (line 4)"},
+		{"extensions:\n  - {number: \"1001\", password: short}\n", "extensions[0].password: must be at least 8 characters (line 2)"},
+		{"log:\n  level: loud\n", `log.level: "loud" is not one of debug, info, warn, error (line 2)`},
+	} {
+		_, err := Parse([]byte(c.yaml))
+		if err == nil || err.Error() != c.want {
+			t.Errorf("%q: %v, want %s", c.yaml, err, c.want)
+		}
+	}
+}

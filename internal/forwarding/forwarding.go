@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchhook/switchhook/internal/dialplan"
@@ -59,7 +60,7 @@ type Config struct {
 // keeps nothing of its own but the config, and reads the store each time.
 type Table struct {
 	st  Store
-	cfg Config
+	cfg atomic.Pointer[Config]
 	log *slog.Logger
 }
 
@@ -68,11 +69,16 @@ func New(st Store, cfg Config, log *slog.Logger) *Table {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Table{st: st, cfg: cfg, log: log}
+	t := &Table{st: st, log: log}
+	t.cfg.Store(&cfg)
+	return t
 }
 
+// Reconfigure serves cfg from now on: the config file was reloaded.
+func (t *Table) Reconfigure(cfg Config) { t.cfg.Store(&cfg) }
+
 func (t *Table) known(number string) error {
-	if !slices.Contains(t.cfg.Extensions, number) {
+	if !slices.Contains(t.cfg.Load().Extensions, number) {
 		return fmt.Errorf("%q: %w", number, ErrUnknownExtension)
 	}
 	return nil
@@ -80,7 +86,7 @@ func (t *Table) known(number string) error {
 
 func (t *Table) setting(number string, f *store.Forward) Setting {
 	if f == nil {
-		return Setting{Number: number, Forward: t.cfg.Configured[number], Source: FromConfig}
+		return Setting{Number: number, Forward: t.cfg.Load().Configured[number], Source: FromConfig}
 	}
 	return Setting{
 		Number: number, Source: FromAPI, Updated: f.UpdatedAt,
@@ -117,8 +123,9 @@ func (t *Table) List(ctx context.Context) ([]Setting, error) {
 	for _, f := range set {
 		byNumber[f.Number] = f
 	}
-	out := make([]Setting, 0, len(t.cfg.Extensions))
-	for _, n := range t.cfg.Extensions {
+	exts := t.cfg.Load().Extensions
+	out := make([]Setting, 0, len(exts))
+	for _, n := range exts {
 		out = append(out, t.setting(n, byNumber[n]))
 	}
 	return out, nil
@@ -130,7 +137,8 @@ func (t *Table) Set(ctx context.Context, number string, f dialplan.Forward) (Set
 	if err := t.known(number); err != nil {
 		return Setting{}, err
 	}
-	if err := t.cfg.Plan.CheckForward(number, f, t.cfg.RingTimeout); err != nil {
+	cfg := t.cfg.Load()
+	if err := cfg.Plan.CheckForward(number, f, cfg.RingTimeout); err != nil {
 		return Setting{}, err
 	}
 	row := &store.Forward{
@@ -164,7 +172,7 @@ func (t *Table) Forward(ctx context.Context, ext string) dialplan.Forward {
 		if !errors.Is(err, ErrUnknownExtension) {
 			t.log.Warn("forwarding: the store did not answer; the config's forwarding applies", "extension", ext, "err", err)
 		}
-		return t.cfg.Configured[ext]
+		return t.cfg.Load().Configured[ext]
 	}
 	return s.Forward
 }

@@ -62,8 +62,8 @@ func TestConfigErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Name() != "pbx" || p.cfg.RingTimeout != DefaultRingTimeout || p.domain != "127.0.0.1" {
-		t.Errorf("defaults: name %q ring %s domain %q", p.Name(), p.cfg.RingTimeout, p.domain)
+	if p.Name() != "pbx" || p.conf().RingTimeout != DefaultRingTimeout || p.domain != "127.0.0.1" {
+		t.Errorf("defaults: name %q ring %s domain %q", p.Name(), p.conf().RingTimeout, p.domain)
 	}
 	if len(p.ListenAddrs()) != 0 {
 		t.Error("listen addresses before Run")

@@ -12,7 +12,7 @@ import (
 // at), or no longer does; a number that is no extension holds nothing the
 // PBX links.
 func (p *PBX) setHolding(ext string, c *call, at time.Time, on bool) {
-	if _, ok := p.cfg.exts[ext]; !ok {
+	if _, ok := p.conf().exts[ext]; !ok {
 		return
 	}
 	p.mu.Lock()

@@ -36,12 +36,12 @@ const forwardLookupTimeout = 2 * time.Second
 
 // forwardOf returns ext's forwarding for a call to it now.
 func (c *call) forwardOf(ext string) dialplan.Forward {
-	if c.p.cfg.Forwards == nil {
+	if c.p.conf().Forwards == nil {
 		return dialplan.Forward{}
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, forwardLookupTimeout)
 	defer cancel()
-	return c.p.cfg.Forwards.Forward(ctx, ext)
+	return c.p.conf().Forwards.Forward(ctx, ext)
 }
 
 // extensionSteps are the steps of a call routed to one extension: its
@@ -97,7 +97,7 @@ func (c *call) divert(from string, reason events.DiversionReason, to string) sta
 		c.p.log.Info("call forwarding cut", "call_uuid", c.id, "err", err)
 		return c.fail(failure{sip.StatusLoopDetected, "Loop Detected", events.CauseNoRouteDestination, events.System})
 	}
-	r, ok := c.p.cfg.plan.Route(to)
+	r, ok := c.p.conf().plan.Route(to)
 	if !ok {
 		c.p.log.Info("call forwarded to a number that is not routed", "call_uuid", c.id, "from", from, "to", to)
 		return c.fail(failure{sip.StatusNotFound, "Not Found", events.CauseNoRouteDestination, events.System})

@@ -68,7 +68,7 @@ func (c *call) playPrompt() {
 		return
 	}
 	c.ivr.started = true
-	c.play(c.p.cfg.prompts[c.ivr.v.Number], false, true)
+	c.play(c.p.conf().prompts[c.ivr.v.Number], false, true)
 }
 
 // ivrChose routes the call where the caller's digit leads: the IVR's
@@ -94,7 +94,7 @@ func (c *call) ivrChose(digit string) state {
 	c.dest = to
 	c.dirty = true
 	// Options are checked against the plan when the PBX is made.
-	next, _ := c.p.cfg.plan.Local(to)
+	next, _ := c.p.conf().plan.Local(to)
 	c.startRoute(next)
 	return c.walk()
 }

@@ -93,8 +93,8 @@ func hostOf(hostport string) netip.Addr {
 // domainFor is the SIP domain toward remote: sip.domain, else the PBX's
 // address toward it.
 func (p *PBX) domainFor(remote netip.Addr) string {
-	if p.cfg.Domain != "" {
-		return p.cfg.Domain
+	if p.conf().Domain != "" {
+		return p.conf().Domain
 	}
 	return p.local.forRemote(remote).String()
 }
@@ -103,8 +103,8 @@ func (p *PBX) domainFor(remote netip.Addr) string {
 // phone sent its request to, so that it asks for the password of the
 // address it was configured with.
 func (p *PBX) realmOf(req *sip.Request) string {
-	if p.cfg.Domain != "" {
-		return p.cfg.Domain
+	if p.conf().Domain != "" {
+		return p.conf().Domain
 	}
 	if h := strings.ToLower(req.Recipient.Host); h != "" {
 		return h

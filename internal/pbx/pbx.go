@@ -19,6 +19,7 @@ import (
 
 	"github.com/switchhook/switchhook/internal/dialplan"
 	"github.com/switchhook/switchhook/internal/events"
+	"github.com/switchhook/switchhook/internal/gateway"
 	"github.com/switchhook/switchhook/internal/media"
 	"github.com/switchhook/switchhook/internal/metrics"
 	"github.com/switchhook/switchhook/internal/registrar"
@@ -35,7 +36,9 @@ const shutdownGrace = 5 * time.Second
 
 // PBX is the built-in PBX. Make one with New and serve it with Run.
 type PBX struct {
-	cfg     *checked
+	// cfg is what the PBX serves; Reload swaps it whole, so that a call
+	// reads one config or the next, never half of each.
+	cfg     atomic.Pointer[checked]
 	log     *slog.Logger
 	metrics *metrics.Metrics
 	auth    *sipauth.Authenticator
@@ -55,6 +58,11 @@ type PBX struct {
 	transports map[string]*transport
 	sipLog     *slog.Logger
 
+	// reloadMu serialises Reload with itself and with the gateways' start;
+	// gatewaysUp says they started.
+	reloadMu   sync.Mutex
+	gatewaysUp bool
+
 	// byHost holds the transports by network and the PBX's address in
 	// their Contact and Via, made as parties on new addresses appear.
 	tmu    sync.Mutex
@@ -70,6 +78,7 @@ type PBX struct {
 	mu      sync.Mutex
 	addrs   []string
 	since   time.Time // when it started serving
+	gwStop  map[*gateway.Gateway]context.CancelFunc
 	closing bool
 	calls   map[string]*call
 	dialogs map[string]*dialogLeg
@@ -107,7 +116,6 @@ func New(cfg Config, logger *slog.Logger, m *metrics.Metrics) (*PBX, error) {
 		local.fallback = c.external
 	}
 	p := &PBX{
-		cfg:     c,
 		log:     logger.With("source", sourceName),
 		metrics: m,
 		limiter: sipauth.NewLimiter(sipauth.LimiterConfig{}),
@@ -117,16 +125,18 @@ func New(cfg Config, logger *slog.Logger, m *metrics.Metrics) (*PBX, error) {
 		domain:  c.Domain,
 		local:   local,
 		byHost:  make(map[string]*transport),
+		gwStop:  make(map[*gateway.Gateway]context.CancelFunc),
 		ready:   make(chan struct{}),
 		calls:   make(map[string]*call),
 		dialogs: make(map[string]*dialogLeg),
 		holding: make(map[string]map[string]dialplan.HeldCall),
 	}
+	p.cfg.Store(c)
 	if p.domain == "" {
 		p.domain = local.fallback.String()
 	}
 	p.auth, err = sipauth.New(p.domain, func(user string) (string, bool) {
-		e, ok := c.exts[user]
+		e, ok := p.conf().exts[user]
 		return e.Password, ok
 	}, sipauth.WithRealmFunc(p.realmOf), sipauth.WithAlgorithms(c.authAlgs))
 	if err != nil {
@@ -137,6 +147,9 @@ func New(cfg Config, logger *slog.Logger, m *metrics.Metrics) (*PBX, error) {
 	}
 	return p, nil
 }
+
+// conf returns the config in effect.
+func (p *PBX) conf() *checked { return p.cfg.Load() }
 
 // Name returns "pbx".
 func (p *PBX) Name() string { return sourceName }
@@ -210,7 +223,10 @@ func (p *PBX) Run(ctx context.Context, sink events.Sink) error {
 		}()
 	}
 	p.awaitServing()
+	p.reloadMu.Lock()
 	p.startGateways(ctx)
+	p.gatewaysUp = true
+	p.reloadMu.Unlock()
 	if p.metrics != nil {
 		p.metrics.SourceConnected.WithLabelValues(sourceName).Set(1)
 	}
@@ -251,7 +267,7 @@ func (p *PBX) listen(log *slog.Logger) ([]interface{ Close() error }, []func() e
 		}
 		return nil, nil, err
 	}
-	for _, l := range p.cfg.listeners {
+	for _, l := range p.conf().listeners {
 		var port int
 		network := l.network
 		if l.addr.Addr().Is4() {

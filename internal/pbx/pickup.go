@@ -37,7 +37,7 @@ func (msgPickup) isMsg() {}
 // call is over, since sipgo ends a transaction its handler returns from.
 func (p *PBX) pickup(req *sip.Request, tx sip.ServerTransaction, picker string, want dialplan.Pickup, offer *media.Description) {
 	nothing := func(why string) { respond(tx, req, sip.StatusNotFound, "Not Found", why) }
-	id, ext, ok := p.cfg.plan.PickupTarget(picker, want, p.ringingCalls())
+	id, ext, ok := p.conf().plan.PickupTarget(picker, want, p.ringingCalls())
 	if !ok {
 		nothing("no call is ringing that this extension may pick up")
 		return
@@ -92,7 +92,7 @@ func (p *PBX) ringingCalls() []dialplan.RingingCall {
 		rc := dialplan.RingingCall{ID: c.id, Caller: c.caller, Since: c.created}
 		for _, ch := range c.channels() {
 			if ch.Party == events.Callee && (ch.State == LegRinging.String() || ch.State == LegEarly.String()) {
-				if _, ext := p.cfg.exts[ch.Number]; ext {
+				if _, ext := p.conf().exts[ch.Number]; ext {
 					rc.Ringing = append(rc.Ringing, ch.Number)
 				}
 			}

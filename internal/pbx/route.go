@@ -53,13 +53,13 @@ func (c *call) startRoute(r dialplan.Route) {
 	case r.IVR != nil:
 		c.steps = []step{ivrStep{ivr: r.IVR}}
 	case r.Gateway != "":
-		c.steps = []step{ringStep{gateway: r.Gateway, number: r.Number, timeout: c.p.cfg.RingTimeout}}
+		c.steps = []step{ringStep{gateway: r.Gateway, number: r.Number, timeout: c.p.conf().RingTimeout}}
 	case r.Target.Type == events.Extension:
-		c.steps = c.extensionSteps(r.Target.Target, c.p.cfg.RingTimeout)
+		c.steps = c.extensionSteps(r.Target.Target, c.p.conf().RingTimeout)
 	case !r.Sequential:
 		timeout := r.Timeout
 		if timeout == 0 {
-			timeout = c.p.cfg.RingTimeout
+			timeout = c.p.conf().RingTimeout
 		}
 		c.steps = []step{ringStep{exts: r.Ring, timeout: timeout}}
 	default:
@@ -114,7 +114,7 @@ func (c *call) ring(s ringStep) (next state, rung bool) {
 	}
 	var targets []ringing
 	if s.gateway != "" {
-		gw := c.p.cfg.gateway(s.gateway)
+		gw := c.p.conf().gateway(s.gateway)
 		targets = []ringing{{number: s.number, target: dialTarget{uri: gw.URI(s.number), to: gw.URI(s.number), dest: gw.Address(), transport: gw.Transport(), gw: gw, diversion: c.diversionHeader()}}}
 	} else if targets = c.p.contacts(s.exts...); len(targets) == 0 {
 		if c.failure == nil {
@@ -193,7 +193,7 @@ func (c *call) startRound(targets []ringing, timeout time.Duration) state {
 	if c.callerAnswered {
 		// An app leg answered the caller: it hears ringback from the PBX
 		// while its choice rings.
-		c.play(c.p.cfg.ringback, true, false)
+		c.play(c.p.conf().ringback, true, false)
 	}
 	return stateForking
 }
@@ -389,7 +389,7 @@ func (c *call) answer(l *dialogLeg, res *sip.Response) bool {
 	c.round = nil
 	c.br.setMedia(media.SideB, s)
 	c.br.join(media.SideB, l)
-	if c.p.cfg.SessionExpires > 0 {
+	if c.p.conf().SessionExpires > 0 {
 		l.st = uacSession(res)
 	}
 	c.armSession(l)
@@ -442,7 +442,7 @@ func (l *dialogLeg) dial(ctx context.Context, body []byte) {
 	req.AppendHeader(to)
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.AppendHeader(sip.NewHeader("Allow", allowed))
-	interval := c.p.cfg.SessionExpires
+	interval := c.p.conf().SessionExpires
 	if interval > 0 {
 		for _, h := range c.p.uacHeaders(interval) {
 			req.AppendHeader(h)

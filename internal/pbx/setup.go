@@ -42,9 +42,9 @@ func (p *PBX) handleNewInvite(req *sip.Request, tx sip.ServerTransaction) {
 		// The DID is the Request-URI's user; a carrier that sends calls to
 		// the PBX's registered contact keeps it in To.
 		dialed = req.Recipient.User
-		route, ok = p.cfg.plan.Inbound(dialed)
+		route, ok = p.conf().plan.Inbound(dialed)
 		if to := req.To().Address.User; !ok && to != dialed {
-			if route, ok = p.cfg.plan.Inbound(to); ok {
+			if route, ok = p.conf().plan.Inbound(to); ok {
 				dialed = to
 			}
 		}
@@ -72,11 +72,11 @@ func (p *PBX) handleNewInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	dialed = req.Recipient.User
-	if want, ok := p.cfg.plan.Pickup(dialed); ok {
+	if want, ok := p.conf().plan.Pickup(dialed); ok {
 		p.pickup(req, tx, user, want, offer)
 		return
 	}
-	route, ok = p.cfg.plan.Route(dialed)
+	route, ok = p.conf().plan.Route(dialed)
 	if !ok {
 		respond(tx, req, sip.StatusNotFound, "Not Found", fmt.Sprintf("number %q is not routed", dialed))
 		return
@@ -84,7 +84,7 @@ func (p *PBX) handleNewInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if route.Target.Type == events.Gateway {
 		dir = events.Outbound
 	}
-	p.startCall(req, tx, st, offer, user, p.cfg.exts[user].Name, dialed, route, dir)
+	p.startCall(req, tx, st, offer, user, p.conf().exts[user].Name, dialed, route, dir)
 }
 
 // startCall makes the call of a routed INVITE and runs its owner on this

@@ -18,7 +18,7 @@ type Status struct {
 
 // Status reports whether the PBX serves and where.
 func (p *PBX) Status() Status {
-	s := Status{Name: sourceName, Kind: sourceName, Listen: p.ListenAddrs(), Domain: p.cfg.Domain}
+	s := Status{Name: sourceName, Kind: sourceName, Listen: p.ListenAddrs(), Domain: p.conf().Domain}
 	if s.Listen == nil {
 		s.Listen = []string{}
 	}

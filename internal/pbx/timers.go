@@ -35,8 +35,8 @@ func mediaCheckPeriod(timeout time.Duration) time.Duration {
 
 // watchMedia starts the media watch, once the caller is answered.
 func (c *call) watchMedia() {
-	if c.p.cfg.MediaTimeout > 0 && c.timers[timerMedia] == nil {
-		c.setTimer(timerMedia, mediaCheckPeriod(c.p.cfg.MediaTimeout))
+	if c.p.conf().MediaTimeout > 0 && c.timers[timerMedia] == nil {
+		c.setTimer(timerMedia, mediaCheckPeriod(c.p.conf().MediaTimeout))
 	}
 }
 
@@ -46,7 +46,7 @@ func (c *call) watchMedia() {
 // inactive on either side), is exempt while it lasts, and its clock starts
 // again after.
 func (c *call) checkMedia() state {
-	now, timeout := time.Now(), c.p.cfg.MediaTimeout
+	now, timeout := time.Now(), c.p.conf().MediaTimeout
 	up := c.state == stateConnected || c.state == stateAppAnswered
 	for s := range c.mw.legs {
 		side := media.Side(s)
@@ -139,9 +139,9 @@ func (p *PBX) checkSessionExpires(req *sip.Request, respond func(*sip.Response))
 		res.AppendHeader(warning(err.Error()))
 		respond(res)
 		return se, has, false
-	case has && se.interval < p.cfg.MinSE:
+	case has && se.interval < p.conf().MinSE:
 		res := sip.NewResponseFromRequest(req, 422, "Session Interval Too Small", nil)
-		res.AppendHeader(sip.NewHeader("Min-SE", strconv.Itoa(int(p.cfg.MinSE/time.Second))))
+		res.AppendHeader(sip.NewHeader("Min-SE", strconv.Itoa(int(p.conf().MinSE/time.Second))))
 		respond(res)
 		return se, has, false
 	}
@@ -187,7 +187,7 @@ func uacSession(res *sip.Response) *sessionTimer {
 func (p *PBX) uacHeaders(interval time.Duration) []sip.Header {
 	return []sip.Header{
 		sip.NewHeader("Session-Expires", strconv.Itoa(int(interval/time.Second))),
-		sip.NewHeader("Min-SE", strconv.Itoa(int(p.cfg.MinSE/time.Second))),
+		sip.NewHeader("Min-SE", strconv.Itoa(int(p.conf().MinSE/time.Second))),
 		sip.NewHeader("Supported", "timer"),
 	}
 }
@@ -240,7 +240,7 @@ func (c *call) sessionDue(s media.Side) state {
 		// last had, its version unchanged (RFC 3264 §8).
 		hdrs := []sip.Header{
 			sip.NewHeader("Session-Expires", fmt.Sprintf("%d;refresher=uac", int(interval/time.Second))),
-			sip.NewHeader("Min-SE", strconv.Itoa(int(c.p.cfg.MinSE/time.Second))),
+			sip.NewHeader("Min-SE", strconv.Itoa(int(c.p.conf().MinSE/time.Second))),
 			sip.NewHeader("Supported", "timer"),
 		}
 		res, err := l.request(ctx, sip.INVITE, "application/sdp", l.sdp, hdrs...)

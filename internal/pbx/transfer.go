@@ -60,7 +60,7 @@ func (c *call) refer(r *request, side media.Side) state {
 	res.AppendHeader(l.contact())
 	r.respond(res)
 	x := c.notifier(l, r.req.CSeq().SeqNo)
-	route, ok := c.p.cfg.plan.Route(rt.Target)
+	route, ok := c.p.conf().plan.Route(rt.Target)
 	if !ok {
 		// Nothing to transfer to: the transferor hears why, and the call
 		// goes on as it was.

@@ -270,3 +270,14 @@ type ForwardInput struct {
 	NoAnswerAfter string `json:"no_answer_after"`
 	Unavailable   string `json:"unavailable"`
 }
+
+// ReloadResult is the answer of POST /v1/config/reload.
+type ReloadResult struct {
+	// Applied names the config keys that changed and apply now.
+	Applied []string `json:"applied"`
+	// RestartRequired names the keys that changed but apply only at the
+	// next start; they keep their running values until then.
+	RestartRequired []string `json:"restart_required"`
+	// NotLive names every key a reload does not apply, changed or not.
+	NotLive []string `json:"not_live"`
+}

@@ -1,0 +1,161 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// reloadConfig is the test's own config: SIP on port, the receivers'
+// endpoints, the extensions and whatever more is given.
+func reloadConfig(rs map[string]*Receiver, port int, more string) string {
+	cfg := pbxConfig(rs, port)
+	cfg.WriteString("ring_timeout: 5s\n" + more)
+	return cfg.String()
+}
+
+// withoutSIP drops the sip block pbxConfig wrote, for a config giving its own.
+func withoutSIP(cfg string, port int) string {
+	return strings.Replace(cfg, fmt.Sprintf("sip:\n  listen: [\"udp://127.0.0.1:%d\"]\n  domain: pbx.test\n", port), "", 1)
+}
+
+// registerFails reports whether ext's REGISTER with password is refused.
+func (s *pbxServer) registerFails(t *testing.T, ext, password string) bool {
+	t.Helper()
+	sf, _ := filepath.Abs(filepath.Join("testdata", "sipp", "register.xml"))
+	cmd := exec.Command("sipp", "-sf", sf, "-i", "127.0.0.1", "-p", strconv.Itoa(freeUDPPort(t)), "-m", "1",
+		"-timeout", "10s", "-timeout_error", "-nostdin", "-s", ext, "-au", ext, "-ap", password, "-key", "expires", "300", s.sip)
+	cmd.Dir = t.TempDir()
+	return cmd.Run() != nil
+}
+
+// hangup sends SIGHUP and waits for the process to log that it reloaded,
+// or that it refused the file.
+func (s *pbxServer) hangup(t *testing.T, want string) {
+	t.Helper()
+	before := strings.Count(s.Output(), want)
+	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "the process to log "+want, func() bool { return strings.Count(s.Output(), want) > before })
+}
+
+// TestReloadWithACallUp changes the config while a call is up: SIGHUP adds
+// extension 1003 and ring group 600 and changes 1002's password. The call
+// goes on untouched to its normal end, with the events of a call nobody
+// reloaded under; the new extension registers, the ring group rings it, the
+// old password is refused and the new one taken. A bad file, by SIGHUP, by
+// POST /v1/config/reload and by 'switchhook reload', changes nothing and
+// says which key on which line.
+func TestReloadWithACallUp(t *testing.T) {
+	rcv := NewReceiver(t)
+	rs := map[string]*Receiver{"extended": rcv}
+	port := freeUDPPort(t)
+	exts := "extensions:\n  - {number: \"1001\", password: secret-1001, name: Alice}\n  - {number: \"1002\", password: secret-1002, name: Bob}\n"
+	s := launchPBX(t, reloadConfig(rs, port, exts), port)
+
+	calleePort := freeUDPPort(t)
+	s.register(t, "1002", calleePort)
+	callee := s.sipp(t, "callee_answer.xml", "", calleePort, "-s", "1002")
+	waitBound(t, calleePort)
+	caller := s.dial(t, "caller_bye.xml", "1001", "1002", "-d", "6000")
+	rcv.WaitFor(t, 10*time.Second, "the call answered", func(h []Webhook) bool {
+		return len(h) > 0 && h[len(h)-1].Event() == "CALL_ANSWER"
+	})
+
+	// While it is up: 1003 and ring group 600 appear, 1002's password changes.
+	exts2 := "extensions:\n  - {number: \"1001\", password: secret-1001, name: Alice}\n  - {number: \"1002\", password: changed-1002, name: Bob}\n" +
+		"  - {number: \"1003\", password: secret-1003, name: Carol}\n" +
+		"ring_groups:\n  - {number: \"600\", strategy: simultaneous, members: [\"1003\"], timeout: 10s}\n" +
+		"sip:\n  listen: [\"udp://127.0.0.1:1\"]\n"
+	rewriteConfig(t, s.Server, withoutSIP(reloadConfig(rs, port, exts2), port))
+	s.hangup(t, `msg="config reloaded"`)
+	if out := s.Output(); !strings.Contains(out, `applied="[extensions ring_groups]"`) || !strings.Contains(out, "restart_required=\"[sip.listen sip.domain]\"") {
+		t.Errorf("reload log does not name what applied and what needs a restart:\n%s", out)
+	}
+	var chans []map[string]any
+	s.API("GET", "/v1/channels", nil, 200, &chans)
+	if len(chans) != 2 || chans[0]["state"] != "answered" {
+		t.Errorf("channels after the reload: %v", chans)
+	}
+	caller()
+	callee()
+	hooks := rcv.WaitFor(t, 10*time.Second, "the call's CALL_HANGUP", func(h []Webhook) bool {
+		return len(h) > 0 && h[len(h)-1].Event() == "CALL_HANGUP"
+	})
+	if got := fmt.Sprint(Events(hooks)); got != "[CALL_ROUTED CALL_RINGING CALL_ANSWER CALL_INPUT CALL_HANGUP]" {
+		t.Errorf("the call's events: %s", got)
+	}
+	if last := hooks[len(hooks)-1].Body; last["hangup_cause"] != "NORMAL_CLEARING" || last["hangup_by"] != "caller" {
+		t.Errorf("the call ended %v by %v", last["hangup_cause"], last["hangup_by"])
+	}
+	// The listener stayed where it was: the calls below reach it.
+
+	if !s.registerFails(t, "1002", "secret-1002") {
+		t.Error("1002's old password still registers")
+	}
+	if s.registerFails(t, "1002", "changed-1002") {
+		t.Error("1002's new password does not register")
+	}
+	carol := s.phone(t, "1003", "callee_answer.xml")
+	s.dial(t, "caller_bye.xml", "1001", "600", "-d", "300")()
+	carol()
+	hooks = rcv.WaitFor(t, 10*time.Second, "the ring group call's CALL_HANGUP", func(h []Webhook) bool {
+		return len(h) > 5 && h[len(h)-1].Event() == "CALL_HANGUP"
+	})
+	group := ByCall(hooks)[hooks[len(hooks)-1].CallUUID()]
+	if routed := fmt.Sprint(group[0].Body["routed_to"]); group[0].Event() != "CALL_ROUTED" || routed != "map[target:600 type:ring_group]" || group[len(group)-1].Body["answered_by"] != "1003" {
+		t.Errorf("the call to ring group 600: routed to %s, %v", routed, group[len(group)-1].Body)
+	}
+
+	// A bad file changes nothing, whichever way it is reloaded.
+	bad := strings.Replace(exts2, "password: secret-1003", "password: short", 1)
+	rewriteConfig(t, s.Server, withoutSIP(reloadConfig(rs, port, bad), port))
+	s.hangup(t, "config not reloaded")
+	if out := s.Output(); !strings.Contains(out, "extensions[2].password: must be at least 8 characters (line ") {
+		t.Errorf("the refusal does not name the key and line:\n%s", out)
+	}
+	req, _ := http.NewRequest("POST", s.URL+"/v1/config/reload", nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	var e struct{ Error, Field string }
+	json.Unmarshal(body, &e)
+	if res.StatusCode != 422 || e.Field != "extensions[2].password" || !strings.Contains(e.Error, "(line ") || !strings.Contains(e.Error, "nothing was changed") {
+		t.Errorf("POST /v1/config/reload of a bad file: %d %s", res.StatusCode, body)
+	}
+	var out bytes.Buffer
+	cli := exec.Command(binary, "reload", "--server", s.URL, "--token", testToken)
+	cli.Stdout, cli.Stderr = &out, &out
+	if err := cli.Run(); err == nil || !strings.Contains(out.String(), "extensions[2].password") {
+		t.Errorf("switchhook reload of a bad file: %v\n%s", err, out.String())
+	}
+	if s.registerFails(t, "1003", "secret-1003") {
+		t.Error("1003 no longer registers after a refused reload")
+	}
+
+	// The file fixed, 'switchhook reload' applies it and says what it did.
+	rewriteConfig(t, s.Server, reloadConfig(rs, port, exts))
+	out.Reset()
+	cli = exec.Command(binary, "reload", "--server", s.URL, "--token", testToken)
+	cli.Stdout, cli.Stderr = &out, &out
+	if err := cli.Run(); err != nil || !strings.Contains(out.String(), "Applied: extensions, ring_groups.") {
+		t.Errorf("switchhook reload: %v\n%s", err, out.String())
+	}
+	if !s.registerFails(t, "1003", "secret-1003") {
+		t.Error("1003 still registers after it was removed")
+	}
+}
