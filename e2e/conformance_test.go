@@ -16,11 +16,12 @@ type pbxSource struct{}
 
 // pbxCalls names each scenario's callee and caller SIPp scenarios.
 var pbxCalls = map[string][2]string{
-	"callee-hold-digit": {"callee_hold_info.xml", "caller_passive.xml"},
-	"busy":              {"callee_busy.xml", "caller_reject_486.xml"},
-	"cancel":            {"callee_ring.xml", "caller_cancel.xml"},
-	"no-answer":         {"callee_ring.xml", "caller_reject_480.xml"},
-	"engine-restart":    {"callee_answer.xml", "caller_passive.xml"},
+	"callee-hold-digit":  {"callee_hold_info.xml", "caller_passive.xml"},
+	"caller-digits-hold": {"callee_answer.xml", "caller_dtmf_hold.xml"},
+	"busy":               {"callee_busy.xml", "caller_reject_486.xml"},
+	"cancel":             {"callee_ring.xml", "caller_cancel.xml"},
+	"no-answer":          {"callee_ring.xml", "caller_reject_480.xml"},
+	"engine-restart":     {"callee_answer.xml", "caller_passive.xml"},
 }
 
 func (pbxSource) Play(t *testing.T, scenario string) ([]events.Event, map[string]string, bool) {
@@ -46,8 +47,9 @@ func (pbxSource) Play(t *testing.T, scenario string) ([]events.Event, map[string
 	for _, h := range ByCall(hooks)[hooks[0].CallUUID()] {
 		out = append(out, eventOf(h.Body))
 	}
-	// The ring timeout (5 s) passed: the PBX answers the caller 480.
-	return out, map[string]string{"dialled": "1002", "sip": "480"}, true
+	// The ring timeout (5 s) passed: the PBX answers the caller 480. The
+	// SIPp caller's digits last 280 ms each.
+	return out, map[string]string{"dialled": "1002", "sip": "480", "d1": "280", "d2": "280"}, true
 }
 
 // eventOf reads back the facts of an extended webhook's payload.

@@ -15,7 +15,9 @@ import (
 // Asterisk 22, replayed through the stand-in.
 type recorded struct{}
 
-// recordings names the recording of each scenario's call.
+// recordings names the recording of each scenario's call. Recording a has
+// no caller-digits-hold: with a plain Dial bridge Asterisk passes DTMF
+// natively and reports none.
 var recordings = map[string]string{
 	"callee-hold-digit": "b", "busy": "c", "cancel": "d", "no-answer": "e", "engine-restart": "r1-asterisk-kill",
 }

@@ -35,6 +35,16 @@ var Scenarios = []Scenario{
 	// built-in PBX's die with it, which engine-restart plays.
 	{"switchhook-restart", "the call of callee-hold-digit, switchhook stopped while 1002 rings and started again once 1002 answered: one call, the answer it missed", calleeHoldDigit},
 	{"reconnect", "the call of callee-hold-digit, the connection to the engine cut once answered and made again", calleeHoldDigit},
+	{"caller-digits-hold", "1001 calls 1002, who answers; 1001 sends RFC 4733 1 and # (lasting {d1} and {d2} ms), holds and unholds, hangs up", []string{
+		"CALL_ROUTED 1001>1002 internal to=extension:1002",
+		"CALL_RINGING 1001>1002 internal",
+		"CALL_ANSWER 1001>1002 internal",
+		"CALL_INPUT 1001>1002 internal digit=1 {d1}ms caller",
+		"CALL_INPUT 1001>1002 internal digit=# {d2}ms caller",
+		"CALL_HOLD 1001>1002 internal caller",
+		"CALL_UNHOLD 1001>1002 internal caller",
+		"CALL_HANGUP 1001>1002 internal NORMAL_CLEARING 200 caller",
+	}},
 	{"busy", "1002 answers 486 Busy Here", []string{
 		"CALL_ROUTED 1001>1002 internal to=extension:1002",
 		"CALL_HANGUP 1001>1002 internal USER_BUSY 486 callee",
@@ -78,6 +88,9 @@ func Run(t *testing.T, src Source) {
 			for _, w := range sc.Want {
 				for k, v := range vars {
 					w = strings.ReplaceAll(w, "{"+k+"}", v)
+				}
+				if strings.Contains(w, "{") {
+					t.Fatalf("the source left a placeholder unfilled: %s", w)
 				}
 				want = append(want, w)
 			}

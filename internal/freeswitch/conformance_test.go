@@ -16,7 +16,7 @@ type recorded struct{}
 
 // recordings names the recording of each scenario's call.
 var recordings = map[string]string{
-	"callee-hold-digit": "b", "busy": "c", "cancel": "d", "no-answer": "e", "engine-restart": "r1-freeswitch-kill",
+	"callee-hold-digit": "b", "caller-digits-hold": "a", "busy": "c", "cancel": "d", "no-answer": "e", "engine-restart": "r1-freeswitch-kill",
 }
 
 func (recorded) Play(t *testing.T, scenario string) ([]events.Event, map[string]string, bool) {
@@ -45,7 +45,8 @@ func (recorded) Play(t *testing.T, scenario string) ([]events.Event, map[string]
 	})
 	// 1009 is a dialplan entry ringing 1002 with a 4 s call_timeout; the
 	// caller got 480.
-	return sink.Events(), map[string]string{"dialled": "1009", "sip": "480"}, true
+	// a's digits lasted 100 and 250 ms (DTMF-Duration 800 and 2000).
+	return sink.Events(), map[string]string{"dialled": "1009", "sip": "480", "d1": "100", "d2": "250"}, true
 }
 
 // The FreeSWITCH connector passes the conformance suite.
