@@ -46,8 +46,9 @@ type call struct {
 
 	// Owned by run.
 	state      state
-	a          *dialogLeg // the caller's leg
-	legs       []Leg      // every leg, the caller's first
+	a          *dialogLeg            // the caller's leg
+	inviteTx   sip.ServerTransaction // the caller's INVITE
+	legs       []Leg                 // every leg, the caller's first
 	br         *bridge
 	answeredAt time.Time
 	// callerAnswered is set once the caller's INVITE is answered (by a
@@ -418,7 +419,13 @@ func (c *call) respondCaller(code int, reason string, by events.Party) {
 		hdrs = append(hdrs, warning("the callee answered 503 "+reason))
 		code, reason = sip.StatusInternalServerError, "Server Internal Error"
 	}
-	if err := c.a.server.Respond(code, reason, nil, hdrs...); err != nil {
+	// Straight on the INVITE's transaction, which absorbs the ACK: the
+	// dialog's Respond would hold the owner until that ACK came.
+	res := sip.NewResponseFromRequest(c.a.server.InviteRequest, code, reason, nil)
+	for _, h := range hdrs {
+		res.AppendHeader(h)
+	}
+	if err := c.inviteTx.Respond(res); err != nil {
 		c.p.log.Debug("final response to caller", "call_uuid", c.id, "code", code, "err", err)
 	}
 }

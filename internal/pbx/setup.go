@@ -97,7 +97,7 @@ func (p *PBX) startCall(req *sip.Request, tx sip.ServerTransaction, st *sessionT
 		return
 	}
 	c := newCall(p, caller, name, dialed, route, dir)
-	c.a.server = sess
+	c.a.server, c.inviteTx = sess, tx
 	c.a.st = st
 	if !p.addCall(c) {
 		respond(tx, req, sip.StatusServiceUnavailable, "Service Unavailable", "the PBX is shutting down")
