@@ -334,3 +334,42 @@ func TestAsteriskCallOutlivesRestart(t *testing.T) {
 		})
 	}
 }
+
+// FreeSWITCH restarts (killed and started again) with a call up while
+// switchhook runs: the call, gone with it, gets one CALL_HANGUP, cause
+// SYSTEM_SHUTDOWN (FreeSWITCH's start is after the last word of the call),
+// stamped with the last time the call was known up.
+func TestEngineRestartEndsItsCalls(t *testing.T) {
+	rcv := NewReceiver(t)
+	fs := startESLEngine(t)
+	StartServer(t, webhookConfig(rcv, "extended", "")+
+		fmt.Sprintf("freeswitch:\n  - {name: fs1, address: %q, password: ClueCon}\n", fs.addr))
+	evs, names := recordedESL(t, "../internal/freeswitch/testdata/real/a-esl.jsonl")
+	firstAnswer := slices.Index(names, "CHANNEL_ANSWER")
+	afterAnswers := firstAnswer + 1 + slices.Index(names[firstAnswer+1:], "CHANNEL_ANSWER") + 1
+	conn := <-fs.conns
+	fs.send(t, conn, evs[:afterAnswers])
+	up := rcv.WaitCount(t, 3, 20*time.Second)
+
+	fs.mu.Lock()
+	fs.started, fs.channels = time.Now(), nil
+	fs.mu.Unlock()
+	conn.Close()
+	<-fs.conns
+	hooks := rcv.WaitFor(t, 30*time.Second, "the call's hangup", func(h []Webhook) bool {
+		return slices.Contains(Events(h), "CALL_HANGUP")
+	})
+	if got := strings.Join(Events(hooks), " "); got != "CALL_ROUTED CALL_RINGING CALL_ANSWER CALL_HANGUP" {
+		t.Fatalf("events %s:\n%s", got, describe(hooks))
+	}
+	checkFields(t, "hangup", hooks[3].Body, map[string]any{
+		"hangup_cause": "SYSTEM_SHUTDOWN", "sip_code": 0.0, "hangup_by": "system", "answered_by": "1002",
+	})
+	// The last word of the call was the answers (the recording's time), not
+	// the reconnection (now).
+	answered, _ := time.Parse(time.RFC3339, up[2].Body["occurred_at"].(string))
+	ended, _ := time.Parse(time.RFC3339, hooks[3].Body["occurred_at"].(string))
+	if d := ended.Sub(answered); d < 0 || d > time.Second {
+		t.Errorf("hangup at %v, %v after the answer; want the last time the call was known up", ended, d)
+	}
+}
