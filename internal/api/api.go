@@ -31,11 +31,12 @@ type Recorder interface {
 	Record(ctx context.Context, e events.Event) error
 }
 
-// EndpointDefaults are the settings of an endpoint created without them.
+// EndpointDefaults are the settings of an endpoint created without them;
+// those left zero are store's defaults (store.DefaultTimeout, …).
 type EndpointDefaults struct {
-	Timeout       time.Duration   // 0: 10s
-	RetrySchedule []time.Duration // empty: 0s 5s 5m 30m 2h 5h 10h 10h
-	MaxInFlight   int             // 0: 4
+	Timeout       time.Duration
+	RetrySchedule []time.Duration
+	MaxInFlight   int
 }
 
 // Options configure an API.
@@ -83,19 +84,12 @@ type Options struct {
 
 // Limits of the API's inputs.
 const (
-	maxBodyBytes    = 1 << 20
-	defaultLimit    = 100
-	maxLimit        = 1000
-	healthzTimeout  = 3 * time.Second
-	defaultGrace    = 24 * time.Hour
-	defaultTimeout  = 10 * time.Second
-	defaultInFlight = 4
+	maxBodyBytes   = 1 << 20
+	defaultLimit   = 100
+	maxLimit       = 1000
+	healthzTimeout = 3 * time.Second
+	defaultGrace   = 24 * time.Hour
 )
-
-// defaultSchedule follows the Standard Webhooks reference sender's: quick
-// retries for a blip, then spread over a day for an outage.
-var defaultSchedule = []time.Duration{0, 5 * time.Second, 5 * time.Minute, 30 * time.Minute,
-	2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour}
 
 // API serves the management routes. Make one with New.
 type API struct {
@@ -170,15 +164,9 @@ func New(o Options) *API {
 	if a.grace == 0 {
 		a.grace = defaultGrace
 	}
-	if a.defaults.Timeout == 0 {
-		a.defaults.Timeout = defaultTimeout
-	}
-	if len(a.defaults.RetrySchedule) == 0 {
-		a.defaults.RetrySchedule = defaultSchedule
-	}
-	if a.defaults.MaxInFlight == 0 {
-		a.defaults.MaxInFlight = defaultInFlight
-	}
+	d := store.Endpoint{Timeout: a.defaults.Timeout, RetrySchedule: a.defaults.RetrySchedule, MaxInFlight: a.defaults.MaxInFlight}
+	d.WithDefaults()
+	a.defaults = EndpointDefaults{Timeout: d.Timeout, RetrySchedule: d.RetrySchedule, MaxInFlight: d.MaxInFlight}
 	if o.AdminToken != "" {
 		a.tokenSum, a.hasToken = sha256.Sum256([]byte(o.AdminToken)), true
 	}

@@ -438,6 +438,11 @@ func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 
 // endpointView is ep as the API shows it; the secrets only if withSecret.
 func endpointView(ep *store.Endpoint, withSecret bool, now time.Time) apitypes.Endpoint {
+	// What is shown is what is in force: never an empty schedule that
+	// means "the default".
+	eff := *ep
+	eff.WithDefaults()
+	ep = &eff
 	v := apitypes.Endpoint{
 		ID:             ep.ID,
 		URL:            ep.URL,

@@ -12,6 +12,7 @@ import (
 	"github.com/switchhook/switchhook/internal/api/apitypes"
 	"github.com/switchhook/switchhook/internal/events"
 	"github.com/switchhook/switchhook/internal/signature"
+	"github.com/switchhook/switchhook/internal/store"
 )
 
 // create makes an endpoint from a JSON body and returns it.
@@ -39,8 +40,8 @@ func TestCreateEndpointDefaults(t *testing.T) {
 	if _, err := signature.Key(ep.Secret); err != nil || !strings.HasPrefix(ep.Secret, "whsec_") {
 		t.Errorf("secret %q: %v", ep.Secret, err)
 	}
-	if ep.Payload != events.Standard || len(ep.Events) != 0 || ep.Timeout != "10s" || ep.MaxInFlight != 4 ||
-		len(ep.RetrySchedule) != 8 || ep.RetrySchedule[0] != "0s" || ep.Disabled || ep.Circuit.State != "closed" {
+	if ep.Payload != events.Standard || len(ep.Events) != 0 || ep.Timeout != store.DefaultTimeout.String() || ep.MaxInFlight != store.DefaultMaxInFlight ||
+		len(ep.RetrySchedule) != len(store.DefaultRetrySchedule()) || ep.RetrySchedule[0] != "0s" || ep.Disabled || ep.Circuit.State != "closed" {
 		t.Errorf("defaults not applied: %+v", ep)
 	}
 	if ep.Headers == nil || ep.Events == nil {

@@ -341,6 +341,7 @@ func syncEndpoints(ctx context.Context, st store.Store, cfg *config.Config, log 
 		if ep.MaxInFlight == 0 {
 			ep.MaxInFlight = cfg.Delivery.MaxInFlight
 		}
+		ep.WithDefaults()
 		secret := w.Secret
 		if secret == "" {
 			secret = signature.NewSecret()

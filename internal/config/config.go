@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/switchhook/switchhook/internal/store"
 )
 
 // Config is the whole configuration file.
@@ -300,8 +302,9 @@ func Default() *Config {
 		HTTP:     HTTP{Listen: "127.0.0.1:8080"},
 		Store:    Store{Retention: Duration(30 * 24 * time.Hour)},
 		Delivery: Delivery{
-			Timeout:         Duration(10 * time.Second),
-			MaxInFlight:     64,
+			Timeout:         Duration(store.DefaultTimeout),
+			RetrySchedule:   durations(store.DefaultRetrySchedule()),
+			MaxInFlight:     store.DefaultMaxInFlight,
 			CircuitFailures: 5,
 			DisableAfter:    Duration(72 * time.Hour),
 			SecretGrace:     Duration(24 * time.Hour),
@@ -318,6 +321,14 @@ func Default() *Config {
 		Pickup:         Pickup{Group: "*8", Directed: "**"},
 		DemoExtensions: true,
 	}
+}
+
+func durations(ds []time.Duration) []Duration {
+	out := make([]Duration, len(ds))
+	for i, d := range ds {
+		out[i] = Duration(d)
+	}
+	return out
 }
 
 // Load reads the file at path; an empty path gives Default, validated.

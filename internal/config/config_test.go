@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchhook/switchhook/internal/store"
 )
 
 func TestDefaultsAreValid(t *testing.T) {
@@ -257,5 +259,19 @@ func TestValidationNamesLine(t *testing.T) {
 		if err == nil || err.Error() != c.want {
 			t.Errorf("%q: %v, want %s", c.yaml, err, c.want)
 		}
+	}
+}
+
+func TestDeliveryDefaultsAreTheStoresAndAreReplaced(t *testing.T) {
+	c := Default()
+	if c.Delivery.Timeout.D() != store.DefaultTimeout || c.Delivery.MaxInFlight != store.DefaultMaxInFlight || len(c.Delivery.RetrySchedule) != len(store.DefaultRetrySchedule()) {
+		t.Errorf("delivery defaults %+v are not the store's", c.Delivery)
+	}
+	c, err := Parse([]byte("delivery: {retry_schedule: [1s, 2s]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := c.Delivery.RetrySchedule; len(s) != 2 || s[0].D() != time.Second || s[1].D() != 2*time.Second {
+		t.Errorf("retry_schedule [1s, 2s] read as %v", s)
 	}
 }

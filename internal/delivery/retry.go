@@ -8,29 +8,6 @@ import (
 	"time"
 )
 
-// DefaultRetrySchedule is the schedule of an endpoint that sets none: the
-// delay before each of its eleven attempts, more than a day and a half in
-// all, so a receiver that is down over a weekend night still gets every
-// event.
-func DefaultRetrySchedule() []time.Duration {
-	return []time.Duration{
-		0,
-		5 * time.Second,
-		30 * time.Second,
-		2 * time.Minute,
-		10 * time.Minute,
-		30 * time.Minute,
-		time.Hour,
-		3 * time.Hour,
-		6 * time.Hour,
-		12 * time.Hour,
-		12 * time.Hour,
-	}
-}
-
-// DefaultTimeout is the per-request timeout of an endpoint that sets none.
-const DefaultTimeout = 10 * time.Second
-
 // MaxRetryAfter caps a receiver's Retry-After, so that a bogus header cannot
 // park a call's events for days.
 const MaxRetryAfter = time.Hour

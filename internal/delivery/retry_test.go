@@ -6,21 +6,6 @@ import (
 	"time"
 )
 
-func TestDefaultRetrySchedule(t *testing.T) {
-	s := DefaultRetrySchedule()
-	var total time.Duration
-	for _, d := range s {
-		total += d
-	}
-	if len(s) != 11 || s[0] != 0 || total <= 24*time.Hour {
-		t.Fatalf("schedule %v: %d attempts over %v, want 11 starting at once over more than a day", s, len(s), total)
-	}
-	s[1] = time.Hour
-	if DefaultRetrySchedule()[1] != 5*time.Second {
-		t.Fatal("DefaultRetrySchedule returns a shared slice")
-	}
-}
-
 func TestRetryAfter(t *testing.T) {
 	now := time.Date(2026, 1, 27, 12, 0, 0, 0, time.UTC)
 	cases := []struct {

@@ -62,13 +62,9 @@ func (ep *endpoint) keysAt(t time.Time) [][]byte {
 }
 
 func (r *runner) newEndpoint(ep *store.Endpoint) *endpoint {
-	x := &endpoint{ep: ep, timeout: ep.Timeout, schedule: ep.RetrySchedule, circuit: ep.Circuit, disabled: ep.Disabled}
-	if x.timeout <= 0 {
-		x.timeout = DefaultTimeout
-	}
-	if len(x.schedule) == 0 {
-		x.schedule = DefaultRetrySchedule()
-	}
+	eff := *ep
+	eff.WithDefaults()
+	x := &endpoint{ep: ep, timeout: eff.Timeout, schedule: eff.RetrySchedule, circuit: ep.Circuit, disabled: ep.Disabled}
 	for _, s := range ep.Secrets {
 		key, err := signature.Key(s.Value)
 		if err != nil {
