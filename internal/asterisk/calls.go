@@ -447,12 +447,8 @@ func pjsipStatus(cause int) int {
 // connector was away, at the time and with the cause gap tells; one still
 // there gets the ring or answer it missed; one never seen is adopted.
 func (t *tracker) reconcile(live map[string]liveChannel, gap calltrack.Gap, now time.Time) []events.Event {
-	plain := make(map[string]calltrack.Channel, len(live))
-	for id, ch := range live {
-		plain[id] = ch.Channel
-	}
-	self := func(l *leg) string { return l.Call.Dest }
-	out := t.Reconcile(plain, now, self, func(l *leg) []events.Event {
+	listed := func(id string) (calltrack.Channel, bool) { ch, ok := live[id]; return ch.Channel, ok }
+	out := t.Reconcile(listed, now, func(l *leg) []events.Event {
 		c := l.Call
 		at, cause := gap.End(c)
 		if l.Caller || len(slices.Collect(c.Legs())) == 1 && c.Engine.callerCause < 0 {

@@ -42,10 +42,7 @@ func (recorded) Play(t *testing.T, scenario string) ([]events.Event, map[string]
 		sink.Wait(t, 3)
 		a.restart()
 	}
-	connectortest.WaitFor(t, "the call's hangup", func() bool {
-		evs := sink.Events()
-		return len(evs) > 0 && evs[len(evs)-1].Kind == events.CallHangup
-	})
+	sink.WaitHangup(t)
 	// 1009 is Dial(PJSIP/1002,4); chan_pjsip answered the caller's cause
 	// 16 with 603 (the SIPp trace shows it).
 	return sink.Events(), map[string]string{"dialled": "1009", "sip": "603"}, true
@@ -91,10 +88,7 @@ func restartMidCall(t *testing.T) []events.Event {
 	conn := a.next(t)
 	connectortest.WaitFor(t, "the missed answer", func() bool { return len(sink.Events()) == 1 })
 	conn.send(after...)
-	connectortest.WaitFor(t, "the call's hangup", func() bool {
-		evs := sink.Events()
-		return len(evs) > 0 && evs[len(evs)-1].Kind == events.CallHangup
-	})
+	sink.WaitHangup(t)
 	return append(first, sink.Events()...)
 }
 
@@ -111,10 +105,7 @@ func reconnectMidCall(t *testing.T) []events.Event {
 	a.setChannelRows(map[string][]string{"b1": {"1796390495.8", "1796390495.9"}}, up...)
 	conn.ws.CloseNow()
 	a.next(t).send(after...)
-	connectortest.WaitFor(t, "the call's hangup", func() bool {
-		evs := sink.Events()
-		return len(evs) > 0 && evs[len(evs)-1].Kind == events.CallHangup
-	})
+	sink.WaitHangup(t)
 	return sink.Events()
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,21 +16,6 @@ import (
 	"github.com/switchhook/switchhook/internal/events"
 	"github.com/switchhook/switchhook/internal/metrics"
 )
-
-// slowSink is a recorder whose store has stalled: each event takes delay.
-type slowSink struct {
-	delay time.Duration
-	connectortest.Collector
-	hangups atomic.Int64
-}
-
-func (s *slowSink) Emit(ctx context.Context, e events.Event) error {
-	time.Sleep(s.delay)
-	if e.Kind == events.CallHangup {
-		s.hangups.Add(1)
-	}
-	return s.Collector.Emit(ctx, e)
-}
 
 // timedMessage is one ARI message and when Asterisk sent it, from the start
 // of the run.
@@ -97,26 +81,11 @@ func TestReplayAt200CallsPerSecondWithASlowStore(t *testing.T) {
 	msgs, calls := loadMessages(t, 200, 2*time.Second)
 	a := startFakeAsterisk(t, "u", "p")
 	m := metrics.New(nil)
-	sink := &slowSink{delay: time.Millisecond}
+	sink := &connectortest.SlowSink{Delay: time.Millisecond}
 	c := runConnector(t, "ast1", a, sink, func(c *Connector) { c.link.Metrics = m })
 	conn := a.next(t)
 
-	var peak atomic.Int64
-	stop := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(5 * time.Millisecond):
-			}
-			if n := int64(testutil.ToFloat64(m.SourceBacklog.WithLabelValues("asterisk/ast1"))); n > peak.Load() {
-				peak.Store(n)
-			}
-		}
-	}()
+	peak := connectortest.Peak(func() float64 { return testutil.ToFloat64(m.SourceBacklog.WithLabelValues("asterisk/ast1")) })
 	start := time.Now()
 	var bytes int
 	var lag time.Duration // how far the stand-in fell behind the recording's pace
@@ -135,17 +104,9 @@ func TestReplayAt200CallsPerSecondWithASlowStore(t *testing.T) {
 		bytes += len(msgs[i].msg)
 	}
 	sent := time.Since(start)
-	// The property is that nothing is lost, not how fast (the race
-	// detector alone makes the tracking several times slower): the wait
-	// is generous but bounded.
-	for deadline := time.Now().Add(2 * time.Minute); sink.hangups.Load() < int64(calls); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d calls hung up after 2 minutes", sink.hangups.Load(), calls)
-		}
-	}
+	sink.WaitHangups(t, calls)
 	drained := time.Since(start)
-	close(stop)
-	<-sampled
+	peakBacklog := peak()
 
 	got := sink.Events()
 	byCall := map[string][]events.Kind{}
@@ -165,5 +126,5 @@ func TestReplayAt200CallsPerSecondWithASlowStore(t *testing.T) {
 		t.Fatalf("status %+v, want connected, never reconnected", st)
 	}
 	t.Logf("%d calls started over 2 s (200 calls/s), %d messages (%.1f MB, %.0f messages/s) sent in %v, at most %v behind the recorded pace; %d call events emitted at 1 ms each, all by %v; peak backlog %d messages",
-		calls, len(msgs), float64(bytes)/1e6, float64(len(msgs))/sent.Seconds(), sent.Round(time.Millisecond), lag.Round(time.Millisecond), len(got), drained.Round(time.Millisecond), peak.Load())
+		calls, len(msgs), float64(bytes)/1e6, float64(len(msgs))/sent.Seconds(), sent.Round(time.Millisecond), lag.Round(time.Millisecond), len(got), drained.Round(time.Millisecond), int(peakBacklog))
 }

@@ -527,27 +527,27 @@ func (g Gap) End(c interface{ LastAt() time.Time }) (time.Time, string) {
 	return at, events.CauseNormalUnspecified
 }
 
-// Reconcile brings the calls up to date with live, the engine's channels
-// listed on this connection. A leg neither in live nor reported by an event
-// on this connection ended while the connector was away: gone ends it
-// (Drop, with the cause the connector can still tell, else the time and
-// cause gap.End gives). A leg still live gets the events it missed: its
-// ring, its answer (callees' first, so that the engine's answer of the
-// caller's leg is not taken for an IVR's). self is what the caller's leg
-// answers as when the engine itself is the destination. Legs go in a
+// Reconcile brings the calls up to date with the engine's channels listed
+// on this connection (live tells of one by its id). A leg neither listed
+// nor reported by an event on this connection ended while the connector
+// was away: gone ends it (Drop, with the cause the connector can still
+// tell, else the time and cause gap.End gives). A leg still listed gets
+// the events it missed: its ring, its answer (callees' first, so that the
+// engine's answer of the caller's leg is not taken for an IVR's; a caller
+// answered with no callee answers as the number dialled). Legs go in a
 // stable order: by call, the caller's leg first.
-func (t *Tracker[E]) Reconcile(live map[string]Channel, now time.Time, self func(*Leg[E]) string, gone func(*Leg[E]) []events.Event) []events.Event {
+func (t *Tracker[E]) Reconcile(live func(id string) (Channel, bool), now time.Time, gone func(*Leg[E]) []events.Event) []events.Event {
 	var out []events.Event
 	legs := t.sortedLegs()
 	for _, l := range legs {
-		if _, ok := live[l.ID]; ok || l.Seen || t.legs[l.ID] == nil {
+		if _, ok := live(l.ID); ok || l.Seen || t.legs[l.ID] == nil {
 			continue
 		}
 		out = append(out, gone(l)...)
 	}
 	for _, callers := range []bool{false, true} {
 		for _, l := range legs {
-			ch, ok := live[l.ID]
+			ch, ok := live(l.ID)
 			if !ok || l.Seen || l.Caller != callers || t.legs[l.ID] == nil {
 				continue
 			}
@@ -555,7 +555,7 @@ func (t *Tracker[E]) Reconcile(live map[string]Channel, now time.Time, self func
 				out = append(out, t.Ring(l, now)...)
 			}
 			if ch.Up && !l.Answered {
-				out = append(out, t.Answer(l, now, self(l))...)
+				out = append(out, t.Answer(l, now, l.Call.Dest)...)
 			}
 		}
 	}

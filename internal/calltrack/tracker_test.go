@@ -283,8 +283,8 @@ func TestReconcile(t *testing.T) {
 	a3.Seen = true // an event on the new connection reported it
 	var gone []string
 	live := map[string]Channel{b2.ID: {ID: b2.ID, Up: true}, a2.ID: {ID: a2.ID, Up: true}}
-	self := func(l *tleg) string { return "ivr" }
-	out := tr.Reconcile(live, t0.Add(time.Second), self, func(l *tleg) []events.Event {
+	listed := func(id string) (Channel, bool) { ch, ok := live[id]; return ch, ok }
+	out := tr.Reconcile(listed, t0.Add(time.Second), func(l *tleg) []events.Event {
 		gone = append(gone, l.ID)
 		l.Call.Engine.cause = events.CauseNormalUnspecified
 		return tr.Drop(l, t0, hangup)

@@ -443,12 +443,8 @@ func sofiaStatus(cause string) int {
 // away, at the time and with the cause gap tells; a leg still there gets
 // the ring or answer it missed; a channel never seen is adopted.
 func (t *tracker) reconcile(live map[string]liveChannel, gap calltrack.Gap, now time.Time) []events.Event {
-	plain := make(map[string]calltrack.Channel, len(live))
-	for id, ch := range live {
-		plain[id] = ch.Channel
-	}
-	self := func(l *leg) string { return l.Call.Dest }
-	out := t.Reconcile(plain, now, self, func(l *leg) []events.Event {
+	listed := func(id string) (calltrack.Channel, bool) { ch, ok := live[id]; return ch.Channel, ok }
+	out := t.Reconcile(listed, now, func(l *leg) []events.Event {
 		c := l.Call
 		at, cause := gap.End(c)
 		if !c.Engine.aEnded && l.Caller {

@@ -39,10 +39,7 @@ func (recorded) Play(t *testing.T, scenario string) ([]events.Event, map[string]
 		sink.Wait(t, 3)
 		fs.restart()
 	}
-	connectortest.WaitFor(t, "the call's hangup", func() bool {
-		evs := sink.Events()
-		return len(evs) > 0 && evs[len(evs)-1].Kind == events.CallHangup
-	})
+	sink.WaitHangup(t)
 	// 1009 is a dialplan entry ringing 1002 with a 4 s call_timeout; the
 	// caller got 480.
 	// a's digits lasted 100 and 250 ms (DTMF-Duration 800 and 2000).
@@ -88,10 +85,7 @@ func restartMidCall(t *testing.T) []events.Event {
 	sink.Remember(first)
 	connectortest.Run(t, newTestConnector(t, fs), sink)
 	fs.next(t).send(after...)
-	connectortest.WaitFor(t, "the call's hangup", func() bool {
-		evs := sink.Events()
-		return len(evs) > 0 && evs[len(evs)-1].Kind == events.CallHangup
-	})
+	sink.WaitHangup(t)
 	return append(first, sink.Events()...)
 }
 
@@ -108,10 +102,7 @@ func reconnectMidCall(t *testing.T) []events.Event {
 	fs.setChannelRows(up...)
 	conn.conn.Close()
 	fs.next(t).send(after...)
-	connectortest.WaitFor(t, "the call's hangup", func() bool {
-		evs := sink.Events()
-		return len(evs) > 0 && evs[len(evs)-1].Kind == events.CallHangup
-	})
+	sink.WaitHangup(t)
 	return sink.Events()
 }
 

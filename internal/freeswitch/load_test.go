@@ -2,15 +2,12 @@ package freeswitch
 
 import (
 	"compress/gzip"
-	"context"
 	"encoding/json"
 	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -110,21 +107,6 @@ func loadEvents(t testing.TB, name string) ([]timedEvent, int) {
 	return out, calls
 }
 
-// slowSink is a recorder whose store has stalled: each event takes delay.
-type slowSink struct {
-	delay time.Duration
-	connectortest.Collector
-	hangups atomic.Int64
-}
-
-func (s *slowSink) Emit(ctx context.Context, e events.Event) error {
-	time.Sleep(s.delay)
-	if e.Kind == events.CallHangup {
-		s.hangups.Add(1)
-	}
-	return s.Collector.Emit(ctx, e)
-}
-
 // A real FreeSWITCH's events at 200 calls/s (its 50 calls/s run replayed 4
 // times as fast), into a recorder that takes 1 ms an event (a store slowed
 // to 1,000 events/s against about 2,400 offered): the connector keeps
@@ -139,27 +121,11 @@ func TestReplayAt200CallsPerSecondWithASlowStore(t *testing.T) {
 	const speedup = 4
 	fs := startFakeFS(t, "ClueCon")
 	m := metrics.New(nil)
-	sink := &slowSink{delay: time.Millisecond}
+	sink := &connectortest.SlowSink{Delay: time.Millisecond}
 	c := runConnector(t, "fs1", fs, sink, func(c *Connector) { c.link.Metrics = m })
 	conn := fs.next(t)
 
-	var peak atomic.Int64
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(5 * time.Millisecond):
-			}
-			if n := int64(testutil.ToFloat64(m.SourceBacklog.WithLabelValues("freeswitch/fs1"))); n > peak.Load() {
-				peak.Store(n)
-			}
-		}
-	}()
+	peak := connectortest.Peak(func() float64 { return testutil.ToFloat64(m.SourceBacklog.WithLabelValues("freeswitch/fs1")) })
 	start := time.Now()
 	var bytes int
 	var lag time.Duration // how far the stand-in fell behind the recording's pace
@@ -181,17 +147,9 @@ func TestReplayAt200CallsPerSecondWithASlowStore(t *testing.T) {
 		}
 	}
 	sent := time.Since(start)
-	// The property is that nothing is lost, not how fast (the race
-	// detector alone makes the tracking several times slower): the wait
-	// is generous but bounded.
-	for deadline := time.Now().Add(2 * time.Minute); sink.hangups.Load() < int64(calls); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d calls hung up after 2 minutes", sink.hangups.Load(), calls)
-		}
-	}
+	sink.WaitHangups(t, calls)
 	drained := time.Since(start)
-	close(stop)
-	wg.Wait()
+	peakBacklog := peak()
 
 	got := sink.Events()
 	byCall := map[string][]events.Kind{}
@@ -210,5 +168,5 @@ func TestReplayAt200CallsPerSecondWithASlowStore(t *testing.T) {
 		t.Fatalf("status %+v, want connected, never reconnected", st)
 	}
 	t.Logf("%d calls, %d events (%.1f MB, %.0f events/s) sent in %v (%.0f calls/s), at most %v behind the recorded pace; %d call events emitted at 1 ms each, all by %v; peak backlog %d frames",
-		calls, len(evs), float64(bytes)/1e6, float64(len(evs))/sent.Seconds(), sent.Round(time.Millisecond), float64(calls)/sent.Seconds(), lag.Round(time.Millisecond), len(got), drained.Round(time.Millisecond), peak.Load())
+		calls, len(evs), float64(bytes)/1e6, float64(len(evs))/sent.Seconds(), sent.Round(time.Millisecond), float64(calls)/sent.Seconds(), lag.Round(time.Millisecond), len(got), drained.Round(time.Millisecond), int(peakBacklog))
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,6 +49,17 @@ func (c *Collector) Wait(t testing.TB, n int) []events.Event {
 		t.Fatalf("got %d events, want %d:\n%s", len(evs), n, strings.Join(Summaries(evs, 0), "\n"))
 	}
 	return evs
+}
+
+// WaitHangup returns the events once the last one is a CALL_HANGUP,
+// failing the test after 10 s.
+func (c *Collector) WaitHangup(t testing.TB) []events.Event {
+	t.Helper()
+	WaitFor(t, "the call's hangup", func() bool {
+		evs := c.Events()
+		return len(evs) > 0 && evs[len(evs)-1].Kind == events.CallHangup
+	})
+	return c.Events()
 }
 
 // WaitFor waits until cond holds, failing the test after 10 s with what
@@ -223,6 +235,58 @@ func Start(t testing.TB, src events.Source, sink events.Sink) (stop func()) {
 			t.Error("Run did not return after cancel")
 		}
 	})
+}
+
+// SlowSink is a Collector behind a stalled recorder: each event takes
+// Delay. Hangups counts the CALL_HANGUPs taken.
+type SlowSink struct {
+	Collector
+	Delay   time.Duration
+	Hangups atomic.Int64
+}
+
+// Emit keeps e after Delay.
+func (s *SlowSink) Emit(ctx context.Context, e events.Event) error {
+	time.Sleep(s.Delay)
+	if e.Kind == events.CallHangup {
+		s.Hangups.Add(1)
+	}
+	return s.Collector.Emit(ctx, e)
+}
+
+// WaitHangups waits until n calls hung up, for up to 2 minutes: a load
+// replay proves nothing is lost, not how fast (the race detector alone
+// makes tracking several times slower).
+func (s *SlowSink) WaitHangups(t testing.TB, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Minute); s.Hangups.Load() < int64(n); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d calls hung up after 2 minutes", s.Hangups.Load(), n)
+		}
+	}
+}
+
+// Peak samples gauge every 5 ms until the returned func is called, which
+// returns the highest value seen.
+func Peak(gauge func() float64) (stop func() float64) {
+	var peak float64
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			peak = max(peak, gauge())
+		}
+	}()
+	return func() float64 {
+		close(done)
+		<-finished
+		return peak
+	}
 }
 
 // Remembering is a Collector that also hands a source, once, the events of
