@@ -87,6 +87,33 @@ func TestReloadWithACallUp(t *testing.T) {
 	if len(chans) != 2 || chans[0]["state"] != "answered" {
 		t.Errorf("channels after the reload: %v", chans)
 	}
+	// The extensions as the API and the CLI show them, the call up.
+	var exts3 []struct {
+		Number, Name, State string
+		Contacts            []map[string]any
+	}
+	s.API("GET", "/v1/extensions", nil, 200, &exts3)
+	if got := fmt.Sprint(exts3); len(exts3) != 3 || exts3[0].State != "in_call" || exts3[1].State != "in_call" || len(exts3[1].Contacts) != 1 ||
+		exts3[2].Number != "1003" || exts3[2].Name != "Carol" || exts3[2].State != "unregistered" {
+		t.Errorf("GET /v1/extensions during the call: %s", got)
+	}
+	for cmd, want := range map[string][]string{
+		"extensions":    {"1002", "Bob", "in_call", "SIPp", "1003", "Carol", "unregistered"},
+		"channels":      {"caller", "callee", "answered"},
+		"registrations": {"1002", fmt.Sprintf("127.0.0.1:%d", calleePort), "SIPp"},
+	} {
+		var out bytes.Buffer
+		c := exec.Command(binary, cmd, "list", "--server", s.URL, "--token", testToken)
+		c.Stdout, c.Stderr = &out, &out
+		if err := c.Run(); err != nil {
+			t.Errorf("switchhook %s list: %v\n%s", cmd, err, out.String())
+		}
+		for _, w := range want {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("switchhook %s list does not show %q:\n%s", cmd, w, out.String())
+			}
+		}
+	}
 	caller()
 	callee()
 	hooks := rcv.WaitFor(t, 10*time.Second, "the call's CALL_HANGUP", func(h []Webhook) bool {

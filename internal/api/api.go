@@ -75,6 +75,8 @@ type Options struct {
 	// Reload re-reads the config file; nil answers POST /v1/config/reload
 	// with 404.
 	Reload Reloader
+	// Extensions lists the PBX's extensions; nil serves [].
+	Extensions Extensions
 	// Health is what the delivery engine saw lately, for GET /v1/overview
 	// and GET /v1/endpoints/{id}/health; nil reports no attempts.
 	Health *delivery.Health
@@ -93,23 +95,24 @@ const (
 
 // API serves the management routes. Make one with New.
 type API struct {
-	store    store.Store
-	sink     Recorder
-	engine   Engine
-	metrics  *metrics.Metrics
-	log      *slog.Logger
-	loc      *time.Location
-	version  string
-	lists    map[string]func() any
-	grace    time.Duration
-	defaults EndpointDefaults
-	sessions Sessions
-	watch    func(buffer int) (<-chan events.Event, func())
-	health   *delivery.Health
-	forwards Forwarding
-	reloader Reloader
-	down     func() []string
-	queues   Queues
+	store      store.Store
+	sink       Recorder
+	engine     Engine
+	metrics    *metrics.Metrics
+	log        *slog.Logger
+	loc        *time.Location
+	version    string
+	lists      map[string]func() any
+	grace      time.Duration
+	defaults   EndpointDefaults
+	sessions   Sessions
+	watch      func(buffer int) (<-chan events.Event, func())
+	health     *delivery.Health
+	forwards   Forwarding
+	reloader   Reloader
+	extensions Extensions
+	down       func() []string
+	queues     Queues
 
 	closing   chan struct{} // closed by CloseStreams
 	closeOnce sync.Once
@@ -132,23 +135,24 @@ type route struct {
 // New makes an API from o, filling the defaults of zero options.
 func New(o Options) *API {
 	a := &API{
-		store:    o.Store,
-		sink:     o.Sink,
-		engine:   o.Engine,
-		metrics:  o.Metrics,
-		log:      o.Logger,
-		loc:      o.Location,
-		version:  o.Version,
-		grace:    o.SecretGrace,
-		defaults: o.Defaults,
-		sessions: o.Sessions,
-		watch:    o.Watch,
-		health:   o.Health,
-		forwards: o.Forwarding,
-		reloader: o.Reload,
-		down:     o.SourcesDown,
-		queues:   o.Queues,
-		closing:  make(chan struct{}),
+		store:      o.Store,
+		sink:       o.Sink,
+		engine:     o.Engine,
+		metrics:    o.Metrics,
+		log:        o.Logger,
+		loc:        o.Location,
+		version:    o.Version,
+		grace:      o.SecretGrace,
+		defaults:   o.Defaults,
+		sessions:   o.Sessions,
+		watch:      o.Watch,
+		health:     o.Health,
+		forwards:   o.Forwarding,
+		reloader:   o.Reload,
+		extensions: o.Extensions,
+		down:       o.SourcesDown,
+		queues:     o.Queues,
+		closing:    make(chan struct{}),
 		lists: map[string]func() any{
 			"registrations": o.Registrations,
 			"channels":      o.Channels,
@@ -208,6 +212,7 @@ func (a *API) routeTable() []route {
 		{method: "GET", pattern: "/v1/extensions/{number}/forward", handle: a.getForward},
 		{method: "PUT", pattern: "/v1/extensions/{number}/forward", handle: a.putForward},
 		{method: "DELETE", pattern: "/v1/extensions/{number}/forward", handle: a.resetForward},
+		{method: "GET", pattern: "/v1/extensions", handle: a.listExtensions},
 		{method: "GET", pattern: "/v1/registrations", handle: a.list("registrations")},
 		{method: "GET", pattern: "/v1/channels", handle: a.list("channels")},
 		{method: "GET", pattern: "/v1/sources", handle: a.list("sources")},

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchhook/switchhook/internal/api"
 	"github.com/switchhook/switchhook/internal/api/apitypes"
@@ -31,4 +33,28 @@ func TestReload(t *testing.T) {
 
 	none := newEnv(t)
 	none.do("POST", "/v1/config/reload", "").wantError(t, http.StatusNotFound, "", "no config file")
+}
+
+// GET /v1/extensions answers what the PBX reports, as the OpenAPI document
+// describes it (the test server checks).
+func TestExtensions(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(o *api.Options) {
+		o.Extensions = func(context.Context) ([]apitypes.Extension, error) {
+			return []apitypes.Extension{
+				{Number: "1001", Name: "Alice", State: "idle", Contacts: []apitypes.ExtensionContact{{Contact: "sip:1001@127.0.0.1:5062", Source: "127.0.0.1:5062", Transport: "UDP", UserAgent: "baresip", ExpiresAt: time.Now().UTC()}},
+					Forward: apitypes.Forward{Number: "1001", NoAnswer: "1002", NoAnswerAfter: "20s", Source: "config"}},
+				{Number: "1002", Name: "Bob", State: "unregistered", Contacts: []apitypes.ExtensionContact{}, Forward: apitypes.Forward{Number: "1002", Source: "config"}},
+			}, nil
+		}
+	})
+	var got []apitypes.Extension
+	e.do("GET", "/v1/extensions", "").want(t, http.StatusOK, &got)
+	if len(got) != 2 || got[0].Contacts[0].UserAgent != "baresip" || got[1].State != "unregistered" {
+		t.Errorf("extensions = %+v", got)
+	}
+	none := newEnv(t)
+	if a := none.do("GET", "/v1/extensions", ""); a.status != http.StatusOK || strings.TrimSpace(string(a.body)) != "[]" {
+		t.Errorf("without a PBX: %d %s", a.status, a.body)
+	}
 }

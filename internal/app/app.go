@@ -131,6 +131,7 @@ func Serve(ctx context.Context, o Options) error {
 	sessions := dashboard.NewSessions(0, 0)
 	mgmt := api.New(api.Options{
 		Reload:        reload,
+		Extensions:    extensionsOf(srcs.pbx, srcs.forwards),
 		Store:         st,
 		Sink:          rec,
 		Engine:        engine,

@@ -58,6 +58,9 @@ endpoints, deliveries, calls and events commands.`,
 		explainDial(eventsCmd()),
 		explainDial(forwardCmd()),
 		explainDial(reloadCmd()),
+		explainDial(extensionsCmd()),
+		explainDial(registrationsCmd()),
+		explainDial(channelsCmd()),
 	)
 	return root
 }

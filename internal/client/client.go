@@ -425,3 +425,10 @@ func (c *Client) Reload(ctx context.Context) (*apitypes.ReloadResult, error) {
 	var r apitypes.ReloadResult
 	return &r, c.do(ctx, http.MethodPost, "/v1/config/reload", nil, nil, &r)
 }
+
+// Extensions lists the built-in PBX's extensions with their phones, state
+// and forwarding.
+func (c *Client) Extensions(ctx context.Context) ([]apitypes.Extension, error) {
+	var l []apitypes.Extension
+	return l, c.do(ctx, http.MethodGet, "/v1/extensions", nil, nil, &l)
+}

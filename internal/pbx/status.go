@@ -28,3 +28,14 @@ func (p *PBX) Status() Status {
 	p.mu.Unlock()
 	return s
 }
+
+// Extensions returns the extensions served, in the config's order, without
+// their passwords.
+func (p *PBX) Extensions() []Extension {
+	cfg := p.conf()
+	out := make([]Extension, 0, len(cfg.Extensions))
+	for _, e := range cfg.Extensions {
+		out = append(out, Extension{Number: e.Number, Name: e.Name})
+	}
+	return out
+}

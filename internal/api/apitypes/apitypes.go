@@ -281,3 +281,25 @@ type ReloadResult struct {
 	// NotLive names every key a reload does not apply, changed or not.
 	NotLive []string `json:"not_live"`
 }
+
+// Extension is one extension of the built-in PBX, as GET /v1/extensions
+// shows it.
+type Extension struct {
+	Number string `json:"number"`
+	Name   string `json:"name"`
+	// State is unregistered (no phone registered), idle, ringing (a call
+	// rings it) or in_call.
+	State    string             `json:"state"`
+	Contacts []ExtensionContact `json:"contacts"`
+	// Forward is the call forwarding in effect.
+	Forward Forward `json:"forward"`
+}
+
+// ExtensionContact is one phone registered for an extension.
+type ExtensionContact struct {
+	Contact   string    `json:"contact"`
+	Source    string    `json:"source"`
+	Transport string    `json:"transport"`
+	UserAgent string    `json:"user_agent"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
