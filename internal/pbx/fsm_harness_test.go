@@ -320,7 +320,7 @@ func (pt *party) dial(number string, hdrs ...sip.Header) *call1 {
 	tx := siptest.NewServerTxRecorder(req)
 	c := &call1{party: pt, invite: req, tx: tx, done: make(chan struct{})}
 	p := pt.f.p
-	route, ok := p.cfg.plan.Route(number)
+	route, ok := p.conf().plan.Route(number)
 	if !ok {
 		pt.t.Fatalf("number %s is not routed", number)
 	}
