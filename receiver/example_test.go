@@ -11,7 +11,10 @@ import (
 	"github.com/switchhook/switchhook/receiver"
 )
 
-func Example() {
+// ExampleHandler serves switchhook's webhooks: every request is verified
+// and parsed before Handle sees it, and the answer tells switchhook whether
+// to try again.
+func ExampleHandler() {
 	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 	h := &receiver.Handler{
 		Secret: secret,
@@ -49,6 +52,8 @@ func Example() {
 	// 401
 }
 
+// ExampleVerify checks a request's signature before trusting its body, for
+// a receiver that does not use Handler.
 func ExampleVerify() {
 	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 	body := []byte(`{"event":"CALL_ROUTED","call_uuid":"c63fe6f8-0f61-4896-87a2-adc05e06ac36"}`)
@@ -59,4 +64,25 @@ func ExampleVerify() {
 	// Output:
 	// <nil>
 	// receiver: verify webhook: no valid signature
+}
+
+// ExampleParse reads a webhook body once Verify has accepted it.
+func ExampleParse() {
+	body := []byte(`{"event":"CALL_HANGUP","call_uuid":"c63fe6f8-0f61-4896-87a2-adc05e06ac36",` +
+		`"call_session_uuid":"c63fe6f8-0f61-4896-87a2-adc05e06ac36","caller_id_number":"1001",` +
+		`"destination_number":"1002","hangup_cause":"NORMAL_CLEARING","duration":63,"billsec":60,` +
+		`"timestamp":"2026-01-27 12:03:33"}`)
+	e, err := receiver.Parse(body)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	at, _ := e.Time(time.UTC)
+	fmt.Println(e.Kind, e.CallerIDNumber, "→", e.DestinationNumber, e.HangupCause, e.Billsec, "s billed, ended", at.Format(time.Kitchen))
+
+	_, err = receiver.Parse([]byte(`{"call_uuid":"c63fe6f8"}`))
+	fmt.Println(err)
+	// Output:
+	// CALL_HANGUP 1001 → 1002 NORMAL_CLEARING 60 s billed, ended 12:03PM
+	// receiver: parse webhook body: no "event" field
 }
