@@ -373,3 +373,32 @@ func TestEngineRestartEndsItsCalls(t *testing.T) {
 		t.Errorf("hangup at %v, %v after the answer; want the last time the call was known up", ended, d)
 	}
 }
+
+// A FreeSWITCH that is not there: the process is up and keeps trying, and
+// /healthz says which source is down (200, status degraded) until it
+// connects.
+func TestHealthzNamesASourceDown(t *testing.T) {
+	fs := startESLEngine(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	srv := StartServer(t, fmt.Sprintf("freeswitch:\n  - {name: down, address: %q, password: ClueCon}\n  - {name: up, address: %q, password: ClueCon}\n", gone, fs.addr))
+	<-fs.conns
+	var h struct {
+		Status      string   `json:"status"`
+		SourcesDown []string `json:"sources_down"`
+	}
+	waitUntil(t, 10*time.Second, "healthz to name the source down", func() bool {
+		resp, err := http.Get(srv.URL + "/healthz")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		h.Status, h.SourcesDown = "", nil
+		return resp.StatusCode == 200 && json.NewDecoder(resp.Body).Decode(&h) == nil && h.Status == "degraded" &&
+			slices.Equal(h.SourcesDown, []string{"freeswitch/down"})
+	})
+}
