@@ -235,7 +235,15 @@ func (t *tracker) blindTransfer(ev *ariEvent, at time.Time) []events.Event {
 		return nil
 	}
 	by := t.Leg(ev.Channel.ID)
-	if by == nil || by.Caller || local(by) {
+	if by == nil || local(by) {
+		return nil
+	}
+	if by.Caller {
+		// The caller left: its call ends, the callee's party goes on in
+		// a call of its own, routed by the Dial Asterisk makes for it.
+		if nc := t.TransferByCaller(by.Call, by, events.CauseBlindTransfer); nc != nil {
+			nc.Engine.callerCause = -1
+		}
 		return nil
 	}
 	return t.Transfer(by.Call, by, at)
@@ -263,8 +271,11 @@ func (t *tracker) attendedTransfer(ev *ariEvent, at time.Time) []events.Event {
 			callee = l
 		}
 	}
+	if callee == nil && caller != nil {
+		return t.attendedByCaller(ev, at)
+	}
 	if callee == nil || caller == nil {
-		return nil // a transfer by the caller: its call ends (not mapped yet)
+		return nil
 	}
 	var target *leg
 	for _, ch := range []*channel{ev.TransferTarget, ev.Transferee} {
@@ -279,6 +290,30 @@ func (t *tracker) attendedTransfer(ev *ariEvent, at time.Time) []events.Event {
 	}
 	caller.Transferred = true
 	return t.Replace(callee.Call, callee, target, at)
+}
+
+// attendedByCaller maps an attended transfer by a caller who had called
+// both parties: both its calls end ATTENDED_TRANSFER, and the parties it
+// joined form a new call, answered already, in the first call's session.
+func (t *tracker) attendedByCaller(ev *ariEvent, at time.Time) []events.Event {
+	first, second := t.Leg(ev.TransfererFirstLeg.ID), t.Leg(ev.TransfererSecondLeg.ID)
+	if !first.Caller || !second.Caller || first.Call == second.Call {
+		return nil
+	}
+	var target *leg
+	for l := range second.Call.Legs() {
+		if !l.Caller && l.Answered {
+			target = l
+		}
+	}
+	nc := t.TransferByCaller(first.Call, first, events.CauseAttendedTransfer)
+	second.Transferred = true
+	second.Call.End = &events.Hangup{Cause: events.CauseAttendedTransfer, SIPCode: 200, By: events.Caller}
+	if nc == nil || target == nil {
+		return nil
+	}
+	nc.Engine.callerCause = -1
+	return t.JoinAnswered(nc, target, at)
 }
 
 // queue routes c to the app_queue queue its Queue application's data

@@ -121,7 +121,7 @@ func TestAttendedTransferByCallee(t *testing.T) {
 		"CALL_ROUTED 1002>1003 internal to=extension:1003",
 		"CALL_RINGING 1002>1003 internal",
 		"CALL_ANSWER 1002>1003 internal",
-		"CALL_HANGUP 1002>1003 internal ATTENDED_TRANSFER 0 caller",
+		"CALL_HANGUP 1002>1003 internal ATTENDED_TRANSFER 200 caller",
 	}, "\n")
 	if got := lines(firstCall); got != wantFirst {
 		t.Errorf("first call:\n%s\nwant:\n%s", got, wantFirst)
@@ -131,5 +131,117 @@ func TestAttendedTransferByCallee(t *testing.T) {
 	}
 	if s := consultCall[0].SessionUUID; s != firstCall[0].SessionUUID || consultCall[0].CallUUID == firstCall[0].CallUUID {
 		t.Errorf("consultation call %s in session %s, want the first call's session %s", consultCall[0].CallUUID, s, firstCall[0].SessionUUID)
+	}
+}
+
+// A blind transfer by the caller: 1001 sends 1002 to 1003 and leaves. Its
+// call ends BLIND_TRANSFER by the caller; 1002 and 1003 form a new call in
+// the same session, 1002 its caller, routed when Asterisk dials 1003.
+func TestBlindTransferByCaller(t *testing.T) {
+	tr := newTracker("asterisk/t", slog.New(slog.DiscardHandler))
+	a, b, c := ch("1.1", "PJSIP/1001-1", "Ring", "1001", "1002"), ch("1.2", "PJSIP/1002-2", "Down", "1001", "s"), ch("1.3", "PJSIP/1003-3", "Down", "1002", "s")
+	out := answered(tr, a, b, "1002")
+	bInDialplan := withState(b, "Up")
+	bInDialplan.Dialplan.Exten, bInDialplan.Dialplan.AppName, bInDialplan.Dialplan.AppData = "1003", "Dial", "PJSIP/1003,15"
+	out = append(out, feed(tr,
+		&ariEvent{Type: "BridgeBlindTransfer", Channel: a, Transferee: b, Result: "Success"},
+		&ariEvent{Type: "ChannelHangupRequest", Channel: a, Cause: 16},
+		&ariEvent{Type: "ChannelDestroyed", Channel: a, Cause: 16},
+		&ariEvent{Type: "ChannelCreated", Channel: c},
+		&ariEvent{Type: "Dial", Caller: bInDialplan, Peer: c, Dialstring: "1003"},
+		&ariEvent{Type: "Dial", Caller: bInDialplan, Peer: c, Dialstring: "1003", Dialstatus: "RINGING"},
+		&ariEvent{Type: "Dial", Caller: bInDialplan, Peer: c, Dialstring: "1003", Dialstatus: "ANSWER"},
+		&ariEvent{Type: "ChannelStateChange", Channel: withState(c, "Up")},
+		&ariEvent{Type: "ChannelHangupRequest", Channel: c, Cause: 16},
+		&ariEvent{Type: "ChannelDestroyed", Channel: c, Cause: 16},
+		&ariEvent{Type: "ChannelDestroyed", Channel: b, Cause: 16},
+	)...)
+	var first, second []events.Event
+	for _, e := range out {
+		if e.CallUUID == out[0].CallUUID {
+			first = append(first, e)
+		} else {
+			second = append(second, e)
+		}
+	}
+	wantFirst := strings.Join([]string{
+		"CALL_ROUTED 1001>1002 internal to=extension:1002",
+		"CALL_RINGING 1001>1002 internal",
+		"CALL_ANSWER 1001>1002 internal",
+		"CALL_HANGUP 1001>1002 internal BLIND_TRANSFER 200 caller",
+	}, "\n")
+	wantSecond := strings.Join([]string{
+		"CALL_ROUTED 1002>1003 internal to=extension:1003",
+		"CALL_RINGING 1002>1003 internal",
+		"CALL_ANSWER 1002>1003 internal",
+		"CALL_HANGUP 1002>1003 internal NORMAL_CLEARING 200 callee",
+	}, "\n")
+	if got := lines(first); got != wantFirst {
+		t.Errorf("the caller's call:\n%s\nwant:\n%s", got, wantFirst)
+	}
+	if got := lines(second); got != wantSecond {
+		t.Errorf("the new call:\n%s\nwant:\n%s", got, wantSecond)
+	}
+	if len(second) > 0 && second[0].SessionUUID != first[0].SessionUUID {
+		t.Errorf("new call in session %s, want %s", second[0].SessionUUID, first[0].SessionUUID)
+	}
+}
+
+// An attended transfer by the caller: 1001 holds 1002, calls 1003 (a
+// consultation in the same session) and joins them. Both of 1001's calls
+// end ATTENDED_TRANSFER; 1002 and 1003 form a new call, answered already.
+func TestAttendedTransferByCaller(t *testing.T) {
+	tr := newTracker("asterisk/t", slog.New(slog.DiscardHandler))
+	a, b := ch("1.1", "PJSIP/1001-1", "Ring", "1001", "1002"), ch("1.2", "PJSIP/1002-2", "Down", "1001", "s")
+	a2, c := ch("1.3", "PJSIP/1001-3", "Ring", "1001", "1003"), ch("1.4", "PJSIP/1003-4", "Down", "1001", "s")
+	out := answered(tr, a, b, "1002")
+	out = append(out, feed(tr, &ariEvent{Type: "ChannelHold", Channel: a})...)
+	out = append(out, answered(tr, a2, c, "1003")...)
+	out = append(out, feed(tr,
+		&ariEvent{Type: "BridgeAttendedTransfer", TransfererFirstLeg: a, TransfererSecondLeg: a2, Transferee: b, TransferTarget: c, Result: "Success"},
+		&ariEvent{Type: "ChannelDestroyed", Channel: a, Cause: 16},
+		&ariEvent{Type: "ChannelDestroyed", Channel: a2, Cause: 16},
+		&ariEvent{Type: "ChannelHangupRequest", Channel: c, Cause: 16},
+		&ariEvent{Type: "ChannelDestroyed", Channel: c, Cause: 16},
+		&ariEvent{Type: "ChannelDestroyed", Channel: b, Cause: 16},
+	)...)
+	byCall := map[string][]events.Event{}
+	var order []string
+	for _, e := range out {
+		if byCall[e.CallUUID] == nil {
+			order = append(order, e.CallUUID)
+		}
+		byCall[e.CallUUID] = append(byCall[e.CallUUID], e)
+	}
+	if len(order) != 3 {
+		t.Fatalf("%d calls, want 3:\n%s", len(order), lines(out))
+	}
+	want := []string{
+		strings.Join([]string{
+			"CALL_ROUTED 1001>1002 internal to=extension:1002",
+			"CALL_RINGING 1001>1002 internal",
+			"CALL_ANSWER 1001>1002 internal",
+			"CALL_HOLD 1001>1002 internal caller",
+			"CALL_HANGUP 1001>1002 internal ATTENDED_TRANSFER 200 caller",
+		}, "\n"),
+		strings.Join([]string{
+			"CALL_ROUTED 1001>1003 internal to=extension:1003",
+			"CALL_RINGING 1001>1003 internal",
+			"CALL_ANSWER 1001>1003 internal",
+			"CALL_HANGUP 1001>1003 internal ATTENDED_TRANSFER 200 caller",
+		}, "\n"),
+		strings.Join([]string{
+			"CALL_ROUTED 1002>1003 internal to=extension:1003",
+			"CALL_ANSWER 1002>1003 internal",
+			"CALL_HANGUP 1002>1003 internal NORMAL_CLEARING 200 callee",
+		}, "\n"),
+	}
+	for i, id := range order {
+		if got := lines(byCall[id]); got != want[i] {
+			t.Errorf("call %d:\n%s\nwant:\n%s", i+1, got, want[i])
+		}
+		if s := byCall[id][0].SessionUUID; s != order[0] {
+			t.Errorf("call %d in session %s, want the first call's %s", i+1, s, order[0])
+		}
 	}
 }

@@ -218,7 +218,8 @@ func (t *Tracker[E]) Route(c *Call[E], at time.Time, to *events.Target) []events
 		var held *Call[E]
 		for l := range t.Legs() {
 			o := l.Call
-			if o != c && l.Caller && !o.over && o.Answered() && o.Held() && o.Callee == c.Caller && (held == nil || o.heldAt.After(held.heldAt)) {
+			party := o.Callee == c.Caller || o.Caller == c.Caller
+			if o != c && l.Caller && !o.over && o.Answered() && o.Held() && party && (held == nil || o.heldAt.After(held.heldAt)) {
 				held = o
 			}
 		}
@@ -296,6 +297,55 @@ func (t *Tracker[E]) Transfer(c *Call[E], by *Leg[E], at time.Time) []events.Eve
 	return t.unhold(c, by, at)
 }
 
+// TransferByCaller records that c's caller, on leg by, transferred it
+// (EVENTS.md "Transfer by the caller"): the caller leaves, so c ends with
+// cause BLIND_TRANSFER (ATTENDED_TRANSFER when attended) by the caller once
+// by is gone, and the callee left forms a new call in c's session, its
+// caller the party who stayed, routed when the engine sends it on. It
+// returns the new call, nil when c had no callee up.
+func (t *Tracker[E]) TransferByCaller(c *Call[E], by *Leg[E], cause string) *Call[E] {
+	by.Transferred = true
+	c.End = transferEnd(cause)
+	var stayed *Leg[E]
+	for l := range c.Legs() {
+		if !l.Caller && l.Answered {
+			stayed = l
+		}
+	}
+	if stayed == nil {
+		return nil
+	}
+	nc := &Call[E]{UUID: uuid.NewString(), Session: c.Session, CallerLeg: stayed.ID, Caller: stayed.Number,
+		Direction: c.Direction, legs: map[string]*Leg[E]{}}
+	delete(c.legs, stayed.ID)
+	*stayed = Leg[E]{ID: stayed.ID, Name: stayed.Name, Caller: true, Seen: stayed.Seen}
+	t.Join(nc, stayed)
+	return nc
+}
+
+// transferEnd is the end of a call its caller left by transferring it:
+// answered, ended by BYEs (200), by the caller.
+func transferEnd(cause string) *events.Hangup {
+	return &events.Hangup{Cause: cause, SIPCode: 200, By: events.Caller}
+}
+
+// JoinAnswered moves target, an answered callee leg of another call, into
+// c as its callee and returns c's CALL_ROUTED (to target's number, if c
+// was not routed) and CALL_ANSWER: the parties an attended transfer by a
+// caller joined, answered already.
+func (t *Tracker[E]) JoinAnswered(c *Call[E], target *Leg[E], at time.Time) []events.Event {
+	delete(target.Call.legs, target.ID)
+	target.Call = c
+	c.legs[target.ID] = target
+	target.Answered = false
+	var out []events.Event
+	if !c.Routed() {
+		c.Dest = target.Number
+		out = t.Route(c, at, &events.Target{Type: events.Extension, Target: target.Number})
+	}
+	return append(out, t.Answer(target, at, "")...)
+}
+
 // unhold emits CALL_UNHOLD, by l's party, when c is held, and forgets the
 // holds: the party who held is gone.
 func (t *Tracker[E]) unhold(c *Call[E], l *Leg[E], at time.Time) []events.Event {
@@ -321,7 +371,7 @@ func (t *Tracker[E]) Replace(c *Call[E], by, target *Leg[E], at time.Time) []eve
 	if consult == c {
 		return nil
 	}
-	consult.End = &events.Hangup{Cause: events.CauseAttendedTransfer, By: events.Caller}
+	consult.End = transferEnd(events.CauseAttendedTransfer)
 	for l := range consult.Legs() {
 		if l.Caller {
 			l.Transferred = true

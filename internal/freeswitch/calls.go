@@ -99,8 +99,17 @@ func (t *tracker) handle(ev eventHeaders) []events.Event {
 	if name == "CUSTOM" {
 		// sofia::transferor: the party on this leg sent a REFER without
 		// Replaces; FreeSWITCH sends the other leg to the Refer-To target
-		// through the dialplan. A callee's transfer keeps the call.
-		if l != nil && !l.Caller && l.Answered && ev.get("Event-Subclass") == "sofia::transferor" {
+		// through the dialplan. A callee's transfer keeps the call; the
+		// caller's ends it, and the callee's party goes on in a call of
+		// its own, routed as its leg runs the dialplan.
+		if l == nil || ev.get("Event-Subclass") != "sofia::transferor" {
+			return nil
+		}
+		if l.Caller {
+			t.TransferByCaller(l.Call, l, events.CauseBlindTransfer)
+			return nil
+		}
+		if l.Answered {
 			return t.Transfer(l.Call, l, at)
 		}
 		return nil

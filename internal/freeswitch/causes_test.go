@@ -211,3 +211,48 @@ func TestLoadAnomalies(t *testing.T) {
 		t.Errorf("the answer is of leg %s, want the callee's %s", out[2].LegUUID, b)
 	}
 }
+
+// A blind transfer by the caller (sofia::transferor on the A-leg): its
+// call ends BLIND_TRANSFER by the caller; the B-leg, sent through the
+// dialplan to 1003, is the caller of a new call in the same session.
+func TestBlindTransferByCaller(t *testing.T) {
+	tr := newTracker("freeswitch/t", slog.New(slog.DiscardHandler))
+	a, b, c := "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222", "33333333-3333-4333-8333-333333333333"
+	var out []events.Event
+	for _, ev := range []eventHeaders{
+		{"event-name": "CHANNEL_CREATE", "unique-id": a, "call-direction": "inbound", "caller-caller-id-number": "1001", "caller-destination-number": "1002"},
+		{"event-name": "CHANNEL_EXECUTE", "unique-id": a, "application": "bridge", "application-data": "user/1002@d", "caller-destination-number": "1002"},
+		{"event-name": "CHANNEL_CREATE", "unique-id": b, "call-direction": "outbound", "other-leg-unique-id": a, "caller-destination-number": "1002"},
+		{"event-name": "CHANNEL_ANSWER", "unique-id": b},
+		{"event-name": "CHANNEL_ANSWER", "unique-id": a},
+		{"event-name": "CUSTOM", "event-subclass": "sofia::transferor", "unique-id": a},
+		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": a, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "recv_bye"},
+		{"event-name": "CHANNEL_EXECUTE", "unique-id": b, "application": "bridge", "application-data": "user/1003@d", "caller-destination-number": "1003"},
+		{"event-name": "CHANNEL_CREATE", "unique-id": c, "call-direction": "outbound", "other-leg-unique-id": b, "caller-destination-number": "1003"},
+		{"event-name": "CHANNEL_PROGRESS", "unique-id": c},
+		{"event-name": "CHANNEL_ANSWER", "unique-id": c},
+		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": c, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "recv_bye"},
+		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": b, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "send_bye"},
+	} {
+		out = append(out, tr.handle(ev)...)
+	}
+	var got []string
+	for _, e := range out {
+		got = append(got, conformance.Line(e))
+	}
+	want := []string{
+		"CALL_ROUTED 1001>1002 internal to=extension:1002",
+		"CALL_ANSWER 1001>1002 internal",
+		"CALL_HANGUP 1001>1002 internal BLIND_TRANSFER 200 caller",
+		"CALL_ROUTED 1002>1003 internal to=extension:1003",
+		"CALL_RINGING 1002>1003 internal",
+		"CALL_ANSWER 1002>1003 internal",
+		"CALL_HANGUP 1002>1003 internal NORMAL_CLEARING 200 callee",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if out[3].CallUUID == a || out[3].SessionUUID != a {
+		t.Errorf("new call %s in session %s, want a new call in session %s", out[3].CallUUID, out[3].SessionUUID, a)
+	}
+}
