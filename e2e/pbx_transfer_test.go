@@ -1,10 +1,17 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/switchhook/switchhook/e2e/testua"
+	"github.com/switchhook/switchhook/internal/siphdr"
 )
 
 // Transfers of the built-in PBX through the real process: SIPp phones on
@@ -150,4 +157,157 @@ func TestPBXConsultationCallJoinsTheHeldCallsSession(t *testing.T) {
 			}
 		}
 	}
+}
+
+// An attended transfer by the callee, with the project's own phone as 1002
+// (two dialogs at once): 1001 (SIPp) calls 1002, which answers and holds;
+// 1002 calls 1003 (SIPp), which answers; 1002 sends REFER on the first
+// dialog with Replaces naming the second. The PBX joins 1001 and 1003 and
+// releases 1002 on both dialogs; the consultation call ends
+// ATTENDED_TRANSFER, the first goes on.
+func TestPBXAttendedTransferByCallee(t *testing.T) {
+	rs := bothProfiles(t)
+	s := startTransferServer(t, rs)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ph, err := testua.New(ctx, "1002", "secret-1002", s.sip, "pbx.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ph.Register(ctx); err != nil {
+		t.Fatal(err)
+	}
+	answers := s.phone(t, "1003", "callee_answer.xml")
+	caller := s.dial(t, "caller_transferred.xml", "1001", "1002")
+	first, err := ph.Answer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ph.Hold(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	consult, err := ph.Call(ctx, "1003")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp, err := siphdr.ParseReplaces(testua.Replaces(consult))
+	if err != nil {
+		t.Fatal(err)
+	}
+	referTo := siphdr.ReferTo{URI: sip.Uri{Scheme: "sip", User: "1003", Host: "pbx.test"}, Replaces: &rp}
+	res, err := ph.Refer(ctx, first, referTo.String())
+	if err != nil || res.StatusCode != 202 {
+		t.Fatalf("REFER: %v %v", res, err)
+	}
+	ids := []string{first.InviteRequest.CallID().Value(), consult.InviteRequest.CallID().Value()}
+	err = ph.WaitFor(ctx, "NOTIFY 200 and a BYE on both dialogs", func(ns []*sip.Request, byes map[string]bool) bool {
+		ok := false
+		for _, n := range ns {
+			code, _, err := siphdr.ParseSipfrag(n.Body())
+			ok = ok || err == nil && code == 200 && strings.HasPrefix(n.GetHeader("Subscription-State").Value(), "terminated")
+		}
+		return ok && byes[ids[0]] && byes[ids[1]]
+	})
+	if err != nil {
+		t.Fatalf("%v; NOTIFYs: %d", err, len(ph.Notifies()))
+	}
+	caller()
+	answers()
+
+	ext := rs["extended"].WaitCount(t, 10, 20*time.Second)
+	checkCalls(t, ext)
+	x := ext[0].CallUUID()
+	c1 := routedCall{caller: "1001", direction: "internal"}
+	c2 := routedCall{caller: "1002", direction: "internal"}
+	var xHangup, yHangup Webhook
+	for _, h := range ext {
+		if h.Event() == "CALL_HANGUP" && h.CallUUID() == x {
+			xHangup = h
+		} else if h.Event() == "CALL_HANGUP" {
+			yHangup = h
+		}
+	}
+	inSession := func(w hookWant) hookWant {
+		w.std["call_session_uuid"] = x
+		return w
+	}
+	wantX := []hookWant{
+		c1.routed("1002", "extension", "1002"),
+		c1.want("CALL_ANSWER", "B1002", "1002", nil),
+		c1.want("CALL_HOLD", "B1002", "1002", map[string]any{"party": "callee"}),
+		c1.want("CALL_UNHOLD", "B1002", "1002", map[string]any{"party": "callee"}),
+		c1.want("CALL_ANSWER", "B1003", "1003", moved("1002", "attended_transfer")),
+		c1.hangup(t, xHangup, "A", "1003", "NORMAL_CLEARING", 200, "caller", "1002"),
+	}
+	wantY := []hookWant{
+		inSession(c2.routed("1003", "extension", "1003")),
+		inSession(c2.want("CALL_RINGING", "B", "1003", nil)),
+		inSession(c2.want("CALL_ANSWER", "B", "1003", nil)),
+		inSession(c2.hangup(t, yHangup, "A", "1003", "ATTENDED_TRANSFER", 200, "caller", "1003")),
+	}
+	for profile, r := range rs {
+		calls := ByCall(r.WaitCount(t, 10, 20*time.Second))
+		if len(calls) != 2 {
+			t.Fatalf("%s: %d calls, want 2", profile, len(calls))
+		}
+		for id, hs := range calls {
+			if id == x {
+				checkPBXCall(t, profile, hs, wantX)
+			} else {
+				checkPBXCall(t, profile, hs, wantY)
+			}
+		}
+	}
+}
+
+// A Replaces naming no dialog changes nothing: an INVITE with one is
+// refused 481 and emits nothing; a REFER with one in an answered call is
+// accepted and its NOTIFY reports 481, and the call goes on, its events
+// those of an ordinary call.
+func TestPBXReplacesNamingNoDialog(t *testing.T) {
+	rs := bothProfiles(t)
+	s := startTransferServer(t, rs)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ph, err := testua.New(ctx, "1002", "secret-1002", s.sip, "pbx.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ph.Register(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, err = ph.Call(ctx, "1003", sip.NewHeader("Replaces", "nosuchcall@127.0.0.1;to-tag=a;from-tag=b"))
+	if err == nil || !strings.Contains(err.Error(), "481") {
+		t.Fatalf("INVITE with Replaces of no dialog: %v, want 481", err)
+	}
+	caller := s.dial(t, "caller_transferred.xml", "1001", "1002")
+	first, err := ph.Answer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := siphdr.Replaces{CallID: "nosuchcall@127.0.0.1", ToTag: "a", FromTag: "b"}
+	referTo := siphdr.ReferTo{URI: sip.Uri{Scheme: "sip", User: "1003", Host: "pbx.test"}, Replaces: &rp}
+	if res, err := ph.Refer(ctx, first, referTo.String()); err != nil || res.StatusCode != 202 {
+		t.Fatalf("REFER: %v %v", res, err)
+	}
+	err = ph.WaitFor(ctx, "NOTIFY 481", func(ns []*sip.Request, _ map[string]bool) bool {
+		for _, n := range ns {
+			if code, _, err := siphdr.ParseSipfrag(n.Body()); err == nil && code == 481 {
+				return true
+			}
+		}
+		return false
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caller()
+	c := routedCall{caller: "1001", direction: "internal"}
+	checkRouted(t, rs, 3, func(h []Webhook) []hookWant {
+		return []hookWant{
+			c.routed("1002", "extension", "1002"),
+			c.want("CALL_ANSWER", "B", "1002", nil),
+			c.hangup(t, h[2], "A", "1002", "NORMAL_CLEARING", 200, "caller", "1002"),
+		}
+	})
 }

@@ -71,6 +71,21 @@
 // isStep, make it in startRoute, and start it in walk, returning the state
 // the call waits in.
 //
+// # Calls that move
+//
+// Forwarding is route steps (forward.go): an unconditional forward moves the
+// call at once, a forward on busy, no answer or unavailable follows the
+// extension's ring step and reads its failure; a move sets the call's
+// diversion, which the CALL_RINGING and CALL_ANSWER after it carry, and
+// grows its path, which cuts loops. A pickup (pickup.go) is a picker's
+// INVITE handed to a ringing call's owner, which joins it at side B. A
+// blind transfer (transfer.go) takes the transferor out of side B and walks
+// the target's route, the caller hearing ringback; an attended one
+// (attended.go) asks the consultation call's owner for its callee, which
+// moves with its dialog to this call (moveLeg), and the consultation call
+// ends. A call placed by an extension that holds a call joins that call's
+// session (consult.go).
+//
 // # Libraries
 //
 // SIP transactions and dialogs are sipgo's. The legs use sipgo's dialog

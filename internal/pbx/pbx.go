@@ -452,20 +452,23 @@ func (p *PBX) forget(c *call) {
 // lookup finds the leg an in-dialog request belongs to: a request from the
 // caller carries our tag in To (UAS view), one from a callee in To as well
 // but its dialog was made from our INVITE (UAC view).
-func (p *PBX) lookup(req *sip.Request) *dialogLeg {
+//
+// It returns the leg's call too, read under the lock: an attended transfer
+// moves a leg from one call to another (moveLeg).
+func (p *PBX) lookup(req *sip.Request) (*dialogLeg, *call) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if id, err := sip.DialogIDFromRequestUAS(req); err == nil {
 		if l, ok := p.dialogs[id]; ok {
-			return l
+			return l, l.c
 		}
 	}
 	if id, err := sip.DialogIDFromRequestUAC(req); err == nil {
 		if l, ok := p.dialogs[id]; ok {
-			return l
+			return l, l.c
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // Registration is one registered contact, as GET /v1/registrations shows it.

@@ -373,6 +373,9 @@ func (c *call) answer(l *dialogLeg, res *sip.Response) bool {
 		return false
 	}
 	c.cancelLegs(l)
+	// The dialog is known before it is acknowledged: a callee may send a
+	// request (a hold, a REFER) as soon as it has the ACK.
+	c.p.addDialog(l.client.ID, l)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.p.ctx), byeTimeout)
 	defer cancel()
 	if err := l.client.Ack(ctx); err != nil {
@@ -396,7 +399,6 @@ func (c *call) answer(l *dialogLeg, res *sip.Response) bool {
 	c.answeredAt = time.Now()
 	l.state, c.a.state = LegAnswered, LegAnswered
 	c.emit(c.event(events.CallAnswer, c.answeredAt, l.number, l))
-	c.p.addDialog(l.client.ID, l)
 	if !c.callerAnswered {
 		c.answerCaller(body)
 	}

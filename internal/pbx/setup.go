@@ -71,6 +71,10 @@ func (p *PBX) handleNewInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if !ok {
 		return
 	}
+	if h := req.GetHeader("Replaces"); h != nil {
+		p.inviteReplaces(req, tx, h.Value())
+		return
+	}
 	dialed = req.Recipient.User
 	if want, ok := p.conf().plan.Pickup(dialed); ok {
 		p.pickup(req, tx, user, want, offer)

@@ -155,19 +155,19 @@ func (p *PBX) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 // handleInDialog hands a request of a call's dialog (BYE, re-INVITE,
 // UPDATE, INFO) to the call's owner.
 func (p *PBX) handleInDialog(req *sip.Request, tx sip.ServerTransaction) {
-	l := p.lookup(req)
+	l, c := p.lookup(req)
 	if l == nil {
 		respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", "")
 		return
 	}
-	l.c.deliver(l, req, tx)
+	c.deliver(l, req, tx)
 }
 
 func (p *PBX) handleAck(req *sip.Request, tx sip.ServerTransaction) {
 	// An ACK to the caller's 2xx confirms the caller's dialog; ACKs of
 	// re-INVITEs and stray ones need nothing. sipgo's dialog takes it from
 	// any goroutine, and the owner hears of it from the answer it waits on.
-	if l := p.lookup(req); l != nil && l.server != nil {
+	if l, _ := p.lookup(req); l != nil && l.server != nil {
 		l.server.ReadAck(req, tx)
 	}
 }

@@ -140,6 +140,10 @@ func (c *call) connected(m msg) state {
 		return c.onRelayed(m)
 	case msgDTMF:
 		return c.input(m.side, m.d, m.at)
+	case msgReplace:
+		return c.replaced(m)
+	case msgReoffered:
+		return c.reoffered(m)
 	case msgShutdown:
 		return c.terminate(ended{Hangup: events.Hangup{Cause: events.CauseSystemShutdown, SIPCode: sip.StatusOK, By: events.System}})
 	}
@@ -237,6 +241,9 @@ func (c *call) anyState(m msg) state {
 	case msgPickup:
 		// Answered already, or not ringing yet: nothing to pick up.
 		m.done <- pickupResult{}
+	case msgReplace:
+		// Not connected: no callee to hand over.
+		m.done <- nil
 	}
 	return c.state
 }

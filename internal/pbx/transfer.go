@@ -45,9 +45,6 @@ func (c *call) refer(r *request, side media.Side) state {
 	case side == media.SideA:
 		r.reply(sip.StatusNotImplemented, "Not Implemented", "a transfer by the caller is not supported")
 		return c.state
-	case rt.Replaces != nil:
-		r.reply(sip.StatusNotImplemented, "Not Implemented", "an attended transfer (Refer-To with Replaces) is not supported")
-		return c.state
 	case c.xfer != nil:
 		r.reply(sip.StatusRequestPending, "Request Pending", "a transfer of this call is under way")
 		return c.state
@@ -60,6 +57,9 @@ func (c *call) refer(r *request, side media.Side) state {
 	res.AppendHeader(l.contact())
 	r.respond(res)
 	x := c.notifier(l, r.req.CSeq().SeqNo)
+	if rt.Replaces != nil {
+		return c.attended(r, x, *rt.Replaces)
+	}
 	route, ok := c.p.conf().plan.Route(rt.Target)
 	if !ok {
 		// Nothing to transfer to: the transferor hears why, and the call

@@ -1,0 +1,193 @@
+package pbx
+
+import (
+	"context"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/switchhook/switchhook/internal/events"
+	"github.com/switchhook/switchhook/internal/media"
+	"github.com/switchhook/switchhook/internal/siphdr"
+)
+
+// msgReplace asks the owner of a consultation call to hand its callee over
+// to the call whose callee transfers (RFC 5589 §7: an attended transfer)
+// and to end.
+type msgReplace struct {
+	consult *dialogLeg // the transferor's dialog of the consultation call
+	to      *call
+	done    chan *dialogLeg // the callee handed over; nil when refused
+}
+
+// msgReoffered is the answer to an offer the PBX made itself to a party
+// (re-INVITE), to move its media to this call's relay.
+type msgReoffered struct {
+	leg *dialogLeg
+	res *sip.Response
+	err error
+}
+
+func (msgReplace) isMsg()   {}
+func (msgReoffered) isMsg() {}
+
+// handOverTimeout bounds the wait for a consultation call's owner.
+const handOverTimeout = 5 * time.Second
+
+// dialogNamed finds the leg whose dialog a Replaces names, with its call.
+func (p *PBX) dialogNamed(r siphdr.Replaces) (*dialogLeg, *call) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, id := range []string{sip.DialogIDMake(r.CallID, r.ToTag, r.FromTag), sip.DialogIDMake(r.CallID, r.FromTag, r.ToTag)} {
+		if l, ok := p.dialogs[id]; ok {
+			return l, l.c
+		}
+	}
+	return nil, nil
+}
+
+// moveLeg moves l, and its dialog's place in the index, from call from to
+// call to.
+func (p *PBX) moveLeg(l *dialogLeg, from, to *call) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	id := l.dialog().ID
+	for i, d := range from.dialogs {
+		if d == id {
+			from.dialogs = append(from.dialogs[:i], from.dialogs[i+1:]...)
+			break
+		}
+	}
+	to.dialogs = append(to.dialogs, id)
+	l.c = to
+}
+
+// attended carries out an attended transfer by the callee: its REFER names,
+// in a Replaces, its dialog of a consultation call. That call's callee
+// becomes this call's: the caller is joined to it, the transferor is
+// released on both dialogs, the consultation call ends ATTENDED_TRANSFER
+// and this one goes on (CALL_UNHOLD if held, then CALL_ANSWER of the
+// target, diversion_reason attended_transfer: it answered already).
+func (c *call) attended(r *request, x *transfer, rp siphdr.Replaces) state {
+	l := r.leg
+	other, oc := c.p.dialogNamed(rp)
+	if other == nil || oc == c {
+		x.report(sipfrag{code: sip.StatusCallTransactionDoesNotExists, reason: "Call/Transaction Does Not Exist"})
+		return c.state
+	}
+	done := make(chan *dialogLeg, 1)
+	var target *dialogLeg
+	if oc.post(msgReplace{consult: other, to: c, done: done}) {
+		select {
+		case target = <-done:
+		case <-oc.done:
+		case <-time.After(handOverTimeout):
+		}
+	}
+	if target == nil {
+		x.report(sipfrag{code: sip.StatusCallTransactionDoesNotExists, reason: "Call/Transaction Does Not Exist"})
+		return c.state
+	}
+	c.xfer = x
+	c.p.log.Debug("attended transfer", "call_uuid", c.id, "from", l.number, "to", target.number, "consultation", oc.id)
+	now := time.Now()
+	if c.br.holds.Held() {
+		c.br.holds.Clear()
+		c.p.setHolding(l.number, c, now, false)
+		e := c.event(events.CallUnhold, now, c.currentCallee(), l)
+		e.Party = l.Party()
+		c.emit(e)
+	}
+	l.state = LegDone
+	c.legs = append(c.legs, target)
+	c.br.join(media.SideB, target)
+	c.diversion = &events.Diversion{From: l.number, Reason: events.DivertAttendedTransfer}
+	c.dest = target.number
+	c.emit(c.event(events.CallAnswer, now, target.number, target))
+	c.transferOver(sip.StatusOK, "OK")
+	// Both parties' media move to this call's relay: the target's from the
+	// consultation call's, the caller's off hold.
+	c.reoffer(target)
+	c.reoffer(c.a)
+	c.dirty = true
+	return stateConnected
+}
+
+// replaced hands this consultation call's callee over to the call of m and
+// ends this call: ATTENDED_TRANSFER, by the transferor (its caller), who
+// gets BYE; the callee, now the other call's, gets none.
+func (c *call) replaced(m msgReplace) state {
+	t, ok := c.br.ends[media.SideB].(*dialogLeg)
+	if m.consult != c.a || !ok || t.client == nil {
+		m.done <- nil
+		return c.state
+	}
+	c.br.join(media.SideB, nil)
+	c.p.moveLeg(t, c, m.to)
+	m.done <- t
+	return c.terminate(ended{Hangup: events.Hangup{Cause: events.CauseAttendedTransfer, SIPCode: sip.StatusOK, By: events.Caller}})
+}
+
+// reoffer sends the party on l a re-INVITE whose offer is the caller's
+// description as the PBX relays it, pointing at this call's relay, on a
+// goroutine of its own; msgReoffered brings the answer back.
+func (c *call) reoffer(l *dialogLeg) {
+	body, err := c.sdpFor(l, c.offer)
+	if err != nil {
+		c.p.log.Info("reoffer", "call_uuid", c.id, "leg_uuid", l.id, "err", err)
+		return
+	}
+	c.p.wg.Add(1)
+	go func() {
+		defer c.p.wg.Done()
+		ctx, cancel := context.WithTimeout(c.ctx, relayTimeout)
+		defer cancel()
+		res, err := l.request(ctx, sip.INVITE, "application/sdp", body)
+		if err == nil && res.IsSuccess() {
+			if err := l.ack(res); err != nil {
+				c.p.log.Info("ack reoffer", "call_uuid", c.id, "err", err)
+			}
+		}
+		c.post(msgReoffered{leg: l, res: res, err: err})
+	}()
+}
+
+// reoffered points the relay at what the party answered the PBX's offer.
+func (c *call) reoffered(m msgReoffered) state {
+	side, ok := c.br.sideOf(m.leg)
+	switch {
+	case !ok:
+		return c.state
+	case m.err != nil || !m.res.IsSuccess():
+		c.p.log.Info("party refused to move its media", "call_uuid", c.id, "leg_uuid", m.leg.id, "err", m.err)
+		return c.state
+	}
+	d, err := media.ParseSDP(m.res.Body())
+	var s media.Stream
+	if err == nil {
+		s, err = d.Audio()
+	}
+	if err != nil {
+		c.p.log.Info("unusable answer to the PBX's offer", "call_uuid", c.id, "err", err)
+		return c.state
+	}
+	c.br.setMedia(side, s)
+	return c.state
+}
+
+// inviteReplaces answers an INVITE that asks to take over a dialog (RFC
+// 3891): one naming no dialog of the PBX is refused 481, as §3 says; the
+// PBX does not join a call by such an INVITE (an attended transfer reaches
+// it as a REFER), so one naming a dialog is refused 501.
+func (p *PBX) inviteReplaces(req *sip.Request, tx sip.ServerTransaction, value string) {
+	rp, err := siphdr.ParseReplaces(value)
+	if err != nil {
+		respond(tx, req, sip.StatusBadRequest, "Bad Request", err.Error())
+		return
+	}
+	if l, _ := p.dialogNamed(rp); l == nil {
+		respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", "the Replaces names no dialog of the PBX")
+		return
+	}
+	respond(tx, req, sip.StatusNotImplemented, "Not Implemented", "joining a call by INVITE with Replaces is not supported; transfer with REFER")
+}
