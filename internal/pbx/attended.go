@@ -18,6 +18,8 @@ type msgReplace struct {
 	consult *dialogLeg // the transferor's dialog of the consultation call
 	to      *call
 	done    chan *dialogLeg // the callee handed over; nil when refused
+	// gaveUp is closed when the transferring call stopped waiting.
+	gaveUp chan struct{}
 }
 
 // msgReoffered is the answer to an offer the PBX made itself to a party
@@ -75,13 +77,19 @@ func (c *call) attended(r *request, x *transfer, rp siphdr.Replaces) state {
 		x.report(sipfrag{code: sip.StatusCallTransactionDoesNotExists, reason: "Call/Transaction Does Not Exist"})
 		return c.state
 	}
-	done := make(chan *dialogLeg, 1)
+	done, gaveUp := make(chan *dialogLeg, 1), make(chan struct{})
 	var target *dialogLeg
-	if oc.post(msgReplace{consult: other, to: c, done: done}) {
+	if oc.post(msgReplace{consult: other, to: c, done: done, gaveUp: gaveUp}) {
 		select {
 		case target = <-done:
 		case <-oc.done:
 		case <-time.After(handOverTimeout):
+			close(gaveUp)
+			// It may have handed its callee over as the wait ended.
+			select {
+			case target = <-done:
+			default:
+			}
 		}
 	}
 	if target == nil {
@@ -121,6 +129,16 @@ func (c *call) replaced(m msgReplace) state {
 	if m.consult != c.a || !ok || t.client == nil {
 		m.done <- nil
 		return c.state
+	}
+	if !c.acked {
+		c.pendingReplace = &m
+		return c.state
+	}
+	select {
+	case <-m.gaveUp:
+		m.done <- nil
+		return c.state
+	default:
 	}
 	c.br.join(media.SideB, nil)
 	c.p.moveLeg(t, c, m.to)

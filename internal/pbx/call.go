@@ -69,6 +69,12 @@ type call struct {
 	diversion *events.Diversion
 	// xfer is the blind transfer under way or done, nil before any.
 	xfer *transfer
+	// acked is set once the caller acknowledged the PBX's answer; a
+	// consultation call asked to hand its callee over before that waits
+	// for it in pendingReplace, since the caller's dialog can be ended
+	// only once it is confirmed.
+	acked          bool
+	pendingReplace *msgReplace
 	// offer is what callees are offered: the caller's offer, narrowed to
 	// one codec once an app leg has answered with it (codec).
 	offer *media.Description

@@ -219,6 +219,11 @@ func (c *call) anyState(m msg) state {
 		if m.err != nil {
 			return c.callerNotAnswered(m.err)
 		}
+		c.acked = true
+		if r := c.pendingReplace; r != nil {
+			c.pendingReplace = nil
+			return c.replaced(*r)
+		}
 	case *request:
 		m.reply(sip.StatusRequestPending, "Request Pending", "the call is not answered yet")
 	case msgRelayed:
