@@ -79,6 +79,11 @@ func (t *tracker) handle(ev *ariEvent) []events.Event {
 		if l.Caller && !c.Routed() && strings.EqualFold(ev.DialplanApp, "Queue") {
 			return t.queue(c, ev.DialplanAppData, at)
 		}
+		if l.Caller && c.InQueue() && !strings.EqualFold(ev.DialplanApp, "Queue") {
+			// Queue returned with no agent answering (its timeout, or
+			// the queue full): the dialplan goes on to the overflow.
+			t.LeaveQueue(c, at)
+		}
 	case "StasisStart":
 		// The dialplan handed the caller to a Stasis application, which
 		// plays the part of an IVR.

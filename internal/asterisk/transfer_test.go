@@ -245,3 +245,75 @@ func TestAttendedTransferByCaller(t *testing.T) {
 		}
 	}
 }
+
+// app_queue: a caller the member does not answer moves on when Queue
+// returns (its timeout) to the overflow destination, which rings with
+// diversion_reason queue_overflow; the stay's outcome is overflow. A caller
+// who hangs up while waiting abandoned the queue.
+func TestQueueOverflowAndAbandon(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		want []string
+	}{
+		{"overflow", []string{
+			"CALL_ROUTED 1001>800 internal to=queue:q800",
+			"CALL_RINGING 1001>1002 internal diverted=queue<800",
+			"CALL_RINGING 1001>1003 internal diverted=queue_overflow<800",
+			"CALL_ANSWER 1001>1003 internal diverted=queue_overflow<800",
+			"CALL_HANGUP 1001>1003 internal NORMAL_CLEARING 200 caller",
+		}},
+		{"abandoned", []string{
+			"CALL_ROUTED 1001>800 internal to=queue:q800",
+			"CALL_RINGING 1001>1002 internal diverted=queue<800",
+			"CALL_HANGUP 1001>800 internal ORIGINATOR_CANCEL 487 caller",
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newTracker("asterisk/t", slog.New(slog.DiscardHandler))
+			a, m := ch("1.1", "PJSIP/1001-1", "Ring", "1001", "800"), ch("1.2", "PJSIP/1002-2", "Down", "1001", "s")
+			a.Dialplan.AppName, a.Dialplan.AppData = "Queue", "q800,,,,20"
+			out := feed(tr,
+				&ariEvent{Type: "ChannelCreated", Channel: a},
+				&ariEvent{Type: "ChannelDialplan", Channel: a, DialplanApp: "Queue", DialplanAppData: "q800,,,,20"},
+				&ariEvent{Type: "ChannelCreated", Channel: m},
+				&ariEvent{Type: "Dial", Caller: a, Peer: m, Dialstring: "1002"},
+				&ariEvent{Type: "Dial", Caller: a, Peer: m, Dialstring: "1002", Dialstatus: "RINGING"},
+			)
+			if tc.name == "abandoned" {
+				out = append(out, feed(tr,
+					&ariEvent{Type: "ChannelHangupRequest", Channel: a, Cause: 16},
+					&ariEvent{Type: "Dial", Caller: a, Peer: m, Dialstring: "1002", Dialstatus: "CANCEL"},
+					&ariEvent{Type: "ChannelDestroyed", Channel: m, Cause: 16},
+					&ariEvent{Type: "ChannelDestroyed", Channel: a, Cause: 16, TechCause: 487},
+				)...)
+			} else {
+				o := ch("1.3", "PJSIP/1003-3", "Down", "1001", "s")
+				after := withState(a, "Ring")
+				after.Dialplan.AppName, after.Dialplan.AppData = "Dial", "PJSIP/1003,15"
+				out = append(out, feed(tr,
+					&ariEvent{Type: "Dial", Caller: a, Peer: m, Dialstring: "1002", Dialstatus: "NOANSWER"},
+					&ariEvent{Type: "ChannelDestroyed", Channel: m, Cause: 19},
+					&ariEvent{Type: "ChannelDialplan", Channel: after, DialplanApp: "Dial", DialplanAppData: "PJSIP/1003,15"},
+					&ariEvent{Type: "ChannelCreated", Channel: o},
+					&ariEvent{Type: "Dial", Caller: after, Peer: o, Dialstring: "1003"},
+					&ariEvent{Type: "Dial", Caller: after, Peer: o, Dialstring: "1003", Dialstatus: "RINGING"},
+					&ariEvent{Type: "Dial", Caller: after, Peer: o, Dialstring: "1003", Dialstatus: "ANSWER"},
+					&ariEvent{Type: "ChannelStateChange", Channel: withState(o, "Up")},
+					&ariEvent{Type: "ChannelHangupRequest", Channel: a, Cause: 16},
+					&ariEvent{Type: "ChannelDestroyed", Channel: a, Cause: 16},
+					&ariEvent{Type: "ChannelDestroyed", Channel: o, Cause: 16},
+				)...)
+			}
+			if got := lines(out); got != strings.Join(tc.want, "\n") {
+				t.Fatalf("events:\n%s\nwant:\n%s", got, strings.Join(tc.want, "\n"))
+			}
+			want := events.QueueOverflow
+			if tc.name == "abandoned" {
+				want = events.QueueAbandoned
+			}
+			if q := out[len(out)-1].Queue; q == nil || q.Outcome != want {
+				t.Errorf("hangup's queue %+v, want outcome %s", q, want)
+			}
+		})
+	}
+}

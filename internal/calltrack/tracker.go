@@ -57,10 +57,11 @@ type diversion struct {
 
 // queueStay is a call's time in a queue.
 type queueStay struct {
-	number   string // the number the caller dialled to reach the queue
-	entered  time.Time
-	left     time.Time // when an agent answered; zero while waiting
-	answered bool
+	number     string // the number the caller dialled to reach the queue
+	entered    time.Time
+	left       time.Time // when an agent answered or the caller moved on; zero while waiting
+	answered   bool
+	overflowed bool // the caller moved on to the queue's overflow destination
 }
 
 // Routed reports whether CALL_ROUTED is out.
@@ -268,6 +269,29 @@ func (t *Tracker[E]) EnterQueue(c *Call[E], number string, at time.Time) {
 	}
 }
 
+// LeaveQueue records that c, waiting in its queue, moved on without an
+// agent answering (the queue's limit passed, or it was full): the
+// destinations rung from now on say diversion_reason queue_overflow, and
+// the stay's outcome is overflow.
+func (t *Tracker[E]) LeaveQueue(c *Call[E], at time.Time) {
+	q := c.queue
+	if q == nil || q.answered || q.overflowed {
+		return
+	}
+	q.overflowed, q.left = true, at
+	before := map[string]bool{}
+	for l := range c.Legs() {
+		before[l.ID] = true
+	}
+	c.divert = &diversion{Diversion: events.Diversion{From: q.number, Reason: events.DivertQueueOverflow}, before: before}
+}
+
+// InQueue reports whether c waits in a queue: entered, no agent answered,
+// not moved on.
+func (c *Call[E]) InQueue() bool {
+	return c.queue != nil && !c.queue.answered && !c.queue.overflowed
+}
+
 // diverted marks e, of callee leg l, as an agent's when c waits in a
 // queue, or as a destination the call was transferred to.
 func (c *Call[E]) diverted(e *events.Event, l *Leg[E]) {
@@ -278,8 +302,8 @@ func (c *Call[E]) diverted(e *events.Event, l *Leg[E]) {
 		e.Diversion = &d.Diversion
 		return
 	}
-	if q := c.queue; q != nil && !q.answered {
-		e.Diversion = &events.Diversion{From: q.number, Reason: events.DivertQueue}
+	if c.InQueue() {
+		e.Diversion = &events.Diversion{From: c.queue.number, Reason: events.DivertQueue}
 	}
 }
 
@@ -434,8 +458,8 @@ func (t *Tracker[E]) Answer(l *Leg[E], at time.Time, self string) []events.Event
 	c.Callee = l.Number
 	e := t.event(c, events.CallAnswer, at, l, l.Number)
 	c.diverted(&e, l)
-	if q := c.queue; q != nil && !q.answered {
-		q.answered, q.left = true, at
+	if c.InQueue() {
+		c.queue.answered, c.queue.left = true, at
 		e.Queue = c.queueStay(at)
 	}
 	return append(out, t.apply(c, e)...)
@@ -503,6 +527,8 @@ func (t *Tracker[E]) Drop(l *Leg[E], at time.Time, hangup func(*Call[E]) *events
 		switch {
 		case q.answered:
 			e.Queue.Outcome = events.QueueAnswered
+		case q.overflowed:
+			e.Queue.Outcome = events.QueueOverflow
 		case e.Hangup.By == events.Caller:
 			e.Queue.Outcome = events.QueueAbandoned
 		default:
@@ -699,7 +725,7 @@ func (c *Call[E]) queueStay(at time.Time) *events.QueueStay {
 		return nil
 	}
 	until := at
-	if q.answered {
+	if !q.left.IsZero() {
 		until = q.left
 	}
 	wait := int64(0)

@@ -133,6 +133,11 @@ func (t *tracker) handle(ev eventHeaders) []events.Event {
 	}
 	switch name {
 	case "CHANNEL_EXECUTE":
+		if l.Caller && c.InQueue() && routing && tt != events.Queue {
+			// callcenter or fifo returned with no agent answering: the
+			// dialplan goes on to the overflow.
+			t.LeaveQueue(c, at)
+		}
 		if l.Caller && !c.Routed() && routing {
 			c.Dest = cmp.Or(ev.get("Caller-Destination-Number"), c.Dest)
 			to := routeTarget(tt, ev.get("Application-Data"), c.Dest)
