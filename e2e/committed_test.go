@@ -214,3 +214,119 @@ func TestLoadTestPath(t *testing.T) {
 		}
 	}
 }
+
+// TestAPIChangesSurviveKill9 kills switchhook with SIGKILL the instant each
+// answer that changes data arrives (endpoint create, update, rotate-secret,
+// delete; a delivery's retry; a replay) and checks, after a restart, that
+// the change is there: a 2xx means committed.
+func TestAPIChangesSurviveKill9(t *testing.T) {
+	t.Parallel()
+	for _, store := range []string{"sqlite", "postgres"} {
+		t.Run(store, func(t *testing.T) {
+			t.Parallel()
+			cfg := "log: {level: info}\n"
+			if store == "postgres" {
+				cfg += fmt.Sprintf("store: {dsn: %q}\n", pgtest.DSN(t))
+			}
+			rcv := NewReceiver(t)
+			srv := StartServer(t, cfg)
+			crash := func() { srv.Kill(); srv.Restart() }
+			type endpoint struct {
+				ID          string `json:"id"`
+				Description string `json:"description"`
+				Secret      string `json:"secret"`
+				MaxInFlight int    `json:"max_in_flight"`
+			}
+
+			var ep endpoint
+			srv.API("POST", "/v1/endpoints", map[string]any{"url": rcv.URL, "secret": rcv.Secret, "retry_schedule": []string{"0s"}}, http.StatusCreated, &ep)
+			crash()
+			srv.API("GET", "/v1/endpoints/"+ep.ID, nil, http.StatusOK, nil)
+
+			srv.API("PATCH", "/v1/endpoints/"+ep.ID, map[string]any{"description": "changed before the kill", "max_in_flight": 3}, http.StatusOK, nil)
+			crash()
+			var got endpoint
+			srv.API("GET", "/v1/endpoints/"+ep.ID, nil, http.StatusOK, &got)
+			if got.Description != "changed before the kill" || got.MaxInFlight != 3 {
+				t.Errorf("after the kill the patched endpoint is %+v", got)
+			}
+
+			var rotated endpoint
+			srv.API("POST", "/v1/endpoints/"+ep.ID+"/rotate-secret", nil, http.StatusOK, &rotated)
+			crash()
+			srv.API("GET", "/v1/endpoints/"+ep.ID, nil, http.StatusOK, &got)
+			if got.Secret != rotated.Secret || got.Secret == ep.Secret {
+				t.Errorf("after the kill the secret is %q, want the rotated %q", got.Secret, rotated.Secret)
+			}
+			rcv.Secret = rotated.Secret
+
+			// A delivery that failed, retried: the retry survives.
+			rcv.Respond(func(Webhook, int) int { return http.StatusInternalServerError })
+			var sent struct {
+				EventID string `json:"event_id"`
+			}
+			srv.API("POST", "/v1/endpoints/"+ep.ID+"/test", map[string]any{}, http.StatusAccepted, &sent)
+			var failed []struct {
+				ID int64 `json:"id"`
+			}
+			waitUntil(t, 30*time.Second, "the test event's delivery to fail", func() bool {
+				srv.API("GET", "/v1/deliveries?status=failed&event_id="+sent.EventID, nil, http.StatusOK, &failed)
+				return len(failed) == 1
+			})
+			rcv.Respond(nil)
+			srv.API("POST", fmt.Sprintf("/v1/deliveries/%d/retry", failed[0].ID), nil, http.StatusAccepted, nil)
+			crash()
+			rcv.WaitFor(t, 30*time.Second, "the retried delivery", func(hooks []Webhook) bool {
+				return slices.ContainsFunc(hooks, func(h Webhook) bool { return h.ID == sent.EventID })
+			})
+
+			// A replay of the endpoint's events: the deliveries it made survive.
+			// It is made once the retried delivery's outcome is recorded, so
+			// that this test is about the replay's commit alone.
+			waitUntil(t, 30*time.Second, "the retried delivery recorded as succeeded", func() bool {
+				var d struct {
+					Status string `json:"status"`
+				}
+				srv.API("GET", fmt.Sprintf("/v1/deliveries/%d", failed[0].ID), nil, http.StatusOK, &d)
+				return d.Status == "succeeded"
+			})
+			var replay struct {
+				Deliveries int `json:"deliveries"`
+			}
+			srv.API("POST", "/v1/endpoints/"+ep.ID+"/replay", map[string]any{"since": time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)}, http.StatusAccepted, &replay)
+			if replay.Deliveries < 1 {
+				t.Fatalf("replay made %d deliveries", replay.Deliveries)
+			}
+			crash()
+			replayed := func() bool {
+				n := 0
+				for _, h := range rcv.Accepted() {
+					if h.ID == sent.EventID {
+						n++
+					}
+				}
+				return n >= 2
+			}
+			for deadline := time.Now().Add(30 * time.Second); !replayed() && time.Now().Before(deadline); {
+				time.Sleep(50 * time.Millisecond)
+			}
+			if !replayed() {
+				var ds []map[string]any
+				srv.API("GET", "/v1/deliveries?endpoint_id="+ep.ID, nil, http.StatusOK, &ds)
+				for _, d := range ds {
+					var full map[string]any
+					srv.API("GET", fmt.Sprintf("/v1/deliveries/%v", d["id"]), nil, http.StatusOK, &full)
+					t.Logf("delivery %+v", full)
+				}
+				for _, h := range rcv.Accepted() {
+					t.Logf("webhook %s at %v", h.ID, h.Arrived)
+				}
+				t.Fatalf("the replayed event did not arrive")
+			}
+
+			srv.API("DELETE", "/v1/endpoints/"+ep.ID, nil, http.StatusNoContent, nil)
+			crash()
+			srv.API("GET", "/v1/endpoints/"+ep.ID, nil, http.StatusNotFound, nil)
+		})
+	}
+}
