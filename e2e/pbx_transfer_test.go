@@ -258,6 +258,25 @@ func TestPBXAttendedTransferByCallee(t *testing.T) {
 			}
 		}
 	}
+	// The API shows the move and the session's two calls.
+	var detail struct {
+		Moves []struct {
+			Reason string `json:"reason"`
+			From   string `json:"from"`
+			To     string `json:"to"`
+		} `json:"moves"`
+		SessionCalls []struct {
+			CallUUID    string `json:"call_uuid"`
+			HangupCause string `json:"hangup_cause"`
+		} `json:"session_calls"`
+	}
+	s.API("GET", "/v1/calls/"+x, nil, 200, &detail)
+	if len(detail.Moves) != 1 || detail.Moves[0].Reason != "attended_transfer" || detail.Moves[0].From != "1002" || detail.Moves[0].To != "1003" {
+		t.Errorf("moves %+v", detail.Moves)
+	}
+	if len(detail.SessionCalls) != 2 || detail.SessionCalls[0].CallUUID != x || detail.SessionCalls[1].HangupCause != "ATTENDED_TRANSFER" {
+		t.Errorf("session calls %+v", detail.SessionCalls)
+	}
 }
 
 // A Replaces naming no dialog changes nothing: an INVITE with one is
@@ -308,6 +327,104 @@ func TestPBXReplacesNamingNoDialog(t *testing.T) {
 			c.routed("1002", "extension", "1002"),
 			c.want("CALL_ANSWER", "B", "1002", nil),
 			c.hangup(t, h[2], "A", "1002", "NORMAL_CLEARING", 200, "caller", "1002"),
+		}
+	})
+}
+
+// testPhone registers the project's own phone as ext with the PBX of s.
+func testPhone(t *testing.T, ctx context.Context, s *pbxServer, ext string) *testua.Phone {
+	t.Helper()
+	ph, err := testua.New(ctx, ext, "secret-"+ext, s.sip, "pbx.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ph.Register(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return ph
+}
+
+// waitNotify waits until ph has a NOTIFY whose sipfrag reports code and,
+// when bye is set, a BYE in the dialog with Call-ID bye.
+func waitNotify(t *testing.T, ctx context.Context, ph *testua.Phone, code int, bye string) {
+	t.Helper()
+	err := ph.WaitFor(ctx, fmt.Sprintf("NOTIFY %d and the BYE", code), func(ns []*sip.Request, byes map[string]bool) bool {
+		for _, n := range ns {
+			if c, _, err := siphdr.ParseSipfrag(n.Body()); err == nil && c == code {
+				return bye == "" || byes[bye]
+			}
+		}
+		return false
+	})
+	if err != nil {
+		t.Fatalf("%v; NOTIFYs: %d", err, len(ph.Notifies()))
+	}
+}
+
+// 1002 holds 1001, then transfers it blind to 1003: the call gets
+// CALL_UNHOLD first, and the caller's phone is offered the media again.
+func TestPBXBlindTransferOfAHeldCall(t *testing.T) {
+	rs := bothProfiles(t)
+	s := startTransferServer(t, rs)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ph := testPhone(t, ctx, s, "1002")
+	answers := s.phone(t, "1003", "callee_answer.xml")
+	caller := s.dial(t, "caller_transferred.xml", "1001", "1002")
+	first, err := ph.Answer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ph.Hold(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := ph.Refer(ctx, first, "<sip:1003@pbx.test>"); err != nil || res.StatusCode != 202 {
+		t.Fatalf("REFER: %v %v", res, err)
+	}
+	waitNotify(t, ctx, ph, 200, first.InviteRequest.CallID().Value())
+	caller()
+	answers()
+	c := routedCall{caller: "1001", direction: "internal"}
+	checkRouted(t, rs, 7, func(h []Webhook) []hookWant {
+		return []hookWant{
+			c.routed("1002", "extension", "1002"),
+			c.want("CALL_ANSWER", "B1002", "1002", nil),
+			c.want("CALL_HOLD", "B1002", "1002", map[string]any{"party": "callee"}),
+			c.want("CALL_UNHOLD", "B1002", "1002", map[string]any{"party": "callee"}),
+			c.want("CALL_RINGING", "B1003", "1003", moved("1002", "transfer")),
+			c.want("CALL_ANSWER", "B1003", "1003", moved("1002", "transfer")),
+			c.hangup(t, h[6], "A", "1003", "NORMAL_CLEARING", 200, "caller", "1002"),
+		}
+	})
+}
+
+// A blind transfer to a busy target ends the call with the target's
+// cause: the transferor hears 486 in its NOTIFY and is released, the
+// caller gets BYE.
+func TestPBXBlindTransferToABusyTarget(t *testing.T) {
+	rs := bothProfiles(t)
+	s := startTransferServer(t, rs)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ph := testPhone(t, ctx, s, "1002")
+	busy := s.phone(t, "1003", "callee_busy.xml")
+	caller := s.dial(t, "caller_passive.xml", "1001", "1002")
+	first, err := ph.Answer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := ph.Refer(ctx, first, "<sip:1003@pbx.test>"); err != nil || res.StatusCode != 202 {
+		t.Fatalf("REFER: %v %v", res, err)
+	}
+	waitNotify(t, ctx, ph, 486, first.InviteRequest.CallID().Value())
+	caller()
+	busy()
+	c := routedCall{caller: "1001", direction: "internal"}
+	checkRouted(t, rs, 3, func(h []Webhook) []hookWant {
+		return []hookWant{
+			c.routed("1002", "extension", "1002"),
+			c.want("CALL_ANSWER", "B1002", "1002", nil),
+			c.hangup(t, h[2], "A", "1003", "USER_BUSY", 486, "callee", "1002"),
 		}
 	})
 }

@@ -249,6 +249,8 @@ func (c *call) anyState(m msg) state {
 	case msgReplace:
 		// Not connected: no callee to hand over.
 		m.done <- nil
+	case msgReoffered:
+		return c.reoffered(m)
 	}
 	return c.state
 }

@@ -78,6 +78,9 @@ func (c *call) refer(r *request, side media.Side) state {
 		e := c.event(events.CallUnhold, r.at, c.currentCallee(), l)
 		e.Party = l.Party()
 		c.emit(e)
+		// The caller's phone still thinks it is held: offer it the media
+		// again, so that it hears the ringback and then the target.
+		c.reoffer(c.a)
 	}
 	c.br.join(media.SideB, nil)
 	l.state = LegDone
