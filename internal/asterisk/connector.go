@@ -206,6 +206,9 @@ func (c *Connector) session(ctx context.Context, base *url.URL, t *tracker, sink
 			if err != nil {
 				return true, fmt.Errorf("ping: %w", err)
 			}
+			// Asterisk answered: every call it carried was as its events
+			// say until now (an idle call sends nothing else).
+			t.Heard(time.Now().UTC())
 		case <-ctx.Done():
 			return true, ctx.Err()
 		}
