@@ -23,7 +23,6 @@ import (
 	"github.com/switchhook/switchhook/internal/ingest"
 	"github.com/switchhook/switchhook/internal/metrics"
 	"github.com/switchhook/switchhook/internal/pbx"
-	"github.com/switchhook/switchhook/internal/queue"
 	"github.com/switchhook/switchhook/internal/signature"
 	"github.com/switchhook/switchhook/internal/store"
 	"github.com/switchhook/switchhook/internal/store/postgres"
@@ -113,14 +112,9 @@ func Serve(ctx context.Context, o Options) error {
 		return err
 	}
 
-	queues, err := queue.New(queueConfigs(cfg), queue.Options{
-		Presence: srcs.presence, Pauses: st, Metrics: m, Logger: log.With("part", "queues"),
-	})
-	if err != nil {
-		return err
-	}
-	if err := queues.Restore(ctx); err != nil {
-		return err
+	var queues api.Queues
+	if srcs.queues != nil {
+		queues = srcs.queues
 	}
 
 	var reload api.Reloader
@@ -188,9 +182,6 @@ func Serve(ctx context.Context, o Options) error {
 		defer stopWatch()
 		return countEvents(c, activity, health)
 	}, nil)); err != nil {
-		return err
-	}
-	if err := start(newPart("queues", queues.Run, nil)); err != nil {
 		return err
 	}
 	for _, s := range srcs.list {

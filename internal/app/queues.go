@@ -2,7 +2,6 @@ package app
 
 import (
 	"github.com/switchhook/switchhook/internal/config"
-	"github.com/switchhook/switchhook/internal/pbx"
 	"github.com/switchhook/switchhook/internal/queue"
 )
 
@@ -17,26 +16,4 @@ func queueConfigs(cfg *config.Config) []queue.Config {
 		})
 	}
 	return out
-}
-
-// pbxPresence tells the queues which agents' phones are registered and
-// which are on a call, from what the PBX shows the API.
-type pbxPresence struct{ p *pbx.PBX }
-
-func (pp pbxPresence) Registered(ext string) bool {
-	for _, r := range pp.p.Registrations() {
-		if r.Extension == ext {
-			return true
-		}
-	}
-	return false
-}
-
-func (pp pbxPresence) Busy(ext string) bool {
-	for _, ch := range pp.p.Channels() {
-		if ch.Number == ext {
-			return true
-		}
-	}
-	return false
 }

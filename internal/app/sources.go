@@ -30,8 +30,8 @@ type sources struct {
 	down func() []string
 	// forwards is the extensions' call forwarding; nil without the PBX.
 	forwards *forwarding.Table
-	// presence is what the queues ask of the PBX; nil without one.
-	presence queue.Presence
+	// queues are the PBX's call queues; nil without the PBX.
+	queues *queue.Manager
 	// pbx is the built-in PBX; nil when sip.enabled is false.
 	pbx *pbx.PBX
 }
@@ -83,7 +83,7 @@ func buildSources(cfg *config.Config, st store.Store, dataDir string, stdout io.
 		s.registrations = func() any { return p.Registrations() }
 		s.channels = func() any { return p.Channels() }
 		s.pbx = p
-		s.presence = pbxPresence{p}
+		s.queues = p.Queues()
 		statuses = append(statuses, func() []any {
 			out := []any{p.Status()}
 			for _, g := range p.Gateways() {
@@ -161,6 +161,7 @@ func pbxConfig(cfg *config.Config, exts []config.Extension, st store.Store) pbx.
 			pc.PickupGroups[e.Number] = e.PickupGroup
 		}
 	}
+	pc.Queues, pc.Pauses = queueConfigs(cfg), st
 	return pc
 }
 
@@ -189,8 +190,12 @@ func forwardingConfig(cfg *config.Config, exts []config.Extension, pc pbx.Config
 	for i, g := range pc.Gateways {
 		gateways[i] = g.Name
 	}
+	queues := make([]string, len(pc.Queues))
+	for i, q := range pc.Queues {
+		queues[i] = q.Number
+	}
 	plan, err := dialplan.New(dialplan.Config{
-		Extensions: fc.Extensions, RingGroups: pc.RingGroups, IVRs: pc.IVRs,
+		Extensions: fc.Extensions, RingGroups: pc.RingGroups, Queues: queues, IVRs: pc.IVRs,
 		Gateways: gateways, Routes: pc.Routes, Inbound: pc.Inbound,
 	})
 	if err != nil {

@@ -78,7 +78,10 @@ type Inbound struct {
 type Config struct {
 	Extensions []string
 	RingGroups []RingGroup
-	IVRs       []IVR
+	// Queues are the numbers of the call queues, which the PBX's queue
+	// manager serves.
+	Queues []string
+	IVRs   []IVR
 	// Gateways are the names outbound routes may use.
 	Gateways []string
 	Routes   []OutboundRoute
@@ -179,6 +182,12 @@ func New(cfg Config) (*Plan, error) {
 			r.MemberTimeout = orDefault(g.MemberTimeout, DefaultMemberTimeout)
 		}
 		p.local[g.Number] = r
+	}
+	for i, q := range cfg.Queues {
+		if err := claim(fmt.Sprintf("queues[%d]", i), q); err != nil {
+			return nil, err
+		}
+		p.local[q] = Route{Target: events.Target{Type: events.Queue, Target: q}}
 	}
 	for i, v := range cfg.IVRs {
 		what := fmt.Sprintf("ivrs[%d]", i)

@@ -173,3 +173,25 @@ func BenchmarkRoute(b *testing.B) {
 		})
 	}
 }
+
+func TestQueuesAreLocalNumbers(t *testing.T) {
+	p, err := New(Config{
+		Extensions: []string{"1001"}, Queues: []string{"600"},
+		IVRs:    []IVR{{Number: "700", Options: map[string]string{"1": "600"}}},
+		Inbound: []Inbound{{DID: "855", To: "600"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []func() (Route, bool){
+		func() (Route, bool) { return p.Route("600") },
+		func() (Route, bool) { return p.Inbound("855") },
+	} {
+		if got, ok := r(); !ok || got.Target != (events.Target{Type: events.Queue, Target: "600"}) {
+			t.Errorf("route %+v, %v", got, ok)
+		}
+	}
+	if _, err := New(Config{Extensions: []string{"600"}, Queues: []string{"600"}}); err == nil || !strings.Contains(err.Error(), "queues[0]: number 600 is used already by extensions[0]") {
+		t.Errorf("err = %v", err)
+	}
+}

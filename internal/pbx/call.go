@@ -86,6 +86,7 @@ type call struct {
 	rounds    int
 	dialing   int // callee INVITEs without their final outcome
 	ivr       *ivrRun
+	queue     *queueStay // the queue the call is or was in
 	ivrVisits int
 	timers    [numTimers]*time.Timer
 	timerGen  [numTimers]uint64
@@ -104,6 +105,11 @@ func newCall(p *PBX, caller, callerName, dialed string, route dialplan.Route, di
 	}
 	if route.Target.Type == events.Gateway {
 		c.dest = route.Number
+	}
+	if route.Target.Type == events.Queue {
+		// Every event of a call that enters a queue says so, CALL_ROUTED
+		// included; the wait starts there.
+		c.queue = &queueStay{number: route.Target.Target, joined: c.created}
 	}
 	c.ctx, c.stop = context.WithCancel(context.WithoutCancel(p.ctx))
 	c.a = newDialogLeg(c, caller, events.Caller, LegRouted)
@@ -301,6 +307,8 @@ func (c *call) dispatch(m msg) {
 		next = c.connected(m)
 	case stateAppAnswered:
 		next = c.appAnswered(m)
+	case stateQueued:
+		next = c.queued(m)
 	case stateEnding:
 		next = c.ending(m)
 	}
@@ -327,6 +335,9 @@ func (c *call) event(kind events.Kind, at time.Time, dest string, l Leg) events.
 	if d := c.diversion; d != nil && (kind == events.CallRinging || kind == events.CallAnswer) {
 		moved := *d
 		e.Diversion = &moved
+	}
+	if c.queue != nil {
+		e.Queue = c.queue.stay(at)
 	}
 	return e
 }
@@ -372,6 +383,7 @@ func (c *call) terminate(e ended) state {
 	if c.state >= stateEnding {
 		return c.state
 	}
+	c.leaveQueue()
 	about := e.about
 	if about == nil {
 		about = c.a
@@ -472,7 +484,7 @@ func (c *call) sdpFor(l *dialogLeg, d *media.Description) ([]byte, error) {
 // publish makes the API's view of the call's legs.
 func (c *call) publish() {
 	c.dirty = false
-	up := c.state == stateConnected || c.state == stateAppAnswered
+	up := c.state == stateConnected || c.state == stateAppAnswered || c.state == stateQueued && c.queue.music != nil
 	out := make([]Channel, 0, len(c.legs))
 	for _, l := range c.legs {
 		ch := l.channel()

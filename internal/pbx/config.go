@@ -11,6 +11,7 @@ import (
 	"github.com/switchhook/switchhook/internal/dialplan"
 	"github.com/switchhook/switchhook/internal/gateway"
 	"github.com/switchhook/switchhook/internal/media"
+	"github.com/switchhook/switchhook/internal/queue"
 	"github.com/switchhook/switchhook/internal/registrar"
 	"github.com/switchhook/switchhook/internal/sipauth"
 )
@@ -69,6 +70,10 @@ type Config struct {
 	// codes that answer a call ringing elsewhere.
 	PickupGroups map[string]string
 	Pickup       dialplan.PickupCodes
+	// Queues are the call queues, numbers beside the extensions'; Pauses
+	// keeps which of their agents are paused (nil: in memory).
+	Queues []queue.Config
+	Pauses queue.Pauses
 }
 
 // Forwards is where the PBX reads an extension's call forwarding at each
@@ -109,6 +114,7 @@ type checked struct {
 	plan      *dialplan.Plan
 	gateways  []*gateway.Gateway       // in the order of Config.Gateways
 	prompts   map[string]*media.Prompt // by IVR number
+	music     map[string]*media.Prompt // by queue number; none for a ringback queue
 	ringback  *media.Prompt
 }
 
@@ -206,13 +212,20 @@ func (c *checked) checkRouting() error {
 		numbers = append(numbers, e.Number)
 	}
 	var err error
+	queues := make([]string, 0, len(c.Queues))
+	for _, q := range c.Queues {
+		queues = append(queues, q.Number)
+	}
 	c.plan, err = dialplan.New(dialplan.Config{
-		Extensions: numbers, RingGroups: c.RingGroups, IVRs: c.IVRs,
+		Extensions: numbers, RingGroups: c.RingGroups, Queues: queues, IVRs: c.IVRs,
 		Gateways: names, Routes: c.Routes, Inbound: c.Inbound,
 		PickupGroups: c.PickupGroups, Pickup: c.Pickup,
 	})
 	if err != nil {
 		return fmt.Errorf("pbx: %w", err)
+	}
+	if err := c.checkQueues(); err != nil {
+		return err
 	}
 	c.ringback = media.Ringback()
 	c.prompts = make(map[string]*media.Prompt, len(c.IVRs))

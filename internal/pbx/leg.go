@@ -208,16 +208,17 @@ func (l *dialogLeg) ack(res *sip.Response) error {
 	return l.client.WriteRequest(sip.NewRequest(sip.ACK, *target.Clone()))
 }
 
-// appLeg is the PBX itself as a party: an IVR now, music and queues later.
+// appLeg is the PBX itself as a party: an IVR, or a queue's music.
 // Its media is what the call's owner plays into the relay toward the other
 // end of the bridge.
 type appLeg struct {
 	legBase
-	c *call
+	c    *call
+	what string // what plays, as the API shows it: "ivr" or "queue"
 }
 
 func newAppLeg(c *call, number string) *appLeg {
-	return &appLeg{legBase: newLegBase(number, events.Callee, LegAnswered), c: c}
+	return &appLeg{legBase: newLegBase(number, events.Callee, LegAnswered), c: c, what: "ivr"}
 }
 
 func (l *appLeg) side() media.Side { return media.SideB }
@@ -226,6 +227,6 @@ func (l *appLeg) hangup(context.Context) error { return nil }
 
 func (l *appLeg) channel() Channel {
 	ch := l.base(l.c)
-	ch.Remote = "ivr"
+	ch.Remote = l.what
 	return ch
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/switchhook/switchhook/internal/gateway"
 	"github.com/switchhook/switchhook/internal/media"
 	"github.com/switchhook/switchhook/internal/metrics"
+	"github.com/switchhook/switchhook/internal/queue"
 	"github.com/switchhook/switchhook/internal/registrar"
 	"github.com/switchhook/switchhook/internal/sipauth"
 	"github.com/switchhook/switchhook/internal/siphdr"
@@ -74,6 +75,9 @@ type PBX struct {
 	// gwWG counts the gateways' registration goroutines, which withdraw
 	// their registrations as the PBX stops, before its SIP stack closes.
 	gwWG sync.WaitGroup
+
+	// queues allocates the queues' agents to their callers.
+	queues *queue.Manager
 
 	mu      sync.Mutex
 	addrs   []string
@@ -145,6 +149,10 @@ func New(cfg Config, logger *slog.Logger, m *metrics.Metrics) (*PBX, error) {
 	if p.ports, err = media.NewPortPool(c.bind, c.RTPPortMin, c.RTPPortMax); err != nil {
 		return nil, fmt.Errorf("pbx: %w", err)
 	}
+	p.queues, err = queue.New(c.Queues, queue.Options{Presence: p, Pauses: c.Pauses, Metrics: m, Logger: logger.With("part", "queues")})
+	if err != nil {
+		return nil, fmt.Errorf("pbx: %w", err)
+	}
 	return p, nil
 }
 
@@ -203,6 +211,21 @@ func (p *PBX) Run(ctx context.Context, sink events.Sink) error {
 		return fmt.Errorf("pbx: make server: %w", err)
 	}
 	p.routes(srv)
+	if err := p.queues.Restore(ctx); err != nil {
+		ua.Close()
+		return fmt.Errorf("pbx: %w", err)
+	}
+	queuesCtx, stopQueues := context.WithCancel(context.WithoutCancel(ctx))
+	queuesDone := make(chan struct{})
+	go func() {
+		defer close(queuesDone)
+		p.queues.Run(queuesCtx)
+	}()
+	// The queues outlive the calls, which report to them as they end.
+	defer func() {
+		stopQueues()
+		<-queuesDone
+	}()
 
 	closers, serve, err := p.listen(sipLog)
 	if err != nil {

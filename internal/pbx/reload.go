@@ -17,6 +17,9 @@ import (
 // A gateway whose settings did not change keeps its registration; one
 // removed or changed withdraws it, and one added or changed starts.
 func (p *PBX) Reload(cfg Config) (restart []string, err error) {
+	// The queue manager serves the queues the PBX started with: a change
+	// to them waits for a restart (the reloader says so).
+	cfg.Queues, cfg.Pauses = p.conf().Queues, p.conf().Pauses
 	next, err := cfg.check()
 	if err != nil {
 		return nil, err

@@ -56,6 +56,8 @@ func (c *call) startRoute(r dialplan.Route) {
 		c.steps = []step{ringStep{gateway: r.Gateway, number: r.Number, timeout: c.p.conf().RingTimeout}}
 	case r.Target.Type == events.Extension:
 		c.steps = c.extensionSteps(r.Target.Target, c.p.conf().RingTimeout)
+	case r.Target.Type == events.Queue:
+		c.steps = []step{queueStep{number: r.Target.Target}}
 	case !r.Sequential:
 		timeout := r.Timeout
 		if timeout == 0 {
@@ -82,6 +84,8 @@ func (c *call) walk() state {
 		switch s := s.(type) {
 		case ivrStep:
 			return c.enterIVR(s.ivr)
+		case queueStep:
+			return c.enterQueue(s.number)
 		case ringStep:
 			if next, rung := c.ring(s); rung {
 				return next

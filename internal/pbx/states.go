@@ -39,13 +39,16 @@ const (
 	// stateAppAnswered bridges the caller to an app leg: the PBX answered
 	// itself (an IVR).
 	stateAppAnswered
+	// stateQueued holds the caller in a call queue, on the queue's music
+	// (an app leg) or ringback, while its agents are rung.
+	stateQueued
 	// stateEnding: CALL_HANGUP is out; the INVITEs still ringing finish.
 	stateEnding
 	// stateEnded: the owner returns.
 	stateEnded
 )
 
-var stateNames = [...]string{"routing", "forking", "early", "connected", "app-answered", "ending", "ended"}
+var stateNames = [...]string{"routing", "forking", "early", "connected", "app-answered", "queued", "ending", "ended"}
 
 func (s state) String() string { return stateNames[s] }
 
@@ -241,6 +244,9 @@ func (c *call) anyState(m msg) state {
 		case timerSessionA, timerSessionB:
 			return c.sessionDue(media.Side(m.kind - timerSessionA))
 		}
+	case msgQueueOffer:
+		// The queue's offer crossed the caller's leaving the queue.
+		c.declineOffer(m)
 	case msgShutdown:
 		return c.fail(failure{sip.StatusServiceUnavailable, "Service Unavailable", events.CauseSystemShutdown, events.System})
 	case msgPickup:
