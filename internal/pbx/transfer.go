@@ -84,6 +84,9 @@ func (c *call) refer(r *request, side media.Side) state {
 	}
 	c.br.join(media.SideB, nil)
 	l.state = LegDone
+	// A queue's agent who transfers the call is done with it: its wrapup
+	// starts.
+	c.leaveQueue()
 	c.diversion = &events.Diversion{From: l.number, Reason: events.DivertTransfer}
 	c.path = dialplan.Path{rt.Target}
 	c.dest = rt.Target
