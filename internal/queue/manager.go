@@ -213,9 +213,25 @@ func (m *Manager) Run(ctx context.Context) error {
 		return errors.New("queue: Run called twice")
 	}
 	defer close(m.stopped)
-	tick := time.NewTicker(m.opts.Recheck)
-	defer tick.Stop()
+	// The recheck ticks only while callers wait: an idle Manager sleeps.
+	var tick *time.Ticker
+	defer func() {
+		if tick != nil {
+			tick.Stop()
+		}
+	}()
 	for {
+		var ticks <-chan time.Time
+		switch {
+		case len(m.waiting) > 0 && tick == nil:
+			tick = time.NewTicker(m.opts.Recheck)
+		case len(m.waiting) == 0 && tick != nil:
+			tick.Stop()
+			tick = nil
+		}
+		if tick != nil {
+			ticks = tick.C
+		}
 		select {
 		case <-ctx.Done():
 			m.stop()
@@ -224,7 +240,7 @@ func (m *Manager) Run(ctx context.Context) error {
 			for _, f := range m.inbox.take() {
 				f()
 			}
-		case <-tick.C:
+		case <-ticks:
 		}
 		m.dispatch()
 	}
