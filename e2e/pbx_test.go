@@ -173,6 +173,10 @@ var (
 	rfc3339ms = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`)
 )
 
+// extensionNames are the names the tests' configs give the extensions, and
+// the display name the SIPp carrier's caller sends.
+var extensionNames = map[string]string{"1001": "Alice", "1002": "Bob", "1003": "Carol", "+15557654321": "Outside Caller"}
+
 // hookWant is what one webhook of a PBX call must carry beyond the fields
 // every one has.
 type hookWant struct {
@@ -204,6 +208,11 @@ func checkPBXCall(t *testing.T, profile string, hooks []Webhook, wants []hookWan
 			want[k] = v
 		}
 		if profile == "extended" {
+			// The calling extension's name, where the test's config gives
+			// it one (TestSoftphones checks it is there).
+			if _, named := h.Body["caller_id_name"]; named {
+				want["caller_id_name"] = extensionNames[fmt.Sprint(want["caller_id_number"])]
+			}
 			want["event_id"] = h.ID
 			want["sequence"] = float64(i + 1)
 			want["direction"] = "internal"

@@ -418,6 +418,18 @@ func checkSoftphoneCall(t *testing.T, profile string, hooks []Webhook, common ma
 	}
 }
 
+// checkCallerName checks that every extended webhook names the caller, and
+// no standard one does.
+func checkCallerName(t *testing.T, profile string, hooks []Webhook, name string) {
+	t.Helper()
+	for _, h := range hooks {
+		got, ok := h.Body["caller_id_name"]
+		if profile == "extended" && got != name || profile == "standard" && ok {
+			t.Errorf("%s %s: caller_id_name %v, want %q in the extended profile only", profile, h.Event(), got, name)
+		}
+	}
+}
+
 // TestSoftphones registers baresip as 1001 and linphonec as 1002, both on
 // loopback with no sip.domain: they are challenged for the realm they used,
 // with MD5, and given 127.0.0.1 in every address. 1001 calls 1002, each
@@ -490,6 +502,7 @@ func TestSoftphones(t *testing.T) {
 	for profile, r := range rs {
 		hooks := r.WaitCount(t, len(call1), 20*time.Second)
 		checkSoftphoneCall(t, profile, hooks, map[string]any{"caller_id_number": "1001", "destination_number": "1002"}, call1)
+		checkCallerName(t, profile, hooks, "Alice")
 	}
 	aliceRecs := alice.recordings()
 	checkHeard(t, "baresip (1001)", aliceRecs, toneB, toneA)
@@ -542,6 +555,7 @@ func TestSoftphones(t *testing.T) {
 	for profile, r := range rs {
 		hooks := r.WaitCount(t, len(call1)+len(call2), 20*time.Second)[len(call1):]
 		checkSoftphoneCall(t, profile, hooks, map[string]any{"caller_id_number": "1002", "destination_number": "1001"}, call2)
+		checkCallerName(t, profile, hooks, "Bob")
 		if r.BadSignatures() != 0 {
 			t.Errorf("%s: %d bad signatures", profile, r.BadSignatures())
 		}

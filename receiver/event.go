@@ -48,6 +48,9 @@ type Event struct {
 	CallSessionUUID   string `json:"call_session_uuid"`
 	CallerIDNumber    string `json:"caller_id_number"`
 	DestinationNumber string `json:"destination_number"`
+	// CallerIDName is the caller's display name, when it has one (extended
+	// profile only).
+	CallerIDName string `json:"caller_id_name,omitempty"`
 	// Digit is the DTMF digit (0-9, *, #, A-D) of a CALL_INPUT.
 	Digit string `json:"digit,omitempty"`
 	// DigitDuration is how long the digit was pressed, in milliseconds

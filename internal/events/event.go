@@ -168,11 +168,14 @@ type Hangup struct {
 // Event is one call event. A source fills the call's facts; the recorder
 // assigns ID and Sequence before the event is stored.
 type Event struct {
-	ID                string // event_id and webhook-id; assigned by the recorder when empty
-	Kind              Kind
-	CallUUID          string
-	SessionUUID       string // call_session_uuid; the recorder sets it to CallUUID when empty
-	CallerIDNumber    string
+	ID             string // event_id and webhook-id; assigned by the recorder when empty
+	Kind           Kind
+	CallUUID       string
+	SessionUUID    string // call_session_uuid; the recorder sets it to CallUUID when empty
+	CallerIDNumber string
+	// CallerIDName is the caller's display name, when it has one: the
+	// extension's name, or what a carrier or an engine gave (extended).
+	CallerIDName      string
 	DestinationNumber string
 	Digit             string        // CALL_INPUT only: one of 0-9 * # A-D
 	DigitDuration     time.Duration // CALL_INPUT only; rendered in whole milliseconds

@@ -52,13 +52,14 @@ type standardBody struct {
 
 type extendedBody struct {
 	standardBody
-	EventID    string    `json:"event_id"`
-	Sequence   int64     `json:"sequence"`
-	OccurredAt string    `json:"occurred_at"`
-	Direction  Direction `json:"direction"`
-	LegUUID    string    `json:"leg_uuid"`
-	Party      Party     `json:"party,omitempty"`
-	RoutedTo   *Target   `json:"routed_to,omitempty"`
+	CallerIDName string    `json:"caller_id_name,omitempty"`
+	EventID      string    `json:"event_id"`
+	Sequence     int64     `json:"sequence"`
+	OccurredAt   string    `json:"occurred_at"`
+	Direction    Direction `json:"direction"`
+	LegUUID      string    `json:"leg_uuid"`
+	Party        Party     `json:"party,omitempty"`
+	RoutedTo     *Target   `json:"routed_to,omitempty"`
 	// DivertedFrom and DiversionReason are on CALL_RINGING and CALL_ANSWER
 	// of a destination the call moved to.
 	DivertedFrom    string          `json:"diverted_from,omitempty"`
@@ -102,6 +103,7 @@ func (e *Event) Payload(p Profile, loc *time.Location) ([]byte, error) {
 	}
 	ext := extendedBody{
 		standardBody: std,
+		CallerIDName: e.CallerIDName,
 		EventID:      e.ID,
 		Sequence:     e.Sequence,
 		OccurredAt:   e.OccurredAt.UTC().Format(OccurredAtLayout),

@@ -21,6 +21,7 @@ func sample(k Kind) Event {
 		CallUUID:          "c63fe6f8-0f61-4896-87a2-adc05e06ac36",
 		SessionUUID:       "c63fe6f8-0f61-4896-87a2-adc05e06ac36",
 		CallerIDNumber:    "234",
+		CallerIDName:      "Jane Doe",
 		DestinationNumber: "8556900900",
 		OccurredAt:        time.Date(2026, 1, 27, 12, 2, 30, 123_000_000, time.UTC),
 		Sequence:          3,

@@ -328,7 +328,7 @@ func (c *call) dispatch(m msg) {
 // event makes an event of the call.
 func (c *call) event(kind events.Kind, at time.Time, dest string, l Leg) events.Event {
 	e := events.Event{
-		Kind: kind, CallUUID: c.id, SessionUUID: c.session, CallerIDNumber: c.caller,
+		Kind: kind, CallUUID: c.id, SessionUUID: c.session, CallerIDNumber: c.caller, CallerIDName: c.callerName,
 		DestinationNumber: dest, OccurredAt: at, Direction: c.direction,
 		LegUUID: l.ID(), Source: sourceName,
 	}

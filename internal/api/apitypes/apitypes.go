@@ -144,6 +144,7 @@ type Event struct {
 	CallerIDNumber    string                 `json:"caller_id_number"`
 	DestinationNumber string                 `json:"destination_number"`
 	Digit             string                 `json:"digit,omitempty"`
+	CallerIDName      string                 `json:"caller_id_name,omitempty"`
 	DigitDuration     *int64                 `json:"digit_duration,omitempty"`
 	Timestamp         string                 `json:"timestamp"`
 	EventID           string                 `json:"event_id"`
