@@ -11,8 +11,10 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -41,7 +43,7 @@ func startESLEngine(t *testing.T) *eslEngine {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	e := &eslEngine{addr: ln.Addr().String(), conns: make(chan net.Conn, 4), started: time.Now().Add(-time.Hour)}
+	e := &eslEngine{addr: ln.Addr().String(), conns: make(chan net.Conn, 4), started: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -401,4 +403,47 @@ func TestHealthzNamesASourceDown(t *testing.T) {
 		return resp.StatusCode == 200 && json.NewDecoder(resp.Body).Decode(&h) == nil && h.Status == "degraded" &&
 			slices.Equal(h.SourcesDown, []string{"freeswitch/down"})
 	})
+}
+
+// The call ends while switchhook is away (killed, started again after the
+// BYE): FreeSWITCH no longer lists it, so it gets one CALL_HANGUP,
+// NORMAL_UNSPECIFIED (FreeSWITCH did not restart), stamped with the last
+// time the previous process heard FreeSWITCH (a HEARTBEAT 30 s after the
+// answer), kept in the data directory: duration and billsec cover the
+// call as far as it was known, not the time switchhook was away.
+func TestCallEndedWhileAwayStampedAtLastContact(t *testing.T) {
+	rcv := NewReceiver(t)
+	fs := startESLEngine(t)
+	srv := StartServer(t, webhookConfig(rcv, "extended", "")+
+		fmt.Sprintf("freeswitch:\n  - {name: fs1, address: %q, password: ClueCon}\n", fs.addr))
+	evs, names := recordedESL(t, "../internal/freeswitch/testdata/real/a-esl.jsonl")
+	firstAnswer := slices.Index(names, "CHANNEL_ANSWER")
+	afterAnswers := firstAnswer + 1 + slices.Index(names[firstAnswer+1:], "CHANNEL_ANSWER") + 1
+	last := evs[afterAnswers-1]
+	stamp := regexp.MustCompile(`Event-Date-Timestamp: (\d+)`).FindStringSubmatch(last)
+	us, _ := strconv.ParseInt(stamp[1], 10, 64)
+	heartbeat := time.UnixMicro(us).Add(30 * time.Second).UTC()
+	fs.send(t, <-fs.conns, append(evs[:afterAnswers:afterAnswers],
+		fmt.Sprintf("Event-Name: HEARTBEAT\nCore-UUID: 1251f4c9-d530-43ca-ac3c-58db5d7420e2\nEvent-Date-Timestamp: %d\nEvent-Info: System%%20Ready", heartbeat.UnixMicro())))
+	rcv.WaitCount(t, 3, 20*time.Second)
+	waitUntil(t, 10*time.Second, "the heartbeat kept", func() bool {
+		b, err := os.ReadFile(filepath.Join(srv.Dir, "engines", "freeswitch-fs1.json"))
+		return err == nil && strings.Contains(string(b), heartbeat.Format("2006-01-02T15:04:05"))
+	})
+	srv.Kill()
+	fs.setChannels() // the call ended meanwhile
+	srv.Restart()
+	hooks := rcv.WaitFor(t, 30*time.Second, "the call's hangup", func(h []Webhook) bool {
+		return slices.Contains(Events(h), "CALL_HANGUP")
+	})
+	h := hooks[len(hooks)-1]
+	checkFields(t, "hangup", h.Body, map[string]any{
+		"hangup_cause": "NORMAL_UNSPECIFIED", "sip_code": 0.0, "hangup_by": "system", "answered_by": "1002",
+	})
+	if at := h.Body["occurred_at"]; at != heartbeat.Format("2006-01-02T15:04:05.000Z") {
+		t.Errorf("hangup at %v, want the last contact %v", at, heartbeat)
+	}
+	if bill, _ := h.Body["billsec"].(float64); bill < 29 || bill > 31 {
+		t.Errorf("billsec %v, want about 30 (answer to last contact)", bill)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/switchhook/switchhook/internal/asterisk"
 	"github.com/switchhook/switchhook/internal/config"
@@ -48,6 +49,12 @@ func connectorSource(cfg *config.Config) func(source string) bool {
 		names["asterisk/"+a.Name] = true
 	}
 	return func(source string) bool { return names[source] }
+}
+
+// heardPath is the file in the data directory that keeps when an engine
+// was last heard, across restarts.
+func heardPath(dataDir, kind, name string) string {
+	return filepath.Join(dataDir, "engines", kind+"-"+name+".json")
 }
 
 // buildSources makes the call sources the config asks for: the built-in PBX
@@ -97,13 +104,13 @@ func buildSources(cfg *config.Config, st store.Store, dataDir string, stdout io.
 		Status() connector.Status
 	}
 	for _, f := range cfg.FreeSWITCH {
-		c := freeswitch.New(freeswitch.Config{Name: f.Name, Address: f.Address, Password: f.Password}, log.With("part", "freeswitch/"+f.Name), m)
+		c := freeswitch.New(freeswitch.Config{Name: f.Name, Address: f.Address, Password: f.Password, HeardPath: heardPath(dataDir, "freeswitch", f.Name)}, log.With("part", "freeswitch/"+f.Name), m)
 		s.list = append(s.list, c)
 		links = append(links, c)
 		statuses = append(statuses, func() []any { return []any{c.Status()} })
 	}
 	for _, a := range cfg.Asterisk {
-		c := asterisk.New(asterisk.Config{Name: a.Name, URL: a.URL, Username: a.Username, Password: a.Password, App: a.App}, log.With("part", "asterisk/"+a.Name), m)
+		c := asterisk.New(asterisk.Config{Name: a.Name, URL: a.URL, Username: a.Username, Password: a.Password, App: a.App, HeardPath: heardPath(dataDir, "asterisk", a.Name)}, log.With("part", "asterisk/"+a.Name), m)
 		s.list = append(s.list, c)
 		links = append(links, c)
 		statuses = append(statuses, func() []any { return []any{c.Status()} })

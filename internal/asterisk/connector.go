@@ -34,6 +34,10 @@ type Config struct {
 	// App is the Stasis application name the connector registers; empty
 	// means "switchhook". Each process watching one Asterisk needs its own.
 	App string
+	// HeardPath, when set, is the file that keeps when Asterisk was last
+	// heard, so that after a restart of switchhook a call that ended
+	// meanwhile is stamped with the last time it was known up.
+	HeardPath string
 }
 
 // base checks c and returns the ARI base URL (ending in /ari).
@@ -88,7 +92,7 @@ func New(cfg Config, logger *slog.Logger, m *metrics.Metrics) *Connector {
 		pingInterval: 20 * time.Second,
 	}
 	c.log = logger.With("source", c.Name(), "url", cfg.URL)
-	c.link = &connector.Link{Kind: "asterisk", Name: cfg.Name, Address: cfg.URL, Log: c.log, Metrics: m}
+	c.link = &connector.Link{Kind: "asterisk", Name: cfg.Name, Address: cfg.URL, Log: c.log, Metrics: m, HeardPath: cfg.HeardPath}
 	return c
 }
 
@@ -108,6 +112,7 @@ func (c *Connector) Run(ctx context.Context, sink events.Sink) error {
 	}
 	t := newTracker(c.Name(), c.log)
 	t.Refused = c.link.Refused
+	t.Heard(c.link.LastHeard())
 	t.ResumeFrom(sink, func(c *call) { c.Engine.callerCause = -1 })
 	return c.link.Run(ctx, func(ctx context.Context) (bool, error) { return c.session(ctx, base, t, sink) })
 }
@@ -150,6 +155,7 @@ func (c *Connector) session(ctx context.Context, base *url.URL, t *tracker, sink
 		return false, err
 	}
 	gap := calltrack.Gap{LastHeard: t.Unsee()}
+	defer func() { c.link.KeepHeard(t.LastHeard(), true) }()
 	// Without the start time a call that ended unseen is
 	// NORMAL_UNSPECIFIED, never SYSTEM_SHUTDOWN.
 	if gap.EngineStart, err = c.startupTime(ctx, base); err != nil {
@@ -199,6 +205,7 @@ func (c *Connector) session(ctx context.Context, base *url.URL, t *tracker, sink
 					return true, err
 				}
 			}
+			c.link.KeepHeard(t.LastHeard(), false)
 		case <-ping.C:
 			pctx, pcancel := context.WithTimeout(ctx, c.pingInterval)
 			err := ws.Ping(pctx)
@@ -209,6 +216,7 @@ func (c *Connector) session(ctx context.Context, base *url.URL, t *tracker, sink
 			// Asterisk answered: every call it carried was as its events
 			// say until now (an idle call sends nothing else).
 			t.Heard(time.Now().UTC())
+			c.link.KeepHeard(t.LastHeard(), false)
 		case <-ctx.Done():
 			return true, ctx.Err()
 		}

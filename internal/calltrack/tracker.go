@@ -559,6 +559,9 @@ func (t *Tracker[E]) Heard(at time.Time) {
 	}
 }
 
+// LastHeard is when the engine last said something.
+func (t *Tracker[E]) LastHeard() time.Time { return t.heard }
+
 // Unsee marks every leg as not yet reported on a new connection, and
 // returns when the engine was last heard on the previous one (zero on the
 // first connection).

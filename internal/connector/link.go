@@ -42,10 +42,14 @@ type Link struct {
 	// zero); each further failure in a row doubles it, up to MaxBackoff
 	// (DefaultMaxBackoff when zero).
 	MinBackoff, MaxBackoff time.Duration
+	// HeardPath, when set, is the file that keeps when the engine was last
+	// heard across restarts of the process (LastHeard, KeepHeard).
+	HeardPath string
 
-	mu        sync.Mutex
-	status    Status
-	connected bool // once connected, a later connection is a reconnect
+	heardSaved time.Time // used by the session's goroutine only
+	mu         sync.Mutex
+	status     Status
+	connected  bool // once connected, a later connection is a reconnect
 }
 
 // Source is the name events and metrics carry: "<kind>/<name>".

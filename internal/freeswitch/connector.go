@@ -28,6 +28,10 @@ type Config struct {
 	Address string
 	// Password is event_socket.conf.xml's password.
 	Password string
+	// HeardPath, when set, is the file that keeps when FreeSWITCH was last
+	// heard, so that after a restart of switchhook a call that ended
+	// meanwhile is stamped with the last time it was known up.
+	HeardPath string
 }
 
 func (c Config) validate() error {
@@ -73,7 +77,7 @@ func New(cfg Config, logger *slog.Logger, m *metrics.Metrics) *Connector {
 		format:           "plain",
 	}
 	c.log = logger.With("source", c.Name(), "address", cfg.Address)
-	c.link = &connector.Link{Kind: "freeswitch", Name: cfg.Name, Address: cfg.Address, Log: c.log, Metrics: m}
+	c.link = &connector.Link{Kind: "freeswitch", Name: cfg.Name, Address: cfg.Address, Log: c.log, Metrics: m, HeardPath: cfg.HeardPath}
 	return c
 }
 
@@ -92,6 +96,7 @@ func (c *Connector) Run(ctx context.Context, sink events.Sink) error {
 	}
 	t := newTracker(c.Name(), c.log)
 	t.Refused = c.link.Refused
+	t.Heard(c.link.LastHeard())
 	t.resume(sink)
 	return c.link.Run(ctx, func(ctx context.Context) (bool, error) { return c.session(ctx, t, sink) })
 }
@@ -116,6 +121,7 @@ func (c *Connector) session(ctx context.Context, t *tracker, sink events.Sink) (
 	c.link.Up()
 	c.log.Info("freeswitch connected")
 	gap := calltrack.Gap{LastHeard: t.Unsee()}
+	defer func() { c.link.KeepHeard(t.LastHeard(), true) }()
 
 	// The reader only reads: it never waits on the tracker, the recorder
 	// or the store, so FreeSWITCH never finds this client slow.
@@ -145,6 +151,7 @@ func (c *Connector) session(ctx context.Context, t *tracker, sink events.Sink) (
 				return true, err
 			}
 		}
+		c.link.KeepHeard(t.LastHeard(), false)
 	}
 }
 
