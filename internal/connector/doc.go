@@ -6,5 +6,7 @@
 // a session's events to the sink; an event the sink refuses is logged and
 // counted (switchhook_events_refused_total) and the connection goes on, so
 // only the engine going away makes a connector reconnect, and nothing makes
-// it stop but its context.
+// it stop but its context. A Backlog lets a session's reader never wait on
+// the recorder (switchhook_source_backlog), and the Link keeps when the
+// engine was last heard across restarts of the process.
 package connector
