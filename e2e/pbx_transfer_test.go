@@ -428,3 +428,59 @@ func TestPBXBlindTransferToABusyTarget(t *testing.T) {
 		}
 	})
 }
+
+// 1001 calls 1002 and transfers it blind to 1003: 1001's call ends
+// BLIND_TRANSFER by the caller, and 1002 and 1003 are a new call of the
+// same session, its caller 1002; 1003 answers and hangs up.
+func TestPBXBlindTransferByCaller(t *testing.T) {
+	rs := bothProfiles(t)
+	s := startTransferServer(t, rs)
+	stays := s.phone(t, "1002", "callee_answer.xml")
+	target := s.phone(t, "1003", "callee_answer_bye.xml")
+	s.dial(t, "caller_refer.xml", "1001", "1002", "-key", "target", "1003")()
+	target()
+	stays()
+
+	ext := rs["extended"].WaitCount(t, 8, 20*time.Second)
+	checkCalls(t, ext)
+	x := ext[0].CallUUID()
+	c1 := routedCall{caller: "1001", direction: "internal"}
+	c2 := routedCall{caller: "1002", direction: "internal"}
+	var xHangup, zHangup Webhook
+	for _, h := range ext {
+		if h.Event() == "CALL_HANGUP" && h.CallUUID() == x {
+			xHangup = h
+		} else if h.Event() == "CALL_HANGUP" {
+			zHangup = h
+		}
+	}
+	inSession := func(w hookWant) hookWant {
+		w.std["call_session_uuid"] = x
+		return w
+	}
+	wantX := []hookWant{
+		c1.routed("1002", "extension", "1002"),
+		c1.want("CALL_RINGING", "B", "1002", nil),
+		c1.want("CALL_ANSWER", "B", "1002", nil),
+		c1.hangup(t, xHangup, "A", "1002", "BLIND_TRANSFER", 200, "caller", "1002"),
+	}
+	wantZ := []hookWant{
+		inSession(c2.routed("1003", "extension", "1003")),
+		inSession(c2.want("CALL_RINGING", "B", "1003", nil)),
+		inSession(c2.want("CALL_ANSWER", "B", "1003", nil)),
+		inSession(c2.hangup(t, zHangup, "B", "1003", "NORMAL_CLEARING", 200, "callee", "1003")),
+	}
+	for profile, r := range rs {
+		calls := ByCall(r.WaitCount(t, 8, 20*time.Second))
+		if len(calls) != 2 {
+			t.Fatalf("%s: %d calls, want 2", profile, len(calls))
+		}
+		for id, hs := range calls {
+			if id == x {
+				checkPBXCall(t, profile, hs, wantX)
+			} else {
+				checkPBXCall(t, profile, hs, wantZ)
+			}
+		}
+	}
+}

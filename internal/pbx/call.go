@@ -269,11 +269,14 @@ func (c *call) onDTMF(from media.Side, d media.Digit) {
 // run is the call's owner: it handles the call's messages, one at a time,
 // until the call is over. It runs on the goroutine of the caller's INVITE,
 // which sipgo keeps until the handler returns.
-func (c *call) run(offer *media.Description) {
+//
+// first starts the call: msgStart for a caller's INVITE, msgMoved for the
+// call a caller's transfer leaves behind.
+func (c *call) run(first msg) {
 	defer close(c.done)
 	c.publish()
 	c.shutdown = c.p.ctx.Done()
-	c.dispatch(msgStart{offer: offer})
+	c.dispatch(first)
 	for c.state != stateEnded {
 		var m msg
 		select {

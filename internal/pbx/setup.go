@@ -109,7 +109,7 @@ func (p *PBX) startCall(req *sip.Request, tx sip.ServerTransaction, st *sessionT
 	}
 	defer p.wg.Done()
 	p.addDialog(sess.ID, c.a)
-	c.run(offer)
+	c.run(msgStart{offer: offer})
 }
 
 // readOffer reads the SDP offer of an INVITE and keeps the codecs the PBX

@@ -55,6 +55,9 @@ func (s state) String() string { return stateNames[s] }
 // routing starts the call: CALL_ROUTED, 100 Trying, the caller's media
 // anchored in a relay, then the route's first step.
 func (c *call) routing(m msg) state {
+	if _, ok := m.(msgMoved); ok {
+		return c.routeMoved()
+	}
 	start, ok := m.(msgStart)
 	if !ok {
 		return c.anyState(m)

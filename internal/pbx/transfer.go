@@ -42,8 +42,8 @@ func (c *call) refer(r *request, side media.Side) state {
 		return c.state
 	}
 	switch {
-	case side == media.SideA:
-		r.reply(sip.StatusNotImplemented, "Not Implemented", "a transfer by the caller is not supported")
+	case side == media.SideA && rt.Replaces != nil:
+		r.reply(sip.StatusNotImplemented, "Not Implemented", "an attended transfer by the caller is not supported")
 		return c.state
 	case c.xfer != nil:
 		r.reply(sip.StatusRequestPending, "Request Pending", "a transfer of this call is under way")
@@ -61,6 +61,9 @@ func (c *call) refer(r *request, side media.Side) state {
 		return c.attended(r, x, *rt.Replaces)
 	}
 	route, ok := c.p.conf().plan.Route(rt.Target)
+	if ok && side == media.SideA {
+		return c.callerTransfer(x, rt.Target, route)
+	}
 	if !ok {
 		// Nothing to transfer to: the transferor hears why, and the call
 		// goes on as it was.
