@@ -61,25 +61,36 @@ type Handler struct {
 	// Handle processes one verified event. It runs on the request's
 	// goroutine, with the request's context.
 	Handle func(ctx context.Context, e *Event) error
+	// Refused, when set, hears each request answered with an error: its
+	// status and why, so that a receiver can say it (a wrong secret shows
+	// as 401 with ErrNoSignature).
+	Refused func(r *http.Request, status int, err error)
 }
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "receiver: webhooks are POSTed", http.StatusMethodNotAllowed)
+		h.refuse(w, r, http.StatusMethodNotAllowed, errors.New("receiver: webhooks are POSTed"))
 		return
 	}
 	e, err := ParseRequest(r, h.Secret, h.Tolerance)
 	if err != nil {
-		http.Error(w, err.Error(), statusOf(err))
+		h.refuse(w, r, statusOf(err), err)
 		return
 	}
 	if err := h.Handle(r.Context(), e); err != nil {
-		http.Error(w, fmt.Sprintf("receiver: handle %s %s: %v", e.Kind, e.WebhookID, err), http.StatusInternalServerError)
+		h.refuse(w, r, http.StatusInternalServerError, fmt.Errorf("receiver: handle %s %s: %w", e.Kind, e.WebhookID, err))
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, status int, err error) {
+	if h.Refused != nil {
+		h.Refused(r, status, err)
+	}
+	http.Error(w, err.Error(), status)
 }
 
 func statusOf(err error) int {

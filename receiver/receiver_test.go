@@ -3,6 +3,7 @@ package receiver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -264,11 +265,20 @@ func TestHandler(t *testing.T) {
 		{"too large", http.MethodPost, big, sign(big), http.StatusRequestEntityTooLarge, "too large"},
 		{"handler error", http.MethodPost, failing, sign(failing), http.StatusInternalServerError, "database down"},
 	}
+	var refused []string
+	h.Refused = func(r *http.Request, status int, err error) { refused = append(refused, fmt.Sprint(status, " ", err)) }
 	for _, c := range cases {
 		rec := post(c.method, c.body, c.header)
 		if rec.Code != c.code || !strings.Contains(rec.Body.String(), c.text) {
 			t.Errorf("%s: %d %q, want %d mentioning %q", c.name, rec.Code, rec.Body, c.code, c.text)
 		}
+		// Refused hears each refusal with its status and reason.
+		if n := len(refused); n == 0 || !strings.HasPrefix(refused[n-1], fmt.Sprint(c.code)) || !strings.Contains(refused[n-1], c.text) {
+			t.Errorf("%s: Refused heard %q", c.name, refused)
+		}
+	}
+	if len(refused) != len(cases) {
+		t.Errorf("Refused heard %d refusals, want %d", len(refused), len(cases))
 	}
 
 	h.Secret = "whsec_not base64"

@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -28,6 +29,13 @@ func main() {
 			fmt.Printf("verified %-12s call %s  %s -> %s  at %s  (webhook-id %s)\n",
 				e.Kind, e.CallUUID, e.CallerIDNumber, e.DestinationNumber, e.Timestamp, e.WebhookID)
 			return nil
+		},
+		Refused: func(r *http.Request, status int, err error) {
+			hint := ""
+			if errors.Is(err, receiver.ErrNoSignature) {
+				hint = " (is SWITCHHOOK_SECRET the endpoint's current secret? see: switchhook endpoints show ID)"
+			}
+			log.Printf("refused %s webhook-id %q from %s with %d: %v%s", r.Method, r.Header.Get(receiver.HeaderID), r.RemoteAddr, status, err, hint)
 		},
 	})
 	log.Printf("listening on http://%s/", *listen)

@@ -19,7 +19,7 @@ import (
 func TestTestEvent(t *testing.T) {
 	e := newEnv(t)
 	ep := e.create(`{"url": "` + receiverURL + `", "payload": "extended"}`)
-	other := e.create(`{"url": "` + receiverURL + `"}`)
+	other := e.create(`{"url": "` + receiverURL + `other"}`)
 	for _, kind := range events.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
 			var res apitypes.TestEventResult
@@ -253,7 +253,7 @@ func TestQueryValidation(t *testing.T) {
 func TestDeliveries(t *testing.T) {
 	e := newEnv(t)
 	ep := e.create(`{"url": "` + receiverURL + `"}`)
-	other := e.create(`{"url": "` + receiverURL + `", "events": ["CALL_HANGUP"]}`)
+	other := e.create(`{"url": "` + receiverURL + `other", "events": ["CALL_HANGUP"]}`)
 	id := e.call("1001", "1002", time.Now().Add(-time.Minute))
 	e.attempt(store.Failed, 0, "dial tcp: connection refused")
 

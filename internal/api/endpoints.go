@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -49,6 +51,11 @@ func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) error {
 	ep, err := a.buildEndpoint(in, now)
 	if err != nil {
 		return err
+	}
+	if !in.AllowDuplicate && !ep.Disabled {
+		if err := a.uniqueURL(r.Context(), ep); err != nil {
+			return err
+		}
 	}
 	if err := a.store.CreateEndpoint(r.Context(), ep); err != nil {
 		return fmt.Errorf("create endpoint: %w", err)
@@ -198,6 +205,26 @@ func checkURL(s string) error {
 	}
 	if u.Scheme != "http" && u.Scheme != "https" || u.Hostname() == "" {
 		return invalid("url", "url %q is not an absolute http:// or https:// URL", s)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return invalid("url", "url %q: port %s is not from 1 to 65535", s, p)
+		}
+	}
+	return nil
+}
+
+// uniqueURL refuses ep's URL when another enabled endpoint has it: the
+// receiver would get every event twice, signed with two secrets.
+func (a *API) uniqueURL(ctx context.Context, ep *store.Endpoint) error {
+	all, err := a.store.ListEndpoints(ctx)
+	if err != nil {
+		return fmt.Errorf("list endpoints: %w", err)
+	}
+	for _, o := range all {
+		if o.ID != ep.ID && !o.Disabled && o.URL == ep.URL {
+			return errorf(http.StatusConflict, "url", "endpoint %s already delivers to %s; set allow_duplicate (--allow-duplicate) to add another anyway", o.ID, ep.URL)
+		}
 	}
 	return nil
 }
@@ -353,8 +380,14 @@ func (a *API) patchEndpoint(w http.ResponseWriter, r *http.Request) error {
 	if err := fromConfig(ep, "change"); err != nil {
 		return err
 	}
+	before := ep.URL
 	if err := applyPatch(ep, in); err != nil {
 		return err
+	}
+	if ep.URL != before && !ep.Disabled {
+		if err := a.uniqueURL(r.Context(), ep); err != nil {
+			return err
+		}
 	}
 	now := time.Now().UTC()
 	ep.UpdatedAt = now

@@ -313,3 +313,22 @@ func TestRotateSecret(t *testing.T) {
 		t.Errorf("EndpointsChanged called %d times, want 4", n)
 	}
 }
+
+// A URL with a port outside 1-65535 is refused, and so is a URL an enabled
+// endpoint already has, naming it, unless allow_duplicate says otherwise.
+func TestEndpointURLRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, port := range []string{"0", "99999", "65536"} {
+		e.do("POST", "/v1/endpoints", `{"url": "http://127.0.0.1:`+port+`/hook"}`).wantError(t, http.StatusBadRequest, "url", "port "+port+" is not from 1 to 65535")
+	}
+	first := e.create(`{"url": "http://127.0.0.1:65535/hook"}`)
+	e.do("POST", "/v1/endpoints", `{"url": "http://127.0.0.1:65535/hook"}`).wantError(t, http.StatusConflict, "url", first.ID)
+	second := e.create(`{"url": "http://127.0.0.1:65535/hook", "allow_duplicate": true}`)
+	other := e.create(`{"url": "http://127.0.0.1:1/other"}`)
+	e.do("PATCH", "/v1/endpoints/"+other.ID, `{"url": "http://127.0.0.1:65535/hook"}`).wantError(t, http.StatusConflict, "url", first.ID)
+	// A disabled endpoint does not count.
+	e.do("PATCH", "/v1/endpoints/"+first.ID, `{"disabled": true}`).want(t, http.StatusOK, nil)
+	e.do("PATCH", "/v1/endpoints/"+second.ID, `{"disabled": true}`).want(t, http.StatusOK, nil)
+	e.do("PATCH", "/v1/endpoints/"+other.ID, `{"url": "http://127.0.0.1:65535/hook"}`).want(t, http.StatusOK, nil)
+}

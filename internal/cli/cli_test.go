@@ -85,8 +85,14 @@ func TestEndpointsCommands(t *testing.T) {
 		"--header", "X-Api-Key: k1", "--timeout", "5s", "--retry-schedule", "0s,1m", "--max-in-flight", "2", "--description", "CRM")
 	contains(t, out, "Created endpoint ep_", "whsec_", "CALL_ANSWER,CALL_HANGUP", "extended", "X-Api-Key: k1", "5s", "0s 1m0s", "CRM")
 
+	// The same URL again is refused, naming the endpoint that has it, unless
+	// --allow-duplicate.
+	if _, stderr, err := run(context.Background(), "endpoints", "add", hook, "--server", s.URL, "--token", apitest.Token); err == nil ||
+		!strings.Contains(err.Error()+stderr, "already delivers to "+hook) {
+		t.Errorf("a second endpoint to %s: %v %s", hook, err, stderr)
+	}
 	var ep apitypes.Endpoint
-	decode(t, remote(t, s, "endpoints", "add", hook, "--json"), &ep)
+	decode(t, remote(t, s, "endpoints", "add", hook, "--json", "--allow-duplicate"), &ep)
 	if ep.ID == "" || ep.Secret == "" || ep.Payload != "standard" {
 		t.Fatalf("--json add: %+v", ep)
 	}

@@ -78,6 +78,7 @@ func kinds(list []string) []events.Kind {
 
 func endpointsAdd(r *remote) *cobra.Command {
 	var f endpointFlags
+	var allowDuplicate bool
 	cmd := &cobra.Command{
 		Use:   "add URL",
 		Short: "Create an endpoint and print its signing secret",
@@ -92,7 +93,7 @@ func endpointsAdd(r *remote) *cobra.Command {
 			in := apitypes.NewEndpoint{
 				URL: args[0], Events: kinds(f.events), Payload: events.Profile(f.payload), Secret: f.secret,
 				Description: f.description, Disabled: f.disabled, Timeout: f.timeout,
-				RetrySchedule: f.retrySchedule, MaxInFlight: f.maxInFlight,
+				RetrySchedule: f.retrySchedule, MaxInFlight: f.maxInFlight, AllowDuplicate: allowDuplicate,
 			}
 			if in.Headers, err = f.headerMap(); err != nil {
 				return err
@@ -111,6 +112,7 @@ func endpointsAdd(r *remote) *cobra.Command {
 	}
 	f.add(cmd.Flags(), false)
 	cmd.Flags().StringVar(&f.secret, "secret", "", "signing secret, whsec_ + base64 (default: generated)")
+	cmd.Flags().BoolVar(&allowDuplicate, "allow-duplicate", false, "add it although an enabled endpoint already delivers to this URL")
 	return cmd
 }
 

@@ -134,6 +134,11 @@ func (w *Webhook) validate(p string) error {
 	if w.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("%s.url: %q is not an absolute http(s) URL", p, w.URL)
 	}
+	if port := u.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("%s.url: %q: port %s is not from 1 to 65535", p, w.URL, port)
+		}
+	}
 	for i, e := range w.Events {
 		if _, err := events.ParseKind(e); err != nil {
 			return fmt.Errorf("%s.events[%d]: %w", p, i, err)

@@ -82,6 +82,9 @@ type NewEndpoint struct {
 	// RetrySchedule is the delay before each attempt, the first usually "0s".
 	RetrySchedule []string `json:"retry_schedule,omitempty"`
 	MaxInFlight   int      `json:"max_in_flight,omitempty"`
+	// AllowDuplicate creates the endpoint although an enabled one already
+	// has its URL (the receiver then gets every event twice).
+	AllowDuplicate bool `json:"allow_duplicate,omitempty"`
 }
 
 // EndpointPatch is the body of PATCH /v1/endpoints/{id}: only the fields
