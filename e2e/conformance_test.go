@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"slices"
 	"testing"
 	"time"
@@ -25,6 +26,9 @@ var pbxCalls = map[string][2]string{
 }
 
 func (pbxSource) Play(t *testing.T, scenario string) ([]events.Event, map[string]string, bool) {
+	if scenario == "blind-transfer-held" {
+		return blindTransferOfHeldCall(t), nil, true
+	}
 	call, ok := pbxCalls[scenario]
 	if !ok {
 		return nil, nil, false
@@ -50,6 +54,37 @@ func (pbxSource) Play(t *testing.T, scenario string) ([]events.Event, map[string
 	// The ring timeout (5 s) passed: the PBX answers the caller 480. The
 	// SIPp caller's digits last 280 ms each.
 	return out, map[string]string{"dialled": "1002", "sip": "480", "d1": "280", "d2": "280"}, true
+}
+
+// blindTransferOfHeldCall: 1002 is a test phone that answers, holds and
+// REFERs the call to 1003, a SIPp phone that answers.
+func blindTransferOfHeldCall(t *testing.T) []events.Event {
+	rcv := NewReceiver(t)
+	s := startTransferServer(t, map[string]*Receiver{"extended": rcv})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ph := testPhone(t, ctx, s, "1002")
+	answers := s.phone(t, "1003", "callee_answer.xml")
+	caller := s.dial(t, "caller_transferred.xml", "1001", "1002")
+	first, err := ph.Answer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ph.Hold(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := ph.Refer(ctx, first, "<sip:1003@pbx.test>"); err != nil || res.StatusCode != 202 {
+		t.Fatalf("REFER: %v %v", res, err)
+	}
+	waitNotify(t, ctx, ph, 200, first.InviteRequest.CallID().Value())
+	caller()
+	answers()
+	hooks := rcv.WaitFor(t, 30*time.Second, "the hangup", func(h []Webhook) bool { return slices.Contains(Events(h), "CALL_HANGUP") })
+	var out []events.Event
+	for _, h := range ByCall(hooks)[hooks[0].CallUUID()] {
+		out = append(out, eventOf(h.Body))
+	}
+	return out
 }
 
 // eventOf reads back the facts of an extended webhook's payload.

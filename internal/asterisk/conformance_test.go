@@ -1,6 +1,7 @@
 package asterisk
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -28,6 +29,8 @@ func (recorded) Play(t *testing.T, scenario string) ([]events.Event, map[string]
 		return restartMidCall(t), nil, true
 	case "reconnect":
 		return reconnectMidCall(t), nil, true
+	case "blind-transfer-held":
+		return blindTransferOfHeldCall(t), nil, true
 	}
 	name, ok := recordings[scenario]
 	if !ok {
@@ -114,4 +117,46 @@ func newTestConnector(t *testing.T, a *fakeAsterisk) *Connector {
 	c := New(Config{Name: "ast1", URL: a.url(), Username: a.user, Password: a.pass}, connectortest.Logger(t), nil)
 	c.link.MinBackoff, c.link.MaxBackoff = 10*time.Millisecond, 50*time.Millisecond
 	return c
+}
+
+// blindTransferOfHeldCall sends, through the stand-in, what Asterisk sends
+// for a blind transfer by the callee as ARI documents its events (no
+// recording of a transfer exists): 1002 answers, holds, transfers 1001 to
+// 1003 (BridgeBlindTransfer), leaves; 1001's channel dials 1003.
+func blindTransferOfHeldCall(t *testing.T) []events.Event {
+	a, b, c := ch("1.1", "PJSIP/1001-1", "Ring", "1001", "1002"), ch("1.2", "PJSIP/1002-2", "Down", "1001", "s"), ch("1.3", "PJSIP/1003-3", "Down", "1001", "s")
+	a.Dialplan.AppName, a.Dialplan.AppData = "Dial", "PJSIP/1002,15"
+	var msgs []string
+	for _, ev := range []*ariEvent{
+		{Type: "ChannelCreated", Channel: a},
+		{Type: "ChannelCreated", Channel: b},
+		{Type: "Dial", Caller: a, Peer: b, Dialstring: "1002"},
+		{Type: "Dial", Caller: a, Peer: b, Dialstring: "1002", Dialstatus: "ANSWER"},
+		{Type: "ChannelStateChange", Channel: withState(b, "Up")},
+		{Type: "ChannelStateChange", Channel: withState(a, "Up")},
+		{Type: "ChannelHold", Channel: b},
+		{Type: "BridgeBlindTransfer", Channel: b, Transferee: a, Result: "Success"},
+		{Type: "ChannelHangupRequest", Channel: b, Cause: 16},
+		{Type: "ChannelDestroyed", Channel: b, Cause: 16},
+		{Type: "ChannelCreated", Channel: c},
+		{Type: "Dial", Caller: a, Peer: c, Dialstring: "1003"},
+		{Type: "Dial", Caller: a, Peer: c, Dialstring: "1003", Dialstatus: "RINGING"},
+		{Type: "Dial", Caller: a, Peer: c, Dialstring: "1003", Dialstatus: "ANSWER"},
+		{Type: "ChannelStateChange", Channel: withState(c, "Up")},
+		{Type: "ChannelHangupRequest", Channel: a, Cause: 16},
+		{Type: "ChannelDestroyed", Channel: a, Cause: 16},
+		{Type: "ChannelDestroyed", Channel: c, Cause: 16},
+	} {
+		ev.Timestamp = "2026-12-06T19:40:00.000+0000"
+		b, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, string(b))
+	}
+	fake := startFakeAsterisk(t, "u", "p")
+	sink := &connectortest.Collector{}
+	runConnector(t, "ast1", fake, sink)
+	fake.next(t).send(msgs...)
+	return sink.WaitHangup(t)
 }

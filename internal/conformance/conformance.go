@@ -45,6 +45,15 @@ var Scenarios = []Scenario{
 		"CALL_UNHOLD 1001>1002 internal caller",
 		"CALL_HANGUP 1001>1002 internal NORMAL_CLEARING 200 caller",
 	}},
+	{"blind-transfer-held", "1002 answers at once, holds 1001 and transfers it blind (REFER without Replaces) to 1003, who rings and answers; 1001 hangs up", []string{
+		"CALL_ROUTED 1001>1002 internal to=extension:1002",
+		"CALL_ANSWER 1001>1002 internal",
+		"CALL_HOLD 1001>1002 internal callee",
+		"CALL_UNHOLD 1001>1002 internal callee",
+		"CALL_RINGING 1001>1003 internal diverted=transfer<1002",
+		"CALL_ANSWER 1001>1003 internal diverted=transfer<1002",
+		"CALL_HANGUP 1001>1003 internal NORMAL_CLEARING 200 caller",
+	}},
 	{"busy", "1002 answers 486 Busy Here", []string{
 		"CALL_ROUTED 1001>1002 internal to=extension:1002",
 		"CALL_HANGUP 1001>1002 internal USER_BUSY 486 callee",

@@ -25,6 +25,8 @@ func (recorded) Play(t *testing.T, scenario string) ([]events.Event, map[string]
 		return restartMidCall(t), nil, true
 	case "reconnect":
 		return reconnectMidCall(t), nil, true
+	case "blind-transfer-held":
+		return blindTransferOfHeldCall(t), nil, true
 	}
 	name, ok := recordings[scenario]
 	if !ok {
@@ -111,4 +113,37 @@ func newTestConnector(t *testing.T, fs *fakeFS) *Connector {
 	c := New(Config{Name: "fs1", Address: fs.addr, Password: fs.password}, connectortest.Logger(t), nil)
 	c.link.MinBackoff, c.link.MaxBackoff = 10*time.Millisecond, 50*time.Millisecond
 	return c
+}
+
+// blindTransferOfHeldCall sends, through the stand-in, what FreeSWITCH
+// sends for a blind transfer by the callee as its events are documented
+// (no recording of a transfer exists): 1002's leg answers, holds, sends
+// REFER (sofia::transferor) and leaves; the A-leg bridges to 1003.
+func blindTransferOfHeldCall(t *testing.T) []events.Event {
+	const a, b, c = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222", "33333333-3333-4333-8333-333333333333"
+	var evs []string
+	for _, ev := range [][]string{
+		{"CHANNEL_CREATE", a, "Call-Direction: inbound", "Caller-Caller-ID-Number: 1001", "Caller-Destination-Number: 1002"},
+		{"CHANNEL_EXECUTE", a, "Application: bridge", "Application-Data: user/1002%40d", "Caller-Destination-Number: 1002"},
+		{"CHANNEL_CREATE", b, "Call-Direction: outbound", "Other-Leg-Unique-ID: " + a, "Caller-Destination-Number: 1002"},
+		{"CHANNEL_ANSWER", b},
+		{"CHANNEL_ANSWER", a},
+		{"CHANNEL_HOLD", b},
+		{"CUSTOM", b, "Event-Subclass: sofia%3A%3Atransferor"},
+		{"CHANNEL_HANGUP_COMPLETE", b, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: recv_bye"},
+		{"CHANNEL_EXECUTE", a, "Application: bridge", "Application-Data: user/1003%40d", "Caller-Destination-Number: 1003"},
+		{"CHANNEL_CREATE", c, "Call-Direction: outbound", "Other-Leg-Unique-ID: " + a, "Caller-Destination-Number: 1003"},
+		{"CHANNEL_PROGRESS", c},
+		{"CHANNEL_ANSWER", c},
+		{"CHANNEL_HANGUP_COMPLETE", a, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: recv_bye", "variable_sip_term_status: 200"},
+		{"CHANNEL_HANGUP_COMPLETE", c, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: send_bye"},
+	} {
+		lines := append([]string{"Event-Name: " + ev[0], "Unique-ID: " + ev[1], "Event-Date-Timestamp: 1796586204000000"}, ev[2:]...)
+		evs = append(evs, strings.Join(lines, "\n"))
+	}
+	fs := startFakeFS(t, "ClueCon")
+	sink := &connectortest.Collector{}
+	runConnector(t, "fs1", fs, sink)
+	fs.next(t).send(evs...)
+	return sink.WaitHangup(t)
 }
