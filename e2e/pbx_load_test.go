@@ -354,6 +354,8 @@ type loadHook struct {
 	seq                     int
 	occurred, arrived       time.Time
 	cause, by               string
+	dest                    string
+	queue                   *receiver.Queue // of a queued call
 }
 
 // loadReceiver is a webhook receiver for load runs, built on the public
@@ -398,6 +400,7 @@ func (r *loadReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.hooks = append(r.hooks, loadHook{
 		id: e.WebhookID, event: string(e.Kind), call: e.CallUUID, caller: e.CallerIDNumber, seq: int(e.Sequence),
 		occurred: e.OccurredAt, arrived: arrived, cause: e.HangupCause, by: e.HangupBy,
+		dest: e.DestinationNumber, queue: e.Queue,
 	})
 	w.WriteHeader(http.StatusNoContent)
 }
