@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -32,6 +34,7 @@ func TestQueuesDashboard(t *testing.T) {
 extensions:
   - {number: "1001", password: secret-1001}
   - {number: "1002", password: secret-1002}
+  - {number: "1003", password: secret-1003}
 queues:
   - {number: "600", name: Sales, agents: ["1001", "1002"], strategy: round_robin}
 `, sipPort))
@@ -57,6 +60,21 @@ queues:
 	b.poll(t, `document.querySelector('`+agent("1001")+` .agent-state.paused') !== null &&
 		document.querySelector('`+agent("1001")+` button').textContent === 'Unpause'`)
 	b.checkLabels(t)
+
+	// A caller waits (1001 paused, 1002 without a phone): the page shows
+	// it, counting its wait, until it hangs up.
+	rtp := listenRTP(t)
+	caller := dashSIPp(t, sipp, t.TempDir(), "caller_queue_listen.xml", fmt.Sprintf("127.0.0.1:%d", sipPort), 0,
+		"-s", "600", "-key", "caller", "1003", "-au", "1003", "-ap", "secret-1003",
+		"-key", "rtpport", strconv.Itoa(rtp.port()), "-key", "digit", "1", "-d", "3000")
+	waiting := `#queues section[data-queue="600"] table.callers tr[data-call-uuid]`
+	b.poll(t, `document.querySelector('`+waiting+`') !== null`)
+	if row := b.text(t, waiting); !strings.Contains(row, "1003") {
+		t.Errorf("waiting caller row %q does not show 1003", row)
+	}
+	b.shoot(t, "queues-waiting")
+	caller.wait(t)
+	b.poll(t, `document.querySelector('`+waiting+`') === null`)
 
 	srv.Kill()
 	srv.Restart()
