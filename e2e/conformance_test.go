@@ -26,8 +26,11 @@ var pbxCalls = map[string][2]string{
 }
 
 func (pbxSource) Play(t *testing.T, scenario string) ([]events.Event, map[string]string, bool) {
-	if scenario == "blind-transfer-held" {
+	switch scenario {
+	case "blind-transfer-held":
 		return blindTransferOfHeldCall(t), nil, true
+	case "blind-transfer-by-caller":
+		return blindTransferByCaller(t), nil, true
 	}
 	call, ok := pbxCalls[scenario]
 	if !ok {
@@ -87,12 +90,42 @@ func blindTransferOfHeldCall(t *testing.T) []events.Event {
 	return out
 }
 
+// blindTransferByCaller: 1001 (SIPp) REFERs its answered call to 1003 and
+// leaves; 1002 stays, 1003 answers and hangs up.
+func blindTransferByCaller(t *testing.T) []events.Event {
+	rcv := NewReceiver(t)
+	s := startTransferServer(t, map[string]*Receiver{"extended": rcv})
+	stays := s.phone(t, "1002", "callee_answer.xml")
+	target := s.phone(t, "1003", "callee_answer_bye.xml")
+	s.dial(t, "caller_refer.xml", "1001", "1002", "-key", "target", "1003")()
+	target()
+	stays()
+	hooks := rcv.WaitFor(t, 30*time.Second, "both hangups", func(h []Webhook) bool {
+		n := 0
+		for _, e := range Events(h) {
+			if e == "CALL_HANGUP" {
+				n++
+			}
+		}
+		return n >= 2
+	})
+	seen := map[string]bool{}
+	var out []events.Event
+	for _, h := range hooks {
+		if !seen[h.ID] {
+			seen[h.ID] = true
+			out = append(out, eventOf(h.Body))
+		}
+	}
+	return out
+}
+
 // eventOf reads back the facts of an extended webhook's payload.
 func eventOf(b map[string]any) events.Event {
 	str := func(k string) string { s, _ := b[k].(string); return s }
 	num := func(k string) float64 { n, _ := b[k].(float64); return n }
 	e := events.Event{
-		Kind: events.Kind(str("event")), CallUUID: str("call_uuid"), CallerIDNumber: str("caller_id_number"),
+		Kind: events.Kind(str("event")), CallUUID: str("call_uuid"), SessionUUID: str("call_session_uuid"), CallerIDNumber: str("caller_id_number"),
 		DestinationNumber: str("destination_number"), Direction: events.Direction(str("direction")),
 		Party: events.Party(str("party")), Digit: str("digit"), DigitDuration: time.Duration(num("digit_duration")) * time.Millisecond,
 	}

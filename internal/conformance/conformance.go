@@ -8,12 +8,15 @@ import (
 	"github.com/switchhook/switchhook/internal/events"
 )
 
-// Scenario is one call and the events it must give, one Line each.
-// Placeholders in braces ({dialled}, {sip}) are filled by each source.
+// Scenario is one call and the events it must give, one Line each, and
+// the calls it makes in its session (a transfer by the caller), in the
+// order of their first events. Placeholders in braces ({dialled}, {sip})
+// are filled by each source.
 type Scenario struct {
 	Name string
 	What string
 	Want []string
+	Then [][]string
 }
 
 // calleeHoldDigit is a call 1002 answers, holds and unholds, sends a digit
@@ -30,12 +33,12 @@ var calleeHoldDigit = []string{
 
 // Scenarios is the suite.
 var Scenarios = []Scenario{
-	{"callee-hold-digit", "1001 calls 1002, who answers, holds and unholds, sends SIP INFO 5 (160 ms) and hangs up", calleeHoldDigit},
+	{Name: "callee-hold-digit", What: "1001 calls 1002, who answers, holds and unholds, sends SIP INFO 5 (160 ms) and hangs up", Want: calleeHoldDigit},
 	// A connector's calls outlive switchhook (the engine carries them); the
 	// built-in PBX's die with it, which engine-restart plays.
-	{"switchhook-restart", "the call of callee-hold-digit, switchhook stopped while 1002 rings and started again once 1002 answered: one call, the answer it missed", calleeHoldDigit},
-	{"reconnect", "the call of callee-hold-digit, the connection to the engine cut once answered and made again", calleeHoldDigit},
-	{"caller-digits-hold", "1001 calls 1002, who answers; 1001 sends RFC 4733 1 and # (lasting {d1} and {d2} ms), holds and unholds, hangs up", []string{
+	{Name: "switchhook-restart", What: "the call of callee-hold-digit, switchhook stopped while 1002 rings and started again once 1002 answered: one call, the answer it missed", Want: calleeHoldDigit},
+	{Name: "reconnect", What: "the call of callee-hold-digit, the connection to the engine cut once answered and made again", Want: calleeHoldDigit},
+	{Name: "caller-digits-hold", What: "1001 calls 1002, who answers; 1001 sends RFC 4733 1 and # (lasting {d1} and {d2} ms), holds and unholds, hangs up", Want: []string{
 		"CALL_ROUTED 1001>1002 internal to=extension:1002",
 		"CALL_RINGING 1001>1002 internal",
 		"CALL_ANSWER 1001>1002 internal",
@@ -45,7 +48,7 @@ var Scenarios = []Scenario{
 		"CALL_UNHOLD 1001>1002 internal caller",
 		"CALL_HANGUP 1001>1002 internal NORMAL_CLEARING 200 caller",
 	}},
-	{"blind-transfer-held", "1002 answers at once, holds 1001 and transfers it blind (REFER without Replaces) to 1003, who rings and answers; 1001 hangs up", []string{
+	{Name: "blind-transfer-held", What: "1002 answers at once, holds 1001 and transfers it blind (REFER without Replaces) to 1003, who rings and answers; 1001 hangs up", Want: []string{
 		"CALL_ROUTED 1001>1002 internal to=extension:1002",
 		"CALL_ANSWER 1001>1002 internal",
 		"CALL_HOLD 1001>1002 internal callee",
@@ -54,21 +57,32 @@ var Scenarios = []Scenario{
 		"CALL_ANSWER 1001>1003 internal diverted=transfer<1002",
 		"CALL_HANGUP 1001>1003 internal NORMAL_CLEARING 200 caller",
 	}},
-	{"busy", "1002 answers 486 Busy Here", []string{
+	{Name: "blind-transfer-by-caller", What: "1002 answers, 1001 transfers it blind to 1003 and leaves; 1003 rings, answers and hangs up", Want: []string{
+		"CALL_ROUTED 1001>1002 internal to=extension:1002",
+		"CALL_RINGING 1001>1002 internal",
+		"CALL_ANSWER 1001>1002 internal",
+		"CALL_HANGUP 1001>1002 internal BLIND_TRANSFER 200 caller",
+	}, Then: [][]string{{
+		"CALL_ROUTED 1002>1003 internal to=extension:1003",
+		"CALL_RINGING 1002>1003 internal",
+		"CALL_ANSWER 1002>1003 internal",
+		"CALL_HANGUP 1002>1003 internal NORMAL_CLEARING 200 callee",
+	}}},
+	{Name: "busy", What: "1002 answers 486 Busy Here", Want: []string{
 		"CALL_ROUTED 1001>1002 internal to=extension:1002",
 		"CALL_HANGUP 1001>1002 internal USER_BUSY 486 callee",
 	}},
-	{"cancel", "the caller cancels while 1002 rings", []string{
+	{Name: "cancel", What: "the caller cancels while 1002 rings", Want: []string{
 		"CALL_ROUTED 1001>1002 internal to=extension:1002",
 		"CALL_RINGING 1001>1002 internal",
 		"CALL_HANGUP 1001>1002 internal ORIGINATOR_CANCEL 487 caller",
 	}},
-	{"no-answer", "1002 rings until the ring timeout ({dialled} rings 1002)", []string{
+	{Name: "no-answer", What: "1002 rings until the ring timeout ({dialled} rings 1002)", Want: []string{
 		"CALL_ROUTED 1001>{dialled} internal to=extension:1002",
 		"CALL_RINGING 1001>1002 internal",
 		"CALL_HANGUP 1001>{dialled} internal NO_ANSWER {sip} system",
 	}},
-	{"engine-restart", "an answered call, and the engine (for the built-in PBX, switchhook) killed and started again", []string{
+	{Name: "engine-restart", What: "an answered call, and the engine (for the built-in PBX, switchhook) killed and started again", Want: []string{
 		"CALL_ROUTED 1001>1002 internal to=extension:1002",
 		"CALL_RINGING 1001>1002 internal",
 		"CALL_ANSWER 1001>1002 internal",
@@ -76,8 +90,8 @@ var Scenarios = []Scenario{
 	}},
 }
 
-// Source plays scenarios. Play returns the events the source gave for one
-// call of the scenario, in order, and the values of the scenario's
+// Source plays scenarios. Play returns the events the source gave for the
+// scenario's call (and the calls it made), in order, and the values of the scenario's
 // placeholders; ok is false when the source has no way to play it (no
 // recording of such a call), which the suite reports as skipped.
 type Source interface {
@@ -85,7 +99,7 @@ type Source interface {
 }
 
 // Run plays every scenario on src, each in a subtest, and compares the
-// events with the scenario's, field by field.
+// events with the scenario's, call by call and field by field.
 func Run(t *testing.T, src Source) {
 	for _, sc := range Scenarios {
 		t.Run(sc.Name, func(t *testing.T) {
@@ -93,30 +107,52 @@ func Run(t *testing.T, src Source) {
 			if !ok {
 				t.Skipf("no way to play %q on this source", sc.What)
 			}
-			var want []string
-			for _, w := range sc.Want {
-				for k, v := range vars {
-					w = strings.ReplaceAll(w, "{"+k+"}", v)
+			var order []string
+			byCall := map[string][]events.Event{}
+			for _, e := range evs {
+				if byCall[e.CallUUID] == nil {
+					order = append(order, e.CallUUID)
 				}
-				if strings.Contains(w, "{") {
-					t.Fatalf("the source left a placeholder unfilled: %s", w)
+				byCall[e.CallUUID] = append(byCall[e.CallUUID], e)
+			}
+			calls := append([][]string{sc.Want}, sc.Then...)
+			if len(order) != len(calls) {
+				t.Fatalf("%s: %d calls, want %d:\n%s", sc.What, len(order), len(calls), lines(evs))
+			}
+			for i, id := range order {
+				want := fill(t, calls[i], vars)
+				if got := lines(byCall[id]); got != strings.Join(want, "\n") {
+					t.Fatalf("%s, call %d:\n%s\nwant:\n%s", sc.What, i+1, got, strings.Join(want, "\n"))
 				}
-				want = append(want, w)
-			}
-			got := make([]string, len(evs))
-			for i, e := range evs {
-				got[i] = Line(e)
-			}
-			if strings.Join(got, "\n") != strings.Join(want, "\n") {
-				t.Fatalf("%s:\n%s\nwant:\n%s", sc.What, strings.Join(got, "\n"), strings.Join(want, "\n"))
-			}
-			for i, e := range evs {
-				if e.CallUUID != evs[0].CallUUID {
-					t.Fatalf("event %d is of call %s, not %s: one call gave two", i, e.CallUUID, evs[0].CallUUID)
+				if s := byCall[id][0].SessionUUID; i > 0 && s != byCall[order[0]][0].SessionUUID {
+					t.Errorf("call %d is in session %s, not the first call's", i+1, s)
 				}
 			}
 		})
 	}
+}
+
+// fill replaces the placeholders of want with vars.
+func fill(t *testing.T, want []string, vars map[string]string) []string {
+	out := make([]string, len(want))
+	for i, w := range want {
+		for k, v := range vars {
+			w = strings.ReplaceAll(w, "{"+k+"}", v)
+		}
+		if strings.Contains(w, "{") {
+			t.Fatalf("the source left a placeholder unfilled: %s", w)
+		}
+		out[i] = w
+	}
+	return out
+}
+
+func lines(evs []events.Event) string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = Line(e)
+	}
+	return strings.Join(out, "\n")
 }
 
 // Line renders the facts of e every source must agree on: kind,

@@ -38,8 +38,10 @@ func TestScenarios(t *testing.T) {
 			t.Errorf("scenario %+v: empty or repeated name or description", sc)
 		}
 		names[sc.Name] = true
-		if len(sc.Want) < 2 || sc.Want[0][:11] != "CALL_ROUTED" || sc.Want[len(sc.Want)-1][:11] != "CALL_HANGUP" {
-			t.Errorf("scenario %s: %v", sc.Name, sc.Want)
+		for _, want := range append([][]string{sc.Want}, sc.Then...) {
+			if len(want) < 2 || want[0][:11] != "CALL_ROUTED" || want[len(want)-1][:11] != "CALL_HANGUP" {
+				t.Errorf("scenario %s: %v", sc.Name, want)
+			}
 		}
 	}
 }

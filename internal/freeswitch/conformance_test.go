@@ -27,6 +27,8 @@ func (recorded) Play(t *testing.T, scenario string) ([]events.Event, map[string]
 		return reconnectMidCall(t), nil, true
 	case "blind-transfer-held":
 		return blindTransferOfHeldCall(t), nil, true
+	case "blind-transfer-by-caller":
+		return blindTransferByCaller(t), nil, true
 	}
 	name, ok := recordings[scenario]
 	if !ok {
@@ -121,8 +123,7 @@ func newTestConnector(t *testing.T, fs *fakeFS) *Connector {
 // REFER (sofia::transferor) and leaves; the A-leg bridges to 1003.
 func blindTransferOfHeldCall(t *testing.T) []events.Event {
 	const a, b, c = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222", "33333333-3333-4333-8333-333333333333"
-	var evs []string
-	for _, ev := range [][]string{
+	return playESL(t, 1, [][]string{
 		{"CHANNEL_CREATE", a, "Call-Direction: inbound", "Caller-Caller-ID-Number: 1001", "Caller-Destination-Number: 1002"},
 		{"CHANNEL_EXECUTE", a, "Application: bridge", "Application-Data: user/1002%40d", "Caller-Destination-Number: 1002"},
 		{"CHANNEL_CREATE", b, "Call-Direction: outbound", "Other-Leg-Unique-ID: " + a, "Caller-Destination-Number: 1002"},
@@ -137,13 +138,53 @@ func blindTransferOfHeldCall(t *testing.T) []events.Event {
 		{"CHANNEL_ANSWER", c},
 		{"CHANNEL_HANGUP_COMPLETE", a, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: recv_bye", "variable_sip_term_status: 200"},
 		{"CHANNEL_HANGUP_COMPLETE", c, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: send_bye"},
-	} {
+	})
+}
+
+// blindTransferByCaller: the caller's leg sends REFER (sofia::transferor)
+// and leaves; its B-leg runs the dialplan to 1003, who answers and hangs
+// up. As FreeSWITCH documents its events; no recording exists.
+func blindTransferByCaller(t *testing.T) []events.Event {
+	const a, b, c = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222", "33333333-3333-4333-8333-333333333333"
+	return playESL(t, 2, [][]string{
+		{"CHANNEL_CREATE", a, "Call-Direction: inbound", "Caller-Caller-ID-Number: 1001", "Caller-Destination-Number: 1002"},
+		{"CHANNEL_EXECUTE", a, "Application: bridge", "Application-Data: user/1002%40d", "Caller-Destination-Number: 1002"},
+		{"CHANNEL_CREATE", b, "Call-Direction: outbound", "Other-Leg-Unique-ID: " + a, "Caller-Destination-Number: 1002"},
+		{"CHANNEL_PROGRESS", b},
+		{"CHANNEL_ANSWER", b},
+		{"CHANNEL_ANSWER", a},
+		{"CUSTOM", a, "Event-Subclass: sofia%3A%3Atransferor"},
+		{"CHANNEL_HANGUP_COMPLETE", a, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: recv_bye"},
+		{"CHANNEL_EXECUTE", b, "Application: bridge", "Application-Data: user/1003%40d", "Caller-Destination-Number: 1003"},
+		{"CHANNEL_CREATE", c, "Call-Direction: outbound", "Other-Leg-Unique-ID: " + b, "Caller-Destination-Number: 1003"},
+		{"CHANNEL_PROGRESS", c},
+		{"CHANNEL_ANSWER", c},
+		{"CHANNEL_HANGUP_COMPLETE", c, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: recv_bye"},
+		{"CHANNEL_HANGUP_COMPLETE", b, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: send_bye"},
+	})
+}
+
+// playESL sends evs (name, Unique-ID, then header lines, values
+// URL-encoded) through the stand-in and returns the events once hangups
+// calls have hung up.
+func playESL(t *testing.T, hangups int, evs [][]string) []events.Event {
+	var frames []string
+	for _, ev := range evs {
 		lines := append([]string{"Event-Name: " + ev[0], "Unique-ID: " + ev[1], "Event-Date-Timestamp: 1796586204000000"}, ev[2:]...)
-		evs = append(evs, strings.Join(lines, "\n"))
+		frames = append(frames, strings.Join(lines, "\n"))
 	}
 	fs := startFakeFS(t, "ClueCon")
 	sink := &connectortest.Collector{}
 	runConnector(t, "fs1", fs, sink)
-	fs.next(t).send(evs...)
-	return sink.WaitHangup(t)
+	fs.next(t).send(frames...)
+	connectortest.WaitFor(t, "the calls' hangups", func() bool {
+		n := 0
+		for _, e := range sink.Events() {
+			if e.Kind == events.CallHangup {
+				n++
+			}
+		}
+		return n >= hangups
+	})
+	return sink.Events()
 }
