@@ -6,8 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/switchhook/switchhook/e2e/testua"
 	"github.com/switchhook/switchhook/internal/conformance"
 	"github.com/switchhook/switchhook/internal/events"
+	"github.com/switchhook/switchhook/internal/siphdr"
 )
 
 // pbxSource plays the conformance suite on the built-in PBX of the real
@@ -31,6 +35,8 @@ func (pbxSource) Play(t *testing.T, scenario string) ([]events.Event, map[string
 		return blindTransferOfHeldCall(t), nil, true
 	case "blind-transfer-by-caller":
 		return blindTransferByCaller(t), nil, true
+	case "attended-transfer-by-callee":
+		return attendedTransferByCallee(t), nil, true
 	}
 	call, ok := pbxCalls[scenario]
 	if !ok {
@@ -100,15 +106,59 @@ func blindTransferByCaller(t *testing.T) []events.Event {
 	s.dial(t, "caller_refer.xml", "1001", "1002", "-key", "target", "1003")()
 	target()
 	stays()
-	hooks := rcv.WaitFor(t, 30*time.Second, "both hangups", func(h []Webhook) bool {
-		n := 0
+	return allEvents(rcv.WaitFor(t, 30*time.Second, "both hangups", hangups(2)))
+}
+
+// attendedTransferByCallee: 1002 is a test phone that answers, holds, calls
+// 1003 (a SIPp phone that answers) and REFERs the first call with Replaces
+// naming the second.
+func attendedTransferByCallee(t *testing.T) []events.Event {
+	rcv := NewReceiver(t)
+	s := startTransferServer(t, map[string]*Receiver{"extended": rcv})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ph := testPhone(t, ctx, s, "1002")
+	answers := s.phone(t, "1003", "callee_answer.xml")
+	caller := s.dial(t, "caller_transferred.xml", "1001", "1002")
+	first, err := ph.Answer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ph.Hold(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	consult, err := ph.Call(ctx, "1003")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp, err := siphdr.ParseReplaces(testua.Replaces(consult))
+	if err != nil {
+		t.Fatal(err)
+	}
+	referTo := siphdr.ReferTo{URI: sip.Uri{Scheme: "sip", User: "1003", Host: "pbx.test"}, Replaces: &rp}
+	if res, err := ph.Refer(ctx, first, referTo.String()); err != nil || res.StatusCode != 202 {
+		t.Fatalf("REFER: %v %v", res, err)
+	}
+	caller()
+	answers()
+	return allEvents(rcv.WaitFor(t, 30*time.Second, "both hangups", hangups(2)))
+}
+
+// hangups is a condition on webhooks: n CALL_HANGUPs arrived.
+func hangups(n int) func([]Webhook) bool {
+	return func(h []Webhook) bool {
+		got := 0
 		for _, e := range Events(h) {
 			if e == "CALL_HANGUP" {
-				n++
+				got++
 			}
 		}
-		return n >= 2
-	})
+		return got >= n
+	}
+}
+
+// allEvents reads back every webhook's event once, in arrival order.
+func allEvents(hooks []Webhook) []events.Event {
 	seen := map[string]bool{}
 	var out []events.Event
 	for _, h := range hooks {

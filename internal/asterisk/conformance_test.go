@@ -33,6 +33,8 @@ func (recorded) Play(t *testing.T, scenario string) ([]events.Event, map[string]
 		return blindTransferOfHeldCall(t), nil, true
 	case "blind-transfer-by-caller":
 		return blindTransferByCaller(t), nil, true
+	case "attended-transfer-by-callee":
+		return attendedTransferByCallee(t), nil, true
 	}
 	name, ok := recordings[scenario]
 	if !ok {
@@ -176,6 +178,41 @@ func blindTransferByCaller(t *testing.T) []events.Event {
 		{Type: "ChannelHangupRequest", Channel: c, Cause: 16},
 		{Type: "ChannelDestroyed", Channel: c, Cause: 16},
 		{Type: "ChannelDestroyed", Channel: b, Cause: 16},
+	}, 2)
+}
+
+// attendedTransferByCallee: 1002 answers, holds, calls 1003 from a second
+// channel, and joins 1001 and 1003 (BridgeAttendedTransfer); both of its
+// channels leave, 1001 hangs up. As ARI documents the events; no recording
+// exists.
+func attendedTransferByCallee(t *testing.T) []events.Event {
+	a, b := ch("1.1", "PJSIP/1001-1", "Ring", "1001", "1002"), ch("1.2", "PJSIP/1002-2", "Down", "1001", "s")
+	b2, c := ch("1.3", "PJSIP/1002-3", "Ring", "1002", "1003"), ch("1.4", "PJSIP/1003-4", "Down", "1002", "s")
+	a.Dialplan.AppName, a.Dialplan.AppData = "Dial", "PJSIP/1002,15"
+	b2.Dialplan.AppName, b2.Dialplan.AppData = "Dial", "PJSIP/1003,15"
+	return playARI(t, []*ariEvent{
+		{Type: "ChannelCreated", Channel: a},
+		{Type: "ChannelCreated", Channel: b},
+		{Type: "Dial", Caller: a, Peer: b, Dialstring: "1002"},
+		{Type: "Dial", Caller: a, Peer: b, Dialstring: "1002", Dialstatus: "ANSWER"},
+		{Type: "ChannelStateChange", Channel: withState(b, "Up")},
+		{Type: "ChannelStateChange", Channel: withState(a, "Up")},
+		{Type: "ChannelHold", Channel: b},
+		{Type: "ChannelCreated", Channel: b2},
+		{Type: "ChannelCreated", Channel: c},
+		{Type: "Dial", Caller: b2, Peer: c, Dialstring: "1003"},
+		{Type: "Dial", Caller: b2, Peer: c, Dialstring: "1003", Dialstatus: "RINGING"},
+		{Type: "Dial", Caller: b2, Peer: c, Dialstring: "1003", Dialstatus: "ANSWER"},
+		{Type: "ChannelStateChange", Channel: withState(c, "Up")},
+		{Type: "ChannelStateChange", Channel: withState(b2, "Up")},
+		{Type: "BridgeAttendedTransfer", TransfererFirstLeg: b, TransfererSecondLeg: b2, Transferee: a, TransferTarget: c, Result: "Success"},
+		{Type: "ChannelHangupRequest", Channel: b, Cause: 16},
+		{Type: "ChannelDestroyed", Channel: b, Cause: 16},
+		{Type: "ChannelHangupRequest", Channel: b2, Cause: 16},
+		{Type: "ChannelDestroyed", Channel: b2, Cause: 16},
+		{Type: "ChannelHangupRequest", Channel: a, Cause: 16},
+		{Type: "ChannelDestroyed", Channel: a, Cause: 16},
+		{Type: "ChannelDestroyed", Channel: c, Cause: 16},
 	}, 2)
 }
 

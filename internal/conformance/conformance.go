@@ -57,6 +57,19 @@ var Scenarios = []Scenario{
 		"CALL_ANSWER 1001>1003 internal diverted=transfer<1002",
 		"CALL_HANGUP 1001>1003 internal NORMAL_CLEARING 200 caller",
 	}},
+	{Name: "attended-transfer-by-callee", What: "1002 answers at once, holds 1001, calls 1003 (who rings and answers), and joins them (REFER with Replaces); 1001 hangs up", Want: []string{
+		"CALL_ROUTED 1001>1002 internal to=extension:1002",
+		"CALL_ANSWER 1001>1002 internal",
+		"CALL_HOLD 1001>1002 internal callee",
+		"CALL_UNHOLD 1001>1002 internal callee",
+		"CALL_ANSWER 1001>1003 internal diverted=attended_transfer<1002",
+		"CALL_HANGUP 1001>1003 internal NORMAL_CLEARING 200 caller",
+	}, Then: [][]string{{
+		"CALL_ROUTED 1002>1003 internal to=extension:1003",
+		"CALL_RINGING 1002>1003 internal",
+		"CALL_ANSWER 1002>1003 internal",
+		"CALL_HANGUP 1002>1003 internal ATTENDED_TRANSFER 200 caller",
+	}}},
 	{Name: "blind-transfer-by-caller", What: "1002 answers, 1001 transfers it blind to 1003 and leaves; 1003 rings, answers and hangs up", Want: []string{
 		"CALL_ROUTED 1001>1002 internal to=extension:1002",
 		"CALL_RINGING 1001>1002 internal",
