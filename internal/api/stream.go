@@ -51,11 +51,16 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request) error {
 		case <-r.Context().Done():
 			return nil
 		case <-a.closing:
+			// A comment before the end tells a reader why it ends.
+			fmt.Fprint(w, ": closing: the server is shutting down\n\n")
+			rc.Flush()
 			return nil
 		case <-ping.C:
 			fmt.Fprint(w, ": ping\n\n")
 		case e, ok := <-ch:
 			if !ok {
+				fmt.Fprint(w, ": closing: the server stopped recording events\n\n")
+				rc.Flush()
 				return nil
 			}
 			data, err := a.streamData(&e)

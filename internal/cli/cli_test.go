@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -189,6 +191,8 @@ func TestDeliveriesAndCallsCommands(t *testing.T) {
 
 	out = remote(t, s, "deliveries", "list", "--status", "failed")
 	contains(t, out, "ID", "ENDPOINT", ep.ID, "CALL_ROUTED", "failed", "HTTP 500 from the receiver")
+	// --attempts lists each attempt under the table.
+	contains(t, remote(t, s, "deliveries", "list", "--status", "failed", "--attempts"), "attempts:", "STATUS", "500", "1.5 ms", "HTTP 500 from the receiver")
 	var ds []apitypes.Delivery
 	decode(t, remote(t, s, "deliveries", "list", "--json", "--endpoint", ep.ID, "--call", id, "--limit", "10"), &ds)
 	if len(ds) != 5 {
@@ -404,4 +408,42 @@ func TestForwardCommands(t *testing.T) {
 	if msg := remoteErr(t, s, "forward", "show", "4242"); !strings.Contains(msg, `extension "4242" not found`) {
 		t.Errorf("unknown extension: %s", msg)
 	}
+}
+
+// When the stream ends, tail says when and why; with --follow it connects
+// again until interrupted.
+func TestTailEndsAndFollows(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	conns := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		conns++
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "retry: 2000\n\n: closing: the server is shutting down\n\n")
+	}))
+	defer srv.Close()
+	_, _, err := run(context.Background(), "events", "tail", "--server", srv.URL, "--token", "t")
+	if err == nil || !strings.Contains(err.Error(), "the event stream ended: the server is shutting down at ") {
+		t.Errorf("tail of a stream that ends: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var out syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		cmd := cli.New("v1.2.3", &out, &out)
+		cmd.SetArgs([]string{"events", "tail", "--follow", "--server", srv.URL, "--token", "t"})
+		done <- cmd.ExecuteContext(ctx)
+	}()
+	apitest.Eventually(t, "tail --follow to connect again", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return conns >= 2
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("tail --follow: %v", err)
+	}
+	contains(t, out.String(), "the server is shutting down; connecting again in 1s", "not replayed")
 }

@@ -26,13 +26,37 @@ func deliveriesCmd() *cobra.Command {
 
 func deliveriesList(r *remote) *cobra.Command {
 	var f client.DeliveryFilter
+	var attempts bool
 	l := &lister[apitypes.Delivery]{
 		what: "deliveries",
 		fetch: func(ctx context.Context, c *client.Client) ([]apitypes.Delivery, error) {
-			return c.ListDeliveries(ctx, f)
+			ds, err := c.ListDeliveries(ctx, f)
+			if err != nil || !attempts {
+				return ds, err
+			}
+			// The list carries no attempts; each delivery tried is read.
+			for i, d := range ds {
+				if d.AttemptCount == 0 {
+					continue
+				}
+				full, err := c.GetDelivery(ctx, d.ID)
+				if err != nil {
+					return nil, err
+				}
+				ds[i] = *full
+			}
+			return ds, nil
 		},
 		table: func(w io.Writer, ds []apitypes.Delivery) error {
 			printDeliveries(w, ds, false)
+			if attempts {
+				for _, d := range ds {
+					if len(d.Attempts) > 0 {
+						fmt.Fprintf(w, "\nDelivery %d (%s to %s), attempts:\n", d.ID, d.Event, d.EndpointID)
+						printAttempts(w, d.Attempts, "  ")
+					}
+				}
+			}
 			return nil
 		},
 	}
@@ -50,6 +74,7 @@ func deliveriesList(r *remote) *cobra.Command {
 	fs.StringVar(&f.Status, "status", "", "only pending, succeeded or failed")
 	fs.StringVar(&f.CallUUID, "call", "", "only of this call_uuid")
 	fs.StringVar(&f.EventID, "event-id", "", "only of this event")
+	fs.BoolVar(&attempts, "attempts", false, "also list each delivery's attempts: when, HTTP status, latency and error")
 	addLimitFlag(fs, &f.Limit)
 	return cmd
 }
@@ -128,7 +153,7 @@ func printDeliveries(w io.Writer, ds []apitypes.Delivery, inCall bool) {
 			at = when(d.NextAttemptAt)
 		}
 		cols := []string{strconv.FormatInt(d.ID, 10), string(d.Event), d.EndpointID, d.CallUUID, d.Status,
-			strconv.Itoa(d.AttemptCount), at, truncate(d.LastError, 50)}
+			strconv.Itoa(d.AttemptCount), at, d.LastError}
 		if inCall {
 			cols = slices.Delete(cols, 2, 4)
 		}
@@ -170,7 +195,7 @@ func printAttempts(w io.Writer, atts []apitypes.Attempt, indent string) {
 		if a.StatusCode != 0 {
 			status = strconv.Itoa(a.StatusCode)
 		}
-		row(tw, indent+when(&a.At), status, strconv.FormatFloat(a.LatencyMS, 'f', 1, 64)+" ms", truncate(a.Error, 50), truncate(a.Response, 40))
+		row(tw, indent+when(&a.At), orDash(status), strconv.FormatFloat(a.LatencyMS, 'f', 1, 64)+" ms", orDash(a.Error), truncate(a.Response, 60))
 	}
 	tw.Flush()
 }

@@ -3,10 +3,12 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -69,32 +71,60 @@ func eventsList(r *remote) *cobra.Command {
 	return cmd
 }
 
+// tailRetry bounds the wait between reconnections of events tail --follow.
+const tailRetry = 10 * time.Second
+
 func eventsTail(r *remote) *cobra.Command {
-	return &cobra.Command{
+	var follow bool
+	cmd := &cobra.Command{
 		Use:   "tail",
 		Short: "Print events as they are recorded, until interrupted",
 		Long: `Print events as the server records them, one line each (with --json, one
 JSON object per line: source, endpoint_id for test events, and the event in
-the extended payload profile). Stops on Ctrl-C.`,
+the extended payload profile). Stops on Ctrl-C. When the stream ends (the
+server stops, the connection breaks) it says when and why on stderr and exits
+1; with --follow it connects again until interrupted. Events recorded while
+it was not connected are not replayed: "events list --since" shows them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := r.client(cmd)
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			err = c.Stream(cmd.Context(), func(se apitypes.StreamEvent) error {
+			out, errOut, ctx := cmd.OutOrStdout(), cmd.ErrOrStderr(), cmd.Context()
+			print := func(se apitypes.StreamEvent) error {
 				if r.json {
 					return json.NewEncoder(out).Encode(se)
 				}
 				return printStreamed(out, se)
-			})
-			if err != nil {
-				return fmt.Errorf("follow events: %w", err)
 			}
-			return nil
+			wait := time.Second
+			for {
+				start := time.Now()
+				err := c.Stream(ctx, print)
+				switch {
+				case err == nil: // interrupted
+					return nil
+				case !follow && errors.Is(err, client.ErrStreamEnded):
+					return fmt.Errorf("%v at %s", err, time.Now().Format(time.DateTime))
+				case !follow:
+					return fmt.Errorf("follow events: %w", err)
+				}
+				if time.Since(start) > tailRetry {
+					wait = time.Second // it was up for a while: try again soon
+				}
+				fmt.Fprintf(errOut, "%s: %v; connecting again in %v (events recorded meanwhile are not replayed)\n", time.Now().Format(time.DateTime), err, wait)
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(wait):
+				}
+				wait = min(2*wait, tailRetry)
+			}
 		},
 	}
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "connect again whenever the stream ends, until interrupted")
+	return cmd
 }
 
 // printStreamed writes one live event as a line; columns cannot be aligned

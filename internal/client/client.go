@@ -379,8 +379,8 @@ func (c *Client) Overview(ctx context.Context) (*apitypes.Overview, error) {
 const maxStreamLine = 1 << 20
 
 // Stream follows the events as the server commits them, calling fn with
-// each, until ctx is done (it then returns nil), the server ends the stream
-// (nil as well) or fn returns an error (returned).
+// each, until ctx is done (it then returns nil), the stream ends (an error
+// wrapping ErrStreamEnded that says why) or fn returns an error (returned).
 func (c *Client) Stream(ctx context.Context, fn func(apitypes.StreamEvent) error) error {
 	resp, err := c.send(ctx, http.MethodGet, "/v1/stream", nil, nil)
 	if err != nil {
@@ -392,8 +392,13 @@ func (c *Client) Stream(ctx context.Context, fn func(apitypes.StreamEvent) error
 	// Server-Sent Events: "data:" lines make up a message, a blank line
 	// ends it; comments (":") and the id and retry fields are not needed.
 	var data []byte
+	why := "the connection ended without a word from the server"
 	for sc.Scan() {
 		line := sc.Bytes()
+		if v, ok := bytes.CutPrefix(line, []byte(": closing: ")); ok {
+			why = string(v)
+			continue
+		}
 		if v, ok := bytes.CutPrefix(line, []byte("data:")); ok {
 			data = append(data, bytes.TrimPrefix(v, []byte(" "))...)
 			continue
@@ -414,10 +419,15 @@ func (c *Client) Stream(ctx context.Context, fn func(apitypes.StreamEvent) error
 		return nil
 	}
 	if err := sc.Err(); err != nil {
-		return fmt.Errorf("read event stream: %w", err)
+		return fmt.Errorf("%w: read event stream: %v", ErrStreamEnded, err)
 	}
-	return nil
+	return fmt.Errorf("%w: %s", ErrStreamEnded, why)
 }
+
+// ErrStreamEnded is returned (wrapped, with the reason) by Stream when the
+// stream ends without its context being done: the server shut down or the
+// connection broke. Events recorded until a new Stream are not replayed.
+var ErrStreamEnded = errors.New("the event stream ended")
 
 // Reload makes the server re-read its config file and apply what can
 // change without a restart.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -343,5 +344,20 @@ func TestQueueMethods(t *testing.T) {
 	}
 	if _, err := c.GetQueue(ctx, "601"); !client.IsNotFound(err) {
 		t.Errorf("get of no queue: %v", err)
+	}
+}
+
+// A stream the server ends says so, with the reason the server gave.
+func TestStreamEnds(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "retry: 2000\n\ndata: {\"source\":\"pbx\",\"event\":{\"event\":\"CALL_ROUTED\"}}\n\n: closing: the server is shutting down\n\n")
+	}))
+	defer srv.Close()
+	n := 0
+	err := client.New(srv.URL, "t").Stream(context.Background(), func(apitypes.StreamEvent) error { n++; return nil })
+	if !errors.Is(err, client.ErrStreamEnded) || !strings.Contains(err.Error(), "the server is shutting down") || n != 1 {
+		t.Errorf("Stream = %v after %d events", err, n)
 	}
 }

@@ -85,7 +85,7 @@ func (e *Engine) attempt(ctx context.Context, ep *endpoint, job *store.Job) resu
 	case code >= 300 && code < 400:
 		res.attempt.Error = fmt.Sprintf("HTTP %d redirect to %q not followed: register the final URL", code, resp.Header.Get("Location"))
 	default:
-		res.attempt.Error = "HTTP " + resp.Status
+		res.attempt.Error = "HTTP " + resp.Status + saying(res.attempt.Response)
 		if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
 			res.retryAfter, res.hasRetryAfter = retryAfter(resp.Header.Get("Retry-After"), now)
 		}
@@ -128,6 +128,21 @@ func (e *Engine) request(ctx context.Context, ep *endpoint, job *store.Job, now 
 	h.Set(signature.HeaderTimestamp, fmt.Sprint(now.Unix()))
 	h.Set(signature.HeaderSignature, signature.Header(keys, job.Event.ID, now, body))
 	return request{req, cancel}, nil
+}
+
+// saying is what a refusal's body says, as ": first line", so that the
+// error reads why the receiver refused (a receiver built on the receiver
+// package answers "no valid signature" to a wrong secret).
+func saying(body string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(body), "\n")
+	line = strings.TrimSpace(line)
+	if line == "" || strings.HasPrefix(line, "<") { // an HTML error page says nothing readable
+		return ""
+	}
+	if r := []rune(line); len(r) > 200 {
+		line = string(r[:200]) + "…"
+	}
+	return ": " + line
 }
 
 // requestError says why a request got no response, without the
