@@ -37,6 +37,11 @@ func (pbxSource) Play(t *testing.T, scenario string) ([]events.Event, map[string
 		return blindTransferByCaller(t), nil, true
 	case "attended-transfer-by-callee":
 		return attendedTransferByCallee(t), nil, true
+	case "queue-music-answered":
+		// Queue 600 answers with its music; the agent hangs up.
+		return queueAnswered(t, ""), map[string]string{"dialled": "600", "queue": "600", "by": "callee"}, true
+	case "queue-ringback-answered":
+		return queueAnswered(t, ", music: ringback"), map[string]string{"dialled": "600", "queue": "600", "by": "callee"}, true
 	}
 	call, ok := pbxCalls[scenario]
 	if !ok {
@@ -142,6 +147,18 @@ func attendedTransferByCallee(t *testing.T) []events.Event {
 	caller()
 	answers()
 	return allEvents(rcv.WaitFor(t, 30*time.Second, "both hangups", hangups(2)))
+}
+
+// queueAnswered: 1001 dials queue 600 (with music unless opts say
+// otherwise), whose agent 1002 (a SIPp phone) answers and hangs up.
+func queueAnswered(t *testing.T, opts string) []events.Event {
+	rcv := NewReceiver(t)
+	s := startQueueServer(t, map[string]*Receiver{"extended": rcv}, `  - {number: "600", agents: ["1002"]`+opts+`}
+`)
+	agent := s.agent(t, "1002", "callee_answer_bye.xml", 1)
+	s.dial(t, "caller_ivr_wait.xml", "1001", "600")()
+	agent()
+	return allEvents(rcv.WaitFor(t, 30*time.Second, "the hangup", hangups(1)))
 }
 
 // hangups is a condition on webhooks: n CALL_HANGUPs arrived.

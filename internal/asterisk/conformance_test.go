@@ -36,6 +36,15 @@ func (recorded) Play(t *testing.T, scenario string) ([]events.Event, map[string]
 	case "attended-transfer-by-callee":
 		return attendedTransferByCallee(t), nil, true
 	}
+	if scenario == "queue-ringback-answered" {
+		// Recording f: 800 is Queue(q800), its member PJSIP/1002
+		// answers; the caller hangs up.
+		a := startFakeAsterisk(t, "u", "p")
+		sink := &connectortest.Collector{}
+		runConnector(t, "ast1", a, sink)
+		a.next(t).send(realMessages(t, "f-ari.jsonl")...)
+		return sink.WaitHangup(t), map[string]string{"dialled": "800", "queue": "q800", "by": "caller"}, true
+	}
 	name, ok := recordings[scenario]
 	if !ok {
 		return nil, nil, false

@@ -81,6 +81,19 @@ var Scenarios = []Scenario{
 		"CALL_ANSWER 1002>1003 internal",
 		"CALL_HANGUP 1002>1003 internal NORMAL_CLEARING 200 callee",
 	}}},
+	{Name: "queue-music-answered", What: "1001 dials {dialled}, a queue that answers with music; its agent 1002 rings and answers; {by} hangs up", Want: []string{
+		"CALL_ROUTED 1001>{dialled} internal to=queue:{queue}",
+		"CALL_ANSWER 1001>{dialled} internal",
+		"CALL_RINGING 1001>1002 internal diverted=queue<{dialled}",
+		"CALL_ANSWER 1001>1002 internal diverted=queue<{dialled}",
+		"CALL_HANGUP 1001>1002 internal NORMAL_CLEARING 200 {by}",
+	}},
+	{Name: "queue-ringback-answered", What: "1001 dials {dialled}, a queue that plays ringback (answers nothing itself); its agent 1002 rings and answers; {by} hangs up", Want: []string{
+		"CALL_ROUTED 1001>{dialled} internal to=queue:{queue}",
+		"CALL_RINGING 1001>1002 internal diverted=queue<{dialled}",
+		"CALL_ANSWER 1001>1002 internal diverted=queue<{dialled}",
+		"CALL_HANGUP 1001>1002 internal NORMAL_CLEARING 200 {by}",
+	}},
 	{Name: "busy", What: "1002 answers 486 Busy Here", Want: []string{
 		"CALL_ROUTED 1001>1002 internal to=extension:1002",
 		"CALL_HANGUP 1001>1002 internal USER_BUSY 486 callee",

@@ -30,6 +30,11 @@ func (recorded) Play(t *testing.T, scenario string) ([]events.Event, map[string]
 	case "blind-transfer-by-caller":
 		return blindTransferByCaller(t), nil, true
 	}
+	if scenario == "queue-music-answered" {
+		// Recording g: 800 answers, then callcenter q800; the caller
+		// hangs up.
+		return play(t, "g"), map[string]string{"dialled": "800", "queue": "q800", "by": "caller"}, true
+	}
 	name, ok := recordings[scenario]
 	if !ok {
 		return nil, nil, false
@@ -53,6 +58,16 @@ func (recorded) Play(t *testing.T, scenario string) ([]events.Event, map[string]
 // The FreeSWITCH connector passes the conformance suite.
 func TestConformance(t *testing.T) {
 	conformance.Run(t, recorded{})
+}
+
+// play replays recording name and returns its events once the call hung
+// up.
+func play(t *testing.T, name string) []events.Event {
+	fs := startFakeFS(t, "ClueCon")
+	sink := &connectortest.Collector{}
+	runConnector(t, "fs1", fs, sink)
+	fs.next(t).send(realEvents(t, name+"-esl.jsonl")...)
+	return sink.WaitHangup(t)
 }
 
 // split cuts recording b (1002 answers, holds, sends a digit, hangs up)
