@@ -484,3 +484,97 @@ func TestPBXBlindTransferByCaller(t *testing.T) {
 		}
 	}
 }
+
+// An attended transfer by the caller, with the project's own phone as 1001:
+// it calls 1002 and holds it, calls 1003 (a consultation call), and sends
+// REFER on the first call with Replaces naming the second. Both of its
+// calls end ATTENDED_TRANSFER; 1002 and 1003 are a new call of the session,
+// answered already (CALL_ROUTED, CALL_ANSWER), its caller 1002, who hangs
+// up later.
+func TestPBXAttendedTransferByCaller(t *testing.T) {
+	rs := bothProfiles(t)
+	s := startTransferServer(t, rs)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ph := testPhone(t, ctx, s, "1001")
+	stays := s.phone(t, "1002", "callee_quiet_bye.xml")
+	target := s.phone(t, "1003", "callee_answer.xml")
+	first, err := ph.Call(ctx, "1002")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ph.Hold(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	consult, err := ph.Call(ctx, "1003")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp, err := siphdr.ParseReplaces(testua.Replaces(consult))
+	if err != nil {
+		t.Fatal(err)
+	}
+	referTo := siphdr.ReferTo{URI: sip.Uri{Scheme: "sip", User: "1003", Host: "pbx.test"}, Replaces: &rp}
+	if res, err := ph.Refer(ctx, first, referTo.String()); err != nil || res.StatusCode != 202 {
+		t.Fatalf("REFER: %v %v", res, err)
+	}
+	waitNotify(t, ctx, ph, 200, first.InviteRequest.CallID().Value())
+	if err := ph.WaitFor(ctx, "the consultation call's BYE", func(_ []*sip.Request, byes map[string]bool) bool {
+		return byes[consult.InviteRequest.CallID().Value()]
+	}); err != nil {
+		t.Fatal(err)
+	}
+	stays()
+	target()
+
+	ext := rs["extended"].WaitCount(t, 12, 20*time.Second)
+	checkCalls(t, ext)
+	x := ext[0].CallUUID()
+	byCall := ByCall(ext)
+	var y, z string
+	for id, hs := range byCall {
+		switch {
+		case id == x:
+		case hs[0].Body["caller_id_number"] == "1001":
+			y = id
+		default:
+			z = id
+		}
+	}
+	last := func(id string) Webhook { hs := byCall[id]; return hs[len(hs)-1] }
+	inSession := func(w hookWant) hookWant {
+		w.std["call_session_uuid"] = x
+		return w
+	}
+	c1 := routedCall{caller: "1001", direction: "internal"}
+	c2 := routedCall{caller: "1002", direction: "internal"}
+	wants := map[string][]hookWant{
+		x: {
+			c1.routed("1002", "extension", "1002"),
+			c1.want("CALL_RINGING", "B", "1002", nil),
+			c1.want("CALL_ANSWER", "B", "1002", nil),
+			c1.want("CALL_HOLD", "A", "1002", map[string]any{"party": "caller"}),
+			c1.hangup(t, last(x), "A", "1002", "ATTENDED_TRANSFER", 200, "caller", "1002"),
+		},
+		y: {
+			inSession(c1.routed("1003", "extension", "1003")),
+			inSession(c1.want("CALL_RINGING", "B", "1003", nil)),
+			inSession(c1.want("CALL_ANSWER", "B", "1003", nil)),
+			inSession(c1.hangup(t, last(y), "A", "1003", "ATTENDED_TRANSFER", 200, "caller", "1003")),
+		},
+		z: {
+			inSession(c2.routed("1003", "extension", "1003")),
+			inSession(c2.want("CALL_ANSWER", "B", "1003", nil)),
+			inSession(c2.hangup(t, last(z), "A", "1003", "NORMAL_CLEARING", 200, "caller", "1003")),
+		},
+	}
+	for profile, r := range rs {
+		calls := ByCall(r.WaitCount(t, 12, 20*time.Second))
+		if len(calls) != 3 {
+			t.Fatalf("%s: %d calls, want 3", profile, len(calls))
+		}
+		for id, hs := range calls {
+			checkPBXCall(t, profile, hs, wants[id])
+		}
+	}
+}

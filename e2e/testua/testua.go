@@ -233,9 +233,30 @@ func (p *Phone) Call(ctx context.Context, number string, hdrs ...sip.Header) (*s
 	return sess, nil
 }
 
+// Dialog is a call of the phone: one it answered
+// (*sipgo.DialogServerSession) or placed (*sipgo.DialogClientSession).
+type Dialog interface {
+	Do(ctx context.Context, req *sip.Request) (*sip.Response, error)
+	WriteRequest(req *sip.Request) error
+}
+
+// remote is where requests in d go: the PBX's Contact.
+func remote(d Dialog) sip.Uri {
+	switch d := d.(type) {
+	case *sipgo.DialogServerSession:
+		return *d.InviteRequest.Contact().Address.Clone()
+	case *sipgo.DialogClientSession:
+		if ct := d.InviteResponse.Contact(); ct != nil {
+			return *ct.Address.Clone()
+		}
+		return *d.InviteRequest.Recipient.Clone()
+	}
+	panic(fmt.Sprintf("testua: %T is no dialog of a phone", d))
+}
+
 // Hold puts the call of d on hold: a re-INVITE offering sendonly.
-func (p *Phone) Hold(ctx context.Context, d *sipgo.DialogServerSession) error {
-	req := sip.NewRequest(sip.INVITE, *d.InviteRequest.Contact().Address.Clone())
+func (p *Phone) Hold(ctx context.Context, d Dialog) error {
+	req := sip.NewRequest(sip.INVITE, remote(d))
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.AppendHeader(&p.dua.ContactHDR)
 	req.SetBody(p.sdp("sendonly"))
@@ -246,13 +267,13 @@ func (p *Phone) Hold(ctx context.Context, d *sipgo.DialogServerSession) error {
 	if !res.IsSuccess() {
 		return fmt.Errorf("hold: %s", res.StartLine())
 	}
-	return d.WriteRequest(sip.NewRequest(sip.ACK, *d.InviteRequest.Contact().Address.Clone()))
+	return d.WriteRequest(sip.NewRequest(sip.ACK, remote(d)))
 }
 
 // Refer sends a REFER with Refer-To referTo in the dialog of d and returns
 // the PBX's answer.
-func (p *Phone) Refer(ctx context.Context, d *sipgo.DialogServerSession, referTo string) (*sip.Response, error) {
-	req := sip.NewRequest(sip.REFER, *d.InviteRequest.Contact().Address.Clone())
+func (p *Phone) Refer(ctx context.Context, d Dialog, referTo string) (*sip.Response, error) {
+	req := sip.NewRequest(sip.REFER, remote(d))
 	req.AppendHeader(sip.NewHeader("Refer-To", referTo))
 	req.AppendHeader(sip.NewHeader("Referred-By", "<sip:"+p.Ext+"@"+p.domain+">"))
 	req.AppendHeader(&p.dua.ContactHDR)

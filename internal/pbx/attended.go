@@ -77,21 +77,7 @@ func (c *call) attended(r *request, x *transfer, rp siphdr.Replaces) state {
 		x.report(sipfrag{code: sip.StatusCallTransactionDoesNotExists, reason: "Call/Transaction Does Not Exist"})
 		return c.state
 	}
-	done, gaveUp := make(chan *dialogLeg, 1), make(chan struct{})
-	var target *dialogLeg
-	if oc.post(msgReplace{consult: other, to: c, done: done, gaveUp: gaveUp}) {
-		select {
-		case target = <-done:
-		case <-oc.done:
-		case <-time.After(handOverTimeout):
-			close(gaveUp)
-			// It may have handed its callee over as the wait ended.
-			select {
-			case target = <-done:
-			default:
-			}
-		}
-	}
+	target := c.handOver(other, oc, c)
 	if target == nil {
 		x.report(sipfrag{code: sip.StatusCallTransactionDoesNotExists, reason: "Call/Transaction Does Not Exist"})
 		return c.state
@@ -119,6 +105,30 @@ func (c *call) attended(r *request, x *transfer, rp siphdr.Replaces) state {
 	c.reoffer(c.a)
 	c.dirty = true
 	return stateConnected
+}
+
+// handOver asks the owner of oc, whose caller's dialog is consult, for its
+// callee, to join call to; nil when it did not give it in time.
+func (c *call) handOver(consult *dialogLeg, oc, to *call) *dialogLeg {
+	done, gaveUp := make(chan *dialogLeg, 1), make(chan struct{})
+	if !oc.post(msgReplace{consult: consult, to: to, done: done, gaveUp: gaveUp}) {
+		return nil
+	}
+	select {
+	case t := <-done:
+		return t
+	case <-oc.done:
+		return nil
+	case <-time.After(handOverTimeout):
+		close(gaveUp)
+		// It may have handed its callee over as the wait ended.
+		select {
+		case t := <-done:
+			return t
+		default:
+			return nil
+		}
+	}
 }
 
 // replaced hands this consultation call's callee over to the call of m and

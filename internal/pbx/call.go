@@ -400,6 +400,13 @@ func (c *call) terminate(e ended) state {
 	c.stopPlay()
 	c.cancelLegs(nil)
 	c.stop()
+	// A caller answered but not yet acknowledging keeps its dialog in the
+	// index until the BYE is through: sipgo sends the BYE once the ACK
+	// confirmed the dialog, and the ACK finds the dialog by the index.
+	unconfirmed := c.callerAnswered && !c.acked && e.left != Leg(c.a) && c.a.server != nil
+	if unconfirmed {
+		c.p.keepDialog(c, c.a)
+	}
 	c.p.forget(c)
 	if c.br != nil {
 		c.br.relay.Close()
@@ -412,9 +419,12 @@ func (c *call) terminate(e ended) state {
 	} else {
 		c.transferOver(code, reason)
 	}
-	if !c.callerAnswered {
+	switch {
+	case !c.callerAnswered:
 		c.respondCaller(e.SIPCode, e.reason, e.By)
-	} else if e.left != Leg(c.a) {
+	case unconfirmed:
+		c.hangupLeg(c.a, func() { c.p.dropDialog(c.a.server.ID) })
+	case e.left != Leg(c.a):
 		c.hangupLeg(c.a)
 	}
 	if c.br != nil {
@@ -456,10 +466,15 @@ const byeTimeout = 10 * time.Second
 
 // hangupLeg releases l on a goroutine of its own: the owner does not wait
 // for a party's answer to a BYE.
-func (c *call) hangupLeg(l Leg) {
+//
+// after, if given, runs once the BYE is through or given up on.
+func (c *call) hangupLeg(l Leg, after ...func()) {
 	c.p.wg.Add(1)
 	go func() {
 		defer c.p.wg.Done()
+		for _, f := range after {
+			defer f()
+		}
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.p.ctx), byeTimeout)
 		defer cancel()
 		if err := l.hangup(ctx); err != nil {

@@ -32,6 +32,22 @@ func (p *PBX) setHolding(ext string, c *call, at time.Time, on bool) {
 	held[c.id] = dialplan.HeldCall{SessionUUID: c.session, HeldAt: at}
 }
 
+// keepDialog takes l's dialog out of c's list, so that forgetting c
+// leaves it in the index; dropDialog takes it out later.
+func (p *PBX) keepDialog(c *call, l *dialogLeg) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	id := l.dialog().ID
+	c.dialogs = slices.DeleteFunc(c.dialogs, func(d string) bool { return d == id })
+}
+
+// dropDialog takes the dialog id out of the index.
+func (p *PBX) dropDialog(id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.dialogs, id)
+}
+
 // sessionFor is the call_session_uuid of a new call id placed by caller:
 // that of the call it holds (the most recently held, if several), which
 // makes the new call a consultation call, else id.

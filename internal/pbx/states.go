@@ -55,8 +55,8 @@ func (s state) String() string { return stateNames[s] }
 // routing starts the call: CALL_ROUTED, 100 Trying, the caller's media
 // anchored in a relay, then the route's first step.
 func (c *call) routing(m msg) state {
-	if _, ok := m.(msgMoved); ok {
-		return c.routeMoved()
+	if mv, ok := m.(msgMoved); ok {
+		return c.routeMoved(mv.joined)
 	}
 	start, ok := m.(msgStart)
 	if !ok {
@@ -170,6 +170,7 @@ func (c *call) appAnswered(m msg) state {
 		if m.err != nil {
 			return c.callerNotAnswered(m.err)
 		}
+		c.acked = true
 		c.playPrompt()
 		return c.state
 	case msgPlayed:

@@ -42,9 +42,6 @@ func (c *call) refer(r *request, side media.Side) state {
 		return c.state
 	}
 	switch {
-	case side == media.SideA && rt.Replaces != nil:
-		r.reply(sip.StatusNotImplemented, "Not Implemented", "an attended transfer by the caller is not supported")
-		return c.state
 	case c.xfer != nil:
 		r.reply(sip.StatusRequestPending, "Request Pending", "a transfer of this call is under way")
 		return c.state
@@ -57,6 +54,9 @@ func (c *call) refer(r *request, side media.Side) state {
 	res.AppendHeader(l.contact())
 	r.respond(res)
 	x := c.notifier(l, r.req.CSeq().SeqNo)
+	if rt.Replaces != nil && side == media.SideA {
+		return c.callerAttended(x, *rt.Replaces)
+	}
 	if rt.Replaces != nil {
 		return c.attended(r, x, *rt.Replaces)
 	}
