@@ -186,3 +186,53 @@ func TestRealFreeSWITCHCallcenter(t *testing.T) {
 		t.Errorf("hangup's queue %+v, want answered", q)
 	}
 }
+
+// Recording r4a: the event socket cut again and again while the call ends
+// (as its stand-in: the events split over three connections, the channel
+// list of each telling what is still up). One call, its hangup with the
+// real cause, however many reconnections.
+func TestRealCutRepeatedly(t *testing.T) {
+	t.Parallel()
+	evs := realEvents(t, "r4a-esl-cut-repeatedly-esl.jsonl")
+	const a, b = "3d68185e", "fbc1639f"
+	var ids [2]string
+	for _, ev := range evs {
+		for _, line := range strings.Split(ev, "\n") {
+			if id, ok := strings.CutPrefix(line, "Unique-ID: "); ok {
+				switch {
+				case strings.HasPrefix(id, a):
+					ids[0] = id
+				case strings.HasPrefix(id, b):
+					ids[1] = id
+				}
+			}
+		}
+	}
+	fs := startFakeFS(t, "ClueCon")
+	sink := &connectortest.Collector{}
+	c := runConnector(t, "fs1", fs, sink)
+	conn := fs.next(t)
+	conn.send(evs[:10]...) // through both answers
+	sink.Wait(t, 3)
+	for i, part := range [][]string{evs[10:11], evs[11:]} {
+		live := []fakeChannel{{UUID: ids[0], CallState: "ACTIVE", CIDNum: "1001", Dest: "1002"}}
+		if i == 0 {
+			live = append(live, fakeChannel{UUID: ids[1], Direction: "outbound", CallState: "ACTIVE", CallUUID: ids[0], Dest: "1002"})
+		}
+		fs.setChannelRows(live...)
+		conn.conn.Close()
+		conn = fs.next(t)
+		conn.send(part...)
+	}
+	got := sink.WaitHangup(t)
+	assertEvents(t, got, []string{
+		"CALL_ROUTED 1001>1002 leg=3d68185e internal to=extension:1002",
+		"CALL_RINGING 1001>1002 leg=fbc1639f internal",
+		"CALL_ANSWER 1001>1002 leg=fbc1639f internal",
+		"CALL_HANGUP 1001>1002 leg=3d68185e internal NORMAL_CLEARING 200 caller",
+	})
+	assertOneCall(t, got, "freeswitch/fs1")
+	if st := c.Status(); st.Reconnects != 2 {
+		t.Errorf("%d reconnects, want 2", st.Reconnects)
+	}
+}
