@@ -96,7 +96,7 @@ func TestClusterNodeKilledLosesNothing(t *testing.T) {
 	// A statement node 2 sent before it died still commits: wait for its
 	// connections to end before reading what it left.
 	waitUntil(t, 30*time.Second, "node 2's connections to end", func() bool {
-		return count("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'node-2'") == 0
+		return count("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'node-2'") == 0
 	})
 	leased := map[string]bool{} // event IDs of node 2's leases at its death
 	rows, err := db.Query(t.Context(), `SELECT e.id FROM deliveries d JOIN events e ON e.seq = d.event_seq
