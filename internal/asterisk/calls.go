@@ -30,7 +30,14 @@ type callEnd struct {
 	// gapCause is set when the call ended unseen while the connector was
 	// away: the cause Gap.End gave; nobody can tell the SIP status then.
 	gapCause string
+	shutdown bool // Asterisk hung the call up as it shut down
 }
+
+// softhangupShutdown is the cause a soft ChannelHangupRequest carries when
+// Asterisk hangs a channel up because it shuts down (its
+// AST_SOFTHANGUP_SHUTDOWN flag, 1<<2, as a real Asterisk 22 sends it on
+// "core restart now").
+const softhangupShutdown = 4
 
 // tracker turns one Asterisk's channel events into call events. It is used
 // by one goroutine at a time.
@@ -113,6 +120,11 @@ func (t *tracker) handle(ev *ariEvent) []events.Event {
 		// legs are soft.
 		if !ev.Soft && c.By == "" && !local(l) && !l.Transferred && (l.Caller || l.Answered) {
 			c.By = l.Party()
+		}
+		if ev.Soft && ev.Cause == softhangupShutdown {
+			// Asterisk is shutting down or restarting ("core restart
+			// now"): it hangs up every channel.
+			c.Engine.shutdown = true
 		}
 	case "ChannelDestroyed":
 		if l.Caller {
@@ -413,7 +425,9 @@ func hangup(c *call) *events.Hangup {
 		code = c.Engine.lastCause
 	}
 	cause := causeName(code)
-	if !c.Answered() {
+	if c.Engine.shutdown {
+		cause = events.CauseSystemShutdown
+	} else if !c.Answered() {
 		// Dial's final status says more than the caller's cause.
 		peerCause := c.Engine.peerCause
 		switch c.Engine.dialStatus {

@@ -137,3 +137,22 @@ func TestRealAsteriskQueue(t *testing.T) {
 		t.Errorf("hangup's queue %+v, want answered after the wait the answer gave (%d s)", q, got[2].Queue.Wait)
 	}
 }
+
+// Recording r3: "core restart now" with a call up. Asterisk hangs every
+// channel up as it shuts down (soft hangup requests with its shutdown
+// flag): one CALL_HANGUP, SYSTEM_SHUTDOWN by the system, the BYE it sent.
+func TestRealCoreRestart(t *testing.T) {
+	t.Parallel()
+	a := startFakeAsterisk(t, "u", "p")
+	sink := &connectortest.Collector{}
+	runConnector(t, "ast1", a, sink)
+	a.next(t).send(realMessages(t, "r3-core-restart-now-ari.jsonl")...)
+	got := sink.Wait(t, 4)
+	assertEvents(t, got, []string{
+		"CALL_ROUTED 1001>1002 leg=1796393317.12020 internal to=extension:1002",
+		"CALL_RINGING 1001>1002 leg=1796393317.12021 internal",
+		"CALL_ANSWER 1001>1002 leg=1796393317.12021 internal",
+		"CALL_HANGUP 1001>1002 leg=1796393317.12020 internal SYSTEM_SHUTDOWN 200 system",
+	})
+	assertOneCall(t, got, "asterisk/ast1")
+}
