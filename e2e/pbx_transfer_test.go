@@ -578,3 +578,51 @@ func TestPBXAttendedTransferByCaller(t *testing.T) {
 		}
 	}
 }
+
+// An INVITE with Replaces (RFC 3891) naming the callee's dialog of an
+// answered call: 1001 calls 1002, which answers and holds; the phone of
+// 1003 sends an INVITE that replaces 1002's dialog. 1003 takes 1002's
+// place, 1002 gets BYE, and the call goes on (CALL_UNHOLD, CALL_ANSWER of
+// 1003 with diversion_reason attended_transfer).
+func TestPBXInviteWithReplacesTakesTheCalleesPlace(t *testing.T) {
+	rs := bothProfiles(t)
+	s := startTransferServer(t, rs)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	callee := testPhone(t, ctx, s, "1002")
+	target := testPhone(t, ctx, s, "1003")
+	caller := s.dial(t, "caller_transferred.xml", "1001", "1002")
+	first, err := callee.Answer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := callee.Hold(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	joined, err := target.Call(ctx, "1002", sip.NewHeader("Replaces", testua.ReplacesAnswered(first)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := callee.WaitFor(ctx, "1002's BYE", func(_ []*sip.Request, byes map[string]bool) bool {
+		return byes[first.InviteRequest.CallID().Value()]
+	}); err != nil {
+		t.Fatal(err)
+	}
+	caller()
+	if err := target.WaitFor(ctx, "1003's BYE", func(_ []*sip.Request, byes map[string]bool) bool {
+		return byes[joined.InviteRequest.CallID().Value()]
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c := routedCall{caller: "1001", direction: "internal"}
+	checkRouted(t, rs, 6, func(h []Webhook) []hookWant {
+		return []hookWant{
+			c.routed("1002", "extension", "1002"),
+			c.want("CALL_ANSWER", "B1002", "1002", nil),
+			c.want("CALL_HOLD", "B1002", "1002", map[string]any{"party": "callee"}),
+			c.want("CALL_UNHOLD", "B1002", "1002", map[string]any{"party": "callee"}),
+			c.want("CALL_ANSWER", "B1003", "1003", moved("1002", "attended_transfer")),
+			c.hangup(t, h[5], "A", "1003", "NORMAL_CLEARING", 200, "caller", "1002"),
+		}
+	})
+}

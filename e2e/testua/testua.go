@@ -313,3 +313,12 @@ func (p *Phone) WaitFor(ctx context.Context, what string, cond func(notifies []*
 		}
 	}
 }
+
+// ReplacesAnswered is the Replaces value naming the dialog of a call the
+// phone answered, as the PBX (the recipient) sees it: to-tag the PBX's
+// (its From tag), from-tag the phone's.
+func ReplacesAnswered(d *sipgo.DialogServerSession) string {
+	pbx, _ := d.InviteRequest.From().Params.Get("tag")
+	own, _ := d.InviteResponse.To().Params.Get("tag")
+	return d.InviteRequest.CallID().Value() + ";to-tag=" + pbx + ";from-tag=" + own
+}

@@ -203,19 +203,104 @@ func (c *call) reoffered(m msgReoffered) state {
 	return c.state
 }
 
-// inviteReplaces answers an INVITE that asks to take over a dialog (RFC
-// 3891): one naming no dialog of the PBX is refused 481, as §3 says; the
-// PBX does not join a call by such an INVITE (an attended transfer reaches
-// it as a REFER), so one naming a dialog is refused 501.
-func (p *PBX) inviteReplaces(req *sip.Request, tx sip.ServerTransaction, value string) {
+// msgInviteReplaces asks a call's owner to put the phone of an INVITE with
+// Replaces (RFC 3891) in the place of the callee leg it names.
+type msgInviteReplaces struct {
+	leg      *dialogLeg // the new party: its INVITE's dialog, on side B
+	offer    *media.Description
+	replaced *dialogLeg
+	done     chan []byte // the SDP answering the INVITE; nil when refused
+}
+
+func (msgInviteReplaces) isMsg() {}
+
+// inviteReplaces serves an INVITE of extension user that asks to take over
+// a dialog (RFC 3891): one naming no dialog of the PBX is refused 481, as
+// §3 says; one naming the callee's dialog of an answered call puts the new
+// phone in the callee's place (an attended transfer completed by the
+// target, or a takeover): the callee named gets BYE, and the call goes on
+// (CALL_UNHOLD if held, CALL_ANSWER of the new party with diversion_reason
+// attended_transfer). Like a caller's, the INVITE's goroutine stays until
+// the call is over.
+func (p *PBX) inviteReplaces(req *sip.Request, tx sip.ServerTransaction, user, value string, offer *media.Description) {
 	rp, err := siphdr.ParseReplaces(value)
 	if err != nil {
 		respond(tx, req, sip.StatusBadRequest, "Bad Request", err.Error())
 		return
 	}
-	if l, _ := p.dialogNamed(rp); l == nil {
+	l, c := p.dialogNamed(rp)
+	if l == nil {
 		respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", "the Replaces names no dialog of the PBX")
 		return
 	}
-	respond(tx, req, sip.StatusNotImplemented, "Not Implemented", "joining a call by INVITE with Replaces is not supported; transfer with REFER")
+	sess, err := p.transportFor(req.Transport()).ua.ReadInvite(req, tx)
+	if err != nil {
+		respond(tx, req, sip.StatusBadRequest, "Bad Request", err.Error())
+		return
+	}
+	nl := newDialogLeg(c, user, events.Callee, LegRinging)
+	nl.server = sess
+	done := make(chan []byte, 1)
+	var body []byte
+	if c.post(msgInviteReplaces{leg: nl, offer: offer, replaced: l, done: done}) {
+		select {
+		case body = <-done:
+		case <-c.done:
+		}
+	}
+	if body == nil {
+		if err := sess.Respond(sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil, warning("the dialog named is no answered callee's")); err != nil {
+			p.log.Debug("refuse replaces", "err", err)
+		}
+		return
+	}
+	if err := sess.RespondSDP(body); err != nil {
+		p.log.Info("answer replacing party", "call_uuid", c.id, "err", err)
+	}
+	<-c.done
+}
+
+// replacedBy puts the party of m in the place of the callee it replaces.
+func (c *call) replacedBy(m msgInviteReplaces) state {
+	old, l := m.replaced, m.leg
+	side, ok := c.br.sideOf(old)
+	if !ok || side != media.SideB {
+		m.done <- nil
+		return c.state
+	}
+	stream, err := m.offer.Audio()
+	var answer []byte
+	if err == nil {
+		answer, err = c.sdpFor(l, c.offer)
+	}
+	if err != nil {
+		c.p.log.Info("replacing party's offer", "call_uuid", c.id, "err", err)
+		m.done <- nil
+		return c.state
+	}
+	now := time.Now()
+	held := c.br.holds.Held()
+	if held {
+		c.br.holds.Clear()
+		c.p.setHolding(old.number, c, now, false)
+		e := c.event(events.CallUnhold, now, c.currentCallee(), old)
+		e.Party = old.Party()
+		c.emit(e)
+	}
+	old.state = LegDone
+	c.legs = append(c.legs, l)
+	c.br.setMedia(media.SideB, stream)
+	c.br.join(media.SideB, l)
+	l.state = LegAnswered
+	c.diversion = &events.Diversion{From: old.number, Reason: events.DivertAttendedTransfer}
+	c.dest = l.number
+	c.emit(c.event(events.CallAnswer, now, l.number, l))
+	c.p.addDialog(l.server.ID, l)
+	c.hangupLeg(old)
+	m.done <- answer
+	if held {
+		c.reoffer(c.a)
+	}
+	c.dirty = true
+	return c.state
 }

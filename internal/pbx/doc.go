@@ -83,8 +83,11 @@
 // the target's route, the caller hearing ringback; an attended one
 // (attended.go) asks the consultation call's owner for its callee, which
 // moves with its dialog to this call (moveLeg), and the consultation call
-// ends. A call placed by an extension that holds a call joins that call's
-// session (consult.go).
+// ends; an INVITE with Replaces puts its phone in the place of the callee
+// it names. A transfer by the caller (callertransfer.go) ends the caller's
+// call and starts a new one of the same session, whose caller is the party
+// who stayed. A call placed by an extension that holds a call joins that
+// call's session (consult.go).
 //
 // # Libraries
 //

@@ -72,7 +72,7 @@ func (p *PBX) handleNewInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	if h := req.GetHeader("Replaces"); h != nil {
-		p.inviteReplaces(req, tx, h.Value())
+		p.inviteReplaces(req, tx, user, h.Value(), offer)
 		return
 	}
 	dialed = req.Recipient.User

@@ -146,6 +146,8 @@ func (c *call) connected(m msg) state {
 		return c.onRelayed(m)
 	case msgDTMF:
 		return c.input(m.side, m.d, m.at)
+	case msgInviteReplaces:
+		return c.replacedBy(m)
 	case msgReplace:
 		return c.replaced(m)
 	case msgReoffered:
@@ -258,6 +260,8 @@ func (c *call) anyState(m msg) state {
 		m.done <- pickupResult{}
 	case msgReplace:
 		// Not connected: no callee to hand over.
+		m.done <- nil
+	case msgInviteReplaces:
 		m.done <- nil
 	case msgReoffered:
 		return c.reoffered(m)
