@@ -100,6 +100,15 @@ func (ts *testSender) run(ctx context.Context, clients int, each func(answered i
 	return slices.Clone(ts.answered)
 }
 
+// storeConfig is the config's store for a test on store: SQLite in the
+// data dir (the harness's), or a PostgreSQL database of the test's own.
+func storeConfig(t *testing.T, store string) string {
+	if store != "postgres" {
+		return ""
+	}
+	return fmt.Sprintf("store: {dsn: %q}\n", pgtest.DSN(t))
+}
+
 // TestAnsweredTestEventsSurviveKill9 sends test events from 8 clients and
 // kills the server with SIGKILL the instant the last of a round's answers
 // arrives (the other clients' requests still in flight), three rounds,
@@ -118,9 +127,7 @@ func TestAnsweredTestEventsSurviveKill9(t *testing.T) {
 			rcv := newBacklogReceiver(t)
 			close(rcv.gate)
 			cfg := fmt.Sprintf("webhooks:\n  - url: %q\n    retry_schedule: [0s, 200ms, 500ms, 1s]\nlog: {level: info}\n", rcv.url)
-			if store == "postgres" {
-				cfg += fmt.Sprintf("store: {dsn: %q}\n", pgtest.DSN(t))
-			}
+			cfg += storeConfig(t, store)
 			srv := StartServer(t, cfg)
 			ep := endpointID(t, srv)
 			answered := map[string]bool{}
@@ -192,9 +199,7 @@ func TestLoadTestPath(t *testing.T) {
 				rcv := newBacklogReceiver(t)
 				close(rcv.gate)
 				cfg := fmt.Sprintf("webhooks:\n  - url: %q\n    max_in_flight: 64\nlog: {level: warn}\n", rcv.url)
-				if store == "postgres" {
-					cfg += fmt.Sprintf("store: {dsn: %q}\n", pgtest.DSN(t))
-				}
+				cfg += storeConfig(t, store)
 				srv := StartServer(t, cfg)
 				ts := newTestSender(srv, endpointID(t, srv), clients)
 				ctx, cancel := context.WithTimeout(context.Background(), time.Duration(seconds)*time.Second)
@@ -225,9 +230,7 @@ func TestAPIChangesSurviveKill9(t *testing.T) {
 		t.Run(store, func(t *testing.T) {
 			t.Parallel()
 			cfg := "log: {level: info}\n"
-			if store == "postgres" {
-				cfg += fmt.Sprintf("store: {dsn: %q}\n", pgtest.DSN(t))
-			}
+			cfg += storeConfig(t, store)
 			rcv := NewReceiver(t)
 			srv := StartServer(t, cfg)
 			crash := func() { srv.Kill(); srv.Restart() }
