@@ -540,3 +540,33 @@ func TestPBXQueueWrapupSkipsTheAgent(t *testing.T) {
 		})
 	}
 }
+
+// An IVR's option leads to the queue: the IVR answers, the caller presses
+// 1 and waits in the queue (already answered, so it hears the music at
+// once); the agent answers. The stay starts when the caller enters the
+// queue, and the events before it carry none.
+func TestPBXQueueFromIVR(t *testing.T) {
+	rs := bothProfiles(t)
+	s := startQueueServer(t, rs, `  - {number: "600", agents: ["1001"]}
+ivrs:
+  - {number: "700", digit_timeout: 5s, options: {"1": "600"}}
+`)
+	answers := s.agent(t, "1001", "callee_answer_bye.xml", 1)
+	s.dial(t, "caller_ivr_2833.xml", "1003", "700")()
+	answers()
+
+	calls := queueCalls(t, rs, 7)
+	c := routedCall{caller: "1003", direction: "internal"}
+	checkQueueCall(t, calls, 0, func(h []Webhook) []hookWant {
+		waits(t, h)
+		return []hookWant{
+			c.routed("700", "ivr", "700"),
+			c.want("CALL_ANSWER", "IVR", "700", nil),
+			c.input("A", "700", "1", 280),
+			c.want("CALL_ANSWER", "Q", "600", q(stay(t, h[3], "600", 0, 0, ""))),
+			c.want("CALL_RINGING", "B", "1001", in(divert("600", "queue"), q(stay(t, h[4], "600", 0, 3, "")))),
+			c.want("CALL_ANSWER", "B", "1001", in(divert("600", "queue"), q(stay(t, h[5], "600", 0, 3, "")))),
+			with(c.hangup(t, h[6], "B", "1001", "NORMAL_CLEARING", 200, "callee", "700"), q(stay(t, h[6], "600", 0, 3, "answered"))),
+		}
+	})
+}

@@ -447,3 +447,24 @@ func TestTailEndsAndFollows(t *testing.T) {
 	}
 	contains(t, out.String(), "the server is shutting down; connecting again in 1s", "not replayed")
 }
+
+func TestQueueCommands(t *testing.T) {
+	s := apitest.New(t, apitest.Queues(t))
+	out := remote(t, s, "queues", "list")
+	contains(t, out, "QUEUE", "600", "Sales", "ring_all", "1001 idle, 1002 idle", "601")
+	out = remote(t, s, "queues", "pause", "600", "1002")
+	contains(t, out, "Queue 600 (Sales), ring all", "Nobody is waiting.", "AGENT", "1002", "paused", "yes")
+	out = remote(t, s, "queues", "show", "601")
+	contains(t, out, "Queue 601", "1002", "idle", "no")
+	var q apitypes.Queue
+	decode(t, remote(t, s, "queues", "unpause", "600", "1002", "--json"), &q)
+	if q.Agents[1].Paused {
+		t.Errorf("unpause: %+v", q.Agents[1])
+	}
+	if msg := remoteErr(t, s, "queues", "pause", "601", "1001"); !strings.Contains(msg, "pause queue 601: ") || !strings.Contains(msg, "1001 is no agent of queue 601") {
+		t.Errorf("pause of a stranger: %s", msg)
+	}
+	if msg := remoteErr(t, s, "queues", "show", "700"); !strings.Contains(msg, "no such queue") {
+		t.Errorf("unknown queue: %s", msg)
+	}
+}

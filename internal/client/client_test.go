@@ -18,7 +18,6 @@ import (
 	"github.com/switchhook/switchhook/internal/client"
 	"github.com/switchhook/switchhook/internal/events"
 	"github.com/switchhook/switchhook/internal/pbx"
-	"github.com/switchhook/switchhook/internal/queue"
 	"github.com/switchhook/switchhook/internal/store"
 )
 
@@ -315,21 +314,11 @@ func TestForwardMethods(t *testing.T) {
 }
 
 func TestQueueMethods(t *testing.T) {
-	var m *queue.Manager
-	s := apitest.New(t, func(o *api.Options) {
-		var err error
-		if m, err = queue.New([]queue.Config{{Number: "600", Agents: []string{"1001"}}}, queue.Options{Pauses: o.Store}); err != nil {
-			t.Fatal(err)
-		}
-		o.Queues = m
-	})
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error)
-	go func() { done <- m.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	s := apitest.New(t, apitest.Queues(t))
+	ctx := t.Context()
 	c := client.New(s.URL, apitest.Token)
 	qs, err := c.ListQueues(ctx)
-	if err != nil || len(qs) != 1 || qs[0].Agents[0].State != apitypes.AgentIdle {
+	if err != nil || len(qs) != 2 || qs[0].Agents[0].State != apitypes.AgentIdle {
 		t.Fatalf("list %+v, %v", qs, err)
 	}
 	q, err := c.PauseAgent(ctx, "600", "1001", true)
@@ -342,7 +331,7 @@ func TestQueueMethods(t *testing.T) {
 	if q, err = c.PauseAgent(ctx, "600", "1001", false); err != nil || q.Agents[0].Paused {
 		t.Fatalf("unpause %+v, %v", q, err)
 	}
-	if _, err := c.GetQueue(ctx, "601"); !client.IsNotFound(err) {
+	if _, err := c.GetQueue(ctx, "602"); !client.IsNotFound(err) {
 		t.Errorf("get of no queue: %v", err)
 	}
 }

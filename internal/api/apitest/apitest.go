@@ -23,6 +23,7 @@ import (
 	"github.com/switchhook/switchhook/internal/forwarding"
 	"github.com/switchhook/switchhook/internal/ingest"
 	"github.com/switchhook/switchhook/internal/metrics"
+	"github.com/switchhook/switchhook/internal/queue"
 	"github.com/switchhook/switchhook/internal/store"
 	"github.com/switchhook/switchhook/internal/store/sqlite"
 )
@@ -179,4 +180,30 @@ func Forwarding(o *api.Options) {
 		Plan:        plan,
 		RingTimeout: 30 * time.Second,
 	}, nil)
+}
+
+// Queues returns an option of New: queue 600 (ring all, agents 1001 and
+// 1002, neither on a call) and queue 601 (agent 1002), their pauses in the
+// test's store, served by a queue manager that runs until t ends.
+func Queues(t testing.TB) func(*api.Options) {
+	return func(o *api.Options) {
+		m, err := queue.New([]queue.Config{
+			{Number: "600", Name: "Sales", Agents: []string{"1001", "1002"}},
+			{Number: "601", Agents: []string{"1002"}},
+		}, queue.Options{Pauses: o.Store})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			m.Run(ctx)
+		}()
+		t.Cleanup(func() {
+			cancel()
+			<-done
+		})
+		o.Queues = m
+	}
 }
