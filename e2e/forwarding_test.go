@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -111,4 +112,40 @@ extensions:
 		}
 		b.checkRequests(t)
 	})
+}
+
+// A forwarded call's page in the dashboard shows where the call moved.
+func TestDashboardShowsACallsMoves(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	if _, err := os.Stat(chromium); err != nil {
+		t.Skip("chromium is not installed at " + chromium)
+	}
+	rs := map[string]*Receiver{"extended": NewReceiver(t)}
+	s := startForwardServer(t, rs, `{unconditional: "1003"}`, `{}`)
+	answers := s.phone(t, "1003", "callee_answer.xml")
+	s.dial(t, "caller_bye.xml", "1001", "1002", "-d", "300")()
+	answers()
+	hooks := rs["extended"].WaitCount(t, 5, 20*time.Second)
+	call := hooks[0].CallUUID()
+
+	b := newDashBrowser(t, s.URL)
+	b.do(t, chromedp.Navigate(s.URL+"/calls/"+call))
+	b.waitPath(t, "/signin")
+	b.do(t, chromedp.SendKeys(chromedp.ID("token"), testToken), chromedp.Submit(chromedp.ID("token")))
+	b.waitPath(t, "/calls/"+call)
+	b.poll(t, `document.querySelector('#moves') && !document.querySelector('#moves').hidden`)
+	moves := b.text(t, "#moves")
+	if !strings.Contains(moves, "1002") || !strings.Contains(moves, "1003") || !strings.Contains(moves, "unconditional") {
+		t.Errorf("moves shown: %q", moves)
+	}
+	if !strings.Contains(b.text(t, "#timeline"), "unconditional from 1002") {
+		t.Errorf("the timeline does not say the answer came by the forward")
+	}
+	if b.eval(t, `String(document.querySelector('#session-calls').hidden)`) != "true" {
+		t.Errorf("a call alone in its session shows a session list")
+	}
+	b.shoot(t, "call-moved")
+	b.checkRequests(t)
 }
