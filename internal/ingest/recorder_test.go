@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -362,5 +363,62 @@ func TestRecordGivesUpWithItsContext(t *testing.T) {
 	stop()
 	if err := r.Record(context.Background(), ev(events.CallRouted, "late", 0)); !errors.Is(err, ErrClosed) {
 		t.Errorf("Record after stop: %v, want ErrClosed", err)
+	}
+}
+
+// countingStore counts the transactions of InsertEvents.
+type countingStore struct {
+	store.Store
+	commits atomic.Int64
+}
+
+func (c *countingStore) InsertEvents(ctx context.Context, node string, evs []events.Event) (int, error) {
+	c.commits.Add(1)
+	return c.Store.InsertEvents(ctx, node, evs)
+}
+
+// BenchmarkRecordWaiters has 1, 8 and 64 callers Record events at once on
+// SQLite, each waiting for its commit, and reports the events per
+// transaction: group commit is what lets many waiters cost little more
+// than one.
+func BenchmarkRecordWaiters(b *testing.B) {
+	for _, callers := range []int{1, 8, 64} {
+		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
+			ctx := context.Background()
+			sq, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer sq.Close()
+			if err := sq.Migrate(ctx); err != nil {
+				b.Fatal(err)
+			}
+			st := &countingStore{Store: sq}
+			r := New(st, Options{Logger: quiet, Node: "n1"})
+			runCtx, cancel := context.WithCancel(ctx)
+			done := make(chan struct{})
+			go func() { r.Run(runCtx); close(done) }()
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			b.ResetTimer()
+			for range callers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
+						if err := r.Record(ctx, ev(events.CallRouted, fmt.Sprintf("b%d", i), 0)); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			b.StopTimer()
+			cancel()
+			<-done
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(float64(b.N)/float64(st.commits.Load()), "events/commit")
+		})
 	}
 }
