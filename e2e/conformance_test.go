@@ -42,6 +42,11 @@ func (pbxSource) Play(t *testing.T, scenario string) ([]events.Event, map[string
 		return queueAnswered(t, ""), map[string]string{"dialled": "600", "queue": "600", "by": "callee"}, true
 	case "queue-ringback-answered":
 		return queueAnswered(t, ", music: ringback"), map[string]string{"dialled": "600", "queue": "600", "by": "callee"}, true
+	case "ivr":
+		// SIPp's RFC 4733 digits last 280 ms.
+		return ivrThenHold(t), map[string]string{"d1": "280", "d2": "280"}, true
+	case "ring-group":
+		return ringGroup(t), nil, true
 	}
 	call, ok := pbxCalls[scenario]
 	if !ok {
@@ -158,6 +163,38 @@ func queueAnswered(t *testing.T, opts string) []events.Event {
 	agent := s.agent(t, "1002", "callee_answer_bye.xml", 1)
 	s.dial(t, "caller_ivr_wait.xml", "1001", "600")()
 	agent()
+	return allEvents(rcv.WaitFor(t, 30*time.Second, "the hangup", hangups(1)))
+}
+
+// menus is the dialplan of the IVR and ring group scenarios: the numbers
+// FreeSWITCH's recording dialled.
+const menus = `ivrs:
+  - {number: "1010", digit_timeout: 5s, options: {"2": "1002"}, default: "1003"}
+ring_groups:
+  - {number: "600", strategy: simultaneous, members: ["1002", "1003"], timeout: 5s}
+`
+
+// ivrThenHold: 1001 (SIPp) dials IVR 1010 and presses 2; 1002 (SIPp)
+// answers; 1001 sends #, holds, unholds and hangs up.
+func ivrThenHold(t *testing.T) []events.Event {
+	rcv := NewReceiver(t)
+	s := startRoutingServer(t, map[string]*Receiver{"extended": rcv}, menus)
+	callee := s.phone(t, "1002", "callee_answer.xml")
+	s.dial(t, "caller_ivr_digit_hold.xml", "1001", "1010")()
+	callee()
+	return allEvents(rcv.WaitFor(t, 30*time.Second, "the hangup", hangups(1)))
+}
+
+// ringGroup: 1001 (SIPp) dials ring group 600; 1002 rings at once, 1003
+// rings 300 ms later and answers; 1001 hangs up.
+func ringGroup(t *testing.T) []events.Event {
+	rcv := NewReceiver(t)
+	s := startRoutingServer(t, map[string]*Receiver{"extended": rcv}, menus)
+	rings := s.phone(t, "1002", "callee_ring.xml")
+	answers := s.phone(t, "1003", "callee_late_answer.xml")
+	s.dial(t, "caller_transferred.xml", "1001", "600")()
+	answers()
+	rings()
 	return allEvents(rcv.WaitFor(t, 30*time.Second, "the hangup", hangups(1)))
 }
 

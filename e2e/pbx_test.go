@@ -68,7 +68,7 @@ func pbxConfig(receivers map[string]*Receiver, port int) *strings.Builder {
 func launchPBX(t *testing.T, cfg string, port int) *pbxServer {
 	t.Helper()
 	s := &pbxServer{Server: StartServer(t, cfg), sip: fmt.Sprintf("127.0.0.1:%d", port), dir: t.TempDir()}
-	for _, f := range []string{"dtmf_2833_1.pcap", "dtmf_2833_pound.pcap", "g711a.pcap"} {
+	for _, f := range []string{"dtmf_2833_1.pcap", "dtmf_2833_2.pcap", "dtmf_2833_pound.pcap", "g711a.pcap"} {
 		os.Symlink(filepath.Join(sippPcapDir(), f), filepath.Join(s.dir, f))
 	}
 	return s

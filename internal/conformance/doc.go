@@ -1,7 +1,7 @@
 // Package conformance is the one scenario suite every call source passes,
 // the way River runs one driver suite against every database: a table of
 // calls (a callee that holds and sends a digit, the caller's digits and
-// hold, blind and attended transfers, queues with music and with ringback,
+// hold, an IVR putting the caller through, a ring group, blind and attended transfers, queues with music and with ringback,
 // busy, a cancel, no answer, an engine restart, a switchhook restart and a
 // reconnection in the middle of a call) and the events each must give, field by field, whatever saw the
 // call. The built-in PBX plays them through SIP against the real process

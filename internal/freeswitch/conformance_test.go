@@ -30,6 +30,14 @@ func (recorded) Play(t *testing.T, scenario string) ([]events.Event, map[string]
 	case "blind-transfer-by-caller":
 		return blindTransferByCaller(t), nil, true
 	}
+	switch scenario {
+	case "ivr":
+		// Recording h: 1010 runs play_and_get_digits, 2 transfers to
+		// 1002; the caller's digits lasted 100 and 250 ms.
+		return play(t, "h"), map[string]string{"d1": "100", "d2": "250"}, true
+	case "ring-group":
+		t.Skip("no recording of a FreeSWITCH ring group (a bridge to several legs) exists: the real FreeSWITCH recordings have none")
+	}
 	if scenario == "queue-music-answered" {
 		// Recording g: 800 answers, then callcenter q800; the caller
 		// hangs up.
