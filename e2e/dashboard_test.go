@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -177,6 +178,19 @@ webhooks:
 		if text := b.text(t, "#timeline"); !strings.Contains(text, "NO_ANSWER") || !strings.Contains(text, "HTTP 500") {
 			t.Errorf("timeline does not show the hangup cause and the failed attempts' error:\n%s", text)
 		}
+		// Compact: one line per endpoint under each event, its last attempt
+		// on that line, the attempts folded until asked for.
+		if got := b.eval(t, `[...document.querySelectorAll('#timeline li.event')].map(li => li.querySelectorAll('.delivery').length).join(' ')`); got != "2 2 2" {
+			t.Errorf("deliveries per event %q, want one per endpoint: 2 2 2", got)
+		}
+		if got := b.eval(t, `String([...document.querySelectorAll('#timeline .delivery table')].filter(t => t.checkVisibility()).length)`); got != "0" {
+			t.Errorf("%s attempt tables shown before any is opened", got)
+		}
+		if got := b.text(t, `#timeline li.event[data-event="CALL_ROUTED"] .delivery[data-status="failed"] .last-attempt`); !strings.Contains(got, "500") || !strings.Contains(got, "HTTP 500") {
+			t.Errorf("the failed delivery's line says %q, want its last attempt's 500", got)
+		}
+		b.do(t, b.click(`#timeline li.event[data-event="CALL_ROUTED"] .delivery[data-status="failed"] details.attempts-of summary`))
+		b.poll(t, `document.querySelector('#timeline li.event[data-event="CALL_ROUTED"] .delivery[data-status="failed"] table').checkVisibility()`)
 		// The hangup's payload is the extended profile's, as the API renders it.
 		b.do(t, b.click(`#timeline li.event[data-event="CALL_HANGUP"] summary`))
 		if payload := b.text(t, `#timeline li.event[data-event="CALL_HANGUP"] pre.payload`); !strings.Contains(payload, `"hangup_cause": "NO_ANSWER"`) || !strings.Contains(payload, `"call_uuid": "`+callUUID+`"`) {
@@ -197,6 +211,29 @@ webhooks:
 		if got := flaky.Accepted()[before]; got.CallUUID() != callUUID || got.Event() != "CALL_ROUTED" {
 			t.Errorf("the retry sent %s of %s", got.Event(), got.CallUUID())
 		}
+	})
+
+	step("Live starts with the last events", func(t *testing.T) {
+		b.do(t, chromedp.Navigate(srv.URL+"/overview"), chromedp.WaitVisible(chromedp.CSS(`#overview .tiles`)),
+			b.click(`a[data-nav="live"]`))
+		// No event is recorded meanwhile: these come from the store.
+		b.poll(t, `document.querySelectorAll('#live-events li[data-call-uuid="`+callUUID+`"]').length === 3`)
+		if got := b.eval(t, `[...document.querySelectorAll('#live-events li')].map(li => li.dataset.event).join(' ')`); got != "CALL_HANGUP CALL_RINGING CALL_ROUTED" {
+			t.Errorf("Live's feed %q, want the call's events newest first", got)
+		}
+	})
+
+	step("Extensions lists each extension, its phone and state", func(t *testing.T) {
+		b.do(t, b.click(`a[data-nav="extensions"]`))
+		b.waitPath(t, "/extensions")
+		b.poll(t, `document.querySelectorAll('#extension-list tr[data-extension]').length === 2`)
+		if got := b.eval(t, `[...document.querySelectorAll('#extension-list tr[data-extension]')].map(r => r.dataset.extension + ':' + r.dataset.state).join(' ')`); got != "1001:unregistered 1002:idle" {
+			t.Errorf("extensions %q, want 1001 unregistered and 1002 idle (registered)", got)
+		}
+		if text := b.text(t, `#extension-list tr[data-extension="1002"]`); !strings.Contains(text, "Bob") || !strings.Contains(text, "127.0.0.1:") || !strings.Contains(text, "SIPp") {
+			t.Errorf("1002's row %q does not show its name and phone", text)
+		}
+		b.shoot(t, "extensions")
 	})
 
 	step("search calls", func(t *testing.T) {
@@ -260,6 +297,10 @@ webhooks:
 		b.poll(t, `document.querySelector('#endpoint-health dd') !== null && document.querySelector('#endpoint-health svg') !== null`)
 		b.shoot(t, "endpoint")
 
+		// Times are entered as they are shown: 24-hour, in the zone.
+		if got := b.eval(t, `document.querySelector('#replay-since').type + ' ' + document.querySelector('#replay-since').value`); !regexp.MustCompile(`^text \d{4}-\d\d-\d\d \d\d:\d\d$`).MatchString(got) {
+			t.Errorf("replay's From field %q, want a text field of YYYY-MM-DD HH:MM", got)
+		}
 		// Edit: the new description is the heading.
 		b.clear(t, "#edit-description")
 		b.do(t, chromedp.SendKeys(chromedp.ID("edit-description"), "Billing system"),
@@ -291,6 +332,10 @@ webhooks:
 		b.do(t, b.click("#toggle-disabled"))
 		b.poll(t, `document.querySelector('.badges .badge.failed') !== null && document.querySelector('#toggle-disabled').textContent === 'Enable endpoint'`)
 		b.do(t, chromedp.Navigate(srv.URL+"/endpoints"), chromedp.WaitVisible(chromedp.CSS(`#endpoint-list table`)))
+		// In the order they were made: the config file's, then Billing.
+		if got := b.eval(t, `[...document.querySelectorAll('#endpoint-list tr[data-endpoint-id] td[data-label="Endpoint"] a')].map(a => a.textContent).join(' | ')`); !strings.HasSuffix(got, "Billing system") {
+			t.Errorf("endpoints listed %q, want Billing system, made last, last", got)
+		}
 		b.shoot(t, "endpoints")
 		b.do(t, b.click(`#endpoint-list a[href^="/endpoints/"]:not([href*="ep_cfg_"])`),
 			chromedp.WaitVisible(chromedp.ID("delete-endpoint")),

@@ -481,6 +481,16 @@ func TestSoftphones(t *testing.T) {
 	time.Sleep(time.Second)
 	bob.do("pause")
 	bob.wait("is now paused")
+	// The leg of the party that holds shows it, not the leg held.
+	waitUntil(t, 5*time.Second, "the callee's leg to show held", func() bool {
+		var chans []map[string]any
+		s.API("GET", "/v1/channels", nil, 200, &chans)
+		states := map[string]any{}
+		for _, ch := range chans {
+			states[fmt.Sprint(ch["party"])] = ch["state"]
+		}
+		return states["callee"] == "held" && states["caller"] == "answered"
+	})
 	time.Sleep(500 * time.Millisecond)
 	bob.do("resume")
 	bob.wait("Media streams established")

@@ -13,11 +13,18 @@ import (
 )
 
 func (a *API) listEvents(w http.ResponseWriter, r *http.Request) error {
-	q, t, err := timedQuery(r, "call_uuid")
+	q, t, err := timedQuery(r, "call_uuid", "newest")
 	if err != nil {
 		return err
 	}
 	f := store.EventFilter{CallUUID: q.Get("call_uuid"), Kind: t.kind, Since: t.since, Until: t.until, Limit: t.limit}
+	switch q.Get("newest") {
+	case "", "false":
+	case "true":
+		f.Newest = true
+	default:
+		return invalid("newest", "newest %q is not true or false", q.Get("newest"))
+	}
 	evs, err := a.store.ListEvents(r.Context(), f)
 	if err != nil {
 		return fmt.Errorf("list events: %w", err)

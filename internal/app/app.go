@@ -320,7 +320,7 @@ func syncEndpoints(ctx context.Context, st store.Store, cfg *config.Config, log 
 			MaxInFlight:   w.MaxInFlight,
 			Disabled:      w.Disabled,
 			FromConfig:    true,
-			CreatedAt:     now,
+			CreatedAt:     now.Add(time.Duration(i)), // the file's order is their creation order
 			UpdatedAt:     now,
 		}
 		ep.Profile, _ = events.ParseProfile(w.Payload)

@@ -198,5 +198,13 @@ func (h *Holds) Set(p events.Party, on bool) events.Kind {
 // Held reports whether either party holds the call.
 func (h *Holds) Held() bool { return h.caller || h.callee }
 
+// By reports whether party p holds the call.
+func (h *Holds) By(p events.Party) bool {
+	if p == events.Caller {
+		return h.caller
+	}
+	return h.callee
+}
+
 // Clear forgets both parties' holds (a call that moves to a new party).
 func (h *Holds) Clear() { *h = Holds{} }

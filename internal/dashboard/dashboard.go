@@ -26,7 +26,7 @@ var signinPage = template.Must(template.New("signin").Parse(signinHTML))
 
 // pages are the paths the single-page app answers with its shell; the
 // script picks the page from the path.
-var pages = []string{"/{$}", "/calls", "/calls/{uuid}", "/endpoints", "/endpoints/{id}", "/forwarding", "/queues", "/overview"}
+var pages = []string{"/{$}", "/calls", "/calls/{uuid}", "/endpoints", "/endpoints/{id}", "/extensions", "/forwarding", "/queues", "/overview"}
 
 // contentSecurityPolicy lets a page load and connect to its own origin
 // only: no inline script, no other host.

@@ -510,7 +510,8 @@ func (c *call) publish() {
 			if _, ok := c.br.sideOf(l); ok {
 				at := c.answeredAt.UTC()
 				ch.AnsweredAt = &at
-				if c.br.holds.Held() {
+				// Shown on the leg whose party holds, not on the one held.
+				if c.br.holds.By(l.Party()) {
 					ch.State = "held"
 				}
 			}

@@ -281,6 +281,9 @@ type EventFilter struct {
 	Since    time.Time
 	Until    time.Time
 	Limit    int
+	// Newest keeps the last Limit events rather than the first, still
+	// listed oldest first.
+	Newest bool
 }
 
 // CallFilter selects calls, newest first. Number matches the caller or the

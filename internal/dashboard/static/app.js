@@ -11,6 +11,7 @@ import * as endpoints from './endpoints.js';
 import * as endpoint from './endpoint.js';
 import * as overview from './overview.js';
 import * as forwarding from './forwarding.js';
+import * as extensions from './extensions.js';
 import * as queues from './queues.js';
 
 const routes = [
@@ -19,6 +20,7 @@ const routes = [
   [/^\/calls\/([^/]+)$/, call, 'calls'],
   [/^\/endpoints$/, endpoints, 'endpoints'],
   [/^\/endpoints\/([^/]+)$/, endpoint, 'endpoints'],
+  [/^\/extensions$/, extensions, 'extensions'],
   [/^\/forwarding$/, forwarding, 'forwarding'],
   [/^\/queues$/, queues, 'queues'],
   [/^\/overview$/, overview, 'overview'],

@@ -72,9 +72,10 @@ export async function render(page, [uuid]) {
         byEvent.get(d.event_id).push(d);
       }
     }
-    const open = new Set([...timeline.querySelectorAll('details[open]')].map((el) => el.dataset.eventId));
+    const open = new Set([...timeline.querySelectorAll('details[open][data-event-id]')].map((el) => el.dataset.eventId));
+    const openAttempts = new Set([...timeline.querySelectorAll('details.attempts-of[open]')].map((el) => el.dataset.deliveryId));
     const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.retry : undefined;
-    timeline.replaceChildren(...detail.events.map((ev) => eventView(ev, byEvent.get(ev.event_id) || [], open.has(ev.event_id))));
+    timeline.replaceChildren(...detail.events.map((ev) => eventView(ev, byEvent.get(ev.event_id) || [], open.has(ev.event_id), openAttempts)));
     if (focused) {
       const again = timeline.querySelector(`[data-retry="${focused}"]`);
       if (again) again.focus();
@@ -99,11 +100,12 @@ export async function render(page, [uuid]) {
         ' ', timeEl(c.started_at), c.hangup_cause ? h('span', { class: 'muted small' }, ` ${c.hangup_cause}`) : null))));
   }
 
-  function eventView(ev, deliveries, open) {
+  function eventView(ev, deliveries, open, openAttempts) {
     const facts = [];
     if (ev.routed_to) facts.push(`routed to ${ev.routed_to.type} ${ev.routed_to.target}`);
     if (ev.diversion_reason) facts.push(`${ev.diversion_reason.replace(/_/g, ' ')} from ${ev.diverted_from}`);
     if (ev.digit) facts.push(`digit ${ev.digit} (${ev.digit_duration} ms)`);
+    if (ev.caller_id_name && ev.sequence === 1) facts.push(`caller ${ev.caller_id_name}`);
     if (ev.party) facts.push(`by the ${ev.party}`);
     if (ev.hangup_cause) facts.push(`${ev.hangup_cause}, SIP ${ev.sip_code}, by the ${ev.hangup_by}`);
     if (ev.event === 'CALL_HANGUP') facts.push(`duration ${ev.duration || 0} s, billed ${ev.billsec || 0} s`);
@@ -118,7 +120,7 @@ export async function render(page, [uuid]) {
         h('pre', { class: 'payload' }, JSON.stringify(ev, null, 2))),
       h('div', { class: 'deliveries' },
         deliveries.length
-          ? deliveries.map((d) => deliveryView(d, labels.get(d.endpoint_id) || d.endpoint_id, () => load().catch(() => {})))
+          ? deliveries.map((d) => deliveryView(d, labels.get(d.endpoint_id) || d.endpoint_id, () => load().catch(() => {}), openAttempts.has(String(d.id))))
           : h('p', { class: 'muted small' }, 'No endpoint receives this event.')));
   }
 

@@ -3,7 +3,7 @@
 
 import { api, query } from './api.js';
 import { navigate } from './nav.js';
-import { h, badge, timeEl, fmtDuration, fromInput, toInput, empty, errorBox, zoneName, KINDS } from './util.js';
+import { h, badge, timeEl, fmtDuration, fromInput, toInput, timeInput, empty, errorBox, zoneName, KINDS } from './util.js';
 
 const LIMIT = 50;
 
@@ -17,8 +17,8 @@ export async function render(page, _params, q) {
     h('div', { class: 'fields' },
       field('Number', h('input', { id: 'q-number', name: 'number', type: 'search', value: number, placeholder: 'caller or destination', autocomplete: 'off', inputmode: 'tel' })),
       field('Call UUID', h('input', { id: 'q-uuid', name: 'call_uuid', type: 'search', placeholder: 'go straight to a call', autocomplete: 'off', spellcheck: 'false' })),
-      field('From', h('input', { id: 'q-since', name: 'since', type: 'datetime-local', value: toInput(since) })),
-      field('To', h('input', { id: 'q-until', name: 'until', type: 'datetime-local', value: toInput(until) })),
+      field('From', timeInput({ id: 'q-since', name: 'since', value: toInput(since) })),
+      field('To', timeInput({ id: 'q-until', name: 'until', value: toInput(until) })),
       field('Event', h('select', { id: 'q-event', name: 'event' },
         h('option', { value: '' }, 'Any'),
         KINDS.map((k) => h('option', { value: k, selected: k === event }, k))))),

@@ -4,9 +4,11 @@
 import { api } from './api.js';
 import { h, badge, timeEl, fmtMS, toast } from './util.js';
 
-// deliveryView shows d (with d.attempts). onRetried runs after a retry
-// was accepted, to redraw.
-export function deliveryView(d, endpointLabel, onRetried) {
+// deliveryView shows d (with d.attempts) on one line: the endpoint, the
+// status, the last attempt and a Retry button; the attempts open on demand
+// (open says whether they are, across a redraw). onRetried runs after a
+// retry was accepted, to redraw.
+export function deliveryView(d, endpointLabel, onRetried, open = false) {
   const retry = h('button', { type: 'button', class: 'small', 'data-retry': d.id, 'aria-label': `Retry delivery ${d.id} to ${endpointLabel}` }, 'Retry');
   retry.addEventListener('click', async () => {
     retry.disabled = true;
@@ -19,15 +21,21 @@ export function deliveryView(d, endpointLabel, onRetried) {
       retry.disabled = false;
     }
   });
+  const attempts = d.attempts || [];
+  const last = attempts[attempts.length - 1];
   const head = h('div', { class: 'delivery-head' },
     h('span', { class: 'endpoint-name' }, endpointLabel), ' ',
     badge(d.status, `status ${d.status}`), ' ',
-    h('span', { class: 'muted small' }, `${d.attempt_count} attempt${d.attempt_count === 1 ? '' : 's'}`),
+    last ? h('span', { class: 'muted small last-attempt' },
+      last.status_code ? `${last.status_code}` : 'no response', ` in ${fmtMS(last.latency_ms)}`,
+      last.error ? h('span', { class: 'error-text' }, ` · ${last.error}`) : null) : h('span', { class: 'muted small' }, 'not attempted yet'),
     d.status === 'pending' && d.next_attempt_at ? h('span', { class: 'muted small' }, ' · next ', timeEl(d.next_attempt_at)) : null,
+    // On the same line; opened, it takes a line of its own below.
+    attempts.length ? h('details', { class: 'attempts-of', 'data-delivery-id': d.id, open },
+      h('summary', { class: 'small' }, `${d.attempt_count} attempt${d.attempt_count === 1 ? '' : 's'}`),
+      attemptsTable(attempts)) : null,
     ' ', retry);
-  return h('div', { class: `delivery ${d.status}`, 'data-delivery-id': d.id, 'data-status': d.status },
-    head,
-    attemptsTable(d.attempts || []));
+  return h('div', { class: `delivery ${d.status}`, 'data-delivery-id': d.id, 'data-status': d.status }, head);
 }
 
 // attemptsTable lists attempts, oldest first.

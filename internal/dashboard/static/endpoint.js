@@ -5,7 +5,7 @@
 import { api, query } from './api.js';
 import { navigate } from './nav.js';
 import { chart } from './chart.js';
-import { h, badge, kindBadge, timeEl, fmtTime, fmtRate, fmtMS, fromInput, toInput, dl, empty, errorBox, toast, copyText, selectText, zoneName, KINDS } from './util.js';
+import { h, badge, kindBadge, timeEl, fmtTime, fmtRate, fmtMS, fromInput, toInput, timeInput, dl, empty, errorBox, toast, copyText, selectText, zoneName, KINDS } from './util.js';
 import { field, kindsFieldset, profileFieldset, showFormError, errorSlot } from './forms.js';
 import { statusBadges } from './endpoints.js';
 import { deliveryView } from './deliveries.js';
@@ -248,8 +248,8 @@ export async function render(page, [id]) {
 
   function replayForm() {
     const err = errorSlot();
-    const since = h('input', { id: 'replay-since', name: 'since', type: 'datetime-local', required: true, value: toInput(new Date(Date.now() - 3600e3)) });
-    const until = h('input', { id: 'replay-until', name: 'until', type: 'datetime-local' });
+    const since = timeInput({ id: 'replay-since', name: 'since', required: true, value: toInput(new Date(Date.now() - 3600e3)) });
+    const until = timeInput({ id: 'replay-until', name: 'until' });
     const out = h('p', { id: 'replay-result', 'aria-live': 'polite', class: 'small' });
     const form = h('form', { id: 'replay-form', novalidate: true },
       h('p', { class: 'muted small' }, 'Send the events of a time range to this endpoint again, in order.'),
@@ -262,6 +262,12 @@ export async function render(page, [id]) {
       e.preventDefault();
       const body = { since: fromInput(since.value), events: new FormData(form).getAll('events') };
       if (until.value) body.until = fromInput(until.value);
+      for (const [input, key] of [[since, 'since'], [until, 'until']]) {
+        if (input.value && !body[key]) {
+          showFormError(form, err, { message: `${input.value} is not a time like 2026-01-27 14:05 (24-hour, ${zoneName()})`, field: key });
+          return;
+        }
+      }
       try {
         const r = await api('POST', `${path}/replay`, body);
         err.hidden = true;

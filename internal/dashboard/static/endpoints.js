@@ -28,6 +28,8 @@ export async function render(page, _params, q) {
       api('GET', '/v1/endpoints', undefined, page.signal),
       api('GET', '/v1/overview', undefined, page.signal),
     ]);
+    // In the order they were made, as a person added them.
+    eps.sort((a, b) => String(a.created_at).localeCompare(String(b.created_at)) || String(a.id).localeCompare(String(b.id)));
     const key = JSON.stringify([eps, ov.endpoints]);
     if (!page.alive || key === drawn) return;
     drawn = key;

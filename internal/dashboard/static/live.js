@@ -114,8 +114,13 @@ export async function render(page) {
     ));
   }
 
+  // seen keeps the feed from showing an event twice: the last ones are
+  // read at load while the stream may already bring them.
+  const seen = new Set();
   function addEvent(msg) {
     const ev = msg.event;
+    if (seen.has(ev.event_id)) return;
+    seen.add(ev.event_id);
     feedEmpty.remove();
     const detail = [];
     if (ev.digit) detail.push(`digit ${ev.digit}`);
@@ -180,12 +185,17 @@ export async function render(page) {
         const c = calls.get(ch.call_uuid) || { uuid: ch.call_uuid, state: 'routed', started: ch.created_at };
         if (ch.party === 'caller') {
           c.caller = c.caller || ch.number;
-          c.state = ch.state === 'held' ? 'held' : ch.state;
+          c.state = ch.state;
           c.stateKnown = true;
         } else if (!c.callee) {
           c.callee = ch.number;
         }
         calls.set(c.uuid, c);
+      }
+      // A call is held while either party holds it; the leg that holds says so.
+      for (const ch of chans) {
+        const c = calls.get(ch.call_uuid);
+        if (c && ch.state === 'held') c.state = 'held';
       }
       // A call neither list has, and no event touched since they were
       // asked for, is over (its hangup was missed).
@@ -227,7 +237,23 @@ export async function render(page) {
   }));
   page.every(tick, 1000);
   page.every(refresh, 5000);
-  await refresh();
+  await Promise.all([refresh(), recentEvents()]);
+
+  // recentEvents starts the feed with the last events recorded, oldest
+  // first so that the newest ends on top.
+  async function recentEvents() {
+    try {
+      const evs = await api('GET', `/v1/events?limit=${MAX_EVENTS}&newest=true`, undefined, page.signal);
+      if (!page.alive) return;
+      evs.sort((a, b) => String(a.occurred_at).localeCompare(String(b.occurred_at)) || a.sequence - b.sequence);
+      const live = [...eventsList.children];
+      for (const ev of evs) addEvent({ event: ev, source: ev.source || '' });
+      // Events the stream brought while these were read stay on top.
+      for (const li of live.reverse()) eventsList.prepend(li);
+    } catch (err) {
+      if (err.name !== 'AbortError' && page.alive) eventsList.replaceChildren(errorBox(err));
+    }
+  }
 }
 
 function legsView(legs) {

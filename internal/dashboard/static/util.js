@@ -152,7 +152,7 @@ function zoneOffset(t) {
 // and returns it as an RFC 3339 UTC string ('' for '').
 export function fromInput(v) {
   if (!v) return '';
-  const m = v.match(/^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/);
+  const m = String(v).trim().match(/^(\d{4})-(\d{2})-(\d{2})[T ](\d{1,2}):(\d{2})(?::(\d{2}))?$/);
   if (!m) return '';
   const wall = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] || 0));
   // The offset depends on the instant; a second pass settles DST edges.
@@ -161,11 +161,21 @@ export function fromInput(v) {
   return new Date(t).toISOString().replace('.000Z', 'Z');
 }
 
-// toInput shows an instant as a datetime-local value in the zone.
+// toInput shows an instant as timeInput takes it, in the zone.
 export function toInput(t) {
   if (!t) return '';
   const p = parts(toDate(t));
-  return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}`;
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}`;
+}
+
+// timeInput is a field for a time in the zone, written as every time is
+// shown (2026-01-27 14:05, 24-hour): a datetime-local field would follow
+// the browser's locale, 12-hour in many.
+export function timeInput(attrs) {
+  return h('input', {
+    type: 'text', inputmode: 'numeric', autocomplete: 'off', spellcheck: 'false',
+    placeholder: 'YYYY-MM-DD HH:MM', pattern: '\\d{4}-\\d{2}-\\d{2} \\d{1,2}:\\d{2}(:\\d{2})?', ...attrs,
+  });
 }
 
 // badge is a small label whose colour says what it is.

@@ -172,7 +172,11 @@ func (s *Store) ListEvents(ctx context.Context, f store.EventFilter) ([]events.E
 	if !f.Until.IsZero() {
 		w.Add("occurred_at < ?", f.Until)
 	}
-	rows, err := s.pool.Query(ctx, "SELECT body FROM events"+w.String()+" ORDER BY seq"+query.Limit(f.Limit), w.Args()...)
+	q := "SELECT body FROM events" + w.String() + " ORDER BY seq" + query.Limit(f.Limit)
+	if f.Newest {
+		q = "SELECT body FROM (SELECT body, seq FROM events" + w.String() + " ORDER BY seq DESC" + query.Limit(f.Limit) + ") AS last ORDER BY seq"
+	}
+	rows, err := s.pool.Query(ctx, q, w.Args()...)
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}

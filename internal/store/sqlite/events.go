@@ -194,7 +194,11 @@ func (s *Store) ListEvents(ctx context.Context, f store.EventFilter) ([]events.E
 	if !f.Until.IsZero() {
 		w.Add("occurred_at < ?", nanos(f.Until))
 	}
-	rows, err := s.r.QueryContext(ctx, "SELECT body FROM events"+w.String()+" ORDER BY seq"+query.Limit(f.Limit), w.Args()...)
+	q := "SELECT body FROM events" + w.String() + " ORDER BY seq" + query.Limit(f.Limit)
+	if f.Newest {
+		q = "SELECT body FROM (SELECT body, seq FROM events" + w.String() + " ORDER BY seq DESC" + query.Limit(f.Limit) + ") ORDER BY seq"
+	}
+	rows, err := s.r.QueryContext(ctx, q, w.Args()...)
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}

@@ -306,6 +306,8 @@ func exerciseListEvents(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SinceUntil", store.EventFilter{Since: at(time.Minute), Until: at(4 * time.Minute)}, []events.Event{x1, x2, y2}},
 		{"Limit", store.EventFilter{Limit: 2}, []events.Event{x1, x2}},
 		{"LimitFiltered", store.EventFilter{Kind: events.CallRouted, Limit: 1}, []events.Event{x1}},
+		{"Newest", store.EventFilter{Limit: 2, Newest: true}, []events.Event{x3, y2}},
+		{"NewestFiltered", store.EventFilter{Kind: events.CallRouted, Limit: 1, Newest: true}, []events.Event{y1}},
 		{"None", store.EventFilter{CallUUID: "nope"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
