@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -52,7 +53,13 @@ type Options struct {
 // recorder, which commits what it holds, the delivery engine, which
 // finishes or hands back its in-flight attempts, the store) and Serve
 // returns its error, naming the part.
-func Serve(ctx context.Context, o Options) error {
+func Serve(ctx context.Context, o Options) (err error) {
+	defer func() {
+		// Asked to stop (SIGTERM) before it was up: not a failure.
+		if errors.Is(err, errStopped) || ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			err = nil
+		}
+	}()
 	cfg, err := config.Load(o.ConfigPath)
 	if err != nil {
 		return err
@@ -161,6 +168,10 @@ func Serve(ctx context.Context, o Options) error {
 	ps := &parts{log: log}
 	start := func(p *part) error {
 		if err := ps.start(ctx, p); err != nil {
+			if ctx.Err() != nil {
+				log.Info("stopped while starting", "part", p.name)
+				return errStopped
+			}
 			log.Error("cannot start", "part", p.name, "err", err)
 			return err
 		}
@@ -216,6 +227,9 @@ func Serve(ctx context.Context, o Options) error {
 	log.Info("stopped")
 	return err
 }
+
+// errStopped ends a start that was asked to stop before it was up.
+var errStopped = errors.New("stopped while starting")
 
 // serveHTTP serves srv on ln until ctx is done, then shuts it down, giving
 // the requests in flight up to 5s.
