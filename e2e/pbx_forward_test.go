@@ -29,84 +29,55 @@ func moved(from, reason string) map[string]any {
 	return map[string]any{"diverted_from": from, "diversion_reason": reason}
 }
 
-func TestPBXForwardUnconditional(t *testing.T) {
-	rs := bothProfiles(t)
-	s := startForwardServer(t, rs, `{unconditional: "1003"}`, `{}`)
-	answers := s.phone(t, "1003", "callee_answer.xml")
-	s.dial(t, "caller_bye.xml", "1001", "1002", "-d", "300")()
-	answers()
-	c := routedCall{caller: "1001", direction: "internal"}
-	checkRouted(t, rs, 5, func(h []Webhook) []hookWant {
-		return []hookWant{
-			c.routed("1002", "extension", "1002"),
-			c.want("CALL_RINGING", "B", "1003", moved("1002", "unconditional")),
-			c.want("CALL_ANSWER", "B", "1003", moved("1002", "unconditional")),
-			c.input("A", "1003", "1", 280),
-			c.hangup(t, h[4], "A", "1003", "NORMAL_CLEARING", 200, "caller", "1003"),
-		}
-	})
-}
-
-func TestPBXForwardBusy(t *testing.T) {
-	rs := bothProfiles(t)
-	s := startForwardServer(t, rs, `{user_busy: "1003"}`, `{}`)
-	busy := s.phone(t, "1002", "callee_busy.xml")
-	answers := s.phone(t, "1003", "callee_answer.xml")
-	s.dial(t, "caller_bye.xml", "1001", "1002", "-d", "300")()
-	busy()
-	answers()
-	c := routedCall{caller: "1001", direction: "internal"}
-	checkRouted(t, rs, 5, func(h []Webhook) []hookWant {
-		return []hookWant{
-			c.routed("1002", "extension", "1002"),
-			c.want("CALL_RINGING", "B", "1003", moved("1002", "user_busy")),
-			c.want("CALL_ANSWER", "B", "1003", moved("1002", "user_busy")),
-			c.input("A", "1003", "1", 280),
-			c.hangup(t, h[4], "A", "1003", "NORMAL_CLEARING", 200, "caller", "1003"),
-		}
-	})
-}
-
-// 1002 rings for its no-answer delay (1s, shorter than the 5s ring
-// timeout): its own CALL_RINGING comes first, then the forward's.
-func TestPBXForwardNoAnswer(t *testing.T) {
-	rs := bothProfiles(t)
-	s := startForwardServer(t, rs, `{no_answer: "1003", no_answer_after: 1s}`, `{}`)
-	rings := s.phone(t, "1002", "callee_ring.xml")
-	answers := s.phone(t, "1003", "callee_answer.xml")
-	s.dial(t, "caller_bye.xml", "1001", "1002", "-d", "300")()
-	rings()
-	answers()
-	c := routedCall{caller: "1001", direction: "internal"}
-	checkRouted(t, rs, 6, func(h []Webhook) []hookWant {
-		return []hookWant{
-			c.routed("1002", "extension", "1002"),
-			c.want("CALL_RINGING", "B1002", "1002", nil),
-			c.want("CALL_RINGING", "B1003", "1003", moved("1002", "no_answer")),
-			c.want("CALL_ANSWER", "B1003", "1003", moved("1002", "no_answer")),
-			c.input("A", "1003", "1", 280),
-			c.hangup(t, h[5], "A", "1003", "NORMAL_CLEARING", 200, "caller", "1003"),
-		}
-	})
-}
-
-// No phone of 1002 is registered.
-func TestPBXForwardUnavailable(t *testing.T) {
-	rs := bothProfiles(t)
-	s := startForwardServer(t, rs, `{unavailable: "1003"}`, `{}`)
-	answers := s.phone(t, "1003", "callee_answer.xml")
-	s.dial(t, "caller_bye.xml", "1001", "1002", "-d", "300")()
-	answers()
-	c := routedCall{caller: "1001", direction: "internal"}
-	checkRouted(t, rs, 5, func(h []Webhook) []hookWant {
-		return []hookWant{
-			c.routed("1002", "extension", "1002"),
-			c.want("CALL_RINGING", "B", "1003", moved("1002", "unavailable")),
-			c.want("CALL_ANSWER", "B", "1003", moved("1002", "unavailable")),
-			c.input("A", "1003", "1", 280),
-			c.hangup(t, h[4], "A", "1003", "NORMAL_CLEARING", 200, "caller", "1003"),
-		}
-	})
+// Each of the four forwards of 1002 moves the call to 1003, which answers:
+// the same call goes on, 1003's events saying where it came from and why;
+// 1002's own CALL_RINGING appears only if it rang (no answer: for its
+// delay of 1s, shorter than the 5s ring timeout).
+func TestPBXForward(t *testing.T) {
+	for _, tc := range []struct {
+		name, forward string
+		phone1002     string // 1002's scenario; none: not registered
+		reason        string
+	}{
+		{"unconditional", `{unconditional: "1003"}`, "callee_ring.xml", "unconditional"},
+		{"busy", `{user_busy: "1003"}`, "callee_busy.xml", "user_busy"},
+		{"no answer", `{no_answer: "1003", no_answer_after: 1s}`, "callee_ring.xml", "no_answer"},
+		{"unavailable", `{unavailable: "1003"}`, "", "unavailable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rs := bothProfiles(t)
+			s := startForwardServer(t, rs, tc.forward, `{}`)
+			if tc.phone1002 != "" {
+				// An unconditional forward never rings it: the phone is
+				// registered but not waited for.
+				phone := s.phone(t, "1002", tc.phone1002)
+				if tc.reason != "unconditional" {
+					defer phone()
+				}
+			}
+			answers := s.phone(t, "1003", "callee_answer.xml")
+			s.dial(t, "caller_bye.xml", "1001", "1002", "-d", "300")()
+			answers()
+			rang := tc.reason == "no_answer"
+			n := 5
+			if rang {
+				n = 6
+			}
+			c := routedCall{caller: "1001", direction: "internal"}
+			checkRouted(t, rs, n, func(h []Webhook) []hookWant {
+				w := []hookWant{c.routed("1002", "extension", "1002")}
+				if rang {
+					w = append(w, c.want("CALL_RINGING", "B1002", "1002", nil))
+				}
+				return append(w,
+					c.want("CALL_RINGING", "B1003", "1003", moved("1002", tc.reason)),
+					c.want("CALL_ANSWER", "B1003", "1003", moved("1002", tc.reason)),
+					c.input("A", "1003", "1", 280),
+					c.hangup(t, h[n-1], "A", "1003", "NORMAL_CLEARING", 200, "caller", "1003"),
+				)
+			})
+		})
+	}
 }
 
 // A forward to an outside number goes out through the carrier with a

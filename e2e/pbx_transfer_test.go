@@ -30,6 +30,51 @@ func startTransferServer(t *testing.T, rs map[string]*Receiver) *pbxServer {
 	return launchPBX(t, cfg.String(), port)
 }
 
+// session is the calls of one session as a receiver got them: by
+// call_uuid, the first call's first.
+type session struct {
+	first string
+	calls map[string][]Webhook
+}
+
+// last is the last webhook of call id: its CALL_HANGUP.
+func (s session) last(id string) Webhook { hs := s.calls[id]; return hs[len(hs)-1] }
+
+// where finds the call whose first webhook has the field k at v.
+func (s session) where(k string, v any) string {
+	for id, hs := range s.calls {
+		if id != s.first && hs[0].Body[k] == v {
+			return id
+		}
+	}
+	return ""
+}
+
+// in makes w a want of a call of the first call's session.
+func (s session) in(w hookWant) hookWant {
+	w.std["call_session_uuid"] = s.first
+	return w
+}
+
+// checkSession waits for n webhooks in each profile, of the calls of one
+// session, and checks each call's against what wants makes of the extended
+// profile's: the wants of each call, by call_uuid.
+func checkSession(t *testing.T, rs map[string]*Receiver, n int, wants func(s session) map[string][]hookWant) {
+	t.Helper()
+	ext := rs["extended"].WaitCount(t, n, 20*time.Second)
+	checkCalls(t, ext)
+	w := wants(session{first: ext[0].CallUUID(), calls: ByCall(ext)})
+	for profile, r := range rs {
+		calls := ByCall(r.WaitCount(t, n, 20*time.Second))
+		if len(calls) != len(w) {
+			t.Fatalf("%s: %d calls, want %d", profile, len(calls), len(w))
+		}
+		for id, hs := range calls {
+			checkPBXCall(t, profile, hs, w[id])
+		}
+	}
+}
+
 // 1001 calls 1002, who answers and transfers the call blind to 1003 (its
 // scenario checks the 202, the NOTIFYs and the BYE that releases it); 1003
 // answers and 1001 hangs up. The same call goes on.
@@ -111,52 +156,27 @@ func TestPBXConsultationCallJoinsTheHeldCallsSession(t *testing.T) {
 	held()
 	holds()
 
-	ext := rs["extended"].WaitCount(t, 10, 20*time.Second)
-	checkCalls(t, ext)
-	first := ext[0].CallUUID()
 	x := routedCall{caller: "1001", direction: "internal"}
 	y := routedCall{caller: "1002", direction: "internal"}
-	inSession := func(w hookWant) hookWant {
-		w.std["call_session_uuid"] = first
-		return w
-	}
-	var xHangup, yHangup Webhook
-	for _, h := range ext {
-		if h.Event() == "CALL_HANGUP" {
-			if h.CallUUID() == first {
-				xHangup = h
-			} else {
-				yHangup = h
-			}
+	checkSession(t, rs, 10, func(s session) map[string][]hookWant {
+		second := s.where("caller_id_number", "1002")
+		return map[string][]hookWant{
+			s.first: {
+				x.routed("1002", "extension", "1002"),
+				x.want("CALL_RINGING", "B", "1002", nil),
+				x.want("CALL_ANSWER", "B", "1002", nil),
+				x.want("CALL_HOLD", "B", "1002", map[string]any{"party": "callee"}),
+				x.hangup(t, s.last(s.first), "A", "1002", "NORMAL_CLEARING", 200, "caller", "1002"),
+			},
+			second: {
+				s.in(y.routed("1003", "extension", "1003")),
+				s.in(y.want("CALL_RINGING", "B", "1003", nil)),
+				s.in(y.want("CALL_ANSWER", "B", "1003", nil)),
+				s.in(y.input("A", "1003", "1", 280)),
+				s.in(y.hangup(t, s.last(second), "A", "1003", "NORMAL_CLEARING", 200, "caller", "1003")),
+			},
 		}
-	}
-	wantX := []hookWant{
-		x.routed("1002", "extension", "1002"),
-		x.want("CALL_RINGING", "B", "1002", nil),
-		x.want("CALL_ANSWER", "B", "1002", nil),
-		x.want("CALL_HOLD", "B", "1002", map[string]any{"party": "callee"}),
-		x.hangup(t, xHangup, "A", "1002", "NORMAL_CLEARING", 200, "caller", "1002"),
-	}
-	wantY := []hookWant{
-		inSession(y.routed("1003", "extension", "1003")),
-		inSession(y.want("CALL_RINGING", "B", "1003", nil)),
-		inSession(y.want("CALL_ANSWER", "B", "1003", nil)),
-		inSession(y.input("A", "1003", "1", 280)),
-		inSession(y.hangup(t, yHangup, "A", "1003", "NORMAL_CLEARING", 200, "caller", "1003")),
-	}
-	for profile, r := range rs {
-		calls := ByCall(r.WaitCount(t, 10, 20*time.Second))
-		if len(calls) != 2 {
-			t.Fatalf("%s: %d calls, want 2", profile, len(calls))
-		}
-		for id, hs := range calls {
-			if id == first {
-				checkPBXCall(t, profile, hs, wantX)
-			} else {
-				checkPBXCall(t, profile, hs, wantY)
-			}
-		}
-	}
+	})
 }
 
 // An attended transfer by the callee, with the project's own phone as 1002
@@ -214,50 +234,29 @@ func TestPBXAttendedTransferByCallee(t *testing.T) {
 	caller()
 	answers()
 
-	ext := rs["extended"].WaitCount(t, 10, 20*time.Second)
-	checkCalls(t, ext)
-	x := ext[0].CallUUID()
 	c1 := routedCall{caller: "1001", direction: "internal"}
 	c2 := routedCall{caller: "1002", direction: "internal"}
-	var xHangup, yHangup Webhook
-	for _, h := range ext {
-		if h.Event() == "CALL_HANGUP" && h.CallUUID() == x {
-			xHangup = h
-		} else if h.Event() == "CALL_HANGUP" {
-			yHangup = h
+	var x string
+	checkSession(t, rs, 10, func(s session) map[string][]hookWant {
+		x = s.first
+		y := s.where("caller_id_number", "1002")
+		return map[string][]hookWant{
+			x: {
+				c1.routed("1002", "extension", "1002"),
+				c1.want("CALL_ANSWER", "B1002", "1002", nil),
+				c1.want("CALL_HOLD", "B1002", "1002", map[string]any{"party": "callee"}),
+				c1.want("CALL_UNHOLD", "B1002", "1002", map[string]any{"party": "callee"}),
+				c1.want("CALL_ANSWER", "B1003", "1003", moved("1002", "attended_transfer")),
+				c1.hangup(t, s.last(x), "A", "1003", "NORMAL_CLEARING", 200, "caller", "1002"),
+			},
+			y: {
+				s.in(c2.routed("1003", "extension", "1003")),
+				s.in(c2.want("CALL_RINGING", "B", "1003", nil)),
+				s.in(c2.want("CALL_ANSWER", "B", "1003", nil)),
+				s.in(c2.hangup(t, s.last(y), "A", "1003", "ATTENDED_TRANSFER", 200, "caller", "1003")),
+			},
 		}
-	}
-	inSession := func(w hookWant) hookWant {
-		w.std["call_session_uuid"] = x
-		return w
-	}
-	wantX := []hookWant{
-		c1.routed("1002", "extension", "1002"),
-		c1.want("CALL_ANSWER", "B1002", "1002", nil),
-		c1.want("CALL_HOLD", "B1002", "1002", map[string]any{"party": "callee"}),
-		c1.want("CALL_UNHOLD", "B1002", "1002", map[string]any{"party": "callee"}),
-		c1.want("CALL_ANSWER", "B1003", "1003", moved("1002", "attended_transfer")),
-		c1.hangup(t, xHangup, "A", "1003", "NORMAL_CLEARING", 200, "caller", "1002"),
-	}
-	wantY := []hookWant{
-		inSession(c2.routed("1003", "extension", "1003")),
-		inSession(c2.want("CALL_RINGING", "B", "1003", nil)),
-		inSession(c2.want("CALL_ANSWER", "B", "1003", nil)),
-		inSession(c2.hangup(t, yHangup, "A", "1003", "ATTENDED_TRANSFER", 200, "caller", "1003")),
-	}
-	for profile, r := range rs {
-		calls := ByCall(r.WaitCount(t, 10, 20*time.Second))
-		if len(calls) != 2 {
-			t.Fatalf("%s: %d calls, want 2", profile, len(calls))
-		}
-		for id, hs := range calls {
-			if id == x {
-				checkPBXCall(t, profile, hs, wantX)
-			} else {
-				checkPBXCall(t, profile, hs, wantY)
-			}
-		}
-	}
+	})
 	// The API shows the move and the session's two calls.
 	var detail struct {
 		Moves []struct {
@@ -441,48 +440,25 @@ func TestPBXBlindTransferByCaller(t *testing.T) {
 	target()
 	stays()
 
-	ext := rs["extended"].WaitCount(t, 8, 20*time.Second)
-	checkCalls(t, ext)
-	x := ext[0].CallUUID()
 	c1 := routedCall{caller: "1001", direction: "internal"}
 	c2 := routedCall{caller: "1002", direction: "internal"}
-	var xHangup, zHangup Webhook
-	for _, h := range ext {
-		if h.Event() == "CALL_HANGUP" && h.CallUUID() == x {
-			xHangup = h
-		} else if h.Event() == "CALL_HANGUP" {
-			zHangup = h
+	checkSession(t, rs, 8, func(s session) map[string][]hookWant {
+		z := s.where("caller_id_number", "1002")
+		return map[string][]hookWant{
+			s.first: {
+				c1.routed("1002", "extension", "1002"),
+				c1.want("CALL_RINGING", "B", "1002", nil),
+				c1.want("CALL_ANSWER", "B", "1002", nil),
+				c1.hangup(t, s.last(s.first), "A", "1002", "BLIND_TRANSFER", 200, "caller", "1002"),
+			},
+			z: {
+				s.in(c2.routed("1003", "extension", "1003")),
+				s.in(c2.want("CALL_RINGING", "B", "1003", nil)),
+				s.in(c2.want("CALL_ANSWER", "B", "1003", nil)),
+				s.in(c2.hangup(t, s.last(z), "B", "1003", "NORMAL_CLEARING", 200, "callee", "1003")),
+			},
 		}
-	}
-	inSession := func(w hookWant) hookWant {
-		w.std["call_session_uuid"] = x
-		return w
-	}
-	wantX := []hookWant{
-		c1.routed("1002", "extension", "1002"),
-		c1.want("CALL_RINGING", "B", "1002", nil),
-		c1.want("CALL_ANSWER", "B", "1002", nil),
-		c1.hangup(t, xHangup, "A", "1002", "BLIND_TRANSFER", 200, "caller", "1002"),
-	}
-	wantZ := []hookWant{
-		inSession(c2.routed("1003", "extension", "1003")),
-		inSession(c2.want("CALL_RINGING", "B", "1003", nil)),
-		inSession(c2.want("CALL_ANSWER", "B", "1003", nil)),
-		inSession(c2.hangup(t, zHangup, "B", "1003", "NORMAL_CLEARING", 200, "callee", "1003")),
-	}
-	for profile, r := range rs {
-		calls := ByCall(r.WaitCount(t, 8, 20*time.Second))
-		if len(calls) != 2 {
-			t.Fatalf("%s: %d calls, want 2", profile, len(calls))
-		}
-		for id, hs := range calls {
-			if id == x {
-				checkPBXCall(t, profile, hs, wantX)
-			} else {
-				checkPBXCall(t, profile, hs, wantZ)
-			}
-		}
-	}
+	})
 }
 
 // An attended transfer by the caller, with the project's own phone as 1001:
@@ -527,56 +503,37 @@ func TestPBXAttendedTransferByCaller(t *testing.T) {
 	stays()
 	target()
 
-	ext := rs["extended"].WaitCount(t, 12, 20*time.Second)
-	checkCalls(t, ext)
-	x := ext[0].CallUUID()
-	byCall := ByCall(ext)
-	var y, z string
-	for id, hs := range byCall {
-		switch {
-		case id == x:
-		case hs[0].Body["caller_id_number"] == "1001":
-			y = id
-		default:
-			z = id
-		}
-	}
-	last := func(id string) Webhook { hs := byCall[id]; return hs[len(hs)-1] }
-	inSession := func(w hookWant) hookWant {
-		w.std["call_session_uuid"] = x
-		return w
-	}
 	c1 := routedCall{caller: "1001", direction: "internal"}
 	c2 := routedCall{caller: "1002", direction: "internal"}
-	wants := map[string][]hookWant{
-		x: {
-			c1.routed("1002", "extension", "1002"),
-			c1.want("CALL_RINGING", "B", "1002", nil),
-			c1.want("CALL_ANSWER", "B", "1002", nil),
-			c1.want("CALL_HOLD", "A", "1002", map[string]any{"party": "caller"}),
-			c1.hangup(t, last(x), "A", "1002", "ATTENDED_TRANSFER", 200, "caller", "1002"),
-		},
-		y: {
-			inSession(c1.routed("1003", "extension", "1003")),
-			inSession(c1.want("CALL_RINGING", "B", "1003", nil)),
-			inSession(c1.want("CALL_ANSWER", "B", "1003", nil)),
-			inSession(c1.hangup(t, last(y), "A", "1003", "ATTENDED_TRANSFER", 200, "caller", "1003")),
-		},
-		z: {
-			inSession(c2.routed("1003", "extension", "1003")),
-			inSession(c2.want("CALL_ANSWER", "B", "1003", nil)),
-			inSession(c2.hangup(t, last(z), "A", "1003", "NORMAL_CLEARING", 200, "caller", "1003")),
-		},
-	}
-	for profile, r := range rs {
-		calls := ByCall(r.WaitCount(t, 12, 20*time.Second))
-		if len(calls) != 3 {
-			t.Fatalf("%s: %d calls, want 3", profile, len(calls))
+	checkSession(t, rs, 12, func(s session) map[string][]hookWant {
+		x, z := s.first, s.where("caller_id_number", "1002")
+		var y string
+		for id := range s.calls {
+			if id != x && id != z {
+				y = id
+			}
 		}
-		for id, hs := range calls {
-			checkPBXCall(t, profile, hs, wants[id])
+		return map[string][]hookWant{
+			x: {
+				c1.routed("1002", "extension", "1002"),
+				c1.want("CALL_RINGING", "B", "1002", nil),
+				c1.want("CALL_ANSWER", "B", "1002", nil),
+				c1.want("CALL_HOLD", "A", "1002", map[string]any{"party": "caller"}),
+				c1.hangup(t, s.last(x), "A", "1002", "ATTENDED_TRANSFER", 200, "caller", "1002"),
+			},
+			y: {
+				s.in(c1.routed("1003", "extension", "1003")),
+				s.in(c1.want("CALL_RINGING", "B", "1003", nil)),
+				s.in(c1.want("CALL_ANSWER", "B", "1003", nil)),
+				s.in(c1.hangup(t, s.last(y), "A", "1003", "ATTENDED_TRANSFER", 200, "caller", "1003")),
+			},
+			z: {
+				s.in(c2.routed("1003", "extension", "1003")),
+				s.in(c2.want("CALL_ANSWER", "B", "1003", nil)),
+				s.in(c2.hangup(t, s.last(z), "A", "1003", "NORMAL_CLEARING", 200, "caller", "1003")),
+			},
 		}
-	}
+	})
 }
 
 // An INVITE with Replaces (RFC 3891) naming the callee's dialog of an
