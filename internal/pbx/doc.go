@@ -89,6 +89,19 @@
 // who stayed. A call placed by an extension that holds a call joins that
 // call's session (consult.go).
 //
+// # Queues
+//
+// A queue is a route step (queue.go): the call joins the queue manager
+// (internal/queue), which owns the waiting callers and the agents' states,
+// and waits in stateQueued, the caller answered by an app leg playing the
+// queue's music or hearing ringback. The manager's offers arrive as
+// messages; the owner rings the agents offered (diversion_reason queue),
+// reports each one's outcome on the call's ticket, and the first agent to
+// answer takes side B. max_wait moves the call on with a diversion
+// (queue_overflow) or ends it; the call's queue stay is on every event, and
+// its end (terminate, or the agent transferring it away) frees the agent
+// into its wrapup.
+//
 // # Libraries
 //
 // SIP transactions and dialogs are sipgo's. The legs use sipgo's dialog

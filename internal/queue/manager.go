@@ -420,15 +420,23 @@ func (m *Manager) done(w *waiter) {
 	m.observe(w.q, o, time.Since(w.joined))
 }
 
-// free reports whether ext may be offered a call of q now.
-func (m *Manager) free(q *queue, a *agent, now time.Time) bool {
+// free reports whether ext may be offered a call of q now. reachable
+// remembers, for one dispatch, what Presence said of each agent: asking it
+// may read the store.
+func (m *Manager) free(q *queue, a *agent, now time.Time, reachable map[string]bool) bool {
 	if a.ringing != nil || a.onCall != nil || q.paused[a.ext] || now.Before(a.wrapUntil) {
 		return false
 	}
-	if p := m.opts.Presence; p != nil && (!p.Registered(a.ext) || p.Busy(a.ext)) {
-		return false
+	p := m.opts.Presence
+	if p == nil {
+		return true
 	}
-	return true
+	ok, known := reachable[a.ext]
+	if !known {
+		ok = p.Registered(a.ext) && !p.Busy(a.ext)
+		reachable[a.ext] = ok
+	}
+	return ok
 }
 
 // dispatch offers free agents to the callers that wait without an offer,
@@ -436,6 +444,7 @@ func (m *Manager) free(q *queue, a *agent, now time.Time) bool {
 // has waited longest.
 func (m *Manager) dispatch() {
 	now := time.Now()
+	reachable := map[string]bool{}
 	for _, w := range m.waiting {
 		if len(w.offered) > 0 || w.expired {
 			continue
@@ -444,7 +453,7 @@ func (m *Manager) dispatch() {
 		var free, untried []*agent
 		for _, ext := range q.cfg.Agents {
 			a := m.agents[ext]
-			if m.free(q, a, now) {
+			if m.free(q, a, now, reachable) {
 				free = append(free, a)
 				if !w.tried[ext] {
 					untried = append(untried, a)
