@@ -97,13 +97,17 @@ func (t *tracker) handle(ev eventHeaders) []events.Event {
 	var out []events.Event
 	l := t.Leg(id)
 	if name == "CUSTOM" {
-		// sofia::transferor: the party on this leg sent a REFER without
-		// Replaces; FreeSWITCH sends the other leg to the Refer-To target
-		// through the dialplan. A callee's transfer keeps the call; the
+		// sofia::transferor: the party on this leg sent a REFER. Without
+		// Replaces FreeSWITCH sends the other leg to the Refer-To target
+		// through the dialplan: a callee's transfer keeps the call; the
 		// caller's ends it, and the callee's party goes on in a call of
-		// its own, routed as its leg runs the dialplan.
+		// its own, routed as its leg runs the dialplan. With Replaces it
+		// names the legs it joins (an attended transfer).
 		if l == nil || ev.get("Event-Subclass") != "sofia::transferor" {
 			return nil
+		}
+		if ev.get("att_xfer_destination_peer_uuid") != "" {
+			return t.attended(l, ev, at)
 		}
 		if l.Caller {
 			t.TransferByCaller(l.Call, l, events.CauseBlindTransfer)
@@ -176,6 +180,31 @@ func (t *tracker) handle(ev eventHeaders) []events.Event {
 		out = append(out, t.legEnded(l, ev, at)...)
 	}
 	return out
+}
+
+// attended maps an attended transfer (a REFER with Replaces) that the
+// party on leg by sent: mod_sofia's sofia::transferor names, on by, the leg
+// by's call goes on with (att_xfer_original_call_id), the target leg it
+// joins to it (att_xfer_destination_call_id) and the transferring party's
+// leg of the consultation call (att_xfer_destination_peer_uuid). By a
+// callee, the first call goes on with the target and the consultation call
+// ends ATTENDED_TRANSFER; by the caller, both its calls end so and the
+// parties it joined form a new call, answered already.
+func (t *tracker) attended(by *leg, ev eventHeaders, at time.Time) []events.Event {
+	consult, target := t.Leg(ev.get("att_xfer_destination_peer_uuid")), t.Leg(ev.get("att_xfer_destination_call_id"))
+	if consult == nil || target == nil || target.Call != consult.Call || consult.Call == by.Call || !consult.Caller {
+		return nil
+	}
+	if !by.Caller {
+		return t.Replace(by.Call, by, target, at)
+	}
+	nc := t.TransferByCaller(by.Call, by, events.CauseAttendedTransfer)
+	consult.Transferred = true
+	consult.Call.End = &events.Hangup{Cause: events.CauseAttendedTransfer, SIPCode: 200, By: events.Caller}
+	if nc == nil {
+		return nil
+	}
+	return t.JoinAnswered(nc, target, at)
 }
 
 // hasCallee reports whether c has a leg FreeSWITCH made for it.

@@ -256,3 +256,64 @@ func TestBlindTransferByCaller(t *testing.T) {
 		t.Errorf("new call %s in session %s, want a new call in session %s", out[3].CallUUID, out[3].SessionUUID, a)
 	}
 }
+
+// An attended transfer by the caller: 1001 holds 1002, calls 1003 and
+// sends REFER with Replaces on its first call's leg (sofia::transferor, as
+// mod_sofia fires it, naming the party who stays, the target and the
+// consultation leg). Both of 1001's calls end ATTENDED_TRANSFER by the
+// caller; 1002 and 1003 are a new call of the session, answered already.
+func TestAttendedTransferByCaller(t *testing.T) {
+	tr := newTracker("freeswitch/t", slog.New(slog.DiscardHandler))
+	a, b, a2, d := "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222", "33333333-3333-4333-8333-333333333333", "44444444-4444-4444-8444-444444444444"
+	var out []events.Event
+	for _, ev := range []eventHeaders{
+		{"event-name": "CHANNEL_CREATE", "unique-id": a, "call-direction": "inbound", "caller-caller-id-number": "1001", "caller-destination-number": "1002"},
+		{"event-name": "CHANNEL_EXECUTE", "unique-id": a, "application": "bridge", "application-data": "user/1002@d", "caller-destination-number": "1002"},
+		{"event-name": "CHANNEL_CREATE", "unique-id": b, "call-direction": "outbound", "other-leg-unique-id": a, "caller-destination-number": "1002"},
+		{"event-name": "CHANNEL_ANSWER", "unique-id": b},
+		{"event-name": "CHANNEL_ANSWER", "unique-id": a},
+		{"event-name": "CHANNEL_HOLD", "unique-id": a},
+		{"event-name": "CHANNEL_CREATE", "unique-id": a2, "call-direction": "inbound", "caller-caller-id-number": "1001", "caller-destination-number": "1003"},
+		{"event-name": "CHANNEL_EXECUTE", "unique-id": a2, "application": "bridge", "application-data": "user/1003@d", "caller-destination-number": "1003"},
+		{"event-name": "CHANNEL_CREATE", "unique-id": d, "call-direction": "outbound", "other-leg-unique-id": a2, "caller-destination-number": "1003"},
+		{"event-name": "CHANNEL_PROGRESS", "unique-id": d},
+		{"event-name": "CHANNEL_ANSWER", "unique-id": d},
+		{"event-name": "CHANNEL_ANSWER", "unique-id": a2},
+		{"event-name": "CUSTOM", "event-subclass": "sofia::replaced", "unique-id": a2, "att_xfer_replaced_by": b},
+		{"event-name": "CUSTOM", "event-subclass": "sofia::transferor", "unique-id": a, "att_xfer_original_call_id": b, "att_xfer_destination_call_id": d, "att_xfer_destination_peer_uuid": a2},
+		{"event-name": "CUSTOM", "event-subclass": "sofia::transferee", "unique-id": b, "att_xfer_replaced_call_id": a2},
+		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": a2, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "send_bye"},
+		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": a, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "recv_bye"},
+		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": d, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "recv_bye"},
+		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": b, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "send_bye"},
+	} {
+		out = append(out, tr.handle(ev)...)
+	}
+	calls := map[string]int{}
+	var got []string
+	for _, e := range out {
+		if _, ok := calls[e.CallUUID]; !ok {
+			calls[e.CallUUID] = len(calls) + 1
+		}
+		if e.SessionUUID != a {
+			t.Errorf("%s of call %d in session %s, want %s", e.Kind, calls[e.CallUUID], e.SessionUUID, a)
+		}
+		got = append(got, fmt.Sprintf("%d %s", calls[e.CallUUID], conformance.Line(e)))
+	}
+	want := []string{
+		"1 CALL_ROUTED 1001>1002 internal to=extension:1002",
+		"1 CALL_ANSWER 1001>1002 internal",
+		"1 CALL_HOLD 1001>1002 internal caller",
+		"2 CALL_ROUTED 1001>1003 internal to=extension:1003",
+		"2 CALL_RINGING 1001>1003 internal",
+		"2 CALL_ANSWER 1001>1003 internal",
+		"3 CALL_ROUTED 1002>1003 internal to=extension:1003",
+		"3 CALL_ANSWER 1002>1003 internal",
+		"2 CALL_HANGUP 1001>1003 internal ATTENDED_TRANSFER 200 caller",
+		"1 CALL_HANGUP 1001>1002 internal ATTENDED_TRANSFER 200 caller",
+		"3 CALL_HANGUP 1002>1003 internal NORMAL_CLEARING 200 callee",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

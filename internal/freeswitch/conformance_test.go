@@ -29,6 +29,8 @@ func (recorded) Play(t *testing.T, scenario string) ([]events.Event, map[string]
 		return blindTransferOfHeldCall(t), nil, true
 	case "blind-transfer-by-caller":
 		return blindTransferByCaller(t), nil, true
+	case "attended-transfer-by-callee":
+		return attendedTransferByCallee(t), nil, true
 	}
 	switch scenario {
 	case "ivr":
@@ -184,6 +186,44 @@ func blindTransferByCaller(t *testing.T) []events.Event {
 		{"CHANNEL_ANSWER", c},
 		{"CHANNEL_HANGUP_COMPLETE", c, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: recv_bye"},
 		{"CHANNEL_HANGUP_COMPLETE", b, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: send_bye"},
+	})
+}
+
+// attendedTransferByCallee: 1002's leg answers, holds; 1002 calls 1003,
+// who answers, and sends REFER with Replaces on its leg of the first call.
+// No recording of an attended transfer exists: this is the sequence
+// mod_sofia's REFER handling (sofia_handle_sip_i_refer, an attended
+// transfer whose consultation leg originated its bridge) and the bridge
+// code send, derived from FreeSWITCH 1.10's source: sofia::replaced on
+// the transferor's consultation leg, sofia::transferor on its leg of the
+// first call naming the legs joined, sofia::transferee on the party who
+// stays, which is parked on hold music until the consultation leg, sent a
+// BYE, is gone and the held party is bridged to the target.
+func attendedTransferByCallee(t *testing.T) []events.Event {
+	const a, b, c, d = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222", "33333333-3333-4333-8333-333333333333", "44444444-4444-4444-8444-444444444444"
+	return playESL(t, 2, [][]string{
+		{"CHANNEL_CREATE", a, "Call-Direction: inbound", "Caller-Caller-ID-Number: 1001", "Caller-Destination-Number: 1002"},
+		{"CHANNEL_EXECUTE", a, "Application: bridge", "Application-Data: user/1002%40d", "Caller-Destination-Number: 1002"},
+		{"CHANNEL_CREATE", b, "Call-Direction: outbound", "Other-Leg-Unique-ID: " + a, "Caller-Destination-Number: 1002"},
+		{"CHANNEL_ANSWER", b},
+		{"CHANNEL_ANSWER", a},
+		{"CHANNEL_HOLD", b},
+		{"CHANNEL_CREATE", c, "Call-Direction: inbound", "Caller-Caller-ID-Number: 1002", "Caller-Destination-Number: 1003"},
+		{"CHANNEL_EXECUTE", c, "Application: bridge", "Application-Data: user/1003%40d", "Caller-Destination-Number: 1003"},
+		{"CHANNEL_CREATE", d, "Call-Direction: outbound", "Other-Leg-Unique-ID: " + c, "Caller-Destination-Number: 1003"},
+		{"CHANNEL_PROGRESS", d},
+		{"CHANNEL_ANSWER", d},
+		{"CHANNEL_ANSWER", c},
+		{"CUSTOM", c, "Event-Subclass: sofia%3A%3Areplaced", "att_xfer_replaced_by: " + a},
+		{"CUSTOM", b, "Event-Subclass: sofia%3A%3Atransferor", "att_xfer_original_call_id: " + a, "att_xfer_destination_call_id: " + d, "att_xfer_destination_peer_uuid: " + c},
+		{"CUSTOM", a, "Event-Subclass: sofia%3A%3Atransferee", "att_xfer_replaced_call_id: " + c},
+		{"CHANNEL_EXECUTE", a, "Application: endless_playback", "Application-Data: local_stream%3A%2F%2Fmoh"},
+		{"CHANNEL_EXECUTE", a, "Application: park"},
+		{"CHANNEL_HANGUP_COMPLETE", c, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: send_bye", "variable_endpoint_disposition: ATTENDED_TRANSFER"},
+		{"CHANNEL_BRIDGE", a, "Bridge-A-Unique-ID: " + a, "Bridge-B-Unique-ID: " + d},
+		{"CHANNEL_HANGUP_COMPLETE", b, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: recv_bye"},
+		{"CHANNEL_HANGUP_COMPLETE", a, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: recv_bye", "variable_sip_term_status: 200"},
+		{"CHANNEL_HANGUP_COMPLETE", d, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: send_bye"},
 	})
 }
 

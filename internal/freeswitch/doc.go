@@ -8,8 +8,9 @@
 // missed, one that ended while it was away its one CALL_HANGUP, a channel
 // never seen is adopted. Causes come from the leg that decided the call
 // (originate_disposition), SIP codes from what FreeSWITCH says it sent;
-// mod_callcenter and mod_fifo are queues, sofia's REFER a transfer. A
-// reader goroutine only reads, so FreeSWITCH never finds this client slow.
+// mod_callcenter and mod_fifo are queues, sofia's REFER a transfer (blind, or
+// attended with Replaces). A reader goroutine only reads, so FreeSWITCH
+// never finds this client slow.
 //
 // The event-socket framing is written here rather than taken from a Go ESL
 // library: the maintained one (percipia/eslgo) hands each event to its
