@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchhook/switchhook/internal/events"
+	"github.com/switchhook/switchhook/internal/queue"
 )
 
 // Reload serves new extensions and passwords to the next requests, names
@@ -56,5 +59,37 @@ func TestReload(t *testing.T) {
 	}
 	if got := tp.ListenAddrs(); !slices.Contains(got, "udp://"+tp.udp) {
 		t.Errorf("listeners moved: %v", got)
+	}
+}
+
+// The queue manager keeps the queues the PBX started with: a reload that
+// changes or drops them leaves them routed as they were (the reloader
+// says they need a restart), and one whose extensions drop a queue's agent
+// is refused.
+func TestReloadKeepsTheQueues(t *testing.T) {
+	t.Parallel()
+	base := Config{
+		Listen: []string{"udp://127.0.0.1:0"}, Domain: "pbx.test", Extensions: slices.Clone(exts),
+		Queues: []queue.Config{{Number: "600", Agents: []string{"1002"}}},
+	}
+	p, err := New(base, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := base
+	next.Queues = []queue.Config{{Number: "650", Agents: []string{"1003"}}}
+	if _, err := p.Reload(next); err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := p.conf().plan.Local("600"); !ok || r.Target.Type != events.Queue {
+		t.Errorf("queue 600 after a reload that changed the queues: %+v, %v", r, ok)
+	}
+	if _, ok := p.conf().plan.Local("650"); ok {
+		t.Error("queue 650 routed without a manager serving it")
+	}
+	gone := base
+	gone.Extensions = slices.DeleteFunc(slices.Clone(exts), func(e Extension) bool { return e.Number == "1002" })
+	if _, err := p.Reload(gone); err == nil || !strings.Contains(err.Error(), `agents[0] "1002" is not an extension`) {
+		t.Errorf("reload dropping a queue's agent: %v", err)
 	}
 }
