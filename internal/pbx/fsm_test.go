@@ -320,6 +320,22 @@ func TestFSMTransitions(t *testing.T) {
 		caller.ack()
 		f.wantKinds(events.CallRouted, events.CallRinging, events.CallAnswer)
 	})
+	t.Run("a 180 dropped by its transaction still rings", func(t *testing.T) {
+		t.Parallel()
+		f := newFSM(t, nil, nil)
+		caller := f.newParty("1001").dial("1002")
+		callee := f.newParty("1002")
+		inv := f.next(sip.INVITE)
+		// The 180 came off the wire first but reached the transaction
+		// after the 200 OK, which dropped it.
+		ringing := sip.NewResponseFromRequest(inv.req, sip.StatusRinging, "Ringing", nil)
+		f.p.onWire(ringing)
+		inv.reply(200, callee.tag, callee.sdp())
+		caller.response(180)
+		caller.response(200)
+		caller.ack()
+		f.wantKinds(events.CallRouted, events.CallRinging, events.CallAnswer)
+	})
 	t.Run("busy", func(t *testing.T) {
 		t.Parallel()
 		f := newFSM(t, nil, nil)

@@ -94,7 +94,10 @@ type dialogLeg struct {
 	responded atomic.Bool
 	round     int  // the ring round the callee was rung in
 	rang      bool // CALL_RINGING was emitted for it
-	final     bool // its INVITE has its final outcome
+	// wireRang is set, in the order messages come off the wire, when the
+	// callee sent 180 or 183 (PBX.onWire).
+	wireRang atomic.Bool
+	final    bool // its INVITE has its final outcome
 
 	origin media.Origin // of the SDP the PBX sends the party
 	sdp    []byte       // the last SDP the PBX sent the party

@@ -86,6 +86,10 @@ type PBX struct {
 	closing bool
 	calls   map[string]*call
 	dialogs map[string]*dialogLeg
+
+	// ringing maps the Call-ID of each callee INVITE out to its leg, for
+	// onWire.
+	ringing sync.Map
 	// holding is, per extension, the answered calls it holds now, by
 	// call_uuid: a call it places meanwhile is a consultation call.
 	holding map[string]map[string]dialplan.HeldCall
@@ -204,6 +208,7 @@ func (p *PBX) Run(ctx context.Context, sink events.Sink) error {
 	if err != nil {
 		return fmt.Errorf("pbx: make user agent: %w", err)
 	}
+	ua.TransportLayer().OnMessage(p.onWire)
 	p.ua = ua
 	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(sipLog))
 	if err != nil {
@@ -558,4 +563,22 @@ func (p *PBX) activeCalls() int {
 // retryAfter formats a Retry-After header of whole seconds, at least 1.
 func retryAfter(d time.Duration) sip.Header {
 	return sip.NewHeader("Retry-After", strconv.Itoa(max(1, int((d+time.Second-1)/time.Second))))
+}
+
+// onWire sees every SIP message as it comes off the wire, in order, before
+// sipgo hands it to its transaction on a goroutine of its own. It notes a
+// callee's 180 or 183, which can otherwise reach the INVITE's transaction
+// after the 200 OK when the process is short of CPU and be dropped there,
+// losing the call's CALL_RINGING. It runs on the transport's read loop and
+// must not wait.
+func (p *PBX) onWire(m sip.Message) {
+	res, ok := m.(*sip.Response)
+	if !ok || (res.StatusCode != sip.StatusRinging && res.StatusCode != sip.StatusSessionInProgress) {
+		return
+	}
+	if id := res.CallID(); id != nil {
+		if l, ok := p.ringing.Load(id.Value()); ok {
+			l.(*dialogLeg).wireRang.Store(true)
+		}
+	}
 }

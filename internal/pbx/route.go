@@ -10,6 +10,7 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/google/uuid"
 
 	"github.com/switchhook/switchhook/internal/dialplan"
 	"github.com/switchhook/switchhook/internal/events"
@@ -232,6 +233,11 @@ func (c *call) onDial(m msgDial) state {
 	switch {
 	case m.res != nil && m.res.IsSuccess():
 		rd.heard = true
+		if !l.rang && l.wireRang.Load() {
+			// The callee rang, but its 180 reached the transaction after
+			// the 200 OK and was dropped there: ring first.
+			c.progress(l, sip.NewResponseFromRequest(l.client.InviteRequest, sip.StatusRinging, "Ringing", nil))
+		}
 		if c.answer(l, m.res) {
 			c.transferOver(sip.StatusOK, "OK")
 			return stateConnected
@@ -444,8 +450,12 @@ func (l *dialogLeg) dial(ctx context.Context, body []byte) {
 	from := &sip.FromHeader{DisplayName: c.callerName, Address: sip.Uri{Scheme: "sip", User: c.caller, Host: c.p.domainFor(remote)}, Params: sip.NewParams()}
 	from.Params.Add("tag", sip.GenerateTagN(16))
 	to := &sip.ToHeader{Address: *l.target.to.Clone(), Params: sip.NewParams()}
+	callID := sip.CallIDHeader(uuid.NewString())
 	req.AppendHeader(from)
 	req.AppendHeader(to)
+	req.AppendHeader(&callID)
+	c.p.ringing.Store(string(callID), l)
+	defer c.p.ringing.Delete(string(callID))
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.AppendHeader(sip.NewHeader("Allow", allowed))
 	interval := c.p.conf().SessionExpires
