@@ -570,3 +570,45 @@ ivrs:
 		}
 	})
 }
+
+// An agent on a call of its own is skipped: 1001 talks to 1003 directly,
+// so the linear queue rings 1002 for 1004.
+func TestPBXQueueAgentOnACallSkipped(t *testing.T) {
+	rs := bothProfiles(t)
+	s := startQueueServer(t, rs, `  - {number: "600", agents: ["1001", "1002"], strategy: linear}
+`)
+	busy := s.agent(t, "1001", "callee_answer.xml", 1)
+	direct := s.dial(t, "caller_bye.xml", "1003", "1001", "-d", "4000")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var qu apitypes.Queue
+		s.API("GET", "/v1/queues/600", nil, 200, &qu)
+		if qu.Agents[0].State == apitypes.AgentOnCall {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("1001 on its own call: %+v", qu.Agents[0])
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	answers := s.agent(t, "1002", "callee_answer_bye.xml", 1)
+	s.dial(t, "caller_ivr_wait.xml", "1004", "600")()
+	answers()
+	direct()
+	busy()
+
+	calls := queueCalls(t, rs, 10)
+	if got := Events(calls["extended"][0]); len(got) != 5 || calls["extended"][0][0].Body["destination_number"] != "1001" {
+		t.Errorf("the direct call: %v", got)
+	}
+	c := routedCall{caller: "1004", direction: "internal"}
+	checkQueueCall(t, calls, 1, func(h []Webhook) []hookWant {
+		return []hookWant{
+			with(c.routed("600", "queue", "600"), q(stay(t, h[0], "600", 0, 0, ""))),
+			c.want("CALL_ANSWER", "Q", "600", q(stay(t, h[1], "600", 0, 0, ""))),
+			c.want("CALL_RINGING", "B", "1002", in(divert("600", "queue"), q(stay(t, h[2], "600", 0, 3, "")))),
+			c.want("CALL_ANSWER", "B", "1002", in(divert("600", "queue"), q(stay(t, h[3], "600", 0, 3, "")))),
+			with(c.hangup(t, h[4], "B", "1002", "NORMAL_CLEARING", 200, "callee", "600"), q(stay(t, h[4], "600", 0, 3, "answered"))),
+		}
+	})
+}
