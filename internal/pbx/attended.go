@@ -85,13 +85,7 @@ func (c *call) attended(r *request, x *transfer, rp siphdr.Replaces) state {
 	c.xfer = x
 	c.p.log.Debug("attended transfer", "call_uuid", c.id, "from", l.number, "to", target.number, "consultation", oc.id)
 	now := time.Now()
-	if c.br.holds.Held() {
-		c.br.holds.Clear()
-		c.p.setHolding(l.number, c, now, false)
-		e := c.event(events.CallUnhold, now, c.currentCallee(), l)
-		e.Party = l.Party()
-		c.emit(e)
-	}
+	c.unholdFor(l, now)
 	l.state = LegDone
 	c.legs = append(c.legs, target)
 	c.br.join(media.SideB, target)
@@ -279,14 +273,7 @@ func (c *call) replacedBy(m msgInviteReplaces) state {
 		return c.state
 	}
 	now := time.Now()
-	held := c.br.holds.Held()
-	if held {
-		c.br.holds.Clear()
-		c.p.setHolding(old.number, c, now, false)
-		e := c.event(events.CallUnhold, now, c.currentCallee(), old)
-		e.Party = old.Party()
-		c.emit(e)
-	}
+	held := c.unholdFor(old, now)
 	old.state = LegDone
 	c.legs = append(c.legs, l)
 	c.br.setMedia(media.SideB, stream)

@@ -2,6 +2,7 @@ package pbx
 
 import (
 	"context"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 
@@ -73,14 +74,7 @@ func (c *call) refer(r *request, side media.Side) state {
 	c.xfer = x
 	x.report(sipfrag{code: sip.StatusTrying, reason: "Trying"})
 	c.p.log.Debug("blind transfer", "call_uuid", c.id, "from", l.number, "to", rt.Target)
-	if c.br.holds.Held() {
-		// The transferor held the caller to transfer it: the call is no
-		// longer held once the target rings.
-		c.br.holds.Clear()
-		c.p.setHolding(l.number, c, r.at, false)
-		e := c.event(events.CallUnhold, r.at, c.currentCallee(), l)
-		e.Party = l.Party()
-		c.emit(e)
+	if c.unholdFor(l, r.at) {
 		// The caller's phone still thinks it is held: offer it the media
 		// again, so that it hears the ringback and then the target.
 		c.reoffer(c.a)
@@ -99,6 +93,22 @@ func (c *call) refer(r *request, side media.Side) state {
 	c.dirty = true
 	c.startRoute(route)
 	return c.walk()
+}
+
+// unholdFor ends the hold of a call its party on l transfers, emitting
+// CALL_UNHOLD by that party: a transferor holds the caller to transfer it,
+// and the call is no longer held once it moves on. It reports whether the
+// call was held.
+func (c *call) unholdFor(l *dialogLeg, at time.Time) bool {
+	if !c.br.holds.Held() {
+		return false
+	}
+	c.br.holds.Clear()
+	c.p.setHolding(l.number, c, at, false)
+	e := c.event(events.CallUnhold, at, c.currentCallee(), l)
+	e.Party = l.Party()
+	c.emit(e)
+	return true
 }
 
 // notifier starts the goroutine that sends the transferor's NOTIFYs in
