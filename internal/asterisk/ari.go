@@ -27,6 +27,12 @@ type ariEvent struct {
 	TransfererSecondLeg *channel `json:"transferer_second_leg"`
 	TransferTarget      *channel `json:"transfer_target"`
 	Result              string   `json:"result"`
+	// ChannelTransfer: a REFER Asterisk hands to the ARI application
+	// (PJSIP's transfer_handling = ari-only); State is absent on the
+	// request, then the progress the application reports.
+	State      string      `json:"state"`
+	ReferTo    *referTo    `json:"refer_to"`
+	ReferredBy *referredBy `json:"referred_by"`
 	// ChannelDialplan: the application the channel now runs
 	DialplanApp     string `json:"dialplan_app"`
 	DialplanAppData string `json:"dialplan_app_data"`
@@ -62,6 +68,25 @@ type channel struct {
 	Linkedid string `json:"linkedid"`
 }
 
+// referTo is ChannelTransfer's refer_to: where the REFER sends the
+// transferee; with Replaces, the channel of the dialog it replaces and the
+// channel bridged to it (the transfer's target).
+type referTo struct {
+	RequestedDestination struct {
+		Destination string `json:"destination"`
+		ProtocolID  string `json:"protocol_id"`
+	} `json:"requested_destination"`
+	DestinationChannel *channel `json:"destination_channel"`
+	ConnectedChannel   *channel `json:"connected_channel"`
+}
+
+// referredBy is ChannelTransfer's referred_by: the channel the REFER came
+// on and the one bridged to it (the transferee).
+type referredBy struct {
+	SourceChannel    *channel `json:"source_channel"`
+	ConnectedChannel *channel `json:"connected_channel"`
+}
+
 type callerID struct {
 	Name   string `json:"name"`
 	Number string `json:"number"`
@@ -76,7 +101,14 @@ func decodeEvent(msg []byte) (*ariEvent, error) {
 	if ev.Type == "" {
 		return nil, errors.New("ARI event has no type")
 	}
-	for _, ch := range []*channel{ev.Channel, ev.Caller, ev.Peer, ev.Transferee, ev.TransfererFirstLeg, ev.TransfererSecondLeg, ev.TransferTarget} {
+	chans := []*channel{ev.Channel, ev.Caller, ev.Peer, ev.Transferee, ev.TransfererFirstLeg, ev.TransfererSecondLeg, ev.TransferTarget}
+	if r := ev.ReferTo; r != nil {
+		chans = append(chans, r.DestinationChannel, r.ConnectedChannel)
+	}
+	if r := ev.ReferredBy; r != nil {
+		chans = append(chans, r.SourceChannel, r.ConnectedChannel)
+	}
+	for _, ch := range chans {
 		if ch != nil && ch.ID == "" {
 			return nil, fmt.Errorf("ARI %s event has a channel without id", ev.Type)
 		}

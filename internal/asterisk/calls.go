@@ -70,6 +70,8 @@ func (t *tracker) handle(ev *ariEvent) []events.Event {
 		return t.blindTransfer(ev, at)
 	case "BridgeAttendedTransfer":
 		return t.attendedTransfer(ev, at)
+	case "ChannelTransfer":
+		return t.channelTransfer(ev, at)
 	}
 	if ev.Channel == nil {
 		return nil
@@ -251,7 +253,11 @@ func (t *tracker) blindTransfer(ev *ariEvent, at time.Time) []events.Event {
 	if ev.Channel == nil || ev.Result != "Success" {
 		return nil
 	}
-	by := t.Leg(ev.Channel.ID)
+	return t.blind(t.Leg(ev.Channel.ID), at)
+}
+
+// blind maps a blind transfer by the party on leg by.
+func (t *tracker) blind(by *leg, at time.Time) []events.Event {
 	if by == nil || local(by) {
 		return nil
 	}
@@ -274,10 +280,45 @@ func (t *tracker) attendedTransfer(ev *ariEvent, at time.Time) []events.Event {
 	if ev.Result != "Success" || ev.TransfererFirstLeg == nil || ev.TransfererSecondLeg == nil {
 		return nil
 	}
+	return t.attended(ev.TransfererFirstLeg, ev.TransfererSecondLeg, at, ev.TransferTarget, ev.Transferee)
+}
+
+// channelTransfer maps ChannelTransfer: Asterisk handing a REFER to the ARI
+// application (PJSIP's transfer_handling = ari-only), which carries the
+// transfer out itself and reports its progress (transfer_progress), each
+// report another ChannelTransfer with its state. A blind transfer (a
+// destination, no Replaces) is the transfer from the request on (no state;
+// Asterisk has accepted the REFER), as BridgeBlindTransfer: the
+// destinations the application dials for the transferee are the
+// transfer's. An attended one (Replaces naming the transferor's other
+// channel) joins the parties once the application reports success
+// (channel_answered), as BridgeAttendedTransfer.
+func (t *tracker) channelTransfer(ev *ariEvent, at time.Time) []events.Event {
+	to, from := ev.ReferTo, ev.ReferredBy
+	if to == nil || from == nil || from.SourceChannel == nil {
+		return nil
+	}
+	if to.DestinationChannel == nil {
+		if ev.State != "" || to.RequestedDestination.ProtocolID != "" {
+			return nil // progress of a blind transfer, or a Replaces naming a dialog Asterisk does not have
+		}
+		return t.blind(t.Leg(from.SourceChannel.ID), at)
+	}
+	if ev.State != "channel_answered" {
+		return nil
+	}
+	// The REFER came on the first call; Replaces names the consultation.
+	return t.attended(from.SourceChannel, to.DestinationChannel, at, to.ConnectedChannel)
+}
+
+// attended maps an attended transfer by the party on channels first and
+// second (the first call's and the consultation's): the target is the
+// first of candidates that is a callee of the consultation call.
+func (t *tracker) attended(first, second *channel, at time.Time, candidates ...*channel) []events.Event {
 	// One transferer leg is a callee of the first call, the other the
-	// caller of the consultation; ARI orders them by when they were made.
+	// caller of the consultation.
 	var callee, caller *leg
-	for _, ch := range []*channel{ev.TransfererFirstLeg, ev.TransfererSecondLeg} {
+	for _, ch := range []*channel{first, second} {
 		l := t.Leg(ch.ID)
 		switch {
 		case l == nil:
@@ -289,13 +330,13 @@ func (t *tracker) attendedTransfer(ev *ariEvent, at time.Time) []events.Event {
 		}
 	}
 	if callee == nil && caller != nil {
-		return t.attendedByCaller(ev, at)
+		return t.attendedByCaller(t.Leg(first.ID), t.Leg(second.ID), at)
 	}
 	if callee == nil || caller == nil {
 		return nil
 	}
 	var target *leg
-	for _, ch := range []*channel{ev.TransferTarget, ev.Transferee} {
+	for _, ch := range candidates {
 		if ch != nil {
 			if l := t.Leg(ch.ID); l != nil && l.Call == caller.Call && !l.Caller {
 				target = l
@@ -312,8 +353,7 @@ func (t *tracker) attendedTransfer(ev *ariEvent, at time.Time) []events.Event {
 // attendedByCaller maps an attended transfer by a caller who had called
 // both parties: both its calls end ATTENDED_TRANSFER, and the parties it
 // joined form a new call, answered already, in the first call's session.
-func (t *tracker) attendedByCaller(ev *ariEvent, at time.Time) []events.Event {
-	first, second := t.Leg(ev.TransfererFirstLeg.ID), t.Leg(ev.TransfererSecondLeg.ID)
+func (t *tracker) attendedByCaller(first, second *leg, at time.Time) []events.Event {
 	if !first.Caller || !second.Caller || first.Call == second.Call {
 		return nil
 	}

@@ -257,3 +257,103 @@ func blindTransferOfHeldCall(t *testing.T) []events.Event {
 		{Type: "ChannelDestroyed", Channel: c, Cause: 16},
 	}, 1)
 }
+
+// Transfers that an ARI application carries out (PJSIP's
+// transfer_handling = ari-only: Asterisk reports the REFER as
+// ChannelTransfer and leaves the transfer to the application) give the
+// suite's events as the transfers Asterisk makes itself do.
+func TestConformanceARITransfers(t *testing.T) {
+	for name, play := range map[string]func(*testing.T) []events.Event{
+		"blind-transfer-held": ariBlindTransferOfHeldCall, "attended-transfer-by-callee": ariAttendedTransferByCallee,
+	} {
+		t.Run(name, func(t *testing.T) { conformance.Compare(t, name, play(t), nil) })
+	}
+}
+
+// inStasis is a channel an ARI application drives: it runs Stasis(app),
+// and the application creates and dials the channels it calls.
+func inStasis(c *channel) *channel {
+	c.Dialplan.AppName, c.Dialplan.AppData = "Stasis", "app"
+	return c
+}
+
+// ariBlindTransferOfHeldCall: the application dials 1002 for 1001 (Dial
+// naming 1001's channel as the caller); 1002 answers, holds and sends
+// REFER to 1003: ChannelTransfer, a request (no state) with the
+// destination; the application dials 1003 for 1001 and reports progress,
+// then success; 1002 leaves, 1001 hangs up. No recording exists: the events
+// and their fields are those Asterisk 22's res_pjsip_refer (ari-only mode)
+// and stasis_channels (ChannelTransfer's JSON) send, as its source shows.
+func ariBlindTransferOfHeldCall(t *testing.T) []events.Event {
+	a, b, c := inStasis(ch("1.1", "PJSIP/1001-1", "Ring", "1001", "1002")), ch("1.2", "PJSIP/1002-2", "Down", "1001", "s"), ch("1.3", "PJSIP/1003-3", "Down", "1001", "s")
+	transfer := func(state string) *ariEvent {
+		ev := &ariEvent{Type: "ChannelTransfer", State: state, ReferTo: &referTo{}, ReferredBy: &referredBy{SourceChannel: withState(b, "Up"), ConnectedChannel: withState(a, "Up")}}
+		ev.ReferTo.RequestedDestination.Destination = "1003"
+		return ev
+	}
+	return playARI(t, []*ariEvent{
+		{Type: "ChannelCreated", Channel: a},
+		{Type: "ChannelCreated", Channel: b},
+		{Type: "Dial", Caller: a, Peer: b, Dialstring: "1002"},
+		{Type: "Dial", Caller: a, Peer: b, Dialstring: "1002", Dialstatus: "ANSWER"},
+		{Type: "ChannelStateChange", Channel: withState(b, "Up")},
+		{Type: "ChannelStateChange", Channel: withState(a, "Up")},
+		{Type: "ChannelHold", Channel: b},
+		transfer(""),
+		{Type: "ChannelCreated", Channel: c},
+		{Type: "Dial", Caller: a, Peer: c, Dialstring: "1003"},
+		{Type: "Dial", Caller: a, Peer: c, Dialstring: "1003", Dialstatus: "RINGING"},
+		transfer("channel_progress"),
+		{Type: "Dial", Caller: a, Peer: c, Dialstring: "1003", Dialstatus: "ANSWER"},
+		{Type: "ChannelStateChange", Channel: withState(c, "Up")},
+		transfer("channel_answered"),
+		{Type: "ChannelHangupRequest", Channel: b, Cause: 16},
+		{Type: "ChannelDestroyed", Channel: b, Cause: 16},
+		{Type: "ChannelHangupRequest", Channel: a, Cause: 16},
+		{Type: "ChannelDestroyed", Channel: a, Cause: 16},
+		{Type: "ChannelDestroyed", Channel: c, Cause: 16},
+	}, 1)
+}
+
+// ariAttendedTransferByCallee: 1002 answers, holds, calls 1003 from a
+// second channel, and sends REFER with Replaces naming that call on its
+// first: ChannelTransfer names the channel replaced (1002's second) and the
+// one bridged to it (1003's); the application joins 1001 and 1003 and
+// reports success (channel_answered); 1002's channels leave, 1001 hangs
+// up. Derived from Asterisk 22's source, as ariBlindTransferOfHeldCall.
+func ariAttendedTransferByCallee(t *testing.T) []events.Event {
+	a, b := inStasis(ch("1.1", "PJSIP/1001-1", "Ring", "1001", "1002")), ch("1.2", "PJSIP/1002-2", "Down", "1001", "s")
+	b2, c := inStasis(ch("1.3", "PJSIP/1002-3", "Ring", "1002", "1003")), ch("1.4", "PJSIP/1003-4", "Down", "1002", "s")
+	transfer := func(state string) *ariEvent {
+		ev := &ariEvent{Type: "ChannelTransfer", State: state,
+			ReferTo:    &referTo{DestinationChannel: withState(b2, "Up"), ConnectedChannel: withState(c, "Up")},
+			ReferredBy: &referredBy{SourceChannel: withState(b, "Up"), ConnectedChannel: withState(a, "Up")}}
+		ev.ReferTo.RequestedDestination.ProtocolID = "consult-call-id@1002"
+		return ev
+	}
+	return playARI(t, []*ariEvent{
+		{Type: "ChannelCreated", Channel: a},
+		{Type: "ChannelCreated", Channel: b},
+		{Type: "Dial", Caller: a, Peer: b, Dialstring: "1002"},
+		{Type: "Dial", Caller: a, Peer: b, Dialstring: "1002", Dialstatus: "ANSWER"},
+		{Type: "ChannelStateChange", Channel: withState(b, "Up")},
+		{Type: "ChannelStateChange", Channel: withState(a, "Up")},
+		{Type: "ChannelHold", Channel: b},
+		{Type: "ChannelCreated", Channel: b2},
+		{Type: "ChannelCreated", Channel: c},
+		{Type: "Dial", Caller: b2, Peer: c, Dialstring: "1003"},
+		{Type: "Dial", Caller: b2, Peer: c, Dialstring: "1003", Dialstatus: "RINGING"},
+		{Type: "Dial", Caller: b2, Peer: c, Dialstring: "1003", Dialstatus: "ANSWER"},
+		{Type: "ChannelStateChange", Channel: withState(c, "Up")},
+		{Type: "ChannelStateChange", Channel: withState(b2, "Up")},
+		transfer(""),
+		transfer("channel_answered"),
+		{Type: "ChannelHangupRequest", Channel: b, Cause: 16},
+		{Type: "ChannelDestroyed", Channel: b, Cause: 16},
+		{Type: "ChannelHangupRequest", Channel: b2, Cause: 16},
+		{Type: "ChannelDestroyed", Channel: b2, Cause: 16},
+		{Type: "ChannelHangupRequest", Channel: a, Cause: 16},
+		{Type: "ChannelDestroyed", Channel: a, Cause: 16},
+		{Type: "ChannelDestroyed", Channel: c, Cause: 16},
+	}, 2)
+}

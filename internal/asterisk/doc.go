@@ -9,7 +9,8 @@
 // one that ended while it was away its one CALL_HANGUP, a channel never
 // seen is adopted. Causes come from Dial's status, SIP codes from the
 // channels' tech_cause; app_queue is a queue, BridgeBlindTransfer and
-// BridgeAttendedTransfer transfers. A reader goroutine only reads, so
+// BridgeAttendedTransfer transfers, and so is ChannelTransfer (a REFER that
+// an ARI application carries out). A reader goroutine only reads, so
 // Asterisk never finds this client slower than its websocket_write_timeout.
 //
 // Asterisk's channel snapshots in ARI carry no linkedid, so the connector

@@ -151,28 +151,48 @@ func Run(t *testing.T, src Source) {
 			if !ok {
 				t.Skipf("no way to play %q on this source", sc.What)
 			}
-			var order []string
-			byCall := map[string][]events.Event{}
-			for _, e := range evs {
-				if byCall[e.CallUUID] == nil {
-					order = append(order, e.CallUUID)
-				}
-				byCall[e.CallUUID] = append(byCall[e.CallUUID], e)
-			}
-			calls := append([][]string{sc.Want}, sc.Then...)
-			if len(order) != len(calls) {
-				t.Fatalf("%s: %d calls, want %d:\n%s", sc.What, len(order), len(calls), lines(evs))
-			}
-			for i, id := range order {
-				want := fill(t, calls[i], vars)
-				if got := lines(byCall[id]); got != strings.Join(want, "\n") {
-					t.Fatalf("%s, call %d:\n%s\nwant:\n%s", sc.What, i+1, got, strings.Join(want, "\n"))
-				}
-				if s := byCall[id][0].SessionUUID; i > 0 && s != byCall[order[0]][0].SessionUUID {
-					t.Errorf("call %d is in session %s, not the first call's", i+1, s)
-				}
-			}
+			compare(t, sc, evs, vars)
 		})
+	}
+}
+
+// Compare checks evs, what a source gave for the scenario named name
+// another way than its Source plays it (an engine's other mode of the same
+// call), with vars its placeholders' values, as Run does.
+func Compare(t *testing.T, name string, evs []events.Event, vars map[string]string) {
+	t.Helper()
+	for _, sc := range Scenarios {
+		if sc.Name == name {
+			compare(t, sc, evs, vars)
+			return
+		}
+	}
+	t.Fatalf("no scenario %q", name)
+}
+
+// compare checks evs against sc, call by call and field by field.
+func compare(t *testing.T, sc Scenario, evs []events.Event, vars map[string]string) {
+	t.Helper()
+	var order []string
+	byCall := map[string][]events.Event{}
+	for _, e := range evs {
+		if byCall[e.CallUUID] == nil {
+			order = append(order, e.CallUUID)
+		}
+		byCall[e.CallUUID] = append(byCall[e.CallUUID], e)
+	}
+	calls := append([][]string{sc.Want}, sc.Then...)
+	if len(order) != len(calls) {
+		t.Fatalf("%s: %d calls, want %d:\n%s", sc.What, len(order), len(calls), lines(evs))
+	}
+	for i, id := range order {
+		want := fill(t, calls[i], vars)
+		if got := lines(byCall[id]); got != strings.Join(want, "\n") {
+			t.Fatalf("%s, call %d:\n%s\nwant:\n%s", sc.What, i+1, got, strings.Join(want, "\n"))
+		}
+		if s := byCall[id][0].SessionUUID; i > 0 && s != byCall[order[0]][0].SessionUUID {
+			t.Errorf("call %d is in session %s, not the first call's", i+1, s)
+		}
 	}
 }
 
