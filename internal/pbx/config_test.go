@@ -9,6 +9,7 @@ import (
 
 	"github.com/switchhook/switchhook/internal/dialplan"
 	"github.com/switchhook/switchhook/internal/gateway"
+	"github.com/switchhook/switchhook/internal/queue"
 )
 
 func TestConfigErrors(t *testing.T) {
@@ -49,6 +50,15 @@ func TestConfigErrors(t *testing.T) {
 		}, `ring_groups[0] (600): members[0] "1002" is not an extension`},
 		{"prompt missing", func(c *Config) { c.IVRs = []dialplan.IVR{{Number: "700", Prompt: "no-such-prompt.wav"}} }, "pbx: ivrs[0] (700): prompt: open no-such-prompt.wav"},
 		{"prompt format", func(c *Config) { c.IVRs = []dialplan.IVR{{Number: "700", Prompt: notWAV}} }, "not-a-prompt.wav: not a WAV file"},
+		{"queue music", func(c *Config) { c.Queues = []queue.Config{{Number: "600", Agents: []string{"1001"}, Music: notWAV}} }, "pbx: queues[0] (600): music: "},
+		{"queue agent", func(c *Config) { c.Queues = []queue.Config{{Number: "600", Agents: []string{"1009"}}} }, `pbx: queues[0] (600): agents[0] "1009" is not an extension`},
+		{"queue overflow", func(c *Config) {
+			c.Queues = []queue.Config{{Number: "600", Agents: []string{"1001"}, Overflow: "4242"}}
+		}, `pbx: queues[0] (600): overflow "4242" is no number of the dialplan`},
+		{"queue strategy", func(c *Config) {
+			c.Queues = []queue.Config{{Number: "600", Agents: []string{"1001"}, Strategy: "random"}}
+		}, `queues[0] (600): strategy "random" does not exist`},
+		{"queue number", func(c *Config) { c.Queues = []queue.Config{{Number: "1001", Agents: []string{"1001"}}} }, "queues[0]: number 1001 is used already by extensions[0]"},
 	}
 	for _, c := range cases {
 		cfg := good()
