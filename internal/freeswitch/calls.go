@@ -19,7 +19,7 @@ import (
 // after it (mod_sofia's transfer by REFER).
 var subscribed = []string{
 	"CHANNEL_CREATE", "CHANNEL_EXECUTE", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA",
-	"CHANNEL_ANSWER", "CHANNEL_HOLD", "CHANNEL_UNHOLD", "DTMF", "CHANNEL_HANGUP_COMPLETE", "HEARTBEAT",
+	"CHANNEL_ANSWER", "CHANNEL_HOLD", "CHANNEL_UNHOLD", "DTMF", "CHANNEL_BRIDGE", "CHANNEL_HANGUP_COMPLETE", "HEARTBEAT",
 	"CUSTOM", "sofia::transferor",
 }
 
@@ -75,10 +75,24 @@ type tracker struct {
 	*calltrack.Tracker[callEnd]
 	// pending are calls first seen through a B-leg, by their A-leg's UUID.
 	pending map[string]*call
+	// agents are mod_fifo's agents' channels that are no call's leg: a
+	// member the module rings for a queue, with no link to any caller, and
+	// a consumer who dialled in to take calls. A bridge to a caller waiting
+	// in a fifo makes one that caller's agent.
+	agents map[string]*agent
+	// bridged are the agents a fifo bridged to a caller, in its call.
+	bridged map[string]bool
+}
+
+// agent is a mod_fifo agent's channel while it is no call's leg.
+type agent struct {
+	number   string
+	rang     bool
+	answered bool
 }
 
 func newTracker(source string, log *slog.Logger) *tracker {
-	return &tracker{Tracker: calltrack.New[callEnd](source, log), pending: map[string]*call{}}
+	return &tracker{Tracker: calltrack.New[callEnd](source, log), pending: map[string]*call{}, agents: map[string]*agent{}, bridged: map[string]bool{}}
 }
 
 // resume takes up the calls the previous run left open, from sink.
@@ -118,6 +132,13 @@ func (t *tracker) handle(ev eventHeaders) []events.Event {
 		}
 		return nil
 	}
+	if a := t.agents[id]; a != nil && l == nil {
+		return t.agentEvent(id, a, name, ev, at)
+	}
+	if l == nil && name == "CHANNEL_CREATE" && fifoMember(ev) {
+		t.agents[id] = &agent{number: cmp.Or(ev.get("Caller-Destination-Number"), ev.get("Caller-Callee-ID-Number"))}
+		return nil
+	}
 	if l == nil {
 		if name == "CHANNEL_HANGUP_COMPLETE" {
 			return nil // a leg never seen: nothing was emitted for it
@@ -147,7 +168,15 @@ func (t *tracker) handle(ev eventHeaders) []events.Event {
 			to := routeTarget(tt, ev.get("Application-Data"), c.Dest)
 			if to.Type == events.Queue {
 				if ev.get("Application") == "fifo" && !strings.Contains(ev.get("Application-Data"), " in") {
-					break // a consumer (an agent) taking calls from a fifo: not a call into the queue
+					// A consumer (an agent) taking calls from a fifo:
+					// not a call into the queue, and no call at all.
+					if !hasCallee(c) {
+						answered := l.Answered || c.Engine.answered != nil
+						c.Engine.answered = nil
+						t.drop(l, at)
+						t.agents[id] = &agent{number: c.Caller, answered: answered}
+					}
+					return nil
 				}
 				t.EnterQueue(c, c.Dest, at)
 			}
@@ -205,6 +234,50 @@ func (t *tracker) attended(by *leg, ev eventHeaders, at time.Time) []events.Even
 		return nil
 	}
 	return t.JoinAnswered(nc, target, at)
+}
+
+// fifoMember reports whether a channel FreeSWITCH creates is a member
+// mod_fifo rings for a queue: the module originates it with no parent leg,
+// naming the fifo (fifo_name) in its variables.
+func fifoMember(ev eventHeaders) bool {
+	return ev.get("Call-Direction") == "outbound" && len(parentRefs(ev)) == 0 && ev.get("variable_fifo_name") != ""
+}
+
+// agentEvent follows a fifo agent's channel until a bridge makes it a
+// caller's agent: mod_fifo's consumer (the agent) bridges itself to the
+// caller it takes (CHANNEL_BRIDGE on the agent, Bridge-A its own, Bridge-B
+// the caller's). The caller's call then rings (if the module rang the
+// agent) and is answered by the agent, with diversion_reason queue, at the
+// bridge: the agent was the caller's only from then on.
+func (t *tracker) agentEvent(id string, a *agent, name string, ev eventHeaders, at time.Time) []events.Event {
+	switch name {
+	case "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA":
+		a.rang = true
+	case "CHANNEL_ANSWER":
+		a.answered = true
+	case "CHANNEL_HANGUP_COMPLETE":
+		delete(t.agents, id)
+	case "CHANNEL_BRIDGE":
+		other := ev.get("Bridge-B-Unique-ID")
+		if other == id {
+			other = ev.get("Bridge-A-Unique-ID")
+		}
+		caller := t.Leg(other)
+		if caller == nil || !caller.Caller || !caller.Call.InQueue() {
+			return nil
+		}
+		c := caller.Call
+		delete(t.agents, id)
+		l := &leg{ID: id, Number: a.number, Seen: true}
+		t.Join(c, l)
+		t.bridged[id] = true
+		out := t.flushAnswer(c)
+		if a.rang {
+			out = append(out, t.Ring(l, at)...)
+		}
+		return append(out, t.Answer(l, at, "")...)
+	}
+	return nil
 }
 
 // hasCallee reports whether c has a leg FreeSWITCH made for it.
@@ -296,11 +369,12 @@ func (t *tracker) create(ev eventHeaders, at time.Time) (*leg, []events.Event) {
 
 // parentRefs lists the legs a channel names as its originator; a
 // mod_callcenter agent's leg, originated by the module with no parent leg,
-// names the caller it is for in cc_member_session_uuid.
+// names the caller it is for in cc_member_session_uuid, and a member that
+// mod_fifo's ringall strategy rings for one caller in fifo_bridge_uuid.
 func parentRefs(ev eventHeaders) []string {
 	id := ev.get("Unique-ID")
 	var refs []string
-	for _, h := range []string{"Other-Leg-Unique-ID", "variable_originating_leg_uuid", "Channel-Call-UUID", "variable_cc_member_session_uuid"} {
+	for _, h := range []string{"Other-Leg-Unique-ID", "variable_originating_leg_uuid", "Channel-Call-UUID", "variable_cc_member_session_uuid", "variable_fifo_bridge_uuid"} {
 		if v := ev.get(h); v != "" && v != id {
 			refs = append(refs, v)
 		}
@@ -371,6 +445,18 @@ func stripVars(s string) string {
 
 func (t *tracker) legEnded(l *leg, ev eventHeaders, at time.Time) []events.Event {
 	c := l.Call
+	delete(t.bridged, l.ID)
+	if l.Caller {
+		// A fifo consumer that waits for the next caller stays up: the
+		// caller's leaving ends its call, and the agent is free again.
+		for o := range c.Legs() {
+			if t.bridged[o.ID] {
+				delete(t.bridged, o.ID)
+				t.drop(o, at)
+				t.agents[o.ID] = &agent{number: o.Number, answered: true}
+			}
+		}
+	}
 	end := &legEnd{
 		cause:       ev.get("Hangup-Cause"),
 		sipStatus:   sentStatus(ev),

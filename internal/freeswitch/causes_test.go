@@ -317,3 +317,48 @@ func TestAttendedTransferByCaller(t *testing.T) {
 		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// A fifo consumer who dialled in to take calls (fifo q800 out wait) is no
+// call: it emits nothing until the fifo bridges it to a caller, whose call
+// it then answers (never rung: diversion_reason queue, no CALL_RINGING),
+// and it serves the next caller once the first hangs up; its own hangup
+// at last emits nothing.
+func TestFifoConsumer(t *testing.T) {
+	tr := newTracker("freeswitch/t", slog.New(slog.DiscardHandler))
+	agent, a1, a2 := "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222", "33333333-3333-4333-8333-333333333333"
+	caller := func(id, number string) []eventHeaders {
+		return []eventHeaders{
+			{"event-name": "CHANNEL_CREATE", "unique-id": id, "call-direction": "inbound", "caller-caller-id-number": number, "caller-destination-number": "800"},
+			{"event-name": "CHANNEL_EXECUTE", "unique-id": id, "application": "fifo", "application-data": "q800 in", "caller-destination-number": "800"},
+			{"event-name": "CHANNEL_ANSWER", "unique-id": id, "caller-destination-number": "800"},
+			{"event-name": "CHANNEL_BRIDGE", "unique-id": agent, "bridge-a-unique-id": agent, "bridge-b-unique-id": id},
+			{"event-name": "CHANNEL_UNBRIDGE", "unique-id": agent, "bridge-a-unique-id": agent, "bridge-b-unique-id": id},
+			{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": id, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "recv_bye"},
+		}
+	}
+	evs := []eventHeaders{
+		{"event-name": "CHANNEL_CREATE", "unique-id": agent, "call-direction": "inbound", "caller-caller-id-number": "1003", "caller-destination-number": "7000"},
+		{"event-name": "CHANNEL_ANSWER", "unique-id": agent, "caller-destination-number": "7000"},
+		{"event-name": "CHANNEL_EXECUTE", "unique-id": agent, "application": "fifo", "application-data": "q800 out wait", "caller-destination-number": "7000"},
+		{"event-name": "DTMF", "unique-id": agent, "dtmf-digit": "1", "dtmf-duration": "800"},
+	}
+	evs = append(append(append(evs, caller(a1, "1001")...), caller(a2, "1004")...),
+		eventHeaders{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": agent, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "recv_bye"})
+	var got []string
+	for _, ev := range evs {
+		for _, e := range tr.handle(ev) {
+			got = append(got, conformance.Line(e))
+		}
+	}
+	var want []string
+	for _, c := range []string{"1001", "1004"} {
+		want = append(want,
+			"CALL_ROUTED "+c+">800 internal to=queue:q800",
+			"CALL_ANSWER "+c+">800 internal",
+			"CALL_ANSWER "+c+">1003 internal diverted=queue<800",
+			"CALL_HANGUP "+c+">1003 internal NORMAL_CLEARING 200 caller")
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -251,3 +251,37 @@ func playESL(t *testing.T, hangups int, evs [][]string) []events.Event {
 	})
 	return sink.Events()
 }
+
+// A caller in a mod_fifo queue answered by an agent the module rang gives
+// the suite's events for a queue that answers with music, as
+// mod_callcenter's recording does.
+func TestConformanceFifo(t *testing.T) {
+	conformance.Compare(t, "queue-music-answered", fifoAnswered(t), map[string]string{"dialled": "800", "queue": "q800", "by": "caller"})
+}
+
+// fifoAnswered: 1001 dials 800, fifo q800 in (which answers the caller
+// with music); the module's enterprise strategy rings member 1002 with no
+// link to any caller (fifo_name in its variables), which answers and runs
+// fifo q800 out wait: the consumer bridges itself to the caller
+// (CHANNEL_BRIDGE); 1001 hangs up and the agent stays, waiting for the
+// next caller. No recording exists: the sequence is mod_fifo's
+// (o_thread_run, fifo_function) and the bridge's as FreeSWITCH 1.10's
+// source shows them.
+func fifoAnswered(t *testing.T) []events.Event {
+	const a, m = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
+	return playESL(t, 1, [][]string{
+		{"CHANNEL_CREATE", a, "Call-Direction: inbound", "Caller-Caller-ID-Number: 1001", "Caller-Destination-Number: 800"},
+		{"CHANNEL_EXECUTE", a, "Application: fifo", "Application-Data: q800%20in", "Caller-Destination-Number: 800"},
+		{"CHANNEL_ANSWER", a, "Caller-Destination-Number: 800"},
+		{"CUSTOM", a, "Event-Subclass: fifo%3A%3Ainfo", "FIFO-Name: q800", "FIFO-Action: push"},
+		{"CHANNEL_CREATE", m, "Call-Direction: outbound", "Channel-Call-UUID: " + m, "Caller-Caller-ID-Number: Queue%3A%20q800", "Caller-Destination-Number: 1002", "variable_fifo_name: q800", "variable_fifo_hangup_check: q800"},
+		{"CHANNEL_PROGRESS", m},
+		{"CHANNEL_ANSWER", m},
+		{"CHANNEL_EXECUTE", m, "Application: fifo", "Application-Data: q800%20out%20wait"},
+		{"CUSTOM", m, "Event-Subclass: fifo%3A%3Ainfo", "FIFO-Name: q800", "FIFO-Action: bridge-consumer-start"},
+		{"CUSTOM", a, "Event-Subclass: fifo%3A%3Ainfo", "FIFO-Name: q800", "FIFO-Action: bridge-caller-start"},
+		{"CHANNEL_BRIDGE", m, "Bridge-A-Unique-ID: " + m, "Bridge-B-Unique-ID: " + a},
+		{"CHANNEL_UNBRIDGE", m, "Bridge-A-Unique-ID: " + m, "Bridge-B-Unique-ID: " + a},
+		{"CHANNEL_HANGUP_COMPLETE", a, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: recv_bye", "variable_sip_term_status: 200"},
+	})
+}
