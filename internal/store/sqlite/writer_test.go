@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestSharedWrites runs writes that land in shared transactions: one that
@@ -70,5 +72,59 @@ func TestSharedWrites(t *testing.T) {
 	st.Close()
 	if err := st.submit(t.Context(), insert("late")); !errors.Is(err, errClosed) {
 		t.Errorf("write after Close: %v, want %v", err, errClosed)
+	}
+}
+
+// TestWritesQueuedTogetherShareATransaction shows why a burst of events
+// cannot starve the outcomes: every write that queued while a transaction
+// ran goes into the next one, however many there are.
+func TestWritesQueuedTogetherShareATransaction(t *testing.T) {
+	t.Parallel()
+	st, err := Open(t.Context(), filepath.Join(t.TempDir(), "x.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	running := make(chan struct{})
+	go st.submit(t.Context(), func(context.Context, *sql.Tx, *group) error {
+		close(running)
+		<-release
+		return nil
+	})
+	<-running
+	const n = 20
+	var (
+		mu  sync.Mutex
+		txs = map[*sql.Tx]int{}
+		wg  sync.WaitGroup
+	)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := st.submit(t.Context(), func(_ context.Context, tx *sql.Tx, _ *group) error {
+				mu.Lock()
+				txs[tx]++
+				mu.Unlock()
+				return nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(st.writes) < n; runtime.Gosched() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d writes queued in 10s", len(st.writes), n)
+		}
+	}
+	close(release)
+	wg.Wait()
+	if len(txs) != 1 {
+		t.Errorf("%d writes queued together ran in %d transactions, want 1", n, len(txs))
 	}
 }
