@@ -9,11 +9,12 @@ import (
 
 // The hot writes, events in (InsertEvents) and outcomes (CompleteAttempts),
 // share transactions: one goroutine takes every write waiting and runs them
-// in one transaction; a failing write fails alone (see runGroup). SQLite has one writer, and a commit's cost is mostly writing
-// its pages to the WAL, which writes that come together share. It also makes
-// the writer fair: a burst of events in is one write among the others, so
-// the outcomes of deliveries already made, which the next events of their
-// calls wait for, are never queued behind the burst.
+// in one transaction; a failing write fails alone (see runGroup). SQLite
+// has one writer, and a commit's cost is mostly writing its pages to the
+// WAL, which writes that come together share. It also makes the writer
+// fair: a burst of events in is one write among the others, so the outcomes
+// of deliveries already made, which the next events of their calls wait
+// for, are never queued behind the burst.
 
 // write is one caller's part of a shared transaction.
 type write struct {
