@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/switchhook/switchhook/internal/callrules"
 	"github.com/switchhook/switchhook/internal/calltrack"
 	"github.com/switchhook/switchhook/internal/events"
@@ -82,6 +84,19 @@ type tracker struct {
 	agents map[string]*agent
 	// bridged are the agents a fifo bridged to a caller, in its call.
 	bridged map[string]bool
+	// consults are the consultation calls of att_xfer, by the leg that
+	// runs it (the transferor's leg of the call it transfers).
+	consults map[string]*consult
+}
+
+// consult is a consultation call att_xfer places from the transferor's leg
+// of another call: FreeSWITCH has no channel of its own for its caller, so
+// the call's caller is a stand-in leg (the transferor's leg's id with a
+// suffix), its events naming the transferor's leg.
+type consult struct {
+	call   *call // nil until att_xfer's leg to the target is made
+	caller *leg
+	data   string // att_xfer's argument: the target's dial string
 }
 
 // agent is a mod_fifo agent's channel while it is no call's leg.
@@ -92,7 +107,7 @@ type agent struct {
 }
 
 func newTracker(source string, log *slog.Logger) *tracker {
-	return &tracker{Tracker: calltrack.New[callEnd](source, log), pending: map[string]*call{}, agents: map[string]*agent{}, bridged: map[string]bool{}}
+	return &tracker{Tracker: calltrack.New[callEnd](source, log), pending: map[string]*call{}, agents: map[string]*agent{}, bridged: map[string]bool{}, consults: map[string]*consult{}}
 }
 
 // resume takes up the calls the previous run left open, from sink.
@@ -158,6 +173,9 @@ func (t *tracker) handle(ev eventHeaders) []events.Event {
 	}
 	switch name {
 	case "CHANNEL_EXECUTE":
+		if ev.get("Application") == "att_xfer" && c.Answered() && t.consults[id] == nil {
+			t.consults[id] = &consult{data: ev.get("Application-Data")}
+		}
 		if l.Caller && c.InQueue() && routing && tt != events.Queue {
 			// callcenter or fifo returned with no agent answering: the
 			// dialplan goes on to the overflow.
@@ -322,6 +340,9 @@ func (t *tracker) create(ev eventHeaders, at time.Time) (*leg, []events.Event) {
 		}
 	}
 	for _, ref := range parentRefs(ev) {
+		if x := t.consults[ref]; x != nil && x.call == nil && t.Leg(ref) != nil {
+			return t.consultLeg(t.Leg(ref), x, l, ev, at)
+		}
 		if p := t.Leg(ref); p != nil {
 			c := p.Call
 			out := t.flushAnswer(c)
@@ -446,6 +467,29 @@ func stripVars(s string) string {
 func (t *tracker) legEnded(l *leg, ev eventHeaders, at time.Time) []events.Event {
 	c := l.Call
 	delete(t.bridged, l.ID)
+	var out []events.Event
+	if x := t.consults[l.ID]; x != nil {
+		// The transferor left while att_xfer consulted: its target, if up,
+		// takes its place in the call it transferred.
+		delete(t.consults, l.ID)
+		if x.call != nil && !x.call.Over() {
+			for o := range x.call.Legs() {
+				switch {
+				case o.Caller || !o.Answered:
+				case l.Caller:
+					// The caller transferred: its call ends, the parties
+					// it joined are a new call.
+					x.call.End = &events.Hangup{Cause: events.CauseAttendedTransfer, SIPCode: 200, By: events.Caller}
+					if nc := t.TransferByCaller(c, l, events.CauseAttendedTransfer); nc != nil {
+						out = append(out, t.JoinAnswered(nc, o, at)...)
+					}
+				default:
+					out = append(out, t.Replace(c, l, o, at)...)
+				}
+			}
+			out = append(out, t.endConsult(x, at)...)
+		}
+	}
 	if l.Caller {
 		// A fifo consumer that waits for the next caller stays up: the
 		// caller's leaving ends its call, and the agent is free again.
@@ -474,7 +518,52 @@ func (t *tracker) legEnded(l *leg, ev eventHeaders, at time.Time) []events.Event
 	if c.By == "" && strings.HasPrefix(end.disposition, "recv_") && !l.Transferred && (l.Caller || l.Answered) {
 		c.By = l.Party()
 	}
-	return t.drop(l, at)
+	out = append(out, t.drop(l, at)...)
+	for b, x := range t.consults {
+		if x.call == c && !l.Caller && !hasCallee(c) {
+			// att_xfer's target left, or FreeSWITCH hung it up at the
+			// transferor's word (the cancel key): the consultation is
+			// over, the transferor back with the first call.
+			delete(t.consults, b)
+			if c.By == "" {
+				c.By = events.Caller
+			}
+			out = append(out, t.endConsult(x, at)...)
+		}
+	}
+	return out
+}
+
+// consultLeg starts the consultation call of att_xfer, run on leg from,
+// whose leg to the target l is: a call of from's party in from's call's
+// session, routed to the target att_xfer dials, with l its callee.
+func (t *tracker) consultLeg(from *leg, x *consult, l *leg, ev eventHeaders, at time.Time) (*leg, []events.Event) {
+	first := from.Call
+	number := from.Number
+	if from.Caller {
+		number = first.Caller
+	}
+	c := t.NewCall(from.ID + "/att_xfer")
+	c.UUID, c.Session, c.CallerLeg = uuid.NewString(), first.Session, from.ID
+	c.Caller, c.Direction = number, first.Direction
+	l.Number = cmp.Or(ev.get("Caller-Destination-Number"), ev.get("Caller-Callee-ID-Number"))
+	to := routeTarget("", x.data, l.Number)
+	c.Dest = cmp.Or(to.Target, l.Number)
+	x.call, x.caller = c, &leg{ID: from.ID + "/att_xfer", Caller: true, Seen: true}
+	t.Join(c, x.caller)
+	t.Join(c, l)
+	return l, t.Route(c, at, to)
+}
+
+// endConsult ends an att_xfer consultation call with its stand-in caller:
+// ATTENDED_TRANSFER when its target moved to the first call, else as its
+// target's leg ended.
+func (t *tracker) endConsult(x *consult, at time.Time) []events.Event {
+	out := t.drop(x.caller, at)
+	for i := range out {
+		out[i].LegUUID = x.call.CallerLeg
+	}
+	return out
 }
 
 // drop forgets a leg; the call's CALL_HANGUP follows its last leg.

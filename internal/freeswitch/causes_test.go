@@ -362,3 +362,132 @@ func TestFifoConsumer(t *testing.T) {
 		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// att_xfer (mod_dptools), run on the callee's leg by a key binding: the
+// leg it originates to the target (naming the transferor's leg as its
+// other leg) is a consultation call of the callee's party in the first
+// call's session. The transferor hanging up joins the target to the
+// caller (CALL_ANSWER, attended_transfer) and ends the consultation
+// ATTENDED_TRANSFER; cancelling (the target's leg hung up by FreeSWITCH)
+// ends the consultation and the first call goes on. As att_thread_run in
+// FreeSWITCH 1.10's source does it; no recording exists.
+func TestAttXfer(t *testing.T) {
+	a, b, p := "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222", "33333333-3333-4333-8333-333333333333"
+	start := []eventHeaders{
+		{"event-name": "CHANNEL_CREATE", "unique-id": a, "call-direction": "inbound", "caller-caller-id-number": "1001", "caller-destination-number": "1002"},
+		{"event-name": "CHANNEL_EXECUTE", "unique-id": a, "application": "bridge", "application-data": "user/1002@d", "caller-destination-number": "1002"},
+		{"event-name": "CHANNEL_CREATE", "unique-id": b, "call-direction": "outbound", "other-leg-unique-id": a, "caller-destination-number": "1002"},
+		{"event-name": "CHANNEL_PROGRESS", "unique-id": b},
+		{"event-name": "CHANNEL_ANSWER", "unique-id": b},
+		{"event-name": "CHANNEL_ANSWER", "unique-id": a},
+		{"event-name": "CHANNEL_EXECUTE", "unique-id": b, "application": "att_xfer", "application-data": "user/1003@d"},
+		{"event-name": "CHANNEL_CREATE", "unique-id": p, "call-direction": "outbound", "other-leg-unique-id": b, "caller-destination-number": "1003"},
+		{"event-name": "CHANNEL_PROGRESS", "unique-id": p},
+		{"event-name": "CHANNEL_ANSWER", "unique-id": p},
+		{"event-name": "CHANNEL_BRIDGE", "unique-id": b, "bridge-a-unique-id": b, "bridge-b-unique-id": p},
+	}
+	first := []string{
+		"1 CALL_ROUTED 1001>1002 internal to=extension:1002",
+		"1 CALL_RINGING 1001>1002 internal",
+		"1 CALL_ANSWER 1001>1002 internal",
+		"2 CALL_ROUTED 1002>1003 internal to=extension:1003",
+		"2 CALL_RINGING 1002>1003 internal",
+		"2 CALL_ANSWER 1002>1003 internal",
+	}
+	for _, tc := range []struct {
+		name string
+		then []eventHeaders
+		want []string
+	}{
+		{"transferred", []eventHeaders{
+			{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": b, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "recv_bye"},
+			{"event-name": "CHANNEL_BRIDGE", "unique-id": p, "bridge-a-unique-id": p, "bridge-b-unique-id": a},
+			{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": a, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "recv_bye", "variable_sip_term_status": "200"},
+			{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": p, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "send_bye"},
+		}, []string{
+			"1 CALL_ANSWER 1001>1003 internal diverted=attended_transfer<1002",
+			"2 CALL_HANGUP 1002>1003 internal ATTENDED_TRANSFER 200 caller",
+			"1 CALL_HANGUP 1001>1003 internal NORMAL_CLEARING 200 caller",
+		}},
+		{"cancelled", []eventHeaders{
+			{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": p, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "send_bye"},
+			{"event-name": "CHANNEL_BRIDGE", "unique-id": b, "bridge-a-unique-id": b, "bridge-b-unique-id": a},
+			{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": a, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "recv_bye", "variable_sip_term_status": "200"},
+			{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": b, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "send_bye"},
+		}, []string{
+			"2 CALL_HANGUP 1002>1003 internal NORMAL_CLEARING 200 caller",
+			"1 CALL_HANGUP 1001>1002 internal NORMAL_CLEARING 200 caller",
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newTracker("freeswitch/t", slog.New(slog.DiscardHandler))
+			calls := map[string]int{}
+			var got []string
+			for _, ev := range append(slices.Clone(start), tc.then...) {
+				for _, e := range tr.handle(ev) {
+					if _, ok := calls[e.CallUUID]; !ok {
+						calls[e.CallUUID] = len(calls) + 1
+					}
+					if e.SessionUUID != a {
+						t.Errorf("%s of call %d in session %s, want %s", e.Kind, calls[e.CallUUID], e.SessionUUID, a)
+					}
+					if calls[e.CallUUID] == 2 && e.Kind != events.CallRinging && e.Kind != events.CallAnswer && e.LegUUID != b {
+						t.Errorf("%s of the consultation is about leg %s, want the transferor's %s", e.Kind, e.LegUUID, b)
+					}
+					got = append(got, fmt.Sprintf("%d %s", calls[e.CallUUID], conformance.Line(e)))
+				}
+			}
+			want := append(slices.Clone(first), tc.want...)
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		})
+	}
+}
+
+// att_xfer run by the caller: its hanging up ends both its calls
+// ATTENDED_TRANSFER, and the callee and the target it joined are a new
+// call of the session, answered already.
+func TestAttXferByCaller(t *testing.T) {
+	a, b, p := "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222", "33333333-3333-4333-8333-333333333333"
+	tr := newTracker("freeswitch/t", slog.New(slog.DiscardHandler))
+	calls := map[string]int{}
+	var got []string
+	for _, ev := range []eventHeaders{
+		{"event-name": "CHANNEL_CREATE", "unique-id": a, "call-direction": "inbound", "caller-caller-id-number": "1001", "caller-destination-number": "1002"},
+		{"event-name": "CHANNEL_EXECUTE", "unique-id": a, "application": "bridge", "application-data": "user/1002@d", "caller-destination-number": "1002"},
+		{"event-name": "CHANNEL_CREATE", "unique-id": b, "call-direction": "outbound", "other-leg-unique-id": a, "caller-destination-number": "1002"},
+		{"event-name": "CHANNEL_ANSWER", "unique-id": b},
+		{"event-name": "CHANNEL_ANSWER", "unique-id": a},
+		{"event-name": "CHANNEL_EXECUTE", "unique-id": a, "application": "att_xfer", "application-data": "user/1003@d"},
+		{"event-name": "CHANNEL_CREATE", "unique-id": p, "call-direction": "outbound", "other-leg-unique-id": a, "caller-destination-number": "1003"},
+		{"event-name": "CHANNEL_ANSWER", "unique-id": p},
+		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": a, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "recv_bye"},
+		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": p, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "recv_bye"},
+		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": b, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "send_bye"},
+	} {
+		for _, e := range tr.handle(ev) {
+			if _, ok := calls[e.CallUUID]; !ok {
+				calls[e.CallUUID] = len(calls) + 1
+			}
+			if e.SessionUUID != a {
+				t.Errorf("%s of call %d in session %s, want %s", e.Kind, calls[e.CallUUID], e.SessionUUID, a)
+			}
+			got = append(got, fmt.Sprintf("%d %s", calls[e.CallUUID], conformance.Line(e)))
+		}
+	}
+	want := []string{
+		"1 CALL_ROUTED 1001>1002 internal to=extension:1002",
+		"1 CALL_ANSWER 1001>1002 internal",
+		"2 CALL_ROUTED 1001>1003 internal to=extension:1003",
+		"2 CALL_ANSWER 1001>1003 internal",
+		"3 CALL_ROUTED 1002>1003 internal to=extension:1003",
+		"3 CALL_ANSWER 1002>1003 internal",
+		"2 CALL_HANGUP 1001>1003 internal ATTENDED_TRANSFER 200 caller",
+		"1 CALL_HANGUP 1001>1002 internal ATTENDED_TRANSFER 200 caller",
+		"3 CALL_HANGUP 1002>1003 internal NORMAL_CLEARING 200 callee",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -9,8 +9,8 @@
 // never seen is adopted. Causes come from the leg that decided the call
 // (originate_disposition), SIP codes from what FreeSWITCH says it sent;
 // mod_callcenter and mod_fifo are queues, sofia's REFER a transfer (blind, or
-// attended with Replaces). A reader goroutine only reads, so FreeSWITCH
-// never finds this client slow.
+// attended with Replaces), and so is att_xfer. A reader goroutine only
+// reads, so FreeSWITCH never finds this client slow.
 //
 // The event-socket framing is written here rather than taken from a Go ESL
 // library: the maintained one (percipia/eslgo) hands each event to its
