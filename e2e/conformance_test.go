@@ -37,6 +37,8 @@ func (pbxSource) Play(t *testing.T, scenario string) ([]events.Event, map[string
 		return blindTransferByCaller(t), nil, true
 	case "attended-transfer-by-callee":
 		return attendedTransferByCallee(t), nil, true
+	case "attended-transfer-by-caller":
+		return attendedTransferByCaller(t), nil, true
 	case "queue-music-answered":
 		// Queue 600 answers with its music; the agent hangs up.
 		return queueAnswered(t, ""), map[string]string{"dialled": "600", "queue": "600", "by": "callee"}, true
@@ -152,6 +154,41 @@ func attendedTransferByCallee(t *testing.T) []events.Event {
 	caller()
 	answers()
 	return allEvents(rcv.WaitFor(t, 30*time.Second, "both hangups", hangups(2)))
+}
+
+// attendedTransferByCaller: 1001 is a test phone that calls 1002 (SIPp,
+// hangs up once the calls are joined), holds it, calls 1003 (SIPp, answers)
+// and REFERs the first call with Replaces naming the second.
+func attendedTransferByCaller(t *testing.T) []events.Event {
+	rcv := NewReceiver(t)
+	s := startTransferServer(t, map[string]*Receiver{"extended": rcv})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ph := testPhone(t, ctx, s, "1001")
+	stays := s.phone(t, "1002", "callee_quiet_bye.xml")
+	target := s.phone(t, "1003", "callee_answer.xml")
+	first, err := ph.Call(ctx, "1002")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ph.Hold(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	consult, err := ph.Call(ctx, "1003")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp, err := siphdr.ParseReplaces(testua.Replaces(consult))
+	if err != nil {
+		t.Fatal(err)
+	}
+	referTo := siphdr.ReferTo{URI: sip.Uri{Scheme: "sip", User: "1003", Host: "pbx.test"}, Replaces: &rp}
+	if res, err := ph.Refer(ctx, first, referTo.String()); err != nil || res.StatusCode != 202 {
+		t.Fatalf("REFER: %v %v", res, err)
+	}
+	stays()
+	target()
+	return allEvents(rcv.WaitFor(t, 30*time.Second, "the three hangups", hangups(3)))
 }
 
 // queueAnswered: 1001 dials queue 600 (with music unless opts say

@@ -35,6 +35,8 @@ func (recorded) Play(t *testing.T, scenario string) ([]events.Event, map[string]
 		return blindTransferByCaller(t), nil, true
 	case "attended-transfer-by-callee":
 		return attendedTransferByCallee(t), nil, true
+	case "attended-transfer-by-caller":
+		return attendedTransferByCaller(t), nil, true
 	case "ivr":
 		t.Skip("no recording of an Asterisk IVR call exists: the real Asterisk recordings have none")
 	case "ring-group":
@@ -227,6 +229,46 @@ func attendedTransferByCallee(t *testing.T) []events.Event {
 		{Type: "ChannelDestroyed", Channel: a, Cause: 16},
 		{Type: "ChannelDestroyed", Channel: c, Cause: 16},
 	}, 2)
+}
+
+// attendedTransferByCaller: 1001 calls 1002, who rings and answers; 1001
+// holds, calls 1003 from a second channel and joins them
+// (BridgeAttendedTransfer, its first leg 1001's first channel); both of
+// 1001's channels leave, 1002 hangs up. As ARI documents the events; no
+// recording exists.
+func attendedTransferByCaller(t *testing.T) []events.Event {
+	a, b := ch("1.1", "PJSIP/1001-1", "Ring", "1001", "1002"), ch("1.2", "PJSIP/1002-2", "Down", "1001", "s")
+	a2, c := ch("1.3", "PJSIP/1001-3", "Ring", "1001", "1003"), ch("1.4", "PJSIP/1003-4", "Down", "1001", "s")
+	a.Dialplan.AppName, a.Dialplan.AppData = "Dial", "PJSIP/1002,15"
+	a2.Dialplan.AppName, a2.Dialplan.AppData = "Dial", "PJSIP/1003,15"
+	var evs []*ariEvent
+	for _, p := range []struct {
+		from, to *channel
+		number   string
+	}{{a, b, "1002"}, {a2, c, "1003"}} {
+		from, to, number := p.from, p.to, p.number
+		evs = append(evs,
+			&ariEvent{Type: "ChannelCreated", Channel: from},
+			&ariEvent{Type: "ChannelCreated", Channel: to},
+			&ariEvent{Type: "Dial", Caller: from, Peer: to, Dialstring: number},
+			&ariEvent{Type: "Dial", Caller: from, Peer: to, Dialstring: number, Dialstatus: "RINGING"},
+			&ariEvent{Type: "Dial", Caller: from, Peer: to, Dialstring: number, Dialstatus: "ANSWER"},
+			&ariEvent{Type: "ChannelStateChange", Channel: withState(to, "Up")},
+			&ariEvent{Type: "ChannelStateChange", Channel: withState(from, "Up")})
+		if from == a {
+			evs = append(evs, &ariEvent{Type: "ChannelHold", Channel: a})
+		}
+	}
+	return playARI(t, append(evs,
+		&ariEvent{Type: "BridgeAttendedTransfer", TransfererFirstLeg: a, TransfererSecondLeg: a2, Transferee: b, TransferTarget: c, Result: "Success"},
+		&ariEvent{Type: "ChannelHangupRequest", Channel: a, Cause: 16, Soft: true},
+		&ariEvent{Type: "ChannelDestroyed", Channel: a, Cause: 16},
+		&ariEvent{Type: "ChannelHangupRequest", Channel: a2, Cause: 16, Soft: true},
+		&ariEvent{Type: "ChannelDestroyed", Channel: a2, Cause: 16},
+		&ariEvent{Type: "ChannelHangupRequest", Channel: b, Cause: 16},
+		&ariEvent{Type: "ChannelDestroyed", Channel: b, Cause: 16},
+		&ariEvent{Type: "ChannelDestroyed", Channel: c, Cause: 16},
+	), 3)
 }
 
 // blindTransferOfHeldCall sends, through the stand-in, what Asterisk sends

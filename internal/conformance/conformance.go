@@ -88,6 +88,22 @@ var Scenarios = []Scenario{
 		"CALL_ANSWER 1002>1003 internal",
 		"CALL_HANGUP 1002>1003 internal ATTENDED_TRANSFER 200 caller",
 	}}},
+	{Name: "attended-transfer-by-caller", What: "1002 answers 1001, who holds it, calls 1003 (who rings and answers) and joins them (REFER with Replaces on the first call); 1002 hangs up", Want: []string{
+		"CALL_ROUTED 1001>1002 internal to=extension:1002",
+		"CALL_RINGING 1001>1002 internal",
+		"CALL_ANSWER 1001>1002 internal",
+		"CALL_HOLD 1001>1002 internal caller",
+		"CALL_HANGUP 1001>1002 internal ATTENDED_TRANSFER 200 caller",
+	}, Then: [][]string{{
+		"CALL_ROUTED 1001>1003 internal to=extension:1003",
+		"CALL_RINGING 1001>1003 internal",
+		"CALL_ANSWER 1001>1003 internal",
+		"CALL_HANGUP 1001>1003 internal ATTENDED_TRANSFER 200 caller",
+	}, {
+		"CALL_ROUTED 1002>1003 internal to=extension:1003",
+		"CALL_ANSWER 1002>1003 internal",
+		"CALL_HANGUP 1002>1003 internal NORMAL_CLEARING 200 caller",
+	}}},
 	{Name: "blind-transfer-by-caller", What: "1002 answers, 1001 transfers it blind to 1003 and leaves; 1003 rings, answers and hangs up", Want: []string{
 		"CALL_ROUTED 1001>1002 internal to=extension:1002",
 		"CALL_RINGING 1001>1002 internal",

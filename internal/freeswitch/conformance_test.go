@@ -31,6 +31,8 @@ func (recorded) Play(t *testing.T, scenario string) ([]events.Event, map[string]
 		return blindTransferByCaller(t), nil, true
 	case "attended-transfer-by-callee":
 		return attendedTransferByCallee(t), nil, true
+	case "attended-transfer-by-caller":
+		return attendedTransferByCaller(t), nil, true
 	}
 	switch scenario {
 	case "ivr":
@@ -223,6 +225,37 @@ func attendedTransferByCallee(t *testing.T) []events.Event {
 		{"CHANNEL_BRIDGE", a, "Bridge-A-Unique-ID: " + a, "Bridge-B-Unique-ID: " + d},
 		{"CHANNEL_HANGUP_COMPLETE", b, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: recv_bye"},
 		{"CHANNEL_HANGUP_COMPLETE", a, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: recv_bye", "variable_sip_term_status: 200"},
+		{"CHANNEL_HANGUP_COMPLETE", d, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: send_bye"},
+	})
+}
+
+// attendedTransferByCaller: 1001 calls 1002, who rings and answers; 1001
+// holds, calls 1003 and sends REFER with Replaces on the first call;
+// mod_sofia joins 1002 and 1003, 1001's legs leave, 1002 hangs up. Derived
+// from FreeSWITCH 1.10's source as attendedTransferByCallee.
+func attendedTransferByCaller(t *testing.T) []events.Event {
+	const a, b, a2, d = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222", "33333333-3333-4333-8333-333333333333", "44444444-4444-4444-8444-444444444444"
+	return playESL(t, 3, [][]string{
+		{"CHANNEL_CREATE", a, "Call-Direction: inbound", "Caller-Caller-ID-Number: 1001", "Caller-Destination-Number: 1002"},
+		{"CHANNEL_EXECUTE", a, "Application: bridge", "Application-Data: user/1002%40d", "Caller-Destination-Number: 1002"},
+		{"CHANNEL_CREATE", b, "Call-Direction: outbound", "Other-Leg-Unique-ID: " + a, "Caller-Destination-Number: 1002"},
+		{"CHANNEL_PROGRESS", b},
+		{"CHANNEL_ANSWER", b},
+		{"CHANNEL_ANSWER", a},
+		{"CHANNEL_HOLD", a},
+		{"CHANNEL_CREATE", a2, "Call-Direction: inbound", "Caller-Caller-ID-Number: 1001", "Caller-Destination-Number: 1003"},
+		{"CHANNEL_EXECUTE", a2, "Application: bridge", "Application-Data: user/1003%40d", "Caller-Destination-Number: 1003"},
+		{"CHANNEL_CREATE", d, "Call-Direction: outbound", "Other-Leg-Unique-ID: " + a2, "Caller-Destination-Number: 1003"},
+		{"CHANNEL_PROGRESS", d},
+		{"CHANNEL_ANSWER", d},
+		{"CHANNEL_ANSWER", a2},
+		{"CUSTOM", a2, "Event-Subclass: sofia%3A%3Areplaced", "att_xfer_replaced_by: " + b},
+		{"CUSTOM", a, "Event-Subclass: sofia%3A%3Atransferor", "att_xfer_original_call_id: " + b, "att_xfer_destination_call_id: " + d, "att_xfer_destination_peer_uuid: " + a2},
+		{"CUSTOM", b, "Event-Subclass: sofia%3A%3Atransferee", "att_xfer_replaced_call_id: " + a2},
+		{"CHANNEL_HANGUP_COMPLETE", a2, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: send_bye", "variable_endpoint_disposition: ATTENDED_TRANSFER"},
+		{"CHANNEL_BRIDGE", b, "Bridge-A-Unique-ID: " + b, "Bridge-B-Unique-ID: " + d},
+		{"CHANNEL_HANGUP_COMPLETE", a, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: recv_bye"},
+		{"CHANNEL_HANGUP_COMPLETE", b, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: recv_bye", "variable_sip_term_status: 200"},
 		{"CHANNEL_HANGUP_COMPLETE", d, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: send_bye"},
 	})
 }
