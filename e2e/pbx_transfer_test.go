@@ -203,6 +203,7 @@ func TestPBXAttendedTransferByCallee(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	settle()
 	if err := ph.Hold(ctx, first); err != nil {
 		t.Fatal(err)
 	}
@@ -303,6 +304,7 @@ func TestPBXReplacesNamingNoDialog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	settle()
 	rp := siphdr.Replaces{CallID: "nosuchcall@127.0.0.1", ToTag: "a", FromTag: "b"}
 	referTo := siphdr.ReferTo{URI: sip.Uri{Scheme: "sip", User: "1003", Host: "pbx.test"}, Replaces: &rp}
 	if res, err := ph.Refer(ctx, first, referTo.String()); err != nil || res.StatusCode != 202 {
@@ -329,6 +331,11 @@ func TestPBXReplacesNamingNoDialog(t *testing.T) {
 		}
 	})
 }
+
+// settle lets the caller's phone take the answer, as it would before a
+// person at the callee's phone holds or transfers: a re-INVITE reaching
+// SIPp before the 200 OK would abort its call.
+func settle() { time.Sleep(500 * time.Millisecond) }
 
 // testPhone registers the project's own phone as ext with the PBX of s.
 func testPhone(t *testing.T, ctx context.Context, s *pbxServer, ext string) *testua.Phone {
@@ -374,6 +381,7 @@ func TestPBXBlindTransferOfAHeldCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	settle()
 	if err := ph.Hold(ctx, first); err != nil {
 		t.Fatal(err)
 	}
@@ -412,6 +420,7 @@ func TestPBXBlindTransferToABusyTarget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	settle()
 	if res, err := ph.Refer(ctx, first, "<sip:1003@pbx.test>"); err != nil || res.StatusCode != 202 {
 		t.Fatalf("REFER: %v %v", res, err)
 	}
@@ -553,6 +562,7 @@ func TestPBXInviteWithReplacesTakesTheCalleesPlace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	settle()
 	if err := callee.Hold(ctx, first); err != nil {
 		t.Fatal(err)
 	}
