@@ -40,7 +40,7 @@ func (recorded) Play(t *testing.T, scenario string) ([]events.Event, map[string]
 	case "ivr":
 		t.Skip("no recording of an Asterisk IVR call exists: the real Asterisk recordings have none")
 	case "ring-group":
-		t.Skip("no recording of an Asterisk ring group (a Dial of several channels) exists: the real Asterisk recordings have none")
+		return ringGroup(t), nil, true
 	}
 	if scenario == "queue-ringback-answered" {
 		// Recording f: 800 is Queue(q800), its member PJSIP/1002
@@ -269,6 +269,35 @@ func attendedTransferByCaller(t *testing.T) []events.Event {
 		&ariEvent{Type: "ChannelDestroyed", Channel: b, Cause: 16},
 		&ariEvent{Type: "ChannelDestroyed", Channel: c, Cause: 16},
 	), 3)
+}
+
+// ringGroup: 1001 dials 600, Dial(PJSIP/1002&PJSIP/1003,15); both ring,
+// 1003 answers, app_dial hangs up the other itself (hanguptree: Dial
+// status CANCEL, no hangup request, cause 26 ANSWERED_ELSEWHERE); 1001
+// hangs up. No recording exists: the sequence is
+// app_dial's, as Asterisk 22's source shows it.
+func ringGroup(t *testing.T) []events.Event {
+	a, b, c := ch("1.1", "PJSIP/1001-1", "Ring", "1001", "600"), ch("1.2", "PJSIP/1002-2", "Down", "1001", "s"), ch("1.3", "PJSIP/1003-3", "Down", "1001", "s")
+	a.Dialplan.AppName, a.Dialplan.AppData = "Dial", "PJSIP/1002&PJSIP/1003,15"
+	return playARI(t, []*ariEvent{
+		{Type: "ChannelCreated", Channel: a},
+		{Type: "ChannelCreated", Channel: b},
+		{Type: "Dial", Caller: a, Peer: b, Dialstring: "1002"},
+		{Type: "ChannelCreated", Channel: c},
+		{Type: "Dial", Caller: a, Peer: c, Dialstring: "1003"},
+		{Type: "ChannelStateChange", Channel: withState(b, "Ringing")},
+		{Type: "Dial", Caller: a, Peer: b, Dialstring: "1002", Dialstatus: "RINGING"},
+		{Type: "ChannelStateChange", Channel: withState(c, "Ringing")},
+		{Type: "Dial", Caller: a, Peer: c, Dialstring: "1003", Dialstatus: "RINGING"},
+		{Type: "ChannelStateChange", Channel: withState(c, "Up")},
+		{Type: "Dial", Caller: a, Peer: c, Dialstring: "1003", Dialstatus: "ANSWER"},
+		{Type: "Dial", Caller: a, Peer: b, Dialstring: "1002", Dialstatus: "CANCEL"},
+		{Type: "ChannelDestroyed", Channel: b, Cause: 26, CauseTxt: "Answered elsewhere", TechCause: 487},
+		{Type: "ChannelStateChange", Channel: withState(a, "Up")},
+		{Type: "ChannelHangupRequest", Channel: a, Cause: 16},
+		{Type: "ChannelDestroyed", Channel: a, Cause: 16},
+		{Type: "ChannelDestroyed", Channel: c, Cause: 16},
+	}, 1)
 }
 
 // blindTransferOfHeldCall sends, through the stand-in, what Asterisk sends

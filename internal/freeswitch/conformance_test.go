@@ -40,7 +40,7 @@ func (recorded) Play(t *testing.T, scenario string) ([]events.Event, map[string]
 		// 1002; the caller's digits lasted 100 and 250 ms.
 		return play(t, "h"), map[string]string{"d1": "100", "d2": "250"}, true
 	case "ring-group":
-		t.Skip("no recording of a FreeSWITCH ring group (a bridge to several legs) exists: the real FreeSWITCH recordings have none")
+		return ringGroup(t), nil, true
 	}
 	if scenario == "queue-music-answered" {
 		// Recording g: 800 answers, then callcenter q800; the caller
@@ -257,6 +257,28 @@ func attendedTransferByCaller(t *testing.T) []events.Event {
 		{"CHANNEL_HANGUP_COMPLETE", a, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: recv_bye"},
 		{"CHANNEL_HANGUP_COMPLETE", b, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: recv_bye", "variable_sip_term_status: 200"},
 		{"CHANNEL_HANGUP_COMPLETE", d, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: send_bye"},
+	})
+}
+
+// ringGroup: 1001 dials 600, a bridge to user/1002 and user/1003 at once;
+// both ring, 1003 answers, and FreeSWITCH hangs up the other leg with
+// LOSE_RACE (marking it group_dial_status loser); 1001 hangs up. No
+// recording exists: the sequence is switch_ivr_originate's for a bridge to
+// several endpoints, as FreeSWITCH 1.10's source shows it.
+func ringGroup(t *testing.T) []events.Event {
+	const a, b, c = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222", "33333333-3333-4333-8333-333333333333"
+	return playESL(t, 1, [][]string{
+		{"CHANNEL_CREATE", a, "Call-Direction: inbound", "Caller-Caller-ID-Number: 1001", "Caller-Destination-Number: 600"},
+		{"CHANNEL_EXECUTE", a, "Application: bridge", "Application-Data: user/1002%40d,user/1003%40d", "Caller-Destination-Number: 600"},
+		{"CHANNEL_CREATE", b, "Call-Direction: outbound", "Other-Leg-Unique-ID: " + a, "Caller-Destination-Number: 1002"},
+		{"CHANNEL_CREATE", c, "Call-Direction: outbound", "Other-Leg-Unique-ID: " + a, "Caller-Destination-Number: 1003"},
+		{"CHANNEL_PROGRESS", b},
+		{"CHANNEL_PROGRESS", c},
+		{"CHANNEL_ANSWER", c},
+		{"CHANNEL_HANGUP_COMPLETE", b, "Hangup-Cause: LOSE_RACE", "variable_sip_hangup_disposition: send_cancel", "variable_group_dial_status: loser"},
+		{"CHANNEL_ANSWER", a},
+		{"CHANNEL_HANGUP_COMPLETE", a, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: recv_bye", "variable_sip_term_status: 200"},
+		{"CHANNEL_HANGUP_COMPLETE", c, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: send_bye"},
 	})
 }
 
