@@ -46,10 +46,12 @@ import (
 // BENCH_RATES (events/s, default 100,1000,2000,5000) each run for
 // BENCH_SECONDS (default 30); BENCH_BURST events (default 50,000; 0: none)
 // are then offered as fast as the client goes. BENCH_PATHS picks paths
-// (default raw,test,sim); BENCH_STORE=postgres with BENCH_NODES=1 or 2 runs
-// switchhook on a fresh PostgreSQL database; BENCH_STEP is the simulator's
-// pause between a call's events (default 1s); BENCH_CPUPROFILE=DIR writes a
-// CPU profile of each switchhook process there.
+// (default raw,test,sim). BENCH_BACKLOG events (default 42,000; 0: none)
+// are simulated while the receiver holds every request, until all are
+// recorded, and then delivered as a backlog. BENCH_STORE=postgres with
+// BENCH_NODES=1 or 2 runs switchhook on a fresh PostgreSQL database;
+// BENCH_STEP is the simulator's pause between a call's events (default 1s);
+// BENCH_CPUPROFILE=DIR writes a CPU profile of each switchhook process there.
 func TestBenchDelivery(t *testing.T) {
 	if os.Getenv("SWITCHHOOK_BENCH") == "" {
 		t.Skip("benchmark: set SWITCHHOOK_BENCH=1")
@@ -92,6 +94,11 @@ func TestBenchDelivery(t *testing.T) {
 				rows = append(rows, b.run(t, p, 0, burst))
 			})
 		}
+	}
+	if backlog := envInt("BENCH_BACKLOG", 42000); backlog > 1 {
+		t.Run("backlog", func(t *testing.T) {
+			rows = append(rows, b.run(t, "backlog", 0, backlog))
+		})
 	}
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "\nswitchhook on %s, %d node(s), extended payload, max_in_flight 64, simulator step %s\n", b.store, b.nodes, b.step)
@@ -157,13 +164,35 @@ func (r benchRow) String() string {
 func (b *bench) run(t *testing.T, path string, rate, n int) benchRow {
 	b.rcv.take(t) // a clean slate
 	row := benchRow{path: path, offered: fmt.Sprintf("%d/s for %d s", rate, b.seconds)}
-	if rate == 0 {
+	switch {
+	case path == "backlog":
+		row.offered = fmt.Sprintf("%d simulated, held until recorded", n/7*7)
+		b.rcv.hold(t, true)
+		t.Cleanup(func() { b.rcv.hold(t, false) })
+	case rate == 0:
 		row.offered = fmt.Sprintf("burst of %d", n)
 	}
 	var servers []*Server
 	var dbPIDs func() []int
 	if path != "raw" {
 		servers, dbPIDs = b.start(t, path, rate, n)
+	}
+	if path == "backlog" {
+		// The receiver holds the first requests (under the endpoint's
+		// timeout of 1m) until every event is recorded; from then on the
+		// run measures delivery alone.
+		for began := time.Now(); ; time.Sleep(200 * time.Millisecond) {
+			recorded := 0
+			for _, s := range servers {
+				recorded += eventsRecorded(t, s)
+			}
+			if recorded >= n/7/b.nodes*7*b.nodes {
+				break
+			}
+			if time.Since(began) > 50*time.Second {
+				t.Fatalf("%d of %d events recorded in 50s: too slow to hold the receiver meanwhile; lower BENCH_BACKLOG", recorded, n)
+			}
+		}
 	}
 	serverPIDs := make([]int, len(servers))
 	for i, s := range servers {
@@ -195,6 +224,9 @@ func (b *bench) run(t *testing.T, path string, rate, n int) benchRow {
 			return b.testEvent(s, epID)
 		})
 		offerEnd = time.Now()
+	case "backlog":
+		b.rcv.hold(t, false)
+		offerEnd = start
 	case "sim":
 		// The simulator runs from start-up; it is done when all its
 		// events were offered, which the receiver's count tells.
@@ -204,7 +236,7 @@ func (b *bench) run(t *testing.T, path string, rate, n int) benchRow {
 		}
 	}
 	row.sent = len(sent)
-	if path == "sim" {
+	if path == "sim" || path == "backlog" {
 		row.sent = n / 7 / b.nodes * 7 * b.nodes // whole calls
 	}
 	b.rcv.waitCount(t, row.sent, 30*time.Second)
@@ -237,7 +269,11 @@ func (b *bench) run(t *testing.T, path string, rate, n int) benchRow {
 		}
 		lastSeq[a.Call] = a.Seq
 		from := a.Occurred
-		if path != "sim" {
+		switch path {
+		case "backlog":
+			from = start.UnixNano() // the time to drain up to this one
+		case "sim":
+		default:
 			s, ok := sent[a.ID]
 			if !ok {
 				continue
@@ -296,7 +332,7 @@ func sum(after, before map[int]float64, pids ...int) float64 {
 // makes its share of n events at its share of rate. dbPIDs lists the
 // PostgreSQL backends, or is nil on SQLite.
 func (b *bench) start(t *testing.T, path string, rate, n int) (servers []*Server, dbPIDs func() []int) {
-	hook := fmt.Sprintf("webhooks:\n  - url: %q\n    payload: extended\n    secret: %q\n    max_in_flight: 64\nlog: {level: warn}\n", b.rcv.url+"/hook", testSecret)
+	hook := fmt.Sprintf("webhooks:\n  - url: %q\n    payload: extended\n    secret: %q\n    max_in_flight: 64\n    timeout: 1m\nlog: {level: warn}\n", b.rcv.url+"/hook", testSecret)
 	var dsn string
 	if b.store == "postgres" {
 		dsn = pgtest.DSN(t)
@@ -313,7 +349,7 @@ func (b *bench) start(t *testing.T, path string, rate, n int) (servers []*Server
 			u.RawQuery = q.Encode()
 			cfg += fmt.Sprintf("store: {dsn: %q}\nnode: node-%d\n", u, i)
 		}
-		if path == "sim" {
+		if path == "sim" || path == "backlog" {
 			calls := n / 7 / b.nodes
 			callRate := float64(rate) / 7 / float64(b.nodes)
 			step := b.step
@@ -524,8 +560,8 @@ type benchArrival struct {
 }
 
 // benchReceiverMain serves as the receiver: POST /hook answers 204 and
-// records the arrival; GET /count says how many; GET /take hands them over
-// and forgets them. It prints its URL, and exits when its standard input
+// records the arrival (after POST /hold, only once POST /release came);
+// GET /count says how many; GET /take hands them over and forgets them. It prints its URL, and exits when its standard input
 // closes (the test ended) or after two hours.
 func benchReceiverMain(addr string) int {
 	l, err := net.Listen("tcp", addr)
@@ -534,11 +570,21 @@ func benchReceiverMain(addr string) int {
 		return 1
 	}
 	var (
-		mu  sync.Mutex
-		got []benchArrival
+		mu   sync.Mutex
+		got  []benchArrival
+		gate chan struct{} // non-nil: requests wait until it is closed
 	)
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /hook", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		g := gate
+		mu.Unlock()
+		if g != nil {
+			select {
+			case <-g:
+			case <-time.After(2 * time.Minute):
+			}
+		}
 		at := time.Now().UnixNano()
 		var p struct {
 			CallUUID   string    `json:"call_uuid"`
@@ -552,6 +598,21 @@ func benchReceiverMain(addr string) int {
 		got = append(got, a)
 		mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("POST /hold", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if gate == nil {
+			gate = make(chan struct{})
+		}
+	})
+	mux.HandleFunc("POST /release", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if gate != nil {
+			close(gate)
+			gate = nil
+		}
 	})
 	mux.HandleFunc("GET /count", func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
@@ -608,6 +669,19 @@ func startBenchReceiver(t *testing.T) *benchReceiver {
 		t.Fatalf("receiver: %v", err)
 	}
 	return &benchReceiver{url: strings.TrimSpace(line), pid: cmd.Process.Pid}
+}
+
+// hold makes the receiver hold requests until it is told to let go.
+func (r *benchReceiver) hold(t *testing.T, hold bool) {
+	path := "/release"
+	if hold {
+		path = "/hold"
+	}
+	resp, err := http.Post(r.url+path, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
 }
 
 func (r *benchReceiver) count(t *testing.T) int {
