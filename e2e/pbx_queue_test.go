@@ -135,6 +135,19 @@ func divert(from, reason string) map[string]any {
 	return map[string]any{"diverted_from": from, "diversion_reason": reason}
 }
 
+// answeredByAgent is the wants of a call to music queue 600 that agent
+// answered and hung up, having waited at most maxWait seconds.
+func answeredByAgent(t *testing.T, c routedCall, h []Webhook, agent string, maxWait float64) []hookWant {
+	t.Helper()
+	return []hookWant{
+		with(c.routed("600", "queue", "600"), q(stay(t, h[0], "600", 0, 0, ""))),
+		c.want("CALL_ANSWER", "Q", "600", q(stay(t, h[1], "600", 0, 0, ""))),
+		c.want("CALL_RINGING", "B", agent, in(divert("600", "queue"), q(stay(t, h[2], "600", 0, maxWait, "")))),
+		c.want("CALL_ANSWER", "B", agent, in(divert("600", "queue"), q(stay(t, h[3], "600", 0, maxWait, "")))),
+		with(c.hangup(t, h[4], "B", agent, "NORMAL_CLEARING", 200, "callee", "600"), q(stay(t, h[4], "600", 0, maxWait, "answered"))),
+	}
+}
+
 // Round robin: two calls in a row go to the two agents in turn. The queue
 // answers each caller with its music first; the agent who answers hangs up.
 func TestPBXQueueRoundRobin(t *testing.T) {
@@ -153,13 +166,7 @@ func TestPBXQueueRoundRobin(t *testing.T) {
 		c := routedCall{caller: []string{"1003", "1004"}[i], direction: "internal"}
 		checkQueueCall(t, calls, i, func(h []Webhook) []hookWant {
 			waits(t, h)
-			return []hookWant{
-				with(c.routed("600", "queue", "600"), q(stay(t, h[0], "600", 0, 0, ""))),
-				c.want("CALL_ANSWER", "Q", "600", q(stay(t, h[1], "600", 0, 0, ""))),
-				c.want("CALL_RINGING", "B", agent, in(divert("600", "queue"), q(stay(t, h[2], "600", 0, 3, "")))),
-				c.want("CALL_ANSWER", "B", agent, in(divert("600", "queue"), q(stay(t, h[3], "600", 0, 3, "")))),
-				with(c.hangup(t, h[4], "B", agent, "NORMAL_CLEARING", 200, "callee", "600"), q(stay(t, h[4], "600", 0, 3, "answered"))),
-			}
+			return answeredByAgent(t, c, h, agent, 3)
 		})
 	}
 }
@@ -216,13 +223,7 @@ func TestPBXQueuePausedAgentNotRung(t *testing.T) {
 	calls := queueCalls(t, rs, 5)
 	c := routedCall{caller: "1003", direction: "internal"}
 	checkQueueCall(t, calls, 0, func(h []Webhook) []hookWant {
-		return []hookWant{
-			with(c.routed("600", "queue", "600"), q(stay(t, h[0], "600", 0, 0, ""))),
-			c.want("CALL_ANSWER", "Q", "600", q(stay(t, h[1], "600", 0, 0, ""))),
-			c.want("CALL_RINGING", "B", "1002", in(divert("600", "queue"), q(stay(t, h[2], "600", 0, 3, "")))),
-			c.want("CALL_ANSWER", "B", "1002", in(divert("600", "queue"), q(stay(t, h[3], "600", 0, 3, "")))),
-			with(c.hangup(t, h[4], "B", "1002", "NORMAL_CLEARING", 200, "callee", "600"), q(stay(t, h[4], "600", 0, 3, "answered"))),
-		}
+		return answeredByAgent(t, c, h, "1002", 3)
 	})
 	s.API("GET", "/v1/queues/600", nil, 200, &qu)
 	if a := qu.Agents[0]; !a.Paused || a.State != apitypes.AgentPaused || qu.Answered != 1 {
@@ -493,13 +494,7 @@ func TestPBXQueueCallersServedInArrivalOrder(t *testing.T) {
 			waits(t, h)
 			at, _ := time.Parse(time.RFC3339Nano, h[3].Body["occurred_at"].(string))
 			answered = append(answered, at)
-			return []hookWant{
-				with(c.routed("600", "queue", "600"), q(stay(t, h[0], "600", 0, 0, ""))),
-				c.want("CALL_ANSWER", "Q", "600", q(stay(t, h[1], "600", 0, 0, ""))),
-				c.want("CALL_RINGING", "B", "1001", in(divert("600", "queue"), q(stay(t, h[2], "600", 0, 10, "")))),
-				c.want("CALL_ANSWER", "B", "1001", in(divert("600", "queue"), q(stay(t, h[3], "600", 0, 10, "")))),
-				with(c.hangup(t, h[4], "B", "1001", "NORMAL_CLEARING", 200, "callee", "600"), q(stay(t, h[4], "600", 0, 10, "answered"))),
-			}
+			return answeredByAgent(t, c, h, "1001", 10)
 		})
 	}
 	if len(answered) == 2 && !answered[0].Before(answered[1]) {
@@ -530,13 +525,7 @@ func TestPBXQueueWrapupSkipsTheAgent(t *testing.T) {
 	for i, agent := range []string{"1001", "1002"} {
 		c := routedCall{caller: []string{"1003", "1004"}[i], direction: "internal"}
 		checkQueueCall(t, calls, i, func(h []Webhook) []hookWant {
-			return []hookWant{
-				with(c.routed("600", "queue", "600"), q(stay(t, h[0], "600", 0, 0, ""))),
-				c.want("CALL_ANSWER", "Q", "600", q(stay(t, h[1], "600", 0, 0, ""))),
-				c.want("CALL_RINGING", "B", agent, in(divert("600", "queue"), q(stay(t, h[2], "600", 0, 3, "")))),
-				c.want("CALL_ANSWER", "B", agent, in(divert("600", "queue"), q(stay(t, h[3], "600", 0, 3, "")))),
-				with(c.hangup(t, h[4], "B", agent, "NORMAL_CLEARING", 200, "callee", "600"), q(stay(t, h[4], "600", 0, 3, "answered"))),
-			}
+			return answeredByAgent(t, c, h, agent, 3)
 		})
 	}
 }
@@ -603,12 +592,6 @@ func TestPBXQueueAgentOnACallSkipped(t *testing.T) {
 	}
 	c := routedCall{caller: "1004", direction: "internal"}
 	checkQueueCall(t, calls, 1, func(h []Webhook) []hookWant {
-		return []hookWant{
-			with(c.routed("600", "queue", "600"), q(stay(t, h[0], "600", 0, 0, ""))),
-			c.want("CALL_ANSWER", "Q", "600", q(stay(t, h[1], "600", 0, 0, ""))),
-			c.want("CALL_RINGING", "B", "1002", in(divert("600", "queue"), q(stay(t, h[2], "600", 0, 3, "")))),
-			c.want("CALL_ANSWER", "B", "1002", in(divert("600", "queue"), q(stay(t, h[3], "600", 0, 3, "")))),
-			with(c.hangup(t, h[4], "B", "1002", "NORMAL_CLEARING", 200, "callee", "600"), q(stay(t, h[4], "600", 0, 3, "answered"))),
-		}
+		return answeredByAgent(t, c, h, "1002", 3)
 	})
 }

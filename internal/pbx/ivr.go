@@ -29,36 +29,50 @@ func (c *call) enterIVR(v *dialplan.IVR) state {
 		return c.terminate(ended{Hangup: events.Hangup{Cause: events.CauseNormalClearing, SIPCode: sip.StatusOK, By: events.System}})
 	}
 	c.ivrVisits++
-	first := !c.callerAnswered
+	l, first, ok := c.appAnswer(v.Number, "ivr")
+	if !ok {
+		return c.fail(failure{sip.StatusNotAcceptableHere, "Not Acceptable Here", causeIncompatibleDestination, events.System})
+	}
+	c.ivr = &ivrRun{v: v, leg: l}
+	if !first {
+		c.playPrompt()
+	}
+	return stateAppAnswered
+}
+
+// appAnswer puts an app leg for number (what plays: "ivr" or "queue") at
+// side B and emits its CALL_ANSWER. Unless an app leg answered the caller
+// before, it answers the caller's INVITE too (first): the PBX plays one
+// codec, the caller's first G.711 one, and offers only that to whoever the
+// call reaches next, so that the caller's media need not change; what the
+// leg plays starts once the caller's ACK came. ok is false when the
+// caller's offer has no codec the PBX plays.
+func (c *call) appAnswer(number, what string) (l *appLeg, first, ok bool) {
+	first = !c.callerAnswered
 	var body []byte
 	if first {
-		// The PBX plays one codec: it answers with the caller's first
-		// G.711 codec, and offers only that to whoever the IVR routes
-		// to, so that the caller's media need not change.
 		codec, err := c.offer.Narrow()
 		if err == nil {
 			c.codec = codec
 			body, err = c.sdpFor(c.a, c.offer)
 		}
 		if err != nil {
-			c.p.log.Info("cannot answer caller for ivr", "call_uuid", c.id, "ivr", v.Number, "err", err)
-			return c.fail(failure{sip.StatusNotAcceptableHere, "Not Acceptable Here", causeIncompatibleDestination, events.System})
+			c.p.log.Info("cannot answer caller", "call_uuid", c.id, "for", what, "number", number, "err", err)
+			return nil, first, false
 		}
 	}
-	l := newAppLeg(c, v.Number)
+	l = newAppLeg(c, number)
+	l.what = what
 	c.legs = append(c.legs, l)
 	c.br.join(media.SideB, l)
 	c.br.holds.Clear()
 	c.answeredAt = time.Now()
 	c.a.state = LegAnswered
-	c.ivr = &ivrRun{v: v, leg: l}
-	c.emit(c.event(events.CallAnswer, c.answeredAt, v.Number, l))
+	c.emit(c.event(events.CallAnswer, c.answeredAt, number, l))
 	if first {
 		c.answerCaller(body)
-	} else {
-		c.playPrompt()
 	}
-	return stateAppAnswered
+	return l, first, true
 }
 
 // playPrompt plays the IVR's prompt once; msgPlayed starts its wait for a

@@ -221,7 +221,7 @@ type appLeg struct {
 }
 
 func newAppLeg(c *call, number string) *appLeg {
-	return &appLeg{legBase: newLegBase(number, events.Callee, LegAnswered), c: c, what: "ivr"}
+	return &appLeg{legBase: newLegBase(number, events.Callee, LegAnswered), c: c}
 }
 
 func (l *appLeg) side() media.Side { return media.SideB }

@@ -127,34 +127,13 @@ func (c *call) enterQueue(number string) state {
 		}
 		return stateQueued
 	}
-	first := !c.callerAnswered
-	var body []byte
-	if first {
-		// As an IVR: the PBX plays one codec, the caller's first G.711,
-		// and offers only that to the agents.
-		codec, err := c.offer.Narrow()
-		if err == nil {
-			c.codec = codec
-			body, err = c.sdpFor(c.a, c.offer)
-		}
-		if err != nil {
-			c.p.log.Info("cannot answer caller for queue", "call_uuid", c.id, "queue", number, "err", err)
-			q.left, q.outcome = time.Now(), events.QueueOverflow
-			return c.fail(failure{sip.StatusNotAcceptableHere, "Not Acceptable Here", causeIncompatibleDestination, events.System})
-		}
+	l, first, ok := c.appAnswer(number, "queue")
+	if !ok {
+		q.settle(events.QueueOverflow)
+		return c.fail(failure{sip.StatusNotAcceptableHere, "Not Acceptable Here", causeIncompatibleDestination, events.System})
 	}
-	l := newAppLeg(c, number)
-	l.what = "queue"
 	q.music = l
-	c.legs = append(c.legs, l)
-	c.br.join(media.SideB, l)
-	c.br.holds.Clear()
-	c.answeredAt = time.Now()
-	c.a.state = LegAnswered
-	c.emit(c.event(events.CallAnswer, c.answeredAt, number, l))
-	if first {
-		c.answerCaller(body)
-	} else {
+	if !first {
 		c.playMusic()
 	}
 	return stateQueued
