@@ -339,6 +339,9 @@ func (t *tracker) create(ev eventHeaders, at time.Time) (*leg, []events.Event) {
 			}
 		}
 	}
+	if r := t.Leg(ev.get("Other-Leg-Unique-ID")); r != nil && ev.get("Call-Direction") == "inbound" && strings.HasPrefix(ev.get("Caller-Destination-Number"), "answer,intercept:") {
+		return t.replaces(r, l, ev, at)
+	}
 	for _, ref := range parentRefs(ev) {
 		if x := t.consults[ref]; x != nil && x.call == nil && t.Leg(ref) != nil {
 			return t.consultLeg(t.Leg(ref), x, l, ev, at)
@@ -553,6 +556,27 @@ func (t *tracker) consultLeg(from *leg, x *consult, l *leg, ev eventHeaders, at 
 	t.Join(c, x.caller)
 	t.Join(c, l)
 	return l, t.Route(c, at, to)
+}
+
+// replaces maps an INVITE with Replaces (RFC 3891) naming the dialog of
+// leg r, an answered callee: mod_sofia makes the new channel l answer and
+// intercept r's partner, naming r as its other leg, in an inline dialplan
+// ("answer,intercept:<uuid>"), and r is hung up. l's party takes r's place
+// in r's call (EVENTS.md's attended transfer: CALL_UNHOLD if held, then
+// CALL_ANSWER of the newcomer, diversion_reason attended_transfer); mod_sofia
+// gives l r's caller ids, so its number is the INVITE's From user.
+func (t *tracker) replaces(r, l *leg, ev eventHeaders, at time.Time) (*leg, []events.Event) {
+	l.Number = cmp.Or(ev.get("variable_sip_from_user"), ev.get("Caller-Caller-ID-Number"))
+	if r.Caller || !r.Answered {
+		// Replacing a caller, or a dialog not answered (a pickup): not
+		// a transfer this maps; the new channel is a leg of the call.
+		t.Join(r.Call, l)
+		return l, nil
+	}
+	// Replace moves a leg from the call it joined: here a holder of l's
+	// own, never routed, that emits nothing.
+	t.Join(t.NewCall(l.ID), l)
+	return l, t.Replace(r.Call, r, l, at)
 }
 
 // endConsult ends an att_xfer consultation call with its stand-in caller:

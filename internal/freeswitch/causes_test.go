@@ -491,3 +491,48 @@ func TestAttXferByCaller(t *testing.T) {
 		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// An INVITE with Replaces naming the held callee's dialog: mod_sofia's new
+// channel (an inline "answer,intercept:<uuid>" dialplan, 1002's caller ids,
+// 1003 in its From) takes 1002's place, which is hung up. The call goes on:
+// CALL_UNHOLD, CALL_ANSWER of 1003 (attended_transfer); 1003 hangs up. As
+// sofia_handle_sip_i_invite_replaces in FreeSWITCH 1.10's source; no
+// recording exists.
+func TestInviteWithReplaces(t *testing.T) {
+	tr := newTracker("freeswitch/t", slog.New(slog.DiscardHandler))
+	a, b, n := "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222", "33333333-3333-4333-8333-333333333333"
+	var got []string
+	for _, ev := range []eventHeaders{
+		{"event-name": "CHANNEL_CREATE", "unique-id": a, "call-direction": "inbound", "caller-caller-id-number": "1001", "caller-destination-number": "1002"},
+		{"event-name": "CHANNEL_EXECUTE", "unique-id": a, "application": "bridge", "application-data": "user/1002@d", "caller-destination-number": "1002"},
+		{"event-name": "CHANNEL_CREATE", "unique-id": b, "call-direction": "outbound", "other-leg-unique-id": a, "caller-destination-number": "1002"},
+		{"event-name": "CHANNEL_ANSWER", "unique-id": b},
+		{"event-name": "CHANNEL_ANSWER", "unique-id": a},
+		{"event-name": "CHANNEL_HOLD", "unique-id": b},
+		{"event-name": "CHANNEL_CREATE", "unique-id": n, "call-direction": "inbound", "other-leg-unique-id": b, "caller-caller-id-number": "1001", "caller-destination-number": "answer,intercept:" + a, "variable_sip_from_user": "1003"},
+		{"event-name": "CHANNEL_EXECUTE", "unique-id": n, "application": "answer"},
+		{"event-name": "CHANNEL_ANSWER", "unique-id": n},
+		{"event-name": "CHANNEL_EXECUTE", "unique-id": n, "application": "intercept", "application-data": a},
+		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": b, "hangup-cause": "PICKED_OFF", "variable_sip_hangup_disposition": "send_bye"},
+		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": n, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "recv_bye"},
+		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": a, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "send_bye", "variable_sip_term_status": "200"},
+	} {
+		for _, e := range tr.handle(ev) {
+			if e.CallUUID != a {
+				t.Errorf("%s of call %s, want the first call %s", e.Kind, e.CallUUID, a)
+			}
+			got = append(got, conformance.Line(e))
+		}
+	}
+	want := []string{
+		"CALL_ROUTED 1001>1002 internal to=extension:1002",
+		"CALL_ANSWER 1001>1002 internal",
+		"CALL_HOLD 1001>1002 internal callee",
+		"CALL_UNHOLD 1001>1002 internal callee",
+		"CALL_ANSWER 1001>1003 internal diverted=attended_transfer<1002",
+		"CALL_HANGUP 1001>1003 internal NORMAL_CLEARING 200 callee",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
