@@ -41,9 +41,14 @@ func (s *Store) DeleteRegistration(ctx context.Context, extension, contact strin
 // ListRegistrations returns the unexpired registrations of extension, or
 // of all when it is empty.
 func (s *Store) ListRegistrations(ctx context.Context, extension string, now time.Time) ([]*store.Registration, error) {
+	// One extension's rows are read by the primary key, at each call.
+	where, args := "expires_at > $1", []any{ts(now)}
+	if extension != "" {
+		where, args = "extension = $2 AND "+where, append(args, text(extension))
+	}
 	rows, err := s.pool.Query(ctx, `SELECT extension, contact, source, transport, user_agent, call_id, cseq, node, expires_at, created_at
-		FROM registrations WHERE ($1 = '' OR extension = $1) AND expires_at > $2
-		ORDER BY extension COLLATE "C", created_at, contact COLLATE "C"`, text(extension), ts(now))
+		FROM registrations WHERE `+where+`
+		ORDER BY extension COLLATE "C", created_at, contact COLLATE "C"`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list registrations: %w", err)
 	}

@@ -38,9 +38,13 @@ func (s *Store) DeleteRegistration(ctx context.Context, extension, contact strin
 // ListRegistrations returns the unexpired registrations of extension, or
 // of all when it is empty.
 func (s *Store) ListRegistrations(ctx context.Context, extension string, now time.Time) ([]*store.Registration, error) {
+	// One extension's rows are read by the primary key, at each call.
+	where, args := "expires_at > ?", []any{nanos(now)}
+	if extension != "" {
+		where, args = "extension = ? AND "+where, append([]any{extension}, args...)
+	}
 	rows, err := s.r.QueryContext(ctx, `SELECT extension, contact, source, transport, user_agent, call_id, cseq, node, expires_at, created_at
-		FROM registrations WHERE (? = '' OR extension = ?) AND expires_at > ? ORDER BY extension, created_at, contact`,
-		extension, extension, nanos(now))
+		FROM registrations WHERE `+where+` ORDER BY extension, created_at, contact`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list registrations: %w", err)
 	}
