@@ -200,7 +200,7 @@ func (b *bench) run(t *testing.T, path string, rate, n int) benchRow {
 	}
 	self := os.Getpid()
 	load := loadAverage()
-	busy0 := machineBusy()
+	busy0 := machineTicks()
 	cpu0 := cpuTimes(append([]int{self, b.rcv.pid}, serverPIDs...))
 	var db0 map[int]float64
 	if dbPIDs != nil {
@@ -242,7 +242,7 @@ func (b *bench) run(t *testing.T, path string, rate, n int) benchRow {
 	b.rcv.waitCount(t, row.sent, 30*time.Second)
 	end := time.Now()
 	cpu1 := cpuTimes(append([]int{self, b.rcv.pid}, serverPIDs...))
-	busy1 := machineBusy()
+	busy1 := machineTicks()
 	if dbPIDs != nil {
 		row.cpuDB = cpuSince(db0, dbPIDs())
 	}
@@ -311,7 +311,7 @@ func (b *bench) run(t *testing.T, path string, rate, n int) benchRow {
 	row.cpuRcv = per(cpu1[b.rcv.pid] - cpu0[b.rcv.pid])
 	row.cpuClient = per(cpu1[self] - cpu0[self])
 	ours := sum(cpu1, cpu0, append([]int{self, b.rcv.pid}, serverPIDs...)...) + row.cpuDB*float64(row.delivered)/1000
-	row.other = max(0, 100*(busy1-busy0-ours)/end.Sub(start).Seconds())
+	row.other = max(0, 100*(float64(busy1-busy0)/100-ours)/end.Sub(start).Seconds())
 	if row.disorder > 0 || row.dups > 0 || row.delivered < row.sent {
 		t.Errorf("%s: %d of %d delivered, %d out of order, %d twice", path, row.delivered, row.sent, row.disorder, row.dups)
 	}
@@ -372,21 +372,7 @@ func (b *bench) start(t *testing.T, path string, rate, n int) (servers []*Server
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close(context.Background()) })
-	return servers, func() []int {
-		rows, err := db.Query(t.Context(), "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
-		if err != nil {
-			t.Fatal(err)
-		}
-		pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := make([]int, len(pids))
-		for i, p := range pids {
-			out[i] = int(p)
-		}
-		return out
-	}
+	return servers, backendPIDs(t, db)
 }
 
 // offer calls send n times: at rate a second on a fixed schedule (open
@@ -510,25 +496,6 @@ func endpointID(t *testing.T, s *Server) string {
 		t.Fatalf("%d endpoints, want 1", len(eps))
 	}
 	return eps[0].ID
-}
-
-// machineBusy is the CPU time, in seconds, all processes used so far.
-func machineBusy() float64 {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	total := 0.0
-	for i, v := range f[1:] {
-		if i == 3 || i == 4 { // idle, iowait
-			continue
-		}
-		x, _ := strconv.ParseFloat(v, 64)
-		total += x
-	}
-	return total / 100
 }
 
 // peakRSS is the process's peak resident set (VmHWM), in KiB.

@@ -258,21 +258,7 @@ func TestLoadCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer db.Close(context.Background())
-		dbPIDs = func() []int {
-			rows, err := db.Query(t.Context(), "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
-			if err != nil {
-				t.Fatal(err)
-			}
-			pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
-			if err != nil {
-				t.Fatal(err)
-			}
-			out := make([]int, len(pids))
-			for i, p := range pids {
-				out[i] = int(p)
-			}
-			return out
-		}
+		dbPIDs = backendPIDs(t, db)
 	}
 	nodeCPU, dbCPU := cpuTimes(nodePIDs), cpuTimes(dbPIDs())
 	start := time.Now()
@@ -292,6 +278,26 @@ func TestLoadCluster(t *testing.T) {
 		"CPU per 1,000 deliveries: switchhook %.0f ms, PostgreSQL backends %.0f ms; load average before %s, after %s",
 		store, len(got), secs, float64(len(got))/secs, rcv.duplicates(), per(nodeSecs), per(dbSecs), load, loadAverage())
 	checkCalls(t, got)
+}
+
+// backendPIDs returns a function that lists the process IDs of the
+// PostgreSQL backends connected to db's database, but db's own.
+func backendPIDs(t *testing.T, db *pgx.Conn) func() []int {
+	return func() []int {
+		rows, err := db.Query(t.Context(), "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := make([]int, len(pids))
+		for i, p := range pids {
+			out[i] = int(p)
+		}
+		return out
+	}
 }
 
 // cpuTimes reads the CPU time (user and system) each of pids has used, where
