@@ -6,12 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emiago/sipgo/sip"
-
-	"github.com/switchhook/switchhook/e2e/testua"
 	"github.com/switchhook/switchhook/internal/conformance"
 	"github.com/switchhook/switchhook/internal/events"
-	"github.com/switchhook/switchhook/internal/siphdr"
 )
 
 // pbxSource plays the conformance suite on the built-in PBX of the real
@@ -143,14 +139,7 @@ func attendedTransferByCallee(t *testing.T) []events.Event {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rp, err := siphdr.ParseReplaces(testua.Replaces(consult))
-	if err != nil {
-		t.Fatal(err)
-	}
-	referTo := siphdr.ReferTo{URI: sip.Uri{Scheme: "sip", User: "1003", Host: "pbx.test"}, Replaces: &rp}
-	if res, err := ph.Refer(ctx, first, referTo.String()); err != nil || res.StatusCode != 202 {
-		t.Fatalf("REFER: %v %v", res, err)
-	}
+	referReplacing(t, ctx, ph, first, consult)
 	caller()
 	answers()
 	return allEvents(rcv.WaitFor(t, 30*time.Second, "both hangups", hangups(2)))
@@ -178,14 +167,7 @@ func attendedTransferByCaller(t *testing.T) []events.Event {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rp, err := siphdr.ParseReplaces(testua.Replaces(consult))
-	if err != nil {
-		t.Fatal(err)
-	}
-	referTo := siphdr.ReferTo{URI: sip.Uri{Scheme: "sip", User: "1003", Host: "pbx.test"}, Replaces: &rp}
-	if res, err := ph.Refer(ctx, first, referTo.String()); err != nil || res.StatusCode != 202 {
-		t.Fatalf("REFER: %v %v", res, err)
-	}
+	referReplacing(t, ctx, ph, first, consult)
 	stays()
 	target()
 	return allEvents(rcv.WaitFor(t, 30*time.Second, "the three hangups", hangups(3)))

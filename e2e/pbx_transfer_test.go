@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/switchhook/switchhook/e2e/testua"
@@ -211,15 +212,7 @@ func TestPBXAttendedTransferByCallee(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rp, err := siphdr.ParseReplaces(testua.Replaces(consult))
-	if err != nil {
-		t.Fatal(err)
-	}
-	referTo := siphdr.ReferTo{URI: sip.Uri{Scheme: "sip", User: "1003", Host: "pbx.test"}, Replaces: &rp}
-	res, err := ph.Refer(ctx, first, referTo.String())
-	if err != nil || res.StatusCode != 202 {
-		t.Fatalf("REFER: %v %v", res, err)
-	}
+	referReplacing(t, ctx, ph, first, consult)
 	ids := []string{first.InviteRequest.CallID().Value(), consult.InviteRequest.CallID().Value()}
 	err = ph.WaitFor(ctx, "NOTIFY 200 and a BYE on both dialogs", func(ns []*sip.Request, byes map[string]bool) bool {
 		ok := false
@@ -330,6 +323,21 @@ func TestPBXReplacesNamingNoDialog(t *testing.T) {
 			c.hangup(t, h[2], "A", "1002", "NORMAL_CLEARING", 200, "caller", "1002"),
 		}
 	})
+}
+
+// referReplacing sends REFER from ph on dialog first to the callee of
+// consult with Replaces naming consult (an attended transfer), and fails
+// unless the PBX accepts it (202).
+func referReplacing(t *testing.T, ctx context.Context, ph *testua.Phone, first testua.Dialog, consult *sipgo.DialogClientSession) {
+	t.Helper()
+	rp, err := siphdr.ParseReplaces(testua.Replaces(consult))
+	if err != nil {
+		t.Fatal(err)
+	}
+	referTo := siphdr.ReferTo{URI: sip.Uri{Scheme: "sip", User: consult.InviteRequest.To().Address.User, Host: "pbx.test"}, Replaces: &rp}
+	if res, err := ph.Refer(ctx, first, referTo.String()); err != nil || res.StatusCode != 202 {
+		t.Fatalf("REFER: %v %v", res, err)
+	}
 }
 
 // settle lets the caller's phone take the answer, as it would before a
@@ -495,14 +503,7 @@ func TestPBXAttendedTransferByCaller(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rp, err := siphdr.ParseReplaces(testua.Replaces(consult))
-	if err != nil {
-		t.Fatal(err)
-	}
-	referTo := siphdr.ReferTo{URI: sip.Uri{Scheme: "sip", User: "1003", Host: "pbx.test"}, Replaces: &rp}
-	if res, err := ph.Refer(ctx, first, referTo.String()); err != nil || res.StatusCode != 202 {
-		t.Fatalf("REFER: %v %v", res, err)
-	}
+	referReplacing(t, ctx, ph, first, consult)
 	waitNotify(t, ctx, ph, 200, first.InviteRequest.CallID().Value())
 	if err := ph.WaitFor(ctx, "the consultation call's BYE", func(_ []*sip.Request, byes map[string]bool) bool {
 		return byes[consult.InviteRequest.CallID().Value()]
