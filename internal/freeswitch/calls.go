@@ -89,6 +89,10 @@ type tracker struct {
 	consults map[string]*consult
 }
 
+// standIn ends the id of a consultation call's stand-in caller leg, after
+// the id of the transferor's leg it stands for.
+const standIn = "/att_xfer"
+
 // consult is a consultation call att_xfer places from the transferor's leg
 // of another call: FreeSWITCH has no channel of its own for its caller, so
 // the call's caller is a stand-in leg (the transferor's leg's id with a
@@ -546,13 +550,13 @@ func (t *tracker) consultLeg(from *leg, x *consult, l *leg, ev eventHeaders, at 
 	if from.Caller {
 		number = first.Caller
 	}
-	c := t.NewCall(from.ID + "/att_xfer")
+	c := t.NewCall(from.ID + standIn)
 	c.UUID, c.Session, c.CallerLeg = uuid.NewString(), first.Session, from.ID
 	c.Caller, c.Direction = number, first.Direction
 	l.Number = cmp.Or(ev.get("Caller-Destination-Number"), ev.get("Caller-Callee-ID-Number"))
 	to := routeTarget("", x.data, l.Number)
 	c.Dest = cmp.Or(to.Target, l.Number)
-	x.call, x.caller = c, &leg{ID: from.ID + "/att_xfer", Caller: true, Seen: true}
+	x.call, x.caller = c, &leg{ID: from.ID + standIn, Caller: true, Seen: true}
 	t.Join(c, x.caller)
 	t.Join(c, l)
 	return l, t.Route(c, at, to)
@@ -685,7 +689,11 @@ func sofiaStatus(cause string) int {
 // away, at the time and with the cause gap tells; a leg still there gets
 // the ring or answer it missed; a channel never seen is adopted.
 func (t *tracker) reconcile(live map[string]liveChannel, gap calltrack.Gap, now time.Time) []events.Event {
-	listed := func(id string) (calltrack.Channel, bool) { ch, ok := live[id]; return ch.Channel, ok }
+	listed := func(id string) (calltrack.Channel, bool) {
+		// A stand-in caller is live while the leg it stands for is.
+		ch, ok := live[strings.TrimSuffix(id, standIn)]
+		return ch.Channel, ok
+	}
 	out := t.Reconcile(listed, now, func(l *leg) []events.Event {
 		c := l.Call
 		at, cause := gap.End(c)
@@ -696,6 +704,22 @@ func (t *tracker) reconcile(live map[string]liveChannel, gap calltrack.Gap, now 
 		}
 		return t.drop(l, at)
 	})
+	// What ended while the connector was away ended these too.
+	for id := range t.agents {
+		if _, ok := live[id]; !ok {
+			delete(t.agents, id)
+		}
+	}
+	for id := range t.consults {
+		if t.Leg(id) == nil {
+			delete(t.consults, id)
+		}
+	}
+	for id := range t.bridged {
+		if t.Leg(id) == nil {
+			delete(t.bridged, id)
+		}
+	}
 	return append(out, t.adopt(live, now)...)
 }
 

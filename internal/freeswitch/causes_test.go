@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/switchhook/switchhook/internal/calltrack"
 	"github.com/switchhook/switchhook/internal/conformance"
 	"github.com/switchhook/switchhook/internal/events"
 )
@@ -395,11 +396,12 @@ func TestAttXfer(t *testing.T) {
 		"2 CALL_ANSWER 1002>1003 internal",
 	}
 	for _, tc := range []struct {
-		name string
-		then []eventHeaders
-		want []string
+		name      string
+		reconnect bool // the connection is made again while consulting
+		then      []eventHeaders
+		want      []string
 	}{
-		{"transferred", []eventHeaders{
+		{"transferred", false, []eventHeaders{
 			{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": b, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "recv_bye"},
 			{"event-name": "CHANNEL_BRIDGE", "unique-id": p, "bridge-a-unique-id": p, "bridge-b-unique-id": a},
 			{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": a, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "recv_bye", "variable_sip_term_status": "200"},
@@ -409,7 +411,17 @@ func TestAttXfer(t *testing.T) {
 			"2 CALL_HANGUP 1002>1003 internal ATTENDED_TRANSFER 200 caller",
 			"1 CALL_HANGUP 1001>1003 internal NORMAL_CLEARING 200 caller",
 		}},
-		{"cancelled", []eventHeaders{
+		{"transferred after a reconnection", true, []eventHeaders{
+			{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": b, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "recv_bye"},
+			{"event-name": "CHANNEL_BRIDGE", "unique-id": p, "bridge-a-unique-id": p, "bridge-b-unique-id": a},
+			{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": a, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "recv_bye", "variable_sip_term_status": "200"},
+			{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": p, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "send_bye"},
+		}, []string{
+			"1 CALL_ANSWER 1001>1003 internal diverted=attended_transfer<1002",
+			"2 CALL_HANGUP 1002>1003 internal ATTENDED_TRANSFER 200 caller",
+			"1 CALL_HANGUP 1001>1003 internal NORMAL_CLEARING 200 caller",
+		}},
+		{"cancelled", false, []eventHeaders{
 			{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": p, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "send_bye"},
 			{"event-name": "CHANNEL_BRIDGE", "unique-id": b, "bridge-a-unique-id": b, "bridge-b-unique-id": a},
 			{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": a, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "recv_bye", "variable_sip_term_status": "200"},
@@ -423,8 +435,18 @@ func TestAttXfer(t *testing.T) {
 			tr := newTracker("freeswitch/t", slog.New(slog.DiscardHandler))
 			calls := map[string]int{}
 			var got []string
-			for _, ev := range append(slices.Clone(start), tc.then...) {
-				for _, e := range tr.handle(ev) {
+			for i, ev := range append(slices.Clone(start), tc.then...) {
+				out := tr.handle(ev)
+				if tc.reconnect && i == len(start)-1 {
+					// Every leg is still up: the consultation goes on.
+					tr.Unsee()
+					live := map[string]liveChannel{}
+					for _, id := range []string{a, b, p} {
+						live[id] = liveChannel{calltrack.Channel{ID: id, Up: true}, channelRow{UUID: id, CallState: "ACTIVE"}}
+					}
+					out = append(out, tr.reconcile(live, calltrack.Gap{}, fixedTime)...)
+				}
+				for _, e := range out {
 					if _, ok := calls[e.CallUUID]; !ok {
 						calls[e.CallUUID] = len(calls) + 1
 					}
