@@ -317,3 +317,39 @@ func TestQueueOverflowAndAbandon(t *testing.T) {
 		})
 	}
 }
+
+// An attended transfer an ARI application declines (ChannelTransfer's
+// request, then channel_declined) changes nothing: the consultation call
+// and the first call go on as they were, and a ChannelTransfer naming no
+// channel of either changes nothing either.
+func TestChannelTransferDeclined(t *testing.T) {
+	tr := newTracker("asterisk/t", slog.New(slog.DiscardHandler))
+	a, b := ch("1.1", "PJSIP/1001-1", "Ring", "1001", "1002"), ch("1.2", "PJSIP/1002-2", "Down", "1001", "s")
+	b2, c := ch("1.3", "PJSIP/1002-3", "Ring", "1002", "1003"), ch("1.4", "PJSIP/1003-4", "Down", "1002", "s")
+	answered(tr, a, b, "1002")
+	feed(tr, &ariEvent{Type: "ChannelHold", Channel: b})
+	answered(tr, b2, c, "1003")
+	transfer := func(state string, from *channel) *ariEvent {
+		return &ariEvent{Type: "ChannelTransfer", State: state,
+			ReferTo:    &referTo{DestinationChannel: b2, ConnectedChannel: c},
+			ReferredBy: &referredBy{SourceChannel: from, ConnectedChannel: a}}
+	}
+	stranger := ch("9.9", "PJSIP/1009-9", "Up", "1009", "s")
+	out := feed(tr, transfer("", b), transfer("channel_declined", b), transfer("channel_answered", stranger),
+		&ariEvent{Type: "ChannelUnhold", Channel: b},
+		&ariEvent{Type: "ChannelHangupRequest", Channel: c, Cause: 16},
+		&ariEvent{Type: "ChannelDestroyed", Channel: c, Cause: 16},
+		&ariEvent{Type: "ChannelDestroyed", Channel: b2, Cause: 16},
+		&ariEvent{Type: "ChannelHangupRequest", Channel: a, Cause: 16},
+		&ariEvent{Type: "ChannelDestroyed", Channel: a, Cause: 16},
+		&ariEvent{Type: "ChannelDestroyed", Channel: b, Cause: 16},
+	)
+	want := strings.Join([]string{
+		"CALL_UNHOLD 1001>1002 internal callee",
+		"CALL_HANGUP 1002>1003 internal NORMAL_CLEARING 200 callee",
+		"CALL_HANGUP 1001>1002 internal NORMAL_CLEARING 200 caller",
+	}, "\n")
+	if got := lines(out); got != want {
+		t.Fatalf("events:\n%s\nwant:\n%s", got, want)
+	}
+}
