@@ -83,11 +83,26 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*st
 		return nil, fmt.Errorf("claim deliveries: endpoints: %w", err)
 	}
 
-	var ids []int64
+	var (
+		ids  []int64
+		jobs []*store.Job
+	)
 	for _, r := range rooms {
+		if out[r.endpoint] == 0 {
+			// No head of this endpoint is leased out: its first heads
+			// are the ones to send, read with their events at once.
+			rows, err := st.claimHeadRows.QueryContext(ctx, r.endpoint, now, r.n)
+			if err != nil {
+				return nil, fmt.Errorf("claim deliveries of %s: %w", r.endpoint, err)
+			}
+			if jobs, err = scanJobs(rows, jobs, p); err != nil {
+				return nil, fmt.Errorf("claim deliveries of %s: %w", r.endpoint, err)
+			}
+			continue
+		}
 		// The heads this endpoint has leased out may come anywhere in
 		// the order; reading that many IDs more than wanted gets past
-		// them.
+		// them, and the rows and events are read for the others only.
 		rows, err := st.claimHeads.QueryContext(ctx, r.endpoint, now, r.n+out[r.endpoint])
 		if err != nil {
 			return nil, fmt.Errorf("claim deliveries of %s: %w", r.endpoint, err)
@@ -110,23 +125,34 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*st
 			return nil, fmt.Errorf("claim deliveries of %s: %w", r.endpoint, err)
 		}
 	}
-	slices.Sort(ids)
-	if len(ids) > p.Limit {
-		ids = ids[:p.Limit]
+	if len(ids) > 0 {
+		list, err := json.Marshal(ids)
+		if err != nil {
+			return nil, fmt.Errorf("claim deliveries: %w", err)
+		}
+		rows, err := st.claimRows.QueryContext(ctx, string(list))
+		if err != nil {
+			return nil, fmt.Errorf("claim deliveries: %w", err)
+		}
+		if jobs, err = scanJobs(rows, jobs, p); err != nil {
+			return nil, fmt.Errorf("claim deliveries: %w", err)
+		}
 	}
-	if len(ids) == 0 {
-		return nil, nil
+	// Oldest first, across endpoints.
+	slices.SortFunc(jobs, func(a, b *store.Job) int { return cmp.Compare(a.Delivery.ID, b.Delivery.ID) })
+	if len(jobs) > p.Limit {
+		jobs = jobs[:p.Limit]
 	}
-	list, err := json.Marshal(ids)
-	if err != nil {
-		return nil, fmt.Errorf("claim deliveries: %w", err)
+	for _, j := range jobs {
+		s.leases[j.Delivery.ID] = &lease{owner: p.Owner, endpoint: j.Delivery.EndpointID, until: p.LeaseUntil}
 	}
-	rows, err = st.claimRows.QueryContext(ctx, string(list))
-	if err != nil {
-		return nil, fmt.Errorf("claim deliveries: %w", err)
-	}
+	return jobs, nil
+}
+
+// scanJobs appends the jobs of rows (claimHeadRowsSQL's columns) to jobs,
+// leased per p, and closes rows.
+func scanJobs(rows *sql.Rows, jobs []*store.Job, p store.ClaimParams) ([]*store.Job, error) {
 	defer rows.Close()
-	jobs := make([]*store.Job, 0, len(ids))
 	for rows.Next() {
 		var (
 			d                      = &store.Delivery{Status: store.Pending, LeaseOwner: p.Owner, LeaseUntil: p.LeaseUntil}
@@ -135,24 +161,16 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*st
 			ev                     = new(events.Event)
 		)
 		if err := rows.Scan(&d.ID, &d.EndpointID, &d.Attempts, &next, &d.LastError, &created, &updated, &body); err != nil {
-			return nil, fmt.Errorf("claim deliveries: %w", err)
+			return nil, err
 		}
 		if err := json.Unmarshal(body, ev); err != nil {
-			return nil, fmt.Errorf("claim deliveries: delivery %d: decode event: %w", d.ID, err)
+			return nil, fmt.Errorf("delivery %d: decode event: %w", d.ID, err)
 		}
 		d.NextAttemptAt, d.CreatedAt, d.UpdatedAt = fromNanos(next), fromNanos(created), fromNanos(updated)
 		d.EventID, d.CallUUID, d.Kind = ev.ID, ev.CallUUID, ev.Kind
 		jobs = append(jobs, &store.Job{Delivery: d, Event: ev})
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("claim deliveries: %w", err)
-	}
-	// The rows come in no particular order: oldest first.
-	slices.SortFunc(jobs, func(a, b *store.Job) int { return cmp.Compare(a.Delivery.ID, b.Delivery.ID) })
-	for _, j := range jobs {
-		s.leases[j.Delivery.ID] = &lease{owner: p.Owner, endpoint: j.Delivery.EndpointID, until: p.LeaseUntil}
-	}
-	return jobs, nil
+	return jobs, rows.Err()
 }
 
 // CompleteAttempts records attempts and, where owner still holds the lease,

@@ -71,6 +71,7 @@ func TestQueryPlans(t *testing.T) {
 	}{
 		{"ClaimHeads", claimHeadsSQL, []any{"a", 0, 10}, "USING COVERING INDEX deliveries_heads "},
 		{"ClaimRows", claimRowsSQL, []any{"[1,2]"}, "SEARCH d USING INTEGER PRIMARY KEY (rowid=?)"},
+		{"ClaimHeadRows", claimHeadRowsSQL, []any{"a", 0, 10}, "USING INDEX deliveries_heads "},
 		{"DueHeads", dueHeadsSQL, []any{"a"}, "USING COVERING INDEX deliveries_heads_due "},
 		{"ChainHead", insertDeliverySQL, []any{1, "a", "c", 0, 0}, "USING COVERING INDEX deliveries_chain "},
 		{"PromoteHead", promoteHeadSQL, []any{"a", "c"}, "USING COVERING INDEX deliveries_chain "},

@@ -27,6 +27,7 @@ type statements struct {
 	claimEndpoints *sql.Stmt
 	claimHeads     *sql.Stmt
 	claimRows      *sql.Stmt
+	claimHeadRows  *sql.Stmt
 	dueEndpoints   *sql.Stmt
 	dueHeads       *sql.Stmt
 
@@ -56,6 +57,13 @@ const promoteHeadSQL = `UPDATE deliveries SET head = 1
 const claimHeadsSQL = `SELECT id FROM deliveries INDEXED BY deliveries_heads
 	WHERE endpoint_id = ? AND head = 1 AND next_attempt_at <= ?
 	ORDER BY id LIMIT ?`
+
+// claimHeadRowsSQL reads an endpoint's due chain heads with their events,
+// oldest first, for an endpoint that has none leased out.
+const claimHeadRowsSQL = `SELECT d.id, d.endpoint_id, d.attempts, d.next_attempt_at, d.last_error, d.created_at, d.updated_at, e.body
+	FROM deliveries d INDEXED BY deliveries_heads JOIN events e ON e.seq = d.event_seq
+	WHERE d.endpoint_id = ? AND d.head = 1 AND d.next_attempt_at <= ?
+	ORDER BY d.id LIMIT ?`
 
 // claimRowsSQL reads the deliveries whose IDs are in a JSON array, with
 // their events.
@@ -121,6 +129,7 @@ func (s *Store) prepared(ctx context.Context) (*statements, error) {
 		{&st.claimEndpoints, s.c, `SELECT id, max_in_flight, circuit_state FROM endpoints WHERE disabled = 0 AND paused_until <= ?`},
 		{&st.claimHeads, s.c, claimHeadsSQL},
 		{&st.claimRows, s.c, claimRowsSQL},
+		{&st.claimHeadRows, s.c, claimHeadRowsSQL},
 		{&st.dueEndpoints, s.c, `SELECT id, paused_until FROM endpoints WHERE disabled = 0`},
 		{&st.dueHeads, s.c, dueHeadsSQL},
 		{&st.getEndpoint, s.r, "SELECT " + endpointColumns + " FROM endpoints WHERE id = ?"},
@@ -141,7 +150,7 @@ func (st *statements) close() {
 	for _, p := range []*sql.Stmt{
 		st.subscriptions, st.insertEvent, st.insertDelivery, st.openCall, st.answerCall, st.endCall,
 		st.touchCall, st.insertAttempt, st.finishAttempt, st.promoteHead,
-		st.claimEndpoints, st.claimHeads, st.claimRows, st.dueEndpoints, st.dueHeads, st.getEndpoint,
+		st.claimEndpoints, st.claimHeads, st.claimRows, st.claimHeadRows, st.dueEndpoints, st.dueHeads, st.getEndpoint,
 	} {
 		if p != nil {
 			p.Close()
