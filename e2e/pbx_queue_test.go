@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -10,7 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/switchhook/switchhook/e2e/testua"
 	"github.com/switchhook/switchhook/internal/api/apitypes"
+	"github.com/switchhook/switchhook/internal/siphdr"
 )
 
 // Call queues of the built-in PBX, through the real process: callers and
@@ -594,4 +599,124 @@ func TestPBXQueueAgentOnACallSkipped(t *testing.T) {
 	checkQueueCall(t, calls, 1, func(h []Webhook) []hookWant {
 		return answeredByAgent(t, c, h, "1002", 3)
 	})
+}
+
+// A queue agent who completes an attended transfer is done with the queue
+// call, as after a blind transfer: 1001 (SIPp) waits in ringback queue 600
+// and is answered by agent 1002 (the project's phone); 1002 holds, calls
+// 1003 and sends REFER with Replaces. 1001 and 1003 talk on, and 1002 is in
+// its wrapup, no longer on the queue's call.
+func TestPBXQueueAgentAttendedTransfer(t *testing.T) {
+	rs := bothProfiles(t)
+	s := startQueueServer(t, rs, `  - {number: "600", agents: ["1002"], music: ringback, wrapup: 30s}
+`)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ph := testPhone(t, ctx, s, "1002")
+	answers := s.phone(t, "1003", "callee_answer.xml")
+	caller := s.dial(t, "caller_transferred.xml", "1001", "600")
+	first, err := ph.Answer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	settle()
+	var qu apitypes.Queue
+	s.API("GET", "/v1/queues/600", nil, 200, &qu)
+	if qu.Agents[0].State != apitypes.AgentOnCall {
+		t.Errorf("1002 answering: %+v, want on_call", qu.Agents[0])
+	}
+	if err := ph.Hold(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	consult, err := ph.Call(ctx, "1003")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp, err := siphdr.ParseReplaces(testua.Replaces(consult))
+	if err != nil {
+		t.Fatal(err)
+	}
+	referTo := siphdr.ReferTo{URI: sip.Uri{Scheme: "sip", User: "1003", Host: "pbx.test"}, Replaces: &rp}
+	if res, err := ph.Refer(ctx, first, referTo.String()); err != nil || res.StatusCode != 202 {
+		t.Fatalf("REFER: %v %v", res, err)
+	}
+	waitNotify(t, ctx, ph, 200, first.InviteRequest.CallID().Value())
+	// The wrapup must start with the transfer, not when 1001 hangs up (its
+	// scenario does once the PBX has been quiet for three seconds).
+	deadline := time.Now().Add(time.Second)
+	for {
+		s.API("GET", "/v1/queues/600", nil, 200, &qu)
+		if qu.Agents[0].State == apitypes.AgentWrapup || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, h := range rs["extended"].Accepted() {
+		if h.Event() == "CALL_HANGUP" && h.Body["caller_id_number"] == "1001" {
+			t.Fatalf("the queue call ended before 1002's wrapup was seen: %s", h.Raw)
+		}
+	}
+	if qu.Agents[0].State != apitypes.AgentWrapup || qu.Answered != 1 {
+		t.Errorf("1002 after its attended transfer: %+v (answered %d), want wrapup", qu.Agents[0], qu.Answered)
+	}
+	caller()
+	answers()
+
+	// The queue call went on with 1003 and ended answered.
+	calls := ByCall(rs["extended"].WaitCount(t, 10, 20*time.Second))
+	var hangup Webhook
+	for _, hs := range calls {
+		if hs[0].Body["destination_number"] == "600" {
+			hangup = hs[len(hs)-1]
+		}
+	}
+	qs, _ := hangup.Body["queue"].(map[string]any)
+	if hangup.Event() != "CALL_HANGUP" || hangup.Body["destination_number"] != "1003" || qs["outcome"] != "answered" {
+		t.Errorf("the queue call's end: %s", hangup.Raw)
+	}
+}
+
+// The same when the transfer's target completes it: 1003's phone sends an
+// INVITE replacing agent 1002's dialog of the queue call. 1002 gets BYE and
+// is in its wrapup while 1001 and 1003 talk on.
+func TestPBXQueueAgentReplacedByInvite(t *testing.T) {
+	rs := bothProfiles(t)
+	s := startQueueServer(t, rs, `  - {number: "600", agents: ["1002"], music: ringback, wrapup: 30s}
+`)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	agent := testPhone(t, ctx, s, "1002")
+	target := testPhone(t, ctx, s, "1003")
+	caller := s.dial(t, "caller_transferred.xml", "1001", "600")
+	first, err := agent.Answer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	settle()
+	if _, err := target.Call(ctx, "600", sip.NewHeader("Replaces", testua.ReplacesAnswered(first))); err != nil {
+		t.Fatal(err)
+	}
+	if err := agent.WaitFor(ctx, "1002's BYE", func(_ []*sip.Request, byes map[string]bool) bool {
+		return byes[first.InviteRequest.CallID().Value()]
+	}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Second)
+	var qu apitypes.Queue
+	for {
+		s.API("GET", "/v1/queues/600", nil, 200, &qu)
+		if qu.Agents[0].State == apitypes.AgentWrapup || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, h := range rs["extended"].Accepted() {
+		if h.Event() == "CALL_HANGUP" {
+			t.Fatalf("the queue call ended before 1002's wrapup was seen: %s", h.Raw)
+		}
+	}
+	if qu.Agents[0].State != apitypes.AgentWrapup {
+		t.Errorf("1002 replaced: %+v, want wrapup", qu.Agents[0])
+	}
+	caller()
 }

@@ -87,6 +87,9 @@ func (c *call) attended(r *request, x *transfer, rp siphdr.Replaces) state {
 	now := time.Now()
 	c.unholdFor(l, now)
 	l.state = LegDone
+	// A queue's agent who transfers the call is done with it, as after a
+	// blind transfer: its wrapup starts.
+	c.leaveQueue()
 	c.legs = append(c.legs, target)
 	c.br.join(media.SideB, target)
 	c.diversion = &events.Diversion{From: l.number, Reason: events.DivertAttendedTransfer}
@@ -275,6 +278,9 @@ func (c *call) replacedBy(m msgInviteReplaces) state {
 	now := time.Now()
 	held := c.unholdFor(old, now)
 	old.state = LegDone
+	// A queue's agent whose place the new party takes is done with the
+	// call: its wrapup starts.
+	c.leaveQueue()
 	c.legs = append(c.legs, l)
 	c.br.setMedia(media.SideB, stream)
 	c.br.join(media.SideB, l)
