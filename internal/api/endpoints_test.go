@@ -324,9 +324,9 @@ func TestEndpointURLRefused(t *testing.T) {
 	}
 	first := e.create(`{"url": "http://127.0.0.1:65535/hook"}`)
 	e.do("POST", "/v1/endpoints", `{"url": "http://127.0.0.1:65535/hook"}`).wantError(t, http.StatusConflict, "url", first.ID)
-	second := e.create(`{"url": "http://127.0.0.1:65535/hook", "allow_duplicate": true}`)
 	other := e.create(`{"url": "http://127.0.0.1:1/other"}`)
 	e.do("PATCH", "/v1/endpoints/"+other.ID, `{"url": "http://127.0.0.1:65535/hook"}`).wantError(t, http.StatusConflict, "url", first.ID)
+	second := e.create(`{"url": "http://127.0.0.1:65535/hook", "allow_duplicate": true}`)
 	// A disabled endpoint does not count.
 	e.do("PATCH", "/v1/endpoints/"+first.ID, `{"disabled": true}`).want(t, http.StatusOK, nil)
 	e.do("PATCH", "/v1/endpoints/"+second.ID, `{"disabled": true}`).want(t, http.StatusOK, nil)
