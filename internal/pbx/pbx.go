@@ -31,6 +31,10 @@ import (
 // sourceName is the PBX's events.Source name and Event.Source.
 const sourceName = "pbx"
 
+// sipReadBuffer is the receive buffer asked for the SIP UDP sockets: about
+// two seconds of 200 calls/s of signalling.
+const sipReadBuffer = 4 << 20
+
 // shutdownGrace bounds how long Run waits, once its context is done, for
 // calls to be hung up before the SIP stack is closed under them.
 const shutdownGrace = 5 * time.Second
@@ -308,6 +312,14 @@ func (p *PBX) listen(log *slog.Logger) ([]interface{ Close() error }, []func() e
 				return fail(listenError(l.network, l.addr, err))
 			}
 			closers = append(closers, conn)
+			// Every call's signalling shares this socket: a burst, or the
+			// process kept off the CPU for a few hundred milliseconds,
+			// overflows the default buffer and the kernel drops requests
+			// and responses (a lost 180 is a lost CALL_RINGING). The
+			// kernel caps the size at net.core.rmem_max, silently.
+			if err := conn.SetReadBuffer(sipReadBuffer); err != nil {
+				p.log.Warn("enlarge the SIP socket's receive buffer", "listen", l.addr, "err", err)
+			}
 			port = conn.LocalAddr().(*net.UDPAddr).Port
 			serve = append(serve, func() error { return p.ua.TransportLayer().ServeUDP(conn) })
 		case "tcp":
