@@ -75,6 +75,9 @@ type call struct {
 	// only once it is confirmed.
 	acked          bool
 	pendingReplace *msgReplace
+	// waitingOffers are the callee's offers (holds) that came before the
+	// caller's ACK; they are relayed once it came.
+	waitingOffers []*request
 	// offer is what callees are offered: the caller's offer, narrowed to
 	// one codec once an app leg has answered with it (codec).
 	offer *media.Description

@@ -48,6 +48,9 @@ func TestFSMBlindTransferCallerLeavesWhileTargetRings(t *testing.T) {
 		t.Fatalf("INVITE to %s, want 1003", tinv.req.Recipient.User)
 	}
 	tinv.reply(180, target.tag, "")
+	// The target's ringing is seen before the caller leaves: a leg that
+	// never responded is abandoned, not cancelled.
+	f.waitEvents(4)
 	if code := finalCode(f.send(referFrom(inv.req, callee.tag, 3, "<sip:1002@pbx.test>"))); code != 481 {
 		t.Errorf("the released transferor's second REFER answered %d, want 481", code)
 	}

@@ -229,6 +229,14 @@ func (c *call) anyState(m msg) state {
 			return c.callerNotAnswered(m.err)
 		}
 		c.acked = true
+		for _, r := range c.waitingOffers {
+			if side, ok := c.br.sideOf(r.leg); ok {
+				c.offerFrom(r, side)
+			} else {
+				r.reply(sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", "")
+			}
+		}
+		c.waitingOffers = nil
 		if r := c.pendingReplace; r != nil {
 			c.pendingReplace = nil
 			return c.replaced(*r)

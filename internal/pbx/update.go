@@ -46,6 +46,13 @@ func (c *call) inDialog(r *request) state {
 // wherever the party now receives.
 func (c *call) offerFrom(r *request, side media.Side) {
 	l := r.leg
+	if side == media.SideB && c.callerAnswered && !c.acked && c.a.server != nil {
+		// The caller has not acknowledged its answer yet: its INVITE
+		// transaction is not over, and no new one may start in its dialog
+		// (RFC 3261 §14.1). The offer waits for the ACK.
+		c.waitingOffers = append(c.waitingOffers, r)
+		return
+	}
 	if c.br.updating {
 		// Two offers crossing (RFC 3261 §14.2): the client retries.
 		res := sip.NewResponseFromRequest(r.req, sip.StatusRequestPending, "Request Pending", nil)
