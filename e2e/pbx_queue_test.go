@@ -27,13 +27,18 @@ import (
 func startQueueServer(t *testing.T, receivers map[string]*Receiver, queues string) *pbxServer {
 	t.Helper()
 	port := freeUDPPort(t)
+	return launchPBX(t, queueConfig(receivers, port, queues), port)
+}
+
+// queueConfig is startQueueServer's config, SIP on port.
+func queueConfig(receivers map[string]*Receiver, port int, queues string) string {
 	cfg := pbxConfig(receivers, port)
 	cfg.WriteString("extensions:\n")
 	for _, e := range []string{"1001", "1002", "1003", "1004"} {
 		fmt.Fprintf(cfg, "  - {number: %q, password: secret-%s}\n", e, e)
 	}
 	cfg.WriteString("ring_timeout: 5s\nqueues:\n" + queues)
-	return launchPBX(t, cfg.String(), port)
+	return cfg.String()
 }
 
 // agent registers ext from a free port and runs scenario there for calls

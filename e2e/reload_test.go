@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/switchhook/switchhook/internal/api/apitypes"
 )
 
 // reloadConfig is the test's own config: SIP on port, the receivers'
@@ -184,5 +186,83 @@ func TestReloadWithACallUp(t *testing.T) {
 	}
 	if !s.registerFails(t, "1003", "secret-1003") {
 		t.Error("1003 still registers after it was removed")
+	}
+}
+
+// TestReloadQueuesWithCallersWaiting changes the queues by SIGHUP while
+// callers wait, their agents away: 1003 waits in 600 (agent 1001), 1004 in
+// 601 (agent 1002). The reload gives 600 agent 1002 instead of 1001,
+// removes 601 and adds 650 (agent 1001). 1001 registers and is not offered
+// 600's caller; 1002 registers and serves 600's caller, then 601's, which
+// the removed queue kept; 1001 serves a new caller of 650, and a new call
+// to 601 is refused, the number routed no more.
+func TestReloadQueuesWithCallersWaiting(t *testing.T) {
+	rs := bothProfiles(t)
+	port := freeUDPPort(t)
+	s := launchPBX(t, queueConfig(rs, port, `  - {number: "600", agents: ["1001"]}
+  - {number: "601", agents: ["1002"]}
+`), port)
+	first := s.dial(t, "caller_ivr_wait.xml", "1003", "600")
+	waitQueued(t, s, "600", 1)
+	second := s.dial(t, "caller_ivr_wait.xml", "1004", "601")
+	waitQueued(t, s, "601", 1)
+
+	rewriteConfig(t, s.Server, queueConfig(rs, port, `  - {number: "600", agents: ["1002"], strategy: linear}
+  - {number: "650", agents: ["1001"]}
+`))
+	s.hangup(t, `msg="config reloaded"`)
+	if out := s.Output(); !strings.Contains(out, `applied=[queues] restart_required=[]`) {
+		t.Errorf("reload log does not say the queues applied:\n%s", out)
+	}
+	var qs []apitypes.Queue
+	s.API("GET", "/v1/queues", nil, 200, &qs)
+	got := []string{}
+	for _, q := range qs {
+		got = append(got, fmt.Sprintf("%s:%d:%s:%s", q.Number, len(q.Callers), q.Strategy, q.Agents[0].Extension))
+	}
+	if fmt.Sprint(got) != "[600:1:linear:1002 650:0:ring_all:1001 601:1:ring_all:1002]" {
+		t.Errorf("queues after the reload: %v", got)
+	}
+
+	// 1001, no longer 600's agent, is not offered its caller.
+	a1 := s.agent(t, "1001", "callee_answer_bye.xml", 1)
+	time.Sleep(1500 * time.Millisecond) // the manager looks again every second
+	var qu apitypes.Queue
+	s.API("GET", "/v1/queues/600", nil, 200, &qu)
+	if len(qu.Callers) != 1 || len(qu.Callers[0].Ringing) != 0 {
+		t.Errorf("600's caller with only 1001 registered: %+v", qu.Callers)
+	}
+	a2 := s.agent(t, "1002", "callee_answer_bye.xml", 2)
+	first()
+	second()
+	a2()
+	waitUntil(t, 10*time.Second, "queue 601 gone with its last caller", func() bool {
+		s.API("GET", "/v1/queues", nil, 200, &qs)
+		return len(qs) == 2
+	})
+	s.dial(t, "caller_ivr_wait.xml", "1003", "650")()
+	a1()
+	s.dial(t, "caller_reject_404.xml", "1004", "601")()
+
+	hooks := rs["extended"].WaitFor(t, 20*time.Second, "three queue calls ended", func(h []Webhook) bool {
+		n := 0
+		for _, w := range h {
+			if w.Event() == "CALL_HANGUP" && w.Body["queue"] != nil {
+				n++
+			}
+		}
+		return n == 3
+	})
+	for _, c := range []struct{ caller, queue, agent string }{{"1003", "600", "1002"}, {"1004", "601", "1002"}, {"1003", "650", "1001"}} {
+		var end Webhook
+		for _, hs := range ByCall(hooks) {
+			if hs[0].Body["destination_number"] == c.queue {
+				end = hs[len(hs)-1]
+			}
+		}
+		qs, _ := end.Body["queue"].(map[string]any)
+		if end.Event() != "CALL_HANGUP" || end.Body["caller_id_number"] != c.caller || end.Body["destination_number"] != c.agent || qs["outcome"] != "answered" {
+			t.Errorf("the call of %s to %s: want answered by %s, got %s", c.caller, c.queue, c.agent, end.Raw)
+		}
 	}
 }

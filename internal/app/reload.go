@@ -21,7 +21,7 @@ import (
 var notLive = []string{
 	"timezone", "node", "data_dir", "log", "http", "store", "delivery",
 	"sip.enabled", "sip.listen", "sip.domain", "sip.external_ip", "sip.local_networks", "sip.rtp_ports", "sip.auth",
-	"queues", "freeswitch", "asterisk", "simulator",
+	"freeswitch", "asterisk", "simulator",
 }
 
 // reloader re-reads the config file and applies to the running process
@@ -39,9 +39,9 @@ type reloader struct {
 }
 
 // Reload reads and checks the whole file, then applies the extensions and
-// their passwords and forwarding, ring groups, IVRs, routes, gateways,
-// inbound DIDs, the ring timeout and the declared webhooks; calls that are
-// up go on. A file that does not check changes nothing, and the error
+// their passwords and forwarding, ring groups, IVRs, queues, routes,
+// gateways, inbound DIDs, the ring timeout and the declared webhooks; calls
+// that are up go on. A file that does not check changes nothing, and the error
 // names the key and its line. Keys changed that cannot apply live are
 // named in RestartRequired.
 func (r *reloader) Reload(ctx context.Context) (*apitypes.ReloadResult, error) {
@@ -61,7 +61,7 @@ func (r *reloader) Reload(ctx context.Context) (*apitypes.ReloadResult, error) {
 		{"log", r.cur.Log, next.Log}, {"http", r.cur.HTTP, next.HTTP}, {"store", r.cur.Store, next.Store},
 		{"delivery", r.cur.Delivery, next.Delivery}, {"sip.enabled", r.cur.SIP.On(), next.SIP.On()},
 		{"freeswitch", r.cur.FreeSWITCH, next.FreeSWITCH}, {"asterisk", r.cur.Asterisk, next.Asterisk},
-		{"simulator", r.cur.Simulator, next.Simulator}, {"queues", r.cur.Queues, next.Queues},
+		{"simulator", r.cur.Simulator, next.Simulator},
 	} {
 		if changed(k.a, k.b) {
 			res.RestartRequired = append(res.RestartRequired, k.key)
@@ -93,7 +93,7 @@ func (r *reloader) Reload(ctx context.Context) (*apitypes.ReloadResult, error) {
 			{"extensions", r.cur.Extensions, next.Extensions}, {"ring_timeout", r.cur.RingTimeout, next.RingTimeout},
 			{"ring_groups", r.cur.RingGroups, next.RingGroups}, {"ivrs", r.cur.IVRs, next.IVRs},
 			{"gateways", r.cur.Gateways, next.Gateways}, {"routes", r.cur.Routes, next.Routes}, {"inbound", r.cur.Inbound, next.Inbound},
-			{"pickup", r.cur.Pickup, next.Pickup},
+			{"pickup", r.cur.Pickup, next.Pickup}, {"queues", r.cur.Queues, next.Queues},
 			{"sip.media_timeout", r.cur.SIP.MediaTimeout, next.SIP.MediaTimeout},
 			{"sip.session_expires", r.cur.SIP.SessionExpires, next.SIP.SessionExpires}, {"sip.min_se", r.cur.SIP.MinSE, next.SIP.MinSE},
 		} {

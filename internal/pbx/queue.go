@@ -95,7 +95,9 @@ func (qc queueCaller) send(m msg) {
 // enterQueue puts the caller in queue number. A full queue sends it
 // straight to the overflow.
 func (c *call) enterQueue(number string) state {
-	cfg, _ := c.p.queues.Config(number) // queues are checked against the plan when the PBX is made
+	// A queue a reload removed since the call was routed has no Config;
+	// Join refuses it below.
+	cfg, _ := c.p.queues.Config(number)
 	q := &queueStay{number: number, cfg: cfg, joined: time.Now()}
 	if c.queue != nil && c.queue.number == number && c.queue.ticket == nil {
 		q.joined = c.queue.joined // routed straight here: the wait starts at CALL_ROUTED

@@ -1,7 +1,10 @@
 package pbx
 
 import (
+	"context"
+	"fmt"
 	"slices"
+	"time"
 
 	"github.com/switchhook/switchhook/internal/gateway"
 )
@@ -16,10 +19,12 @@ import (
 //
 // A gateway whose settings did not change keeps its registration; one
 // removed or changed withdraws it, and one added or changed starts.
+//
+// The queues change as queue.Manager.Reload says: the manager serves the
+// new ones before the dialplan routes to them, and a queue removed keeps
+// serving the callers waiting in it.
 func (p *PBX) Reload(cfg Config) (restart []string, err error) {
-	// The queue manager serves the queues the PBX started with: a change
-	// to them waits for a restart (the reloader says so).
-	cfg.Queues, cfg.Pauses = p.conf().Queues, p.conf().Pauses
+	cfg.Pauses = p.conf().Pauses // the store stays the one the PBX started with
 	next, err := cfg.check()
 	if err != nil {
 		return nil, err
@@ -27,6 +32,11 @@ func (p *PBX) Reload(cfg Config) (restart []string, err error) {
 	p.reloadMu.Lock()
 	defer p.reloadMu.Unlock()
 	cur := p.conf()
+	ctx, cancel := context.WithTimeout(context.Background(), reloadTimeout)
+	defer cancel()
+	if err := p.queues.Reload(ctx, next.Queues); err != nil {
+		return nil, fmt.Errorf("pbx: %w", err)
+	}
 	for _, k := range []struct {
 		key     string
 		changed bool
@@ -75,7 +85,10 @@ func (p *PBX) Reload(cfg Config) (restart []string, err error) {
 			p.startGateway(p.ctx, g)
 		}
 	}
-	p.log.Info("pbx config reloaded", "extensions", len(next.exts), "ring_groups", len(next.RingGroups), "ivrs", len(next.IVRs),
+	p.log.Info("pbx config reloaded", "extensions", len(next.exts), "ring_groups", len(next.RingGroups), "ivrs", len(next.IVRs), "queues", len(next.Queues),
 		"gateways", len(next.gateways), "restart_required", restart)
 	return restart, nil
 }
+
+// reloadTimeout bounds the wait for the queue manager to take a reload.
+const reloadTimeout = 5 * time.Second

@@ -62,34 +62,54 @@ func TestReload(t *testing.T) {
 	}
 }
 
-// The queue manager keeps the queues the PBX started with: a reload that
-// changes or drops them leaves them routed as they were (the reloader
-// says they need a restart), and one whose extensions drop a queue's agent
-// is refused.
-func TestReloadKeepsTheQueues(t *testing.T) {
+// A reload applies the queues: one added is routed and served, one
+// removed is routed no more, one changed takes its new agents; one whose
+// extensions drop a queue's agent, or whose queue does not check, is
+// refused and changes nothing.
+func TestReloadAppliesTheQueues(t *testing.T) {
 	t.Parallel()
 	base := Config{
 		Listen: []string{"udp://127.0.0.1:0"}, Domain: "pbx.test", Extensions: slices.Clone(exts),
-		Queues: []queue.Config{{Number: "600", Agents: []string{"1002"}}},
+		Queues: []queue.Config{{Number: "600", Agents: []string{"1002"}}, {Number: "601", Agents: []string{"1001"}}},
 	}
 	p, err := New(base, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	next := base
-	next.Queues = []queue.Config{{Number: "650", Agents: []string{"1003"}}}
+	next.Queues = []queue.Config{{Number: "601", Agents: []string{"1001", "1003"}, Strategy: queue.Linear}, {Number: "650", Agents: []string{"1003"}}}
 	if _, err := p.Reload(next); err != nil {
 		t.Fatal(err)
 	}
-	if r, ok := p.conf().plan.Local("600"); !ok || r.Target.Type != events.Queue {
-		t.Errorf("queue 600 after a reload that changed the queues: %+v, %v", r, ok)
+	if _, ok := p.conf().plan.Local("600"); ok {
+		t.Error("queue 600 still routed after a reload removed it")
 	}
-	if _, ok := p.conf().plan.Local("650"); ok {
-		t.Error("queue 650 routed without a manager serving it")
+	if _, ok := p.Queues().Config("600"); ok {
+		t.Error("queue 600 still served after a reload removed it")
 	}
-	gone := base
-	gone.Extensions = slices.DeleteFunc(slices.Clone(exts), func(e Extension) bool { return e.Number == "1002" })
-	if _, err := p.Reload(gone); err == nil || !strings.Contains(err.Error(), `agents[0] "1002" is not an extension`) {
+	if r, ok := p.conf().plan.Local("650"); !ok || r.Target.Type != events.Queue {
+		t.Errorf("queue 650 added: %+v, %v", r, ok)
+	}
+	if c, ok := p.Queues().Config("650"); !ok || c.AgentTimeout != queue.DefaultAgentTimeout {
+		t.Errorf("queue 650's config %+v, %v", c, ok)
+	}
+	if c, _ := p.Queues().Config("601"); !slices.Equal(c.Agents, []string{"1001", "1003"}) || c.Strategy != queue.Linear {
+		t.Errorf("queue 601 changed: %+v", c)
+	}
+	gone := next
+	gone.Extensions = slices.DeleteFunc(slices.Clone(exts), func(e Extension) bool { return e.Number == "1003" })
+	if _, err := p.Reload(gone); err == nil || !strings.Contains(err.Error(), `agents[1] "1003" is not an extension`) {
 		t.Errorf("reload dropping a queue's agent: %v", err)
+	}
+	bad := next
+	bad.Queues = []queue.Config{{Number: "660", Agents: []string{"1001"}, Strategy: "sideways"}}
+	if _, err := p.Reload(bad); err == nil || !strings.Contains(err.Error(), `queues[0] (660): strategy "sideways"`) {
+		t.Errorf("reload with a bad strategy: %v", err)
+	}
+	if _, ok := p.conf().plan.Local("660"); ok {
+		t.Error("a refused reload routed its queue")
+	}
+	if _, ok := p.Queues().Config("650"); !ok {
+		t.Error("a refused reload dropped queue 650")
 	}
 }

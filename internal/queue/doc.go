@@ -7,5 +7,7 @@
 // PBX's call core joins a caller with Join, rings the agents the Manager
 // offers it through the Caller interface, and reports back on the Ticket
 // (agent answered or not, caller gone). Pauses are written to a Pauses store
-// before they take effect, so they survive restarts.
+// before they take effect, so they survive restarts. Reload changes the
+// queues while callers wait: changes apply from the next offer, and a queue
+// removed serves the callers it has before it goes.
 package queue

@@ -83,14 +83,23 @@ const DefaultRetry = 2 * time.Second
 // Manager allocates agents to waiting callers. Make one with New and run it
 // with Run; its methods are safe for concurrent use.
 type Manager struct {
-	opts   Options
-	log    *slog.Logger
+	opts Options
+	log  *slog.Logger
+
+	// mu guards queues, order and each queue's cfg and removed: they are
+	// written on Run's goroutine (or before Run), and read by the methods
+	// other goroutines call.
+	mu     sync.RWMutex
 	queues map[string]*queue
 	order  []string // queue numbers as configured
 
 	inbox   mailbox
 	stopped chan struct{}
 	started sync.Once
+	// running says Run serves the inbox, so a reload must go through it;
+	// runMu makes a reload before Run and Run's start exclusive.
+	runMu   sync.Mutex
+	running bool
 
 	// Owned by Run's goroutine.
 	agents  map[string]*agent
@@ -102,6 +111,9 @@ type queue struct {
 	cfg    Config
 	paused map[string]bool
 	last   int // index in cfg.Agents of the agent round robin rang last
+	// removed says a reload dropped the queue: it takes no new callers,
+	// serves those waiting, and goes with the last of them.
+	removed bool
 	// counts by outcome since the process started
 	answered, abandoned, overflow int
 }
@@ -149,36 +161,145 @@ func New(cfgs []Config, o Options) (*Manager, error) {
 		m.opts.Retry = DefaultRetry
 	}
 	m.inbox.init()
-	now := time.Now()
+	cs, err := checkAll(cfgs)
+	if err != nil {
+		return nil, err
+	}
+	m.apply(cs, nil)
+	return m, nil
+}
+
+// checkAll checks cfgs and returns them with their defaults filled.
+func checkAll(cfgs []Config) ([]Config, error) {
+	out := make([]Config, len(cfgs))
 	for i, c := range cfgs {
 		if err := c.check(); err != nil {
 			return nil, fmt.Errorf("queues[%d] (%s): %w", i, c.Number, err)
 		}
-		if _, dup := m.queues[c.Number]; dup {
+		if slices.IndexFunc(out[:i], func(o Config) bool { return o.Number == c.Number }) >= 0 {
 			return nil, fmt.Errorf("queues[%d]: number %s is used already", i, c.Number)
 		}
 		c.Agents = slices.Clone(c.Agents)
-		m.queues[c.Number] = &queue{cfg: c, paused: map[string]bool{}, last: -1}
-		m.order = append(m.order, c.Number)
+		out[i] = c
+	}
+	return out, nil
+}
+
+// Reload serves cfgs from now on; a cfgs that does not check changes
+// nothing. A queue added takes callers at once, its agents paused as the
+// Pauses store says. A queue changed keeps its callers, their places and
+// their max_wait and overflow (those they joined with); its agents,
+// strategy, agent_timeout, wrapup and max_callers apply from the next
+// offer or caller on, an agent still ringing for it rings on, and its
+// agents keep their pauses. An agent dropped from a queue is offered none
+// of its callers any more; one on a call of it finishes that call and
+// rests for the queue's wrapup. A queue removed takes no new callers
+// (Join answers ErrUnknownQueue) but serves those waiting with its last
+// agents until each is answered, hangs up or reaches max_wait, and goes
+// with the last of them.
+func (m *Manager) Reload(ctx context.Context, cfgs []Config) error {
+	cs, err := checkAll(cfgs)
+	if err != nil {
+		return err
+	}
+	var stored []store.AgentPause
+	if m.opts.Pauses != nil {
+		if stored, err = m.opts.Pauses.AgentPauses(ctx); err != nil {
+			return fmt.Errorf("queues: load paused agents: %w", err)
+		}
+	}
+	m.runMu.Lock()
+	if !m.running {
+		defer m.runMu.Unlock()
+		m.apply(cs, stored)
+		return nil
+	}
+	m.runMu.Unlock()
+	return m.do(ctx, func() { m.apply(cs, stored) })
+}
+
+// apply makes cs the queues, on Run's goroutine or before Run. stored are
+// the pauses kept in the store, for queues and agents that cs adds.
+func (m *Manager) apply(cs []Config, stored []store.AgentPause) {
+	now := time.Now()
+	next := make(map[string]*queue, len(cs))
+	order := make([]string, 0, len(cs))
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, c := range cs {
+		q := m.queues[c.Number]
+		if q == nil {
+			q = &queue{paused: map[string]bool{}, last: -1}
+			if mt := m.opts.Metrics; mt != nil {
+				mt.QueueWaiting.WithLabelValues(c.Number).Set(0)
+				for _, oc := range []events.QueueOutcome{events.QueueAnswered, events.QueueAbandoned, events.QueueOverflow} {
+					mt.QueueCalls.WithLabelValues(c.Number, string(oc))
+				}
+			}
+		}
+		// Round robin goes on after the agent it rang last, if it is
+		// still an agent.
+		if q.last >= 0 && q.last < len(q.cfg.Agents) {
+			q.last = slices.Index(c.Agents, q.cfg.Agents[q.last])
+		}
+		for a := range q.paused {
+			if !slices.Contains(c.Agents, a) {
+				delete(q.paused, a)
+			}
+		}
+		for _, p := range stored {
+			if p.Queue == c.Number && slices.Contains(c.Agents, p.Agent) && !slices.Contains(q.cfg.Agents, p.Agent) {
+				q.paused[p.Agent] = true
+			}
+		}
+		q.cfg, q.removed = c, false
+		next[c.Number] = q
+		order = append(order, c.Number)
 		for _, a := range c.Agents {
 			if m.agents[a] == nil {
 				m.agents[a] = &agent{ext: a, idleSince: now}
 			}
 		}
-		if mt := o.Metrics; mt != nil {
-			mt.QueueWaiting.WithLabelValues(c.Number).Set(0)
-			for _, oc := range []events.QueueOutcome{events.QueueAnswered, events.QueueAbandoned, events.QueueOverflow} {
-				mt.QueueCalls.WithLabelValues(c.Number, string(oc))
-			}
+	}
+	for _, n := range m.order {
+		if q := m.queues[n]; next[n] == nil && m.count(q) > 0 {
+			q.removed = true
+			next[n] = q
+			order = append(order, n)
 		}
 	}
-	return m, nil
+	m.queues, m.order = next, order
+}
+
+// drop forgets q, a queue a reload removed, once its last caller left.
+func (m *Manager) drop(q *queue) {
+	if !q.removed || m.count(q) > 0 {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.queues[q.cfg.Number] == q {
+		delete(m.queues, q.cfg.Number)
+		m.order = slices.DeleteFunc(m.order, func(n string) bool { return n == q.cfg.Number })
+	}
+}
+
+// queue returns the queue of number that takes callers, if any.
+func (m *Manager) queue(number string) *queue {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if q := m.queues[number]; q != nil && !q.removed {
+		return q
+	}
+	return nil
 }
 
 // Config returns the queue of number, with its defaults filled.
 func (m *Manager) Config(number string) (Config, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
 	q, ok := m.queues[number]
-	if !ok {
+	if !ok || q.removed {
 		return Config{}, false
 	}
 	c := q.cfg
@@ -212,6 +333,9 @@ func (m *Manager) Run(ctx context.Context) error {
 	if !ran {
 		return errors.New("queue: Run called twice")
 	}
+	m.runMu.Lock()
+	m.running = true
+	m.runMu.Unlock()
 	defer close(m.stopped)
 	// The recheck ticks only while callers wait: an idle Manager sleeps.
 	var tick *time.Ticker
@@ -274,13 +398,19 @@ func (m *Manager) Poke() { m.inbox.post(func() {}) }
 // Join puts a caller at the end of queue number. ErrFull means the queue
 // has MaxCallers waiting.
 func (m *Manager) Join(ctx context.Context, number string, c Caller, info CallerInfo) (*Ticket, error) {
-	q := m.queues[number]
+	q := m.queue(number)
 	if q == nil {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownQueue, number)
 	}
 	var t *Ticket
-	var full bool
+	var full, removed bool
+	var max int
 	err := m.do(ctx, func() {
+		if q.removed {
+			removed = true
+			return
+		}
+		max = q.cfg.MaxCallers
 		if n := q.cfg.MaxCallers; n > 0 && m.count(q) >= n {
 			full = true
 			q.overflow++
@@ -295,11 +425,13 @@ func (m *Manager) Join(ctx context.Context, number string, c Caller, info Caller
 		m.gauge(q)
 		t = &Ticket{m: m, w: w, Joined: w.joined}
 	})
-	if err != nil {
+	switch {
+	case err != nil:
 		return nil, err
-	}
-	if full {
-		return nil, fmt.Errorf("%w: %s has %d callers waiting", ErrFull, number, q.cfg.MaxCallers)
+	case removed:
+		return nil, fmt.Errorf("%w: %s", ErrUnknownQueue, number)
+	case full:
+		return nil, fmt.Errorf("%w: %s has %d callers waiting", ErrFull, number, max)
 	}
 	return t, nil
 }
@@ -354,6 +486,7 @@ func (m *Manager) unwait(w *waiter) {
 		m.waiting = slices.Delete(m.waiting, i, i+1)
 		w.timer.Stop()
 		m.gauge(w.q)
+		m.drop(w.q)
 	}
 }
 
@@ -515,11 +648,14 @@ func (m *Manager) pick(q *queue, free []*agent) []*agent {
 // Pause pauses or unpauses agent in queue number. The change is stored
 // before it takes effect; a call already ringing the agent rings on.
 func (m *Manager) Pause(ctx context.Context, number, agent string, paused bool) error {
+	m.mu.RLock()
 	q := m.queues[number]
+	isAgent := q != nil && slices.Contains(q.cfg.Agents, agent)
+	m.mu.RUnlock()
 	if q == nil {
 		return fmt.Errorf("%w: %s", ErrUnknownQueue, number)
 	}
-	if !slices.Contains(q.cfg.Agents, agent) {
+	if !isAgent {
 		return fmt.Errorf("%w: %s is no agent of queue %s", ErrNotAgent, agent, number)
 	}
 	if m.opts.Pauses != nil {
@@ -540,11 +676,13 @@ func (m *Manager) Pause(ctx context.Context, number, agent string, paused bool) 
 // Status returns every queue, in the configured order, or the one of
 // number if it is not empty.
 func (m *Manager) Status(ctx context.Context, number string) ([]apitypes.Queue, error) {
-	if number != "" && m.queues[number] == nil {
-		return nil, fmt.Errorf("%w: %s", ErrUnknownQueue, number)
-	}
 	var out []apitypes.Queue
+	known := true
 	err := m.do(ctx, func() {
+		if number != "" && m.queues[number] == nil {
+			known = false
+			return
+		}
 		now := time.Now()
 		for _, n := range m.order {
 			if number != "" && n != number {
@@ -553,6 +691,9 @@ func (m *Manager) Status(ctx context.Context, number string) ([]apitypes.Queue, 
 			out = append(out, m.status(m.queues[n], now))
 		}
 	})
+	if err == nil && !known {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownQueue, number)
+	}
 	return out, err
 }
 
