@@ -149,3 +149,73 @@ func TestFSMQueueAgentTimeoutThenAnswer(t *testing.T) {
 	}
 	<-caller.done
 }
+
+// A reload removes queue 600 while a caller waits in it (its agent
+// paused): 600 is routed no more, but the caller stays and is served by
+// the agent once unpaused; the queue goes with it, the one added stays.
+func TestFSMQueueRemovedByReloadServesItsCaller(t *testing.T) {
+	t.Parallel()
+	var cfg Config
+	f := newFSM(t, func(c *Config) {
+		c.Queues = []queue.Config{{Number: "600", Agents: []string{"1002"}, Music: queue.Ringback}}
+		cfg = *c
+	}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.p.Queues().Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	if err := f.p.Queues().Pause(t.Context(), "600", "1002", true); err != nil {
+		t.Fatal(err)
+	}
+	caller := f.newParty("1001").dial("600")
+	caller.response(180)
+	f.waitEvents(1)
+	cfg.Queues = []queue.Config{{Number: "650", Agents: []string{"1002"}, Music: queue.Ringback}}
+	if _, err := f.p.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := f.p.conf().plan.Local("600"); ok {
+		t.Error("600 still routed after the reload removed it")
+	}
+	if qs, err := f.p.Queues().Status(t.Context(), "600"); err != nil || len(qs[0].Callers) != 1 {
+		t.Fatalf("removed queue 600 with its caller: %+v, %v", qs, err)
+	}
+	if err := f.p.Queues().Pause(t.Context(), "600", "1002", false); err != nil {
+		t.Fatal(err)
+	}
+	agent := f.newParty("1002")
+	inv := f.next(sip.INVITE)
+	inv.reply(180, agent.tag, "")
+	inv.reply(200, agent.tag, agent.sdp())
+	f.next(sip.ACK)
+	caller.response(200)
+	caller.ack()
+	f.wantKinds(events.CallRouted, events.CallRinging, events.CallAnswer)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		qs, err := f.p.Queues().Status(t.Context(), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(qs) == 1 && qs[0].Number == "650" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("queues once 600's last caller was answered: %+v", qs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	finalCode(f.send(caller.request(sip.BYE, "")))
+	f.next(sip.BYE).reply(200, "", "")
+	evs := f.wantKinds(events.CallRouted, events.CallRinging, events.CallAnswer, events.CallHangup)
+	if q := evs[3].Queue; q == nil || q.Number != "600" || q.Outcome != events.QueueAnswered {
+		t.Errorf("queue stay at hangup %+v", q)
+	}
+	<-caller.done
+}
