@@ -648,21 +648,8 @@ func TestPBXQueueAgentAttendedTransfer(t *testing.T) {
 	waitNotify(t, ctx, ph, 200, first.InviteRequest.CallID().Value())
 	// The wrapup must start with the transfer, not when 1001 hangs up (its
 	// scenario does once the PBX has been quiet for three seconds).
-	deadline := time.Now().Add(time.Second)
-	for {
-		s.API("GET", "/v1/queues/600", nil, 200, &qu)
-		if qu.Agents[0].State == apitypes.AgentWrapup || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	for _, h := range rs["extended"].Accepted() {
-		if h.Event() == "CALL_HANGUP" && h.Body["caller_id_number"] == "1001" {
-			t.Fatalf("the queue call ended before 1002's wrapup was seen: %s", h.Raw)
-		}
-	}
-	if qu.Agents[0].State != apitypes.AgentWrapup || qu.Answered != 1 {
-		t.Errorf("1002 after its attended transfer: %+v (answered %d), want wrapup", qu.Agents[0], qu.Answered)
+	if qu = wrapupWhileUp(t, s, rs); qu.Answered != 1 {
+		t.Errorf("queue 600 after the attended transfer: %+v, want 1 answered", qu)
 	}
 	caller()
 	answers()
@@ -706,8 +693,17 @@ func TestPBXQueueAgentReplacedByInvite(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(time.Second)
+	wrapupWhileUp(t, s, rs)
+	caller()
+}
+
+// wrapupWhileUp checks that the first agent of queue 600 is in its wrapup
+// within a second, while 1001's queue call is still up, and returns the
+// queue as then shown.
+func wrapupWhileUp(t *testing.T, s *pbxServer, rs map[string]*Receiver) apitypes.Queue {
+	t.Helper()
 	var qu apitypes.Queue
+	deadline := time.Now().Add(time.Second)
 	for {
 		s.API("GET", "/v1/queues/600", nil, 200, &qu)
 		if qu.Agents[0].State == apitypes.AgentWrapup || time.Now().After(deadline) {
@@ -716,12 +712,12 @@ func TestPBXQueueAgentReplacedByInvite(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	for _, h := range rs["extended"].Accepted() {
-		if h.Event() == "CALL_HANGUP" {
-			t.Fatalf("the queue call ended before 1002's wrapup was seen: %s", h.Raw)
+		if h.Event() == "CALL_HANGUP" && h.Body["caller_id_number"] == "1001" {
+			t.Fatalf("the queue call ended before the agent's wrapup was seen: %s", h.Raw)
 		}
 	}
 	if qu.Agents[0].State != apitypes.AgentWrapup {
-		t.Errorf("1002 replaced: %+v, want wrapup", qu.Agents[0])
+		t.Errorf("agent %+v, want wrapup", qu.Agents[0])
 	}
-	caller()
+	return qu
 }

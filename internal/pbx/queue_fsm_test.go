@@ -19,7 +19,14 @@ func queueFSM(t *testing.T, q queue.Config) *fsm {
 	t.Helper()
 	q.Number, q.Agents, q.Music = "600", []string{"1002"}, queue.Ringback
 	f := newFSM(t, func(c *Config) { c.Queues = []queue.Config{q} }, nil)
-	// The harness serves no Run, which would start the queue manager.
+	runQueues(t, f)
+	return f
+}
+
+// runQueues runs the queue manager of f until the test ends: the harness
+// serves no Run, which would start it.
+func runQueues(t *testing.T, f *fsm) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -30,7 +37,6 @@ func queueFSM(t *testing.T, q queue.Config) *fsm {
 		cancel()
 		<-done
 	})
-	return f
 }
 
 // queueStatus is the queue as the API shows it, once the manager has
@@ -160,16 +166,7 @@ func TestFSMQueueRemovedByReloadServesItsCaller(t *testing.T) {
 		c.Queues = []queue.Config{{Number: "600", Agents: []string{"1002"}, Music: queue.Ringback}}
 		cfg = *c
 	}, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f.p.Queues().Run(ctx)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	runQueues(t, f)
 	if err := f.p.Queues().Pause(t.Context(), "600", "1002", true); err != nil {
 		t.Fatal(err)
 	}
