@@ -110,6 +110,12 @@ func (c *call) enterQueue(number string) state {
 	case errors.Is(err, queue.ErrFull):
 		c.p.log.Info("queue full; caller goes to its overflow", "call_uuid", c.id, "queue", number)
 		return c.overflow()
+	case errors.Is(err, queue.ErrUnknownQueue):
+		// A reload removed the queue after the call was routed to it: the
+		// number is routed no more.
+		c.p.log.Info("queue removed by a reload; caller not routed", "call_uuid", c.id, "queue", number)
+		q.left, q.outcome = time.Now(), events.QueueOverflow
+		return c.fail(failure{sip.StatusNotFound, "Not Found", events.CauseNoRouteDestination, events.System})
 	case err != nil:
 		c.p.log.Error("join queue", "call_uuid", c.id, "queue", number, "err", err)
 		q.left, q.outcome = time.Now(), events.QueueOverflow

@@ -216,3 +216,21 @@ func TestFSMQueueRemovedByReloadServesItsCaller(t *testing.T) {
 	}
 	<-caller.done
 }
+
+// A call routed to a queue that a reload removes before the call joins it
+// (the manager has taken the reload, the dialplan not yet) is refused as a
+// number routed no more: 404, NO_ROUTE_DESTINATION by the system.
+func TestFSMQueueRemovedBeforeTheCallJoins(t *testing.T) {
+	t.Parallel()
+	f := queueFSM(t, queue.Config{})
+	if err := f.p.Queues().Reload(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	caller := f.newParty("1001").dial("600")
+	caller.response(404)
+	evs := f.wantKinds(events.CallRouted, events.CallHangup)
+	if h := hangupOf(t, evs); h.Cause != events.CauseNoRouteDestination || h.By != events.System || h.SIPCode != 404 {
+		t.Errorf("hangup %+v", h)
+	}
+	<-caller.done
+}
