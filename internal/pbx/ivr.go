@@ -69,6 +69,11 @@ func (c *call) appAnswer(number, what string) (l *appLeg, first, ok bool) {
 	c.answeredAt = time.Now()
 	c.a.state = LegAnswered
 	c.emit(c.event(events.CallAnswer, c.answeredAt, number, l))
+	// The app is where the call moved to, and it answered: a transferor
+	// hears so and is released, and where the app sends the call next is
+	// the app's own routing, not a move.
+	c.transferOver(sip.StatusOK, "OK")
+	c.diversion = nil
 	if first {
 		c.answerCaller(body)
 	}
