@@ -197,6 +197,9 @@ func TestConnectorCallOutlivesRestart(t *testing.T) {
 					t.Errorf("%s has sequence %v, want %d", h.Event(), h.Body["sequence"], i+1)
 				}
 			}
+			// The name came with the call's first events; FreeSWITCH's
+			// channel list has none: the recorded call keeps it.
+			checkCallerName(t, "extended", call, "1001")
 			checkFields(t, "missed answer", call[2].Body, map[string]any{"leg_uuid": b, "destination_number": "1002"})
 			checkFields(t, "hangup", call[7].Body, map[string]any{
 				"hangup_cause": "NORMAL_CLEARING", "sip_code": 200.0, "hangup_by": "caller", "answered_by": "1002",
@@ -336,6 +339,7 @@ func TestAsteriskCallOutlivesRestart(t *testing.T) {
 					t.Errorf("%s has sequence %v, want %d", h.Event(), h.Body["sequence"], i+1)
 				}
 			}
+			checkCallerName(t, "extended", call, "1001")
 			checkFields(t, "missed answer", call[2].Body, map[string]any{"leg_uuid": callee, "destination_number": "1002"})
 			checkFields(t, "hangup", call[6].Body, map[string]any{
 				"hangup_cause": "NORMAL_CLEARING", "sip_code": 200.0, "hangup_by": "callee", "answered_by": "1002",

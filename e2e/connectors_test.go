@@ -155,6 +155,7 @@ func TestConnectorCallsBecomeWebhooks(t *testing.T) {
 		"CALL_ANSWER 1001>1002 2026-01-27 12:02:34",
 		"CALL_HANGUP 1001>1002 2026-01-27 12:03:34",
 	})
+	checkCallerName(t, "extended", fsCall, "Alice")
 	checkFields(t, "freeswitch routed", fsCall[0].Body, map[string]any{
 		"direction": "internal", "leg_uuid": "3f2a9c1e-5b7d-4e8a-9c21-7d4b6a0e1f01",
 		"routed_to": map[string]any{"type": "extension", "target": "1002"},
@@ -182,6 +183,7 @@ func TestConnectorCallsBecomeWebhooks(t *testing.T) {
 		"CALL_ANSWER 1001>1003 2026-01-27 12:02:35",
 		"CALL_HANGUP 1001>1003 2026-01-27 12:03:05",
 	})
+	checkCallerName(t, "extended", astCall, "Alice")
 	checkFields(t, "asterisk routed", astCall[0].Body, map[string]any{
 		"direction": "internal", "routed_to": map[string]any{"type": "ring_group", "target": "2000"},
 	})

@@ -155,6 +155,8 @@ func (t *tracker) leg(ch *channel) *leg {
 	}
 	c := t.NewCall(ch.ID, ch.Linkedid)
 	c.Caller, c.Dest, c.Direction = ch.Caller.Number, ch.Dialplan.Exten, events.Internal
+	// PJSIP leaves the name empty when the caller's From has no display name.
+	c.CallerName = ch.Caller.Name
 	c.Engine.callerCause = -1
 	if fromTrunk(ch.Dialplan.Context) {
 		c.Direction = events.Inbound

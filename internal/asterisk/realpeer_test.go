@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/switchhook/switchhook/internal/connector/connectortest"
@@ -101,6 +102,34 @@ func TestRealAsterisk(t *testing.T) {
 			got := sink.Wait(t, len(sc.want))
 			assertEvents(t, got, sc.want)
 			assertOneCall(t, got, "asterisk/ast1")
+			// SIPp's From is "1001" <sip:1001@…>: a display name, sent.
+			if got[0].CallerIDName != "1001" {
+				t.Errorf("caller_id_name %q, want 1001", got[0].CallerIDName)
+			}
+		})
+	}
+}
+
+// caller_id_name is the caller channel's caller.name, which PJSIP leaves
+// empty when the caller's From has no display name.
+func TestRealCallerName(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"Alice Smith", ""} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var msgs []string
+			for _, m := range realMessages(t, "a-ari.jsonl") {
+				msgs = append(msgs, strings.ReplaceAll(m, `"caller": {"name": "1001", "number": "1001"}`, `"caller": {"name": "`+name+`", "number": "1001"}`))
+			}
+			a := startFakeAsterisk(t, "u", "p")
+			sink := &connectortest.Collector{}
+			runConnector(t, "ast1", a, sink)
+			a.next(t).send(msgs...)
+			got := sink.WaitHangup(t)
+			assertOneCall(t, got, "asterisk/ast1")
+			if got[0].CallerIDName != name {
+				t.Errorf("caller_id_name %q, want %q", got[0].CallerIDName, name)
+			}
 		})
 	}
 }

@@ -18,6 +18,7 @@ type Life struct {
 	seq        int64
 	routed     bool
 	over       bool
+	callerName string // CALL_ROUTED's caller_id_name
 	startedAt  time.Time
 	lastAt     time.Time
 	answered   bool
@@ -29,9 +30,11 @@ type Life struct {
 }
 
 // Apply checks e against the call's life so far and, when the rules admit
-// it, records it: e gets its Sequence and, for CALL_HANGUP, the Duration,
-// Billsec and AnsweredBy worked out from the call's own events (a missing
-// Hangup is NORMAL_UNSPECIFIED by the system). A refused event changes
+// it, records it: e gets its Sequence, the caller's name of its CALL_ROUTED
+// when it has none (a call's caller_id_name is on every event, also those
+// made after a restart), and, for CALL_HANGUP, the Duration, Billsec and
+// AnsweredBy worked out from the call's own events (a missing Hangup is
+// NORMAL_UNSPECIFIED by the system). A refused event changes
 // nothing; the error wraps ErrRefused and says which rule.
 func (l *Life) Apply(e *events.Event) error {
 	if why := l.check(e); why != "" {
@@ -39,7 +42,7 @@ func (l *Life) Apply(e *events.Event) error {
 	}
 	switch e.Kind {
 	case events.CallRouted:
-		l.routed, l.startedAt = true, e.OccurredAt
+		l.routed, l.startedAt, l.callerName = true, e.OccurredAt, e.CallerIDName
 	case events.CallRinging:
 		if e.LegUUID != "" {
 			l.rang = mark(l.rang, e.LegUUID)
@@ -67,6 +70,9 @@ func (l *Life) Apply(e *events.Event) error {
 		}
 		e.Hangup = &h
 		l.over = true
+	}
+	if e.CallerIDName == "" {
+		e.CallerIDName = l.callerName
 	}
 	if e.OccurredAt.After(l.lastAt) {
 		l.lastAt = e.OccurredAt

@@ -100,3 +100,32 @@ func TestHolds(t *testing.T) {
 		}
 	}
 }
+
+// The caller's name of CALL_ROUTED is on every later event, also on those of
+// a Life replayed after a restart.
+func TestLifeCallerName(t *testing.T) {
+	t.Parallel()
+	routed := events.Event{Kind: events.CallRouted, CallerIDName: "Alice", OccurredAt: t0, Sequence: 1}
+	fresh := Life{}
+	if err := fresh.Apply(&routed); err != nil {
+		t.Fatal(err)
+	}
+	for name, l := range map[string]*Life{"live": &fresh, "replayed": Replay([]events.Event{routed})} {
+		for _, k := range []events.Kind{events.CallAnswer, events.CallHangup} {
+			e := events.Event{Kind: k, LegUUID: "b", OccurredAt: t0.Add(time.Second)}
+			if err := l.Apply(&e); err != nil {
+				t.Fatal(err)
+			}
+			if e.CallerIDName != "Alice" {
+				t.Errorf("%s: %s has caller_id_name %q, want Alice", name, k, e.CallerIDName)
+			}
+		}
+	}
+	var none Life
+	for _, k := range []events.Kind{events.CallRouted, events.CallHangup} {
+		e := events.Event{Kind: k, OccurredAt: t0}
+		if err := none.Apply(&e); err != nil || e.CallerIDName != "" {
+			t.Errorf("a caller with no name: %s has %q (err %v)", k, e.CallerIDName, err)
+		}
+	}
+}

@@ -27,9 +27,12 @@ type Call[E any] struct {
 	Session   string // call_session_uuid
 	CallerLeg string // the id of the caller's leg
 	Caller    string // caller_id_number
-	Dest      string // the number as dialled
-	Callee    string // the destination answered last
-	Direction events.Direction
+	// CallerName is the caller's display name (caller_id_name), "" when
+	// the caller has none.
+	CallerName string
+	Dest       string // the number as dialled
+	Callee     string // the destination answered last
+	Direction  events.Direction
 	// By is who ended the call, once the connector has seen a far end hang
 	// up; empty until then.
 	By     events.Party
@@ -652,7 +655,7 @@ func (t *Tracker[E]) Resume(evs []events.Event) *Call[E] {
 	}
 	r := evs[0]
 	c := &Call[E]{
-		UUID: r.CallUUID, Session: r.SessionUUID, CallerLeg: r.LegUUID, Caller: r.CallerIDNumber,
+		UUID: r.CallUUID, Session: r.SessionUUID, CallerLeg: r.LegUUID, Caller: r.CallerIDNumber, CallerName: r.CallerIDName,
 		Dest: r.DestinationNumber, Direction: r.Direction, legs: map[string]*Leg[E]{},
 		life: *callrules.Replay(evs),
 	}
@@ -709,6 +712,7 @@ func (t *Tracker[E]) event(c *Call[E], k events.Kind, at time.Time, l *Leg[E], d
 		CallUUID:          c.UUID,
 		SessionUUID:       c.Session,
 		CallerIDNumber:    c.Caller,
+		CallerIDName:      c.CallerName,
 		DestinationNumber: dest,
 		OccurredAt:        at,
 		Direction:         c.Direction,

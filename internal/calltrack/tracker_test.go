@@ -331,7 +331,7 @@ func TestGapEnd(t *testing.T) {
 func TestResume(t *testing.T) {
 	tr := newTestTracker()
 	recorded := []events.Event{
-		{Kind: events.CallRouted, CallUUID: "c1", SessionUUID: "c1", CallerIDNumber: "1001", DestinationNumber: "1002", LegUUID: "a1", Direction: events.Internal, OccurredAt: t0, Sequence: 1},
+		{Kind: events.CallRouted, CallUUID: "c1", SessionUUID: "c1", CallerIDNumber: "1001", CallerIDName: "Alice", DestinationNumber: "1002", LegUUID: "a1", Direction: events.Internal, OccurredAt: t0, Sequence: 1},
 		{Kind: events.CallRinging, CallUUID: "c1", DestinationNumber: "1002", LegUUID: "b1", OccurredAt: t0, Sequence: 2},
 		{Kind: events.CallAnswer, CallUUID: "c1", DestinationNumber: "1002", LegUUID: "b1", OccurredAt: t0.Add(time.Second), Sequence: 3},
 		{Kind: events.CallHold, CallUUID: "c1", DestinationNumber: "1002", LegUUID: "b1", Party: events.Callee, OccurredAt: t0.Add(2 * time.Second), Sequence: 4},
@@ -353,6 +353,9 @@ func TestResume(t *testing.T) {
 	}, 0)
 	if out[0].CallUUID != "c1" {
 		t.Errorf("call_uuid %s, want c1", out[0].CallUUID)
+	}
+	if c.CallerName != "Alice" || out[0].CallerIDName != "Alice" || out[1].CallerIDName != "Alice" {
+		t.Errorf("caller's name %q, events %q %q; want Alice", c.CallerName, out[0].CallerIDName, out[1].CallerIDName)
 	}
 	if tr.Resume(recorded[1:]) != nil {
 		t.Error("resumed events that do not start with CALL_ROUTED")

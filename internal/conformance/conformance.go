@@ -209,6 +209,14 @@ func compare(t *testing.T, sc Scenario, evs []events.Event, vars map[string]stri
 		if s := byCall[id][0].SessionUUID; i > 0 && s != byCall[order[0]][0].SessionUUID {
 			t.Errorf("call %d is in session %s, not the first call's", i+1, s)
 		}
+		// The caller's name comes from each source's own configuration or
+		// phones, so sources differ in it; but a call's events all carry
+		// the one of its CALL_ROUTED.
+		for _, e := range byCall[id] {
+			if name := byCall[id][0].CallerIDName; e.CallerIDName != name {
+				t.Errorf("call %d: %s has caller_id_name %q, CALL_ROUTED %q", i+1, e.Kind, e.CallerIDName, name)
+			}
+		}
 	}
 }
 

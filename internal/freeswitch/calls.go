@@ -373,6 +373,7 @@ func (t *tracker) create(ev eventHeaders, at time.Time) (*leg, []events.Event) {
 		// Other-Leg headers until the A-leg's own events arrive.
 		c := t.NewCall(refs[0])
 		c.Caller = cmp.Or(ev.get("Other-Leg-Caller-ID-Number"), ev.get("Caller-Caller-ID-Number"))
+		c.CallerName = callerName(cmp.Or(ev.get("Other-Leg-Caller-ID-Name"), ev.get("Caller-Caller-ID-Name")), c.Caller, "")
 		c.Dest = cmp.Or(ev.get("Other-Leg-Destination-Number"), ev.get("Caller-Destination-Number"))
 		c.Direction = events.Internal
 		if strings.HasPrefix(ev.get("Channel-Name"), "sofia/gateway/") {
@@ -385,6 +386,7 @@ func (t *tracker) create(ev eventHeaders, at time.Time) (*leg, []events.Event) {
 	}
 	c := t.NewCall(id, parentRefs(ev)...)
 	c.Caller, c.Dest = ev.get("Caller-Caller-ID-Number"), ev.get("Caller-Destination-Number")
+	c.CallerName = callerName(ev.get("Caller-Caller-ID-Name"), c.Caller, ev.get("variable_sip_from_display"))
 	if fromGateway(ev) {
 		c.Direction = events.Inbound
 	} else {
@@ -393,6 +395,23 @@ func (t *tracker) create(ev eventHeaders, at time.Time) (*leg, []events.Event) {
 	l.Caller = true
 	t.Join(c, l)
 	return l, nil
+}
+
+// callerName is the caller's display name from a caller profile's name
+// and number, "" when the caller sent none: mod_sofia copies the From's
+// user into the name when the From has no display name (sent, the
+// channel's sip_from_display, is set only from one), and FreeSWITCH's other
+// stand-ins for no name are none either. sent is "" where the event does
+// not carry it, and a name that only repeats the number is then dropped.
+func callerName(name, number, sent string) string {
+	switch name {
+	case "", "_undef_", "unknown", "Outbound Call":
+		return ""
+	}
+	if name == number && sent != name {
+		return ""
+	}
+	return name
 }
 
 // parentRefs lists the legs a channel names as its originator; a
@@ -546,13 +565,13 @@ func (t *tracker) legEnded(l *leg, ev eventHeaders, at time.Time) []events.Event
 // session, routed to the target att_xfer dials, with l its callee.
 func (t *tracker) consultLeg(from *leg, x *consult, l *leg, ev eventHeaders, at time.Time) (*leg, []events.Event) {
 	first := from.Call
-	number := from.Number
+	number, name := from.Number, ""
 	if from.Caller {
-		number = first.Caller
+		number, name = first.Caller, first.CallerName
 	}
 	c := t.NewCall(from.ID + standIn)
 	c.UUID, c.Session, c.CallerLeg = uuid.NewString(), first.Session, from.ID
-	c.Caller, c.Direction = number, first.Direction
+	c.Caller, c.CallerName, c.Direction = number, name, first.Direction
 	l.Number = cmp.Or(ev.get("Caller-Destination-Number"), ev.get("Caller-Callee-ID-Number"))
 	to := routeTarget("", x.data, l.Number)
 	c.Dest = cmp.Or(to.Target, l.Number)
@@ -762,6 +781,7 @@ func (t *tracker) adopt(live map[string]liveChannel, now time.Time) []events.Eve
 		}
 		c := t.NewCall(ch.UUID)
 		c.Caller, c.Dest, c.Direction = ch.CIDNum, ch.Dest, events.Internal
+		c.CallerName = callerName(ch.CIDName, ch.CIDNum, "")
 		if strings.HasPrefix(ch.Name, "sofia/external/") {
 			c.Direction = events.Inbound
 		}

@@ -298,6 +298,7 @@ type channelRow struct {
 	CreatedEpoch    string `json:"created_epoch"`
 	Name            string `json:"name"`
 	CIDNum          string `json:"cid_num"`
+	CIDName         string `json:"cid_name"`
 	Dest            string `json:"dest"`
 	Application     string `json:"application"`
 	ApplicationData string `json:"application_data"`

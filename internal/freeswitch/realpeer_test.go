@@ -133,6 +133,58 @@ func TestRealFreeSWITCH(t *testing.T) {
 			got := sink.Wait(t, len(sc.want))
 			assertEvents(t, got, sc.want)
 			assertOneCall(t, got, "freeswitch/fs1")
+			// SIPp's From is "1001" <sip:1001@…>: a display name, sent.
+			if got[0].CallerIDName != "1001" {
+				t.Errorf("caller_id_name %q, want 1001", got[0].CallerIDName)
+			}
+		})
+	}
+}
+
+// caller_id_name is the caller leg's Caller-Caller-ID-Name, not what
+// FreeSWITCH fills in when the caller sent none: mod_sofia's copy of the
+// From user (sip_from_display then unset) or a placeholder.
+func TestRealCallerName(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		headers map[string]string // replaced on the caller leg's events; "" drops the header
+		want    string
+	}{
+		{"display name sent", map[string]string{"Caller-Caller-ID-Name": "Alice%20Smith", "variable_sip_from_display": "Alice%20Smith"}, "Alice Smith"},
+		{"set by the dialplan", map[string]string{"Caller-Caller-ID-Name": "Reception"}, "Reception"},
+		{"no display name: the From user", map[string]string{"variable_sip_from_display": ""}, ""},
+		{"placeholder", map[string]string{"Caller-Caller-ID-Name": "_undef_", "variable_sip_from_display": ""}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			evs := realEvents(t, "a-esl.jsonl")
+			for i, ev := range evs {
+				if !strings.Contains(ev, "\nCall-Direction: inbound\n") {
+					continue
+				}
+				lines := strings.Split(ev, "\n")
+				lines = slices.DeleteFunc(lines, func(l string) bool {
+					k, _, _ := strings.Cut(l, ": ")
+					_, ok := tc.headers[k]
+					return ok
+				})
+				for k, v := range tc.headers {
+					if v != "" {
+						lines = append(lines, k+": "+v)
+					}
+				}
+				evs[i] = strings.Join(lines, "\n")
+			}
+			fs := startFakeFS(t, "ClueCon")
+			sink := &connectortest.Collector{}
+			runConnector(t, "fs1", fs, sink)
+			fs.next(t).send(evs...)
+			got := sink.WaitHangup(t)
+			assertOneCall(t, got, "freeswitch/fs1")
+			if got[0].CallerIDName != tc.want {
+				t.Errorf("caller_id_name %q, want %q", got[0].CallerIDName, tc.want)
+			}
 		})
 	}
 }
@@ -234,5 +286,23 @@ func TestRealCutRepeatedly(t *testing.T) {
 	assertOneCall(t, got, "freeswitch/fs1")
 	if st := c.Status(); st.Reconnects != 2 {
 		t.Errorf("%d reconnects, want 2", st.Reconnects)
+	}
+}
+
+// Where the event does not say whether the caller sent a display name (a
+// B-leg's Other-Leg headers, the channel list), a name that repeats the
+// number is dropped.
+func TestCallerName(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, number, sent, want string }{
+		{"Alice", "1001", "", "Alice"},
+		{"1001", "1001", "1001", "1001"},
+		{"1001", "1001", "", ""},
+		{"Outbound Call", "1001", "", ""},
+		{"unknown", "", "", ""},
+	} {
+		if got := callerName(tc.name, tc.number, tc.sent); got != tc.want {
+			t.Errorf("callerName(%q, %q, %q) = %q, want %q", tc.name, tc.number, tc.sent, got, tc.want)
+		}
 	}
 }

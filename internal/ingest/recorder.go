@@ -141,6 +141,11 @@ func (r *Recorder) Recover(ctx context.Context, keep func(source string) bool) (
 			kept++
 			continue
 		}
+		// The caller's name is only on the call's events.
+		first, err := r.st.ListEvents(ctx, store.EventFilter{CallUUID: c.CallUUID, Limit: 1})
+		if err != nil {
+			return 0, fmt.Errorf("recover call %s: %w", c.CallUUID, err)
+		}
 		e := events.Event{
 			ID:                newEventID(),
 			Kind:              events.CallHangup,
@@ -158,6 +163,9 @@ func (r *Recorder) Recover(ctx context.Context, keep func(source string) bool) (
 				Duration:   wholeSeconds(now.Sub(c.StartedAt)),
 				AnsweredBy: c.AnsweredBy,
 			},
+		}
+		if len(first) > 0 {
+			e.CallerIDName = first[0].CallerIDName
 		}
 		if c.AnsweredBy != "" {
 			e.DestinationNumber = c.AnsweredBy

@@ -117,7 +117,9 @@ func TestRecoverEndsCallsLeftOpen(t *testing.T) {
 	ctx := context.Background()
 	r := New(st, Options{Logger: quiet, Node: "n1"})
 	stop := run(t, r)
-	for _, e := range []events.Event{ev(events.CallRouted, "open", 0), ev(events.CallAnswer, "open", time.Second), ev(events.CallRouted, "done", 0), ev(events.CallHangup, "done", time.Second)} {
+	routed := ev(events.CallRouted, "open", 0)
+	routed.CallerIDName = "Alice"
+	for _, e := range []events.Event{routed, ev(events.CallAnswer, "open", time.Second), ev(events.CallRouted, "done", 0), ev(events.CallHangup, "done", time.Second)} {
 		if err := r.Emit(ctx, e); err != nil {
 			t.Fatal(err)
 		}
@@ -135,7 +137,7 @@ func TestRecoverEndsCallsLeftOpen(t *testing.T) {
 	}
 	got, _ := st.ListEvents(ctx, store.EventFilter{CallUUID: "open"})
 	last := got[len(got)-1]
-	if last.Kind != events.CallHangup || last.Sequence != 3 || last.Hangup.Cause != events.CauseSystemShutdown || last.Hangup.By != events.System || last.Hangup.AnsweredBy != "1002" {
+	if last.Kind != events.CallHangup || last.Sequence != 3 || last.Hangup.Cause != events.CauseSystemShutdown || last.Hangup.By != events.System || last.Hangup.AnsweredBy != "1002" || last.CallerIDName != "Alice" {
 		t.Errorf("recovered hangup = %+v %+v", last, last.Hangup)
 	}
 	// An engine that still carries the call cannot open it again.
@@ -157,10 +159,12 @@ func TestRecoverKeepsEngineCalls(t *testing.T) {
 	r := New(st, Options{Logger: quiet, Node: "n1"})
 	stop := run(t, r)
 	engine := func(e events.Event) events.Event { e.Source = "freeswitch/fs1"; return e }
+	fsRouted := engine(ev(events.CallRouted, "fs", 0))
+	fsRouted.CallerIDName = "Alice"
 	hold := ev(events.CallHold, "fs", 2*time.Second)
 	hold.Party = events.Caller
 	for _, e := range []events.Event{
-		engine(ev(events.CallRouted, "fs", 0)), engine(ev(events.CallAnswer, "fs", time.Second)), engine(hold),
+		fsRouted, engine(ev(events.CallAnswer, "fs", time.Second)), engine(hold),
 		ev(events.CallRouted, "pbx", 0),
 	} {
 		if err := r.Emit(ctx, e); err != nil {
@@ -199,7 +203,7 @@ func TestRecoverKeepsEngineCalls(t *testing.T) {
 			t.Errorf("event %d (%s) has sequence %d", i, e.Kind, e.Sequence)
 		}
 	}
-	if len(got) != 5 || got[4].Hangup.Billsec != 4 || got[4].Hangup.Duration != 5 || got[4].Hangup.Cause == events.CauseSystemShutdown {
+	if len(got) != 5 || got[4].Hangup.Billsec != 4 || got[4].Hangup.Duration != 5 || got[4].Hangup.Cause == events.CauseSystemShutdown || got[4].CallerIDName != "Alice" {
 		t.Errorf("the engine call's events = %v, hangup %+v", kinds, got[len(got)-1].Hangup)
 	}
 }

@@ -140,8 +140,8 @@ func AssertEvents(t testing.TB, got []events.Event, want []string, legChars int)
 }
 
 // AssertOneCall checks what every event of one call shares: valid, one
-// call UUID that is also the session, the source, times in order and from
-// the engine's recording (2026), not the clock.
+// call UUID that is also the session, the source, the caller's name, times
+// in order and from the engine's recording (2026), not the clock.
 func AssertOneCall(t testing.TB, evs []events.Event, source string) {
 	t.Helper()
 	first := evs[0]
@@ -154,6 +154,9 @@ func AssertOneCall(t testing.TB, evs []events.Event, source string) {
 		}
 		if e.Source != source {
 			t.Errorf("event %d: source %q, want %q", i, e.Source, source)
+		}
+		if e.CallerIDName != first.CallerIDName {
+			t.Errorf("event %d (%s): caller_id_name %q, want the call's %q", i, e.Kind, e.CallerIDName, first.CallerIDName)
 		}
 		if i > 0 && e.OccurredAt.Before(evs[i-1].OccurredAt) {
 			t.Errorf("event %d (%s) at %v is before event %d at %v", i, e.Kind, e.OccurredAt, i-1, evs[i-1].OccurredAt)
