@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -214,19 +215,35 @@ func checkURL(s string) error {
 	return nil
 }
 
-// uniqueURL refuses ep's URL when another enabled endpoint has it: the
-// receiver would get every event twice, signed with two secrets.
+// uniqueURL refuses ep's URL when other enabled endpoints have it: the
+// receiver would get every event twice, signed with two secrets. The
+// refusal names them all, oldest first, so that it reads the same however
+// the store orders them (by their random IDs).
 func (a *API) uniqueURL(ctx context.Context, ep *store.Endpoint) error {
 	all, err := a.store.ListEndpoints(ctx)
 	if err != nil {
 		return fmt.Errorf("list endpoints: %w", err)
 	}
+	var dups []*store.Endpoint
 	for _, o := range all {
 		if o.ID != ep.ID && !o.Disabled && o.URL == ep.URL {
-			return errorf(http.StatusConflict, "url", "endpoint %s already delivers to %s; set allow_duplicate (--allow-duplicate) to add another anyway", o.ID, ep.URL)
+			dups = append(dups, o)
 		}
 	}
-	return nil
+	switch len(dups) {
+	case 0:
+		return nil
+	case 1:
+		return errorf(http.StatusConflict, "url", "endpoint %s already delivers to %s; set allow_duplicate (--allow-duplicate) to add another anyway", dups[0].ID, ep.URL)
+	}
+	slices.SortFunc(dups, func(x, y *store.Endpoint) int {
+		return cmp.Or(x.CreatedAt.Compare(y.CreatedAt), strings.Compare(x.ID, y.ID))
+	})
+	ids := make([]string, len(dups))
+	for i, o := range dups {
+		ids[i] = o.ID
+	}
+	return errorf(http.StatusConflict, "url", "endpoints %s already deliver to %s; set allow_duplicate (--allow-duplicate) to add another anyway", strings.Join(ids, ", "), ep.URL)
 }
 
 // checkKinds parses event kinds, dropping repeats.

@@ -326,7 +326,12 @@ func TestEndpointURLRefused(t *testing.T) {
 	e.do("POST", "/v1/endpoints", `{"url": "http://127.0.0.1:65535/hook"}`).wantError(t, http.StatusConflict, "url", first.ID)
 	other := e.create(`{"url": "http://127.0.0.1:1/other"}`)
 	e.do("PATCH", "/v1/endpoints/"+other.ID, `{"url": "http://127.0.0.1:65535/hook"}`).wantError(t, http.StatusConflict, "url", first.ID)
+	// With two at the URL the refusal names both, oldest first, whatever
+	// order their random IDs sort in.
 	second := e.create(`{"url": "http://127.0.0.1:65535/hook", "allow_duplicate": true}`)
+	both := "endpoints " + first.ID + ", " + second.ID + " already deliver to"
+	e.do("POST", "/v1/endpoints", `{"url": "http://127.0.0.1:65535/hook"}`).wantError(t, http.StatusConflict, "url", both)
+	e.do("PATCH", "/v1/endpoints/"+other.ID, `{"url": "http://127.0.0.1:65535/hook"}`).wantError(t, http.StatusConflict, "url", both)
 	// A disabled endpoint does not count.
 	e.do("PATCH", "/v1/endpoints/"+first.ID, `{"disabled": true}`).want(t, http.StatusOK, nil)
 	e.do("PATCH", "/v1/endpoints/"+second.ID, `{"disabled": true}`).want(t, http.StatusOK, nil)
