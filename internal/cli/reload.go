@@ -14,8 +14,9 @@ func reloadCmd() *cobra.Command {
 		Long: `The server reads and checks its whole config file; a file that does not
 check changes nothing, and the error names the key and its line. Then it
 applies extensions and their passwords and forwarding, ring groups, IVRs,
-routes, gateways, inbound DIDs, the ring timeout and the declared webhooks,
-without touching the calls that are up. Keys that apply only at the next
+queues, routes, gateways, inbound DIDs, the ring timeout and the declared
+webhooks, without touching the calls that are up (callers waiting in a queue
+stay; a removed queue serves them before it goes). Keys that apply only at the next
 start (listen addresses, the store, …) are named.`,
 		Args: cobra.NoArgs,
 	}

@@ -10,8 +10,8 @@ import (
 )
 
 // Reload serves cfg to new calls and requests from now on: extensions and
-// their passwords, ring groups, IVRs and their prompts, routes, gateways
-// and inbound DIDs, the ring timeout. Calls that are up keep their legs
+// their passwords, ring groups, IVRs and their prompts, queues, routes,
+// gateways and inbound DIDs, the ring timeout. Calls that are up keep their legs
 // and media. What cannot change without a restart (the listeners, the RTP
 // ports, the domain and the addresses given to phones, the digest
 // algorithms) keeps its running value; its config keys are returned when
