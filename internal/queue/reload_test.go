@@ -185,3 +185,22 @@ func TestReloadRoundRobinGoesOn(t *testing.T) {
 	b := f.join("600", newCaller("b"))
 	want(t, b.next(t), "1003")
 }
+
+// A caller already waiting keeps the max_wait it joined with; a caller
+// joining after the reload gets the new one.
+func TestReloadKeepsAWaitingCallersMaxWait(t *testing.T) {
+	t.Parallel()
+	short := q("600", "linear", "1001")
+	short.MaxWait = 200 * time.Millisecond
+	f := start(t, []Config{short}, Options{})
+	f.p.set(&f.p.unregistered, "1001", true)
+	a := f.join("600", newCaller("a"))
+	long := q("600", "linear", "1001")
+	long.MaxWait = time.Hour
+	f.reload(long)
+	b := f.join("600", newCaller("b"))
+	if o := a.next(t); !o.expired {
+		t.Fatalf("a got %+v, want Expired after the max_wait it joined with", o)
+	}
+	b.none(t, 300*time.Millisecond)
+}
