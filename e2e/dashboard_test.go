@@ -644,8 +644,7 @@ func dashSIPp(t *testing.T, bin, dir, scenario, remote string, port int, args ..
 	if err != nil {
 		t.Fatal(err)
 	}
-	all := append([]string{"-sf", sf, "-i", "127.0.0.1", "-p", strconv.Itoa(port),
-		"-mp", strconv.Itoa(freeUDPPort(t)), "-m", "1", "-timeout", "30s", "-timeout_error", "-nostdin", "-trace_err"}, args...)
+	all := append(append(sippLocal(port), "-sf", sf, "-m", "1", "-timeout", "30s", "-timeout_error", "-nostdin", "-trace_err"), args...)
 	if remote != "" {
 		all = append(all, remote)
 	}

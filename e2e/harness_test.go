@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -68,6 +69,18 @@ func freeUDPPort(t testing.TB) int {
 	}
 	defer c.Close()
 	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// sippLocal returns SIPp's arguments for its own addresses: SIP on UDP
+// 127.0.0.1:port. Its other sockets are left for SIPp to choose, which binds
+// them itself: without -mp it tries the even ports from 6000 up (below the
+// kernel's ephemeral range) until one is free with the one two above it (audio
+// and video RTP; SIPp 3.6's setup_media_sockets), where -mp N makes it bind N
+// and N+2 or exit, and a port picked free here may be taken by then. Without
+// -cp its remote-control socket, which no test uses, tries 8888-8897 and is
+// only warned about if none is free, where -cp makes a taken port fatal.
+func sippLocal(port int) []string {
+	return []string{"-i", "127.0.0.1", "-p", strconv.Itoa(port)}
 }
 
 // testToken is the admin token of every test server.

@@ -459,8 +459,7 @@ func startSIPp(t *testing.T, dir, scenario, remote string, port int, args ...str
 	if err != nil {
 		t.Fatal(err)
 	}
-	all := append([]string{"-sf", sf, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-mp", strconv.Itoa(freeUDPPort(t)),
-		"-cp", strconv.Itoa(freeUDPPort(t)), "-nostdin", "-timeout_error", "-trace_err", "-trace_stat", "-fd", "1"}, args...)
+	all := append(append(sippLocal(port), "-sf", sf, "-nostdin", "-timeout_error", "-trace_err", "-trace_stat", "-fd", "1"), args...)
 	if remote != "" {
 		all = append(all, remote)
 	}

@@ -47,9 +47,7 @@ func (s *pbxServer) agent(t *testing.T, ext, scenario string, calls int) func() 
 	t.Helper()
 	port := freeUDPPort(t)
 	s.register(t, ext, port)
-	wait := s.sipp(t, scenario, "", port, "-s", ext, "-m", strconv.Itoa(calls))
-	waitBound(t, port)
-	return wait
+	return s.listen(t, scenario, port, "-s", ext, "-m", strconv.Itoa(calls))
 }
 
 // queueCalls waits for n webhooks in each profile and returns each

@@ -40,8 +40,7 @@ func TestPBXRegistrationSurvivesRestart(t *testing.T) {
 	}
 
 	// 1002 does not register again; its phone still answers where it was.
-	callee := s.sipp(t, "callee_answer.xml", "", calleePort, "-s", "1002")
-	waitBound(t, calleePort)
+	callee := s.listen(t, "callee_answer.xml", calleePort, "-s", "1002")
 	s.dial(t, "caller_bye.xml", "1001", "1002", "-d", "300")()
 	callee()
 	hooks := rcv.WaitFor(t, 20*time.Second, "the call's CALL_HANGUP", func(h []Webhook) bool {
@@ -78,8 +77,7 @@ func TestPBXRegistrationSharedByNodes(t *testing.T) {
 	if len(regs) != 1 || regs[0]["extension"] != "1002" {
 		t.Fatalf("node 2 lists %v", regs)
 	}
-	callee := n2.sipp(t, "callee_answer.xml", "", calleePort, "-s", "1002")
-	waitBound(t, calleePort)
+	callee := n2.listen(t, "callee_answer.xml", calleePort, "-s", "1002")
 	n2.dial(t, "caller_bye.xml", "1001", "1002", "-d", "300")()
 	callee()
 	hooks := rcv.WaitFor(t, 20*time.Second, "the call's CALL_HANGUP", func(h []Webhook) bool {

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,7 +8,6 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -74,9 +72,18 @@ func launchPBX(t *testing.T, cfg string, port int) *pbxServer {
 	return s
 }
 
-// sipp runs one SIPp call of scenario from port (0: any) and returns once
-// it is started; the returned func waits for it to succeed.
-func (s *pbxServer) sipp(t *testing.T, scenario, remote string, port int, args ...string) func() {
+// sippRun is one SIPp process: its output, and its exit once it has come.
+type sippRun struct {
+	scenario, dir string
+	cmd           *exec.Cmd
+	out           syncBuffer
+	exited        chan struct{} // closed when the process has ended
+	err           error         // its exit, once exited is closed
+}
+
+// startSIPp starts one SIPp call of scenario from port (0: any) in s's
+// directory; remote is the address to call, "" for a server scenario.
+func (s *pbxServer) startSIPp(t *testing.T, scenario, remote string, port int, args ...string) *sippRun {
 	t.Helper()
 	if port == 0 {
 		port = freeUDPPort(t)
@@ -85,41 +92,67 @@ func (s *pbxServer) sipp(t *testing.T, scenario, remote string, port int, args .
 	if err != nil {
 		t.Fatal(err)
 	}
-	all := append([]string{"-sf", sf, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-mp", strconv.Itoa(freeUDPPort(t)),
-		"-cp", strconv.Itoa(freeUDPPort(t)), "-m", "1", "-timeout", "30s", "-timeout_error", "-nostdin", "-trace_err", "-trace_msg"}, args...)
+	all := append(sippLocal(port), "-sf", sf, "-m", "1", "-timeout", "30s", "-timeout_error", "-nostdin", "-trace_err", "-trace_msg")
+	all = append(all, args...)
 	if remote != "" {
 		all = append(all, remote)
 	}
-	cmd := exec.Command("sipp", all...)
-	cmd.Dir = s.dir
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
+	r := &sippRun{scenario: scenario, dir: s.dir, exited: make(chan struct{})}
+	r.cmd = exec.Command("sipp", all...)
+	r.cmd.Dir = s.dir
+	r.cmd.Stdout, r.cmd.Stderr = &r.out, &r.out
+	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	go func() { r.err = r.cmd.Wait(); close(r.exited) }()
 	// Kill is harmless on a process that has exited; reading ProcessState
 	// here would race with Wait.
-	t.Cleanup(func() { cmd.Process.Kill() })
-	return func() {
-		t.Helper()
-		select {
-		case err := <-done:
-			if err != nil {
-				logs, _ := filepath.Glob(filepath.Join(s.dir, strings.TrimSuffix(scenario, ".xml")+"_*"))
-				var b strings.Builder
-				for _, f := range logs {
-					data, _ := os.ReadFile(f)
-					fmt.Fprintf(&b, "\n==== %s ====\n%s", filepath.Base(f), data)
-				}
-				t.Fatalf("sipp %s: %v\n%s%s", scenario, err, out.String(), b.String())
-			}
-		case <-time.After(40 * time.Second):
-			cmd.Process.Kill()
-			t.Fatalf("sipp %s did not finish\n%s", scenario, out.String())
-		}
+	t.Cleanup(func() { r.cmd.Process.Kill() })
+	return r
+}
+
+// fail fails the test with SIPp's output and its logs.
+func (r *sippRun) fail(t *testing.T, why string) {
+	t.Helper()
+	logs, _ := filepath.Glob(filepath.Join(r.dir, strings.TrimSuffix(r.scenario, ".xml")+"_*"))
+	var b strings.Builder
+	for _, f := range logs {
+		data, _ := os.ReadFile(f)
+		fmt.Fprintf(&b, "\n==== %s ====\n%s", filepath.Base(f), data)
 	}
+	t.Fatalf("sipp %s: %s\n%s%s", r.scenario, why, r.out.String(), b.String())
+}
+
+// wait waits for SIPp to succeed.
+func (r *sippRun) wait(t *testing.T) {
+	t.Helper()
+	select {
+	case <-r.exited:
+		if r.err != nil {
+			r.fail(t, r.err.Error())
+		}
+	case <-time.After(40 * time.Second):
+		r.cmd.Process.Kill()
+		r.fail(t, "did not finish")
+	}
+}
+
+// sipp runs one SIPp call of scenario from port (0: any) and returns once
+// it is started; the returned func waits for it to succeed.
+func (s *pbxServer) sipp(t *testing.T, scenario, remote string, port int, args ...string) func() {
+	t.Helper()
+	r := s.startSIPp(t, scenario, remote, port, args...)
+	return func() { t.Helper(); r.wait(t) }
+}
+
+// listen starts the server scenario on port and returns once SIPp listens
+// there, so that the PBX's first INVITE to it is not lost; the returned
+// func waits for it to succeed.
+func (s *pbxServer) listen(t *testing.T, scenario string, port int, args ...string) func() {
+	t.Helper()
+	r := s.startSIPp(t, scenario, "", port, args...)
+	r.waitBound(t, port)
+	return func() { t.Helper(); r.wait(t) }
 }
 
 func (s *pbxServer) register(t *testing.T, ext string, port int) {
@@ -133,30 +166,36 @@ func (s *pbxServer) phone(t *testing.T, ext, scenario string, extra ...string) f
 	t.Helper()
 	port := freeUDPPort(t)
 	s.register(t, ext, port)
-	wait := s.sipp(t, scenario, "", port, append([]string{"-s", ext}, extra...)...)
-	waitBound(t, port)
-	return wait
+	return s.listen(t, scenario, port, append([]string{"-s", ext}, extra...)...)
 }
 
-// waitBound waits until something (the SIPp just started) listens on UDP
-// port, so that the PBX's first INVITE to it is not lost. It reads the
-// kernel's socket table rather than probing with a bind of its own, which
-// could take the port from under SIPp.
-func waitBound(t *testing.T, port int) {
+// waitBound waits until something listens on UDP port: SIPp, unless it
+// exits first. It reads the kernel's socket table rather than probing with
+// a bind of its own, which could take the port from under SIPp. SIPp binds
+// its port within a second on an idle machine; the bound is for one loaded
+// many times over, and is reached only if SIPp hangs.
+func (r *sippRun) waitBound(t *testing.T, port int) {
 	t.Helper()
 	local := fmt.Sprintf(":%04X ", port)
-	waitUntil(t, 10*time.Second, fmt.Sprintf("SIPp to listen on UDP %d", port), func() bool {
+	deadline := time.After(2 * time.Minute)
+	for {
 		table, err := os.ReadFile("/proc/net/udp")
 		if err != nil {
-			return true // no socket table to read: go on as before
+			return // no socket table to read: go on as before
 		}
 		for _, line := range strings.Split(string(table), "\n") {
 			if f := strings.Fields(line); len(f) > 1 && strings.HasSuffix(f[1]+" ", local) {
-				return true
+				return
 			}
 		}
-		return false
-	})
+		select {
+		case <-r.exited:
+			r.fail(t, fmt.Sprintf("exited (%v) before listening on UDP %d", r.err, port))
+		case <-deadline:
+			r.fail(t, fmt.Sprintf("not listening on UDP %d after 2 minutes", port))
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // dial starts scenario as extension from calling to, with its password;

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -34,8 +33,8 @@ func withoutSIP(cfg string, port int) string {
 func (s *pbxServer) registerFails(t *testing.T, ext, password string) bool {
 	t.Helper()
 	sf, _ := filepath.Abs(filepath.Join("testdata", "sipp", "register.xml"))
-	cmd := exec.Command("sipp", "-sf", sf, "-i", "127.0.0.1", "-p", strconv.Itoa(freeUDPPort(t)), "-m", "1",
-		"-timeout", "10s", "-timeout_error", "-nostdin", "-s", ext, "-au", ext, "-ap", password, "-key", "expires", "300", s.sip)
+	cmd := exec.Command("sipp", append(sippLocal(freeUDPPort(t)), "-sf", sf, "-m", "1",
+		"-timeout", "10s", "-timeout_error", "-nostdin", "-s", ext, "-au", ext, "-ap", password, "-key", "expires", "300", s.sip)...)
 	cmd.Dir = t.TempDir()
 	return cmd.Run() != nil
 }
@@ -67,8 +66,7 @@ func TestReloadWithACallUp(t *testing.T) {
 
 	calleePort := freeUDPPort(t)
 	s.register(t, "1002", calleePort)
-	callee := s.sipp(t, "callee_answer.xml", "", calleePort, "-s", "1002")
-	waitBound(t, calleePort)
+	callee := s.listen(t, "callee_answer.xml", calleePort, "-s", "1002")
 	caller := s.dial(t, "caller_bye.xml", "1001", "1002", "-d", "6000")
 	rcv.WaitFor(t, 10*time.Second, "the call answered", func(h []Webhook) bool {
 		return len(h) > 0 && h[len(h)-1].Event() == "CALL_ANSWER"

@@ -373,8 +373,11 @@ func (tp *testPBX) sipp(t *testing.T, scenario, remote string, port int, args ..
 	if err != nil {
 		t.Fatal(err)
 	}
+	// No -mp or -cp: SIPp then binds its RTP pair (an even port and the
+	// one two above) and its control socket itself, trying ports until
+	// some are free, where given ports it binds those or exits, and ports
+	// picked free here may be taken by the time it binds them.
 	all := []string{"-sf", sf, "-i", "127.0.0.1", "-p", strconv.Itoa(port),
-		"-mp", strconv.Itoa(freePort(t)), "-cp", strconv.Itoa(freePort(t)),
 		"-timeout_error", "-nostdin", "-trace_err"}
 	if !slices.Contains(args, "-m") {
 		// One call, with every message traced for the failure report.
