@@ -141,7 +141,11 @@ func TestReplayAt200CallsPerSecondWithASlowStore(t *testing.T) {
 			b.WriteString(eventFrame(t, conn.format, evs[i].ev))
 		}
 		bytes += b.Len()
-		conn.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		// The deadline catches a reader that waits on the slow sink,
+		// which would block this write for good. It is long because a
+		// reader only short of CPU (the race detector on a loaded
+		// machine) has taken more than five seconds to drain the socket.
+		conn.conn.SetWriteDeadline(time.Now().Add(time.Minute))
 		if _, err := conn.conn.Write([]byte(b.String())); err != nil {
 			t.Fatalf("FreeSWITCH could not write its events (a slow reader): %v", err)
 		}
