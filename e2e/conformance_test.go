@@ -211,7 +211,7 @@ func ringGroup(t *testing.T) []events.Event {
 	s := startRoutingServer(t, map[string]*Receiver{"extended": rcv}, menus)
 	rings := s.phone(t, "1002", "callee_ring.xml")
 	answers := s.phone(t, "1003", "callee_late_answer.xml")
-	s.dial(t, "caller_transferred.xml", "1001", "600")()
+	s.dial(t, "caller_answered_bye.xml", "1001", "600", "-d", "3000")()
 	answers()
 	rings()
 	return allEvents(rcv.WaitFor(t, 30*time.Second, "the hangup", hangups(1)))

@@ -622,7 +622,6 @@ func TestPBXQueueAgentAttendedTransfer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	settle()
 	var qu apitypes.Queue
 	s.API("GET", "/v1/queues/600", nil, 200, &qu)
 	if qu.Agents[0].State != apitypes.AgentOnCall {
@@ -682,7 +681,6 @@ func TestPBXQueueAgentReplacedByInvite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	settle()
 	if _, err := target.Call(ctx, "600", sip.NewHeader("Replaces", testua.ReplacesAnswered(first))); err != nil {
 		t.Fatal(err)
 	}

@@ -157,6 +157,12 @@ func (c *call) replaced(m msgReplace) state {
 // description as the PBX relays it, pointing at this call's relay, on a
 // goroutine of its own; msgReoffered brings the answer back.
 func (c *call) reoffer(l *dialogLeg) {
+	if l == c.a && c.callerAnswered && !c.acked {
+		// Not before the caller's ACK (RFC 3261 §14.1); anyState makes
+		// the offer once it came.
+		c.reofferCaller = true
+		return
+	}
 	body, err := c.sdpFor(l, c.offer)
 	if err != nil {
 		c.p.log.Info("reoffer", "call_uuid", c.id, "leg_uuid", l.id, "err", err)

@@ -78,6 +78,10 @@ type call struct {
 	// waitingOffers are the callee's offers (holds) that came before the
 	// caller's ACK; they are relayed once it came.
 	waitingOffers []*request
+	// reofferCaller is the PBX's own offer to the caller (its media moved
+	// by a transfer) that came due before the caller's ACK, made once it
+	// came.
+	reofferCaller bool
 	// offer is what callees are offered: the caller's offer, narrowed to
 	// one codec once an app leg has answered with it (codec).
 	offer *media.Description

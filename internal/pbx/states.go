@@ -237,6 +237,10 @@ func (c *call) anyState(m msg) state {
 			}
 		}
 		c.waitingOffers = nil
+		if c.reofferCaller {
+			c.reofferCaller = false
+			c.reoffer(c.a)
+		}
 		if r := c.pendingReplace; r != nil {
 			c.pendingReplace = nil
 			return c.replaced(*r)
