@@ -676,12 +676,13 @@ func TestPBXQueueAgentReplacedByInvite(t *testing.T) {
 	defer cancel()
 	agent := testPhone(t, ctx, s, "1002")
 	target := testPhone(t, ctx, s, "1003")
-	caller := s.dial(t, "caller_transferred.xml", "1001", "600")
+	caller := s.dial(t, "caller_passive.xml", "1001", "600")
 	first, err := agent.Answer(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := target.Call(ctx, "600", sip.NewHeader("Replaces", testua.ReplacesAnswered(first))); err != nil {
+	joined, err := target.Call(ctx, "600", sip.NewHeader("Replaces", testua.ReplacesAnswered(first)))
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := agent.WaitFor(ctx, "1002's BYE", func(_ []*sip.Request, byes map[string]bool) bool {
@@ -690,16 +691,20 @@ func TestPBXQueueAgentReplacedByInvite(t *testing.T) {
 		t.Fatal(err)
 	}
 	wrapupWhileUp(t, s, rs)
+	// The call goes on until its new callee hangs up.
+	if err := joined.Bye(ctx); err != nil {
+		t.Fatal(err)
+	}
 	caller()
 }
 
 // wrapupWhileUp checks that the first agent of queue 600 is in its wrapup
-// within a second, while 1001's queue call is still up, and returns the
-// queue as then shown.
+// while 1001's queue call is still up, and returns the queue as then
+// shown.
 func wrapupWhileUp(t *testing.T, s *pbxServer, rs map[string]*Receiver) apitypes.Queue {
 	t.Helper()
 	var qu apitypes.Queue
-	deadline := time.Now().Add(time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		s.API("GET", "/v1/queues/600", nil, 200, &qu)
 		if qu.Agents[0].State == apitypes.AgentWrapup || time.Now().After(deadline) {
