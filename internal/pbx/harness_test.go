@@ -222,7 +222,7 @@ type testPBX struct {
 // and tweaks change the PBX before it runs.
 func startPBX(t *testing.T, edit func(*Config), tweaks ...func(*PBX)) *testPBX {
 	t.Helper()
-	goroutines := runtime.NumGoroutine()
+	goroutines := pbxGoroutines()
 	cfg := Config{
 		Listen:      []string{"udp://127.0.0.1:0", "tcp://127.0.0.1:0"},
 		Domain:      "pbx.test",
@@ -306,18 +306,41 @@ func (tp *testPBX) checkReleased(t *testing.T) {
 	}
 }
 
-// waitGoroutines waits for the goroutine count to come back to n, the
-// count before the PBX started.
+// waitGoroutines waits for the count of pbxGoroutines to come back to n,
+// the count before the PBX started.
 func waitGoroutines(t *testing.T, n int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for runtime.NumGoroutine() > n {
+	for pbxGoroutines() > n {
 		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Errorf("%d goroutines left, %d before:\n%s", runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
+			t.Errorf("%d goroutines left, %d before:\n%s", pbxGoroutines(), n, goroutineStacks())
 			return
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// pbxGoroutines counts the goroutines but the test's SIPp processes' (their
+// Wait and output copies): those end when SIPp does, which may be after the
+// PBX, as when a loaded machine made the shutdown's grace run out before
+// SIPp answered its BYE.
+func pbxGoroutines() int {
+	n := 0
+	for _, g := range strings.Split(goroutineStacks(), "\n\n") {
+		if !strings.Contains(g, "created by os/exec.(*Cmd).Start") && !strings.Contains(g, "(*testPBX).sipp in goroutine") {
+			n++
+		}
+	}
+	return n
+}
+
+func goroutineStacks() string {
+	buf := make([]byte, 1<<20)
+	for {
+		if n := runtime.Stack(buf, true); n < len(buf) {
+			return string(buf[:n])
+		}
+		buf = make([]byte, 2*len(buf))
 	}
 }
 
@@ -405,6 +428,37 @@ func (tp *testPBX) sipp(t *testing.T, scenario, remote string, port int, args ..
 		}
 	})
 	return r
+}
+
+// waitBound waits until SIPp listens on its UDP port, so that the PBX's
+// first INVITE to it is not lost, and fails if SIPp exits first. It reads
+// the kernel's socket table rather than binding the port itself, which
+// could take it from under SIPp.
+func (r *sippRun) waitBound(t *testing.T, dir string) {
+	t.Helper()
+	local := fmt.Sprintf(":%04X ", r.port)
+	deadline := time.After(2 * time.Minute)
+	for {
+		table, err := os.ReadFile("/proc/net/udp")
+		if err != nil {
+			return // no socket table to read: go on as before
+		}
+		for _, line := range strings.Split(string(table), "\n") {
+			if f := strings.Fields(line); len(f) > 1 && strings.HasSuffix(f[1]+" ", local) {
+				return
+			}
+		}
+		select {
+		case err := <-r.done:
+			r.done <- err
+			t.Fatalf("sipp %s exited (%v) before listening on UDP %d\n%s", r.name, err, r.port, r.logs(dir))
+		case <-deadline:
+			r.cmd.Process.Kill()
+			r.done <- <-r.done
+			t.Fatalf("sipp %s not listening on UDP %d after 2 minutes\n%s", r.name, r.port, r.logs(dir))
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // wait waits for SIPp to finish its scenario successfully.

@@ -72,7 +72,9 @@ func (tp *testPBX) phone(t *testing.T, ext, scenario string) *sippRun {
 	t.Helper()
 	port := freePort(t)
 	tp.register(t, ext, port, "udp")
-	return tp.sipp(t, scenario, "", port, "-s", ext)
+	r := tp.sipp(t, scenario, "", port, "-s", ext)
+	r.waitBound(t, tp.dir)
+	return r
 }
 
 func target(kind events.TargetType, to string) *events.Target {
@@ -120,7 +122,12 @@ func TestSequentialGroupBusyThenAnswer(t *testing.T) {
 // Every member of a sequential group rings its turn and none answers: the
 // caller hears 480 and the call ends with NO_ANSWER, naming the group.
 func TestSequentialGroupNoAnswer(t *testing.T) {
-	tp := startPBX(t, routing(carrierPort(t), nil))
+	// Each member must have rung (answered 180) within its turn: on a
+	// loaded machine SIPp has taken longer than the 500 ms of the other
+	// tests to answer.
+	tp := startPBX(t, routing(carrierPort(t), func(c *Config) {
+		c.RingGroups[1].MemberTimeout, c.RingGroups[1].Timeout = 3*time.Second, 20*time.Second
+	}))
 	first := tp.phone(t, "1001", "callee_ring.xml")
 	second := tp.phone(t, "1002", "callee_ring.xml")
 	start := time.Now()
