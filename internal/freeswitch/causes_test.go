@@ -169,9 +169,7 @@ func TestBlindTransferByCallee(t *testing.T) {
 		"CALL_ANSWER 1001>1003 internal diverted=transfer<1002",
 		"CALL_HANGUP 1001>1003 internal NORMAL_CLEARING 200 caller",
 	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	sameLines(t, got, want)
 }
 
 // Under load FreeSWITCH may report the caller leg's answer (its bridging)
@@ -195,19 +193,14 @@ func TestLoadAnomalies(t *testing.T) {
 	} {
 		out = append(out, tr.handle(ev)...)
 	}
-	var got []string
-	for _, e := range out {
-		got = append(got, conformance.Line(e))
-	}
+	got := lines(out)
 	want := []string{
 		"CALL_ROUTED 2001>2002 internal to=extension:2002",
 		"CALL_RINGING 2001>2002 internal",
 		"CALL_ANSWER 2001>2002 internal",
 		"CALL_HANGUP 2001>2002 internal NORMAL_CLEARING 200 caller",
 	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	sameLines(t, got, want)
 	if out[2].LegUUID != b {
 		t.Errorf("the answer is of leg %s, want the callee's %s", out[2].LegUUID, b)
 	}
@@ -237,10 +230,7 @@ func TestBlindTransferByCaller(t *testing.T) {
 	} {
 		out = append(out, tr.handle(ev)...)
 	}
-	var got []string
-	for _, e := range out {
-		got = append(got, conformance.Line(e))
-	}
+	got := lines(out)
 	want := []string{
 		"CALL_ROUTED 1001>1002 internal to=extension:1002",
 		"CALL_ANSWER 1001>1002 internal",
@@ -250,9 +240,7 @@ func TestBlindTransferByCaller(t *testing.T) {
 		"CALL_ANSWER 1002>1003 internal",
 		"CALL_HANGUP 1002>1003 internal NORMAL_CLEARING 200 callee",
 	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	sameLines(t, got, want)
 	if out[3].CallUUID == a || out[3].SessionUUID != a {
 		t.Errorf("new call %s in session %s, want a new call in session %s", out[3].CallUUID, out[3].SessionUUID, a)
 	}
@@ -290,17 +278,11 @@ func TestAttendedTransferByCaller(t *testing.T) {
 	} {
 		out = append(out, tr.handle(ev)...)
 	}
-	calls := map[string]int{}
-	var got []string
+	calls := newSessionCalls(t, a)
 	for _, e := range out {
-		if _, ok := calls[e.CallUUID]; !ok {
-			calls[e.CallUUID] = len(calls) + 1
-		}
-		if e.SessionUUID != a {
-			t.Errorf("%s of call %d in session %s, want %s", e.Kind, calls[e.CallUUID], e.SessionUUID, a)
-		}
-		got = append(got, fmt.Sprintf("%d %s", calls[e.CallUUID], conformance.Line(e)))
+		calls.add(e)
 	}
+	got := calls.got
 	want := []string{
 		"1 CALL_ROUTED 1001>1002 internal to=extension:1002",
 		"1 CALL_ANSWER 1001>1002 internal",
@@ -314,9 +296,7 @@ func TestAttendedTransferByCaller(t *testing.T) {
 		"1 CALL_HANGUP 1001>1002 internal ATTENDED_TRANSFER 200 caller",
 		"3 CALL_HANGUP 1002>1003 internal NORMAL_CLEARING 200 callee",
 	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	sameLines(t, got, want)
 }
 
 // A fifo consumer who dialled in to take calls (fifo q800 out wait) is no
@@ -359,9 +339,7 @@ func TestFifoConsumer(t *testing.T) {
 			"CALL_ANSWER "+c+">1003 internal diverted=queue<800",
 			"CALL_HANGUP "+c+">1003 internal NORMAL_CLEARING 200 caller")
 	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	sameLines(t, got, want)
 }
 
 // att_xfer (mod_dptools), run on the callee's leg by a key binding: the
@@ -433,8 +411,7 @@ func TestAttXfer(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tr := newTracker("freeswitch/t", slog.New(slog.DiscardHandler))
-			calls := map[string]int{}
-			var got []string
+			calls := newSessionCalls(t, a)
 			for i, ev := range append(slices.Clone(start), tc.then...) {
 				out := tr.handle(ev)
 				if tc.reconnect && i == len(start)-1 {
@@ -447,22 +424,12 @@ func TestAttXfer(t *testing.T) {
 					out = append(out, tr.reconcile(live, calltrack.Gap{}, fixedTime)...)
 				}
 				for _, e := range out {
-					if _, ok := calls[e.CallUUID]; !ok {
-						calls[e.CallUUID] = len(calls) + 1
-					}
-					if e.SessionUUID != a {
-						t.Errorf("%s of call %d in session %s, want %s", e.Kind, calls[e.CallUUID], e.SessionUUID, a)
-					}
-					if calls[e.CallUUID] == 2 && e.Kind != events.CallRinging && e.Kind != events.CallAnswer && e.LegUUID != b {
+					if calls.add(e) == 2 && e.Kind != events.CallRinging && e.Kind != events.CallAnswer && e.LegUUID != b {
 						t.Errorf("%s of the consultation is about leg %s, want the transferor's %s", e.Kind, e.LegUUID, b)
 					}
-					got = append(got, fmt.Sprintf("%d %s", calls[e.CallUUID], conformance.Line(e)))
 				}
 			}
-			want := append(slices.Clone(first), tc.want...)
-			if strings.Join(got, "\n") != strings.Join(want, "\n") {
-				t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-			}
+			sameLines(t, calls.got, append(slices.Clone(first), tc.want...))
 		})
 	}
 }
@@ -473,8 +440,7 @@ func TestAttXfer(t *testing.T) {
 func TestAttXferByCaller(t *testing.T) {
 	a, b, p := "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222", "33333333-3333-4333-8333-333333333333"
 	tr := newTracker("freeswitch/t", slog.New(slog.DiscardHandler))
-	calls := map[string]int{}
-	var got []string
+	calls := newSessionCalls(t, a)
 	for _, ev := range []eventHeaders{
 		{"event-name": "CHANNEL_CREATE", "unique-id": a, "call-direction": "inbound", "caller-caller-id-number": "1001", "caller-destination-number": "1002"},
 		{"event-name": "CHANNEL_EXECUTE", "unique-id": a, "application": "bridge", "application-data": "user/1002@d", "caller-destination-number": "1002"},
@@ -489,15 +455,10 @@ func TestAttXferByCaller(t *testing.T) {
 		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": b, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "send_bye"},
 	} {
 		for _, e := range tr.handle(ev) {
-			if _, ok := calls[e.CallUUID]; !ok {
-				calls[e.CallUUID] = len(calls) + 1
-			}
-			if e.SessionUUID != a {
-				t.Errorf("%s of call %d in session %s, want %s", e.Kind, calls[e.CallUUID], e.SessionUUID, a)
-			}
-			got = append(got, fmt.Sprintf("%d %s", calls[e.CallUUID], conformance.Line(e)))
+			calls.add(e)
 		}
 	}
+	got := calls.got
 	want := []string{
 		"1 CALL_ROUTED 1001>1002 internal to=extension:1002",
 		"1 CALL_ANSWER 1001>1002 internal",
@@ -509,9 +470,7 @@ func TestAttXferByCaller(t *testing.T) {
 		"1 CALL_HANGUP 1001>1002 internal ATTENDED_TRANSFER 200 caller",
 		"3 CALL_HANGUP 1002>1003 internal NORMAL_CLEARING 200 callee",
 	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
+	sameLines(t, got, want)
 }
 
 // An INVITE with Replaces naming the held callee's dialog: mod_sofia's new
@@ -554,7 +513,51 @@ func TestInviteWithReplaces(t *testing.T) {
 		"CALL_ANSWER 1001>1003 internal diverted=attended_transfer<1002",
 		"CALL_HANGUP 1001>1003 internal NORMAL_CLEARING 200 callee",
 	}
+	sameLines(t, got, want)
+}
+
+// sameLines fails the test unless got is want, line for line.
+func sameLines(t *testing.T, got, want []string) {
+	t.Helper()
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+}
+
+// lines is each event's conformance line.
+func lines(evs []events.Event) []string {
+	var out []string
+	for _, e := range evs {
+		out = append(out, conformance.Line(e))
+	}
+	return out
+}
+
+// sessionCalls numbers the calls of one session in the order they first
+// appear and writes each event as "<call number> <line>", failing the test
+// for an event of any other session.
+type sessionCalls struct {
+	t       *testing.T
+	session string
+	calls   map[string]int
+	got     []string
+}
+
+func newSessionCalls(t *testing.T, session string) *sessionCalls {
+	return &sessionCalls{t: t, session: session, calls: map[string]int{}}
+}
+
+// add writes e down and returns the number of its call.
+func (s *sessionCalls) add(e events.Event) int {
+	s.t.Helper()
+	n, ok := s.calls[e.CallUUID]
+	if !ok {
+		n = len(s.calls) + 1
+		s.calls[e.CallUUID] = n
+	}
+	if e.SessionUUID != s.session {
+		s.t.Errorf("%s of call %d in session %s, want %s", e.Kind, n, e.SessionUUID, s.session)
+	}
+	s.got = append(s.got, fmt.Sprintf("%d %s", n, conformance.Line(e)))
+	return n
 }
