@@ -174,14 +174,7 @@ func blindTransferByCaller(t *testing.T) []events.Event {
 	a.Dialplan.AppName, a.Dialplan.AppData = "Dial", "PJSIP/1002,15"
 	bDials := withState(b, "Up")
 	bDials.Dialplan.Exten, bDials.Dialplan.AppName, bDials.Dialplan.AppData = "1003", "Dial", "PJSIP/1003,15"
-	return playARI(t, []*ariEvent{
-		{Type: "ChannelCreated", Channel: a},
-		{Type: "ChannelCreated", Channel: b},
-		{Type: "Dial", Caller: a, Peer: b, Dialstring: "1002"},
-		{Type: "Dial", Caller: a, Peer: b, Dialstring: "1002", Dialstatus: "RINGING"},
-		{Type: "Dial", Caller: a, Peer: b, Dialstring: "1002", Dialstatus: "ANSWER"},
-		{Type: "ChannelStateChange", Channel: withState(b, "Up")},
-		{Type: "ChannelStateChange", Channel: withState(a, "Up")},
+	return playARI(t, append(dialAnswered(a, b, "1002", true), []*ariEvent{
 		{Type: "BridgeBlindTransfer", Channel: a, Transferee: b, Result: "Success"},
 		{Type: "ChannelHangupRequest", Channel: a, Cause: 16},
 		{Type: "ChannelDestroyed", Channel: a, Cause: 16},
@@ -193,7 +186,7 @@ func blindTransferByCaller(t *testing.T) []events.Event {
 		{Type: "ChannelHangupRequest", Channel: c, Cause: 16},
 		{Type: "ChannelDestroyed", Channel: c, Cause: 16},
 		{Type: "ChannelDestroyed", Channel: b, Cause: 16},
-	}, 2)
+	}...), 2)
 }
 
 // attendedTransferByCallee: 1002 answers, holds, calls 1003 from a second
@@ -205,21 +198,9 @@ func attendedTransferByCallee(t *testing.T) []events.Event {
 	b2, c := ch("1.3", "PJSIP/1002-3", "Ring", "1002", "1003"), ch("1.4", "PJSIP/1003-4", "Down", "1002", "s")
 	a.Dialplan.AppName, a.Dialplan.AppData = "Dial", "PJSIP/1002,15"
 	b2.Dialplan.AppName, b2.Dialplan.AppData = "Dial", "PJSIP/1003,15"
-	return playARI(t, []*ariEvent{
-		{Type: "ChannelCreated", Channel: a},
-		{Type: "ChannelCreated", Channel: b},
-		{Type: "Dial", Caller: a, Peer: b, Dialstring: "1002"},
-		{Type: "Dial", Caller: a, Peer: b, Dialstring: "1002", Dialstatus: "ANSWER"},
-		{Type: "ChannelStateChange", Channel: withState(b, "Up")},
-		{Type: "ChannelStateChange", Channel: withState(a, "Up")},
-		{Type: "ChannelHold", Channel: b},
-		{Type: "ChannelCreated", Channel: b2},
-		{Type: "ChannelCreated", Channel: c},
-		{Type: "Dial", Caller: b2, Peer: c, Dialstring: "1003"},
-		{Type: "Dial", Caller: b2, Peer: c, Dialstring: "1003", Dialstatus: "RINGING"},
-		{Type: "Dial", Caller: b2, Peer: c, Dialstring: "1003", Dialstatus: "ANSWER"},
-		{Type: "ChannelStateChange", Channel: withState(c, "Up")},
-		{Type: "ChannelStateChange", Channel: withState(b2, "Up")},
+	evs := append(dialAnswered(a, b, "1002", false), &ariEvent{Type: "ChannelHold", Channel: b})
+	evs = append(evs, dialAnswered(b2, c, "1003", true)...)
+	return playARI(t, append(evs, []*ariEvent{
 		{Type: "BridgeAttendedTransfer", TransfererFirstLeg: b, TransfererSecondLeg: b2, Transferee: a, TransferTarget: c, Result: "Success"},
 		{Type: "ChannelHangupRequest", Channel: b, Cause: 16},
 		{Type: "ChannelDestroyed", Channel: b, Cause: 16},
@@ -228,7 +209,7 @@ func attendedTransferByCallee(t *testing.T) []events.Event {
 		{Type: "ChannelHangupRequest", Channel: a, Cause: 16},
 		{Type: "ChannelDestroyed", Channel: a, Cause: 16},
 		{Type: "ChannelDestroyed", Channel: c, Cause: 16},
-	}, 2)
+	}...), 2)
 }
 
 // attendedTransferByCaller: 1001 calls 1002, who rings and answers; 1001
@@ -241,24 +222,8 @@ func attendedTransferByCaller(t *testing.T) []events.Event {
 	a2, c := ch("1.3", "PJSIP/1001-3", "Ring", "1001", "1003"), ch("1.4", "PJSIP/1003-4", "Down", "1001", "s")
 	a.Dialplan.AppName, a.Dialplan.AppData = "Dial", "PJSIP/1002,15"
 	a2.Dialplan.AppName, a2.Dialplan.AppData = "Dial", "PJSIP/1003,15"
-	var evs []*ariEvent
-	for _, p := range []struct {
-		from, to *channel
-		number   string
-	}{{a, b, "1002"}, {a2, c, "1003"}} {
-		from, to, number := p.from, p.to, p.number
-		evs = append(evs,
-			&ariEvent{Type: "ChannelCreated", Channel: from},
-			&ariEvent{Type: "ChannelCreated", Channel: to},
-			&ariEvent{Type: "Dial", Caller: from, Peer: to, Dialstring: number},
-			&ariEvent{Type: "Dial", Caller: from, Peer: to, Dialstring: number, Dialstatus: "RINGING"},
-			&ariEvent{Type: "Dial", Caller: from, Peer: to, Dialstring: number, Dialstatus: "ANSWER"},
-			&ariEvent{Type: "ChannelStateChange", Channel: withState(to, "Up")},
-			&ariEvent{Type: "ChannelStateChange", Channel: withState(from, "Up")})
-		if from == a {
-			evs = append(evs, &ariEvent{Type: "ChannelHold", Channel: a})
-		}
-	}
+	evs := append(dialAnswered(a, b, "1002", true), &ariEvent{Type: "ChannelHold", Channel: a})
+	evs = append(evs, dialAnswered(a2, c, "1003", true)...)
 	return playARI(t, append(evs,
 		&ariEvent{Type: "BridgeAttendedTransfer", TransfererFirstLeg: a, TransfererSecondLeg: a2, Transferee: b, TransferTarget: c, Result: "Success"},
 		&ariEvent{Type: "ChannelHangupRequest", Channel: a, Cause: 16, Soft: true},
@@ -307,13 +272,7 @@ func ringGroup(t *testing.T) []events.Event {
 func blindTransferOfHeldCall(t *testing.T) []events.Event {
 	a, b, c := ch("1.1", "PJSIP/1001-1", "Ring", "1001", "1002"), ch("1.2", "PJSIP/1002-2", "Down", "1001", "s"), ch("1.3", "PJSIP/1003-3", "Down", "1001", "s")
 	a.Dialplan.AppName, a.Dialplan.AppData = "Dial", "PJSIP/1002,15"
-	return playARI(t, []*ariEvent{
-		{Type: "ChannelCreated", Channel: a},
-		{Type: "ChannelCreated", Channel: b},
-		{Type: "Dial", Caller: a, Peer: b, Dialstring: "1002"},
-		{Type: "Dial", Caller: a, Peer: b, Dialstring: "1002", Dialstatus: "ANSWER"},
-		{Type: "ChannelStateChange", Channel: withState(b, "Up")},
-		{Type: "ChannelStateChange", Channel: withState(a, "Up")},
+	return playARI(t, append(dialAnswered(a, b, "1002", false), []*ariEvent{
 		{Type: "ChannelHold", Channel: b},
 		{Type: "BridgeBlindTransfer", Channel: b, Transferee: a, Result: "Success"},
 		{Type: "ChannelHangupRequest", Channel: b, Cause: 16},
@@ -326,7 +285,7 @@ func blindTransferOfHeldCall(t *testing.T) []events.Event {
 		{Type: "ChannelHangupRequest", Channel: a, Cause: 16},
 		{Type: "ChannelDestroyed", Channel: a, Cause: 16},
 		{Type: "ChannelDestroyed", Channel: c, Cause: 16},
-	}, 1)
+	}...), 1)
 }
 
 // Transfers that an ARI application carries out (PJSIP's
@@ -427,4 +386,23 @@ func ariAttendedTransferByCallee(t *testing.T) []events.Event {
 		{Type: "ChannelDestroyed", Channel: a, Cause: 16},
 		{Type: "ChannelDestroyed", Channel: c, Cause: 16},
 	}, 2)
+}
+
+// dialAnswered is what Asterisk sends for a call from one channel that
+// another answers: both channels created, app_dial's Dial events (RINGING
+// among them if the callee was rung), then the callee's channel up and the
+// caller's.
+func dialAnswered(from, to *channel, number string, rung bool) []*ariEvent {
+	evs := []*ariEvent{
+		{Type: "ChannelCreated", Channel: from},
+		{Type: "ChannelCreated", Channel: to},
+		{Type: "Dial", Caller: from, Peer: to, Dialstring: number},
+	}
+	if rung {
+		evs = append(evs, &ariEvent{Type: "Dial", Caller: from, Peer: to, Dialstring: number, Dialstatus: "RINGING"})
+	}
+	return append(evs,
+		&ariEvent{Type: "Dial", Caller: from, Peer: to, Dialstring: number, Dialstatus: "ANSWER"},
+		&ariEvent{Type: "ChannelStateChange", Channel: withState(to, "Up")},
+		&ariEvent{Type: "ChannelStateChange", Channel: withState(from, "Up")})
 }
