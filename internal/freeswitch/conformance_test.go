@@ -150,12 +150,7 @@ func newTestConnector(t *testing.T, fs *fakeFS) *Connector {
 // REFER (sofia::transferor) and leaves; the A-leg bridges to 1003.
 func blindTransferOfHeldCall(t *testing.T) []events.Event {
 	const a, b, c = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222", "33333333-3333-4333-8333-333333333333"
-	return playESL(t, 1, [][]string{
-		{"CHANNEL_CREATE", a, "Call-Direction: inbound", "Caller-Caller-ID-Number: 1001", "Caller-Destination-Number: 1002"},
-		{"CHANNEL_EXECUTE", a, "Application: bridge", "Application-Data: user/1002%40d", "Caller-Destination-Number: 1002"},
-		{"CHANNEL_CREATE", b, "Call-Direction: outbound", "Other-Leg-Unique-ID: " + a, "Caller-Destination-Number: 1002"},
-		{"CHANNEL_ANSWER", b},
-		{"CHANNEL_ANSWER", a},
+	return playESL(t, 1, append(eslAnswered(a, b, "1001", "1002", false), [][]string{
 		{"CHANNEL_HOLD", b},
 		{"CUSTOM", b, "Event-Subclass: sofia%3A%3Atransferor"},
 		{"CHANNEL_HANGUP_COMPLETE", b, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: recv_bye"},
@@ -165,7 +160,7 @@ func blindTransferOfHeldCall(t *testing.T) []events.Event {
 		{"CHANNEL_ANSWER", c},
 		{"CHANNEL_HANGUP_COMPLETE", a, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: recv_bye", "variable_sip_term_status: 200"},
 		{"CHANNEL_HANGUP_COMPLETE", c, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: send_bye"},
-	})
+	}...))
 }
 
 // blindTransferByCaller: the caller's leg sends REFER (sofia::transferor)
@@ -173,13 +168,7 @@ func blindTransferOfHeldCall(t *testing.T) []events.Event {
 // up. As FreeSWITCH documents its events; no recording exists.
 func blindTransferByCaller(t *testing.T) []events.Event {
 	const a, b, c = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222", "33333333-3333-4333-8333-333333333333"
-	return playESL(t, 2, [][]string{
-		{"CHANNEL_CREATE", a, "Call-Direction: inbound", "Caller-Caller-ID-Number: 1001", "Caller-Destination-Number: 1002"},
-		{"CHANNEL_EXECUTE", a, "Application: bridge", "Application-Data: user/1002%40d", "Caller-Destination-Number: 1002"},
-		{"CHANNEL_CREATE", b, "Call-Direction: outbound", "Other-Leg-Unique-ID: " + a, "Caller-Destination-Number: 1002"},
-		{"CHANNEL_PROGRESS", b},
-		{"CHANNEL_ANSWER", b},
-		{"CHANNEL_ANSWER", a},
+	return playESL(t, 2, append(eslAnswered(a, b, "1001", "1002", true), [][]string{
 		{"CUSTOM", a, "Event-Subclass: sofia%3A%3Atransferor"},
 		{"CHANNEL_HANGUP_COMPLETE", a, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: recv_bye"},
 		{"CHANNEL_EXECUTE", b, "Application: bridge", "Application-Data: user/1003%40d", "Caller-Destination-Number: 1003"},
@@ -188,7 +177,7 @@ func blindTransferByCaller(t *testing.T) []events.Event {
 		{"CHANNEL_ANSWER", c},
 		{"CHANNEL_HANGUP_COMPLETE", c, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: recv_bye"},
 		{"CHANNEL_HANGUP_COMPLETE", b, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: send_bye"},
-	})
+	}...))
 }
 
 // attendedTransferByCallee: 1002's leg answers, holds; 1002 calls 1003,
@@ -203,19 +192,9 @@ func blindTransferByCaller(t *testing.T) []events.Event {
 // BYE, is gone and the held party is bridged to the target.
 func attendedTransferByCallee(t *testing.T) []events.Event {
 	const a, b, c, d = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222", "33333333-3333-4333-8333-333333333333", "44444444-4444-4444-8444-444444444444"
-	return playESL(t, 2, [][]string{
-		{"CHANNEL_CREATE", a, "Call-Direction: inbound", "Caller-Caller-ID-Number: 1001", "Caller-Destination-Number: 1002"},
-		{"CHANNEL_EXECUTE", a, "Application: bridge", "Application-Data: user/1002%40d", "Caller-Destination-Number: 1002"},
-		{"CHANNEL_CREATE", b, "Call-Direction: outbound", "Other-Leg-Unique-ID: " + a, "Caller-Destination-Number: 1002"},
-		{"CHANNEL_ANSWER", b},
-		{"CHANNEL_ANSWER", a},
-		{"CHANNEL_HOLD", b},
-		{"CHANNEL_CREATE", c, "Call-Direction: inbound", "Caller-Caller-ID-Number: 1002", "Caller-Destination-Number: 1003"},
-		{"CHANNEL_EXECUTE", c, "Application: bridge", "Application-Data: user/1003%40d", "Caller-Destination-Number: 1003"},
-		{"CHANNEL_CREATE", d, "Call-Direction: outbound", "Other-Leg-Unique-ID: " + c, "Caller-Destination-Number: 1003"},
-		{"CHANNEL_PROGRESS", d},
-		{"CHANNEL_ANSWER", d},
-		{"CHANNEL_ANSWER", c},
+	evs := append(eslAnswered(a, b, "1001", "1002", false), []string{"CHANNEL_HOLD", b})
+	evs = append(evs, eslAnswered(c, d, "1002", "1003", true)...)
+	return playESL(t, 2, append(evs, [][]string{
 		{"CUSTOM", c, "Event-Subclass: sofia%3A%3Areplaced", "att_xfer_replaced_by: " + a},
 		{"CUSTOM", b, "Event-Subclass: sofia%3A%3Atransferor", "att_xfer_original_call_id: " + a, "att_xfer_destination_call_id: " + d, "att_xfer_destination_peer_uuid: " + c},
 		{"CUSTOM", a, "Event-Subclass: sofia%3A%3Atransferee", "att_xfer_replaced_call_id: " + c},
@@ -226,7 +205,7 @@ func attendedTransferByCallee(t *testing.T) []events.Event {
 		{"CHANNEL_HANGUP_COMPLETE", b, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: recv_bye"},
 		{"CHANNEL_HANGUP_COMPLETE", a, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: recv_bye", "variable_sip_term_status: 200"},
 		{"CHANNEL_HANGUP_COMPLETE", d, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: send_bye"},
-	})
+	}...))
 }
 
 // attendedTransferByCaller: 1001 calls 1002, who rings and answers; 1001
@@ -235,20 +214,9 @@ func attendedTransferByCallee(t *testing.T) []events.Event {
 // from FreeSWITCH 1.10's source as attendedTransferByCallee.
 func attendedTransferByCaller(t *testing.T) []events.Event {
 	const a, b, a2, d = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222", "33333333-3333-4333-8333-333333333333", "44444444-4444-4444-8444-444444444444"
-	return playESL(t, 3, [][]string{
-		{"CHANNEL_CREATE", a, "Call-Direction: inbound", "Caller-Caller-ID-Number: 1001", "Caller-Destination-Number: 1002"},
-		{"CHANNEL_EXECUTE", a, "Application: bridge", "Application-Data: user/1002%40d", "Caller-Destination-Number: 1002"},
-		{"CHANNEL_CREATE", b, "Call-Direction: outbound", "Other-Leg-Unique-ID: " + a, "Caller-Destination-Number: 1002"},
-		{"CHANNEL_PROGRESS", b},
-		{"CHANNEL_ANSWER", b},
-		{"CHANNEL_ANSWER", a},
-		{"CHANNEL_HOLD", a},
-		{"CHANNEL_CREATE", a2, "Call-Direction: inbound", "Caller-Caller-ID-Number: 1001", "Caller-Destination-Number: 1003"},
-		{"CHANNEL_EXECUTE", a2, "Application: bridge", "Application-Data: user/1003%40d", "Caller-Destination-Number: 1003"},
-		{"CHANNEL_CREATE", d, "Call-Direction: outbound", "Other-Leg-Unique-ID: " + a2, "Caller-Destination-Number: 1003"},
-		{"CHANNEL_PROGRESS", d},
-		{"CHANNEL_ANSWER", d},
-		{"CHANNEL_ANSWER", a2},
+	evs := append(eslAnswered(a, b, "1001", "1002", true), []string{"CHANNEL_HOLD", a})
+	evs = append(evs, eslAnswered(a2, d, "1001", "1003", true)...)
+	return playESL(t, 3, append(evs, [][]string{
 		{"CUSTOM", a2, "Event-Subclass: sofia%3A%3Areplaced", "att_xfer_replaced_by: " + b},
 		{"CUSTOM", a, "Event-Subclass: sofia%3A%3Atransferor", "att_xfer_original_call_id: " + b, "att_xfer_destination_call_id: " + d, "att_xfer_destination_peer_uuid: " + a2},
 		{"CUSTOM", b, "Event-Subclass: sofia%3A%3Atransferee", "att_xfer_replaced_call_id: " + a2},
@@ -257,7 +225,7 @@ func attendedTransferByCaller(t *testing.T) []events.Event {
 		{"CHANNEL_HANGUP_COMPLETE", a, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: recv_bye"},
 		{"CHANNEL_HANGUP_COMPLETE", b, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: recv_bye", "variable_sip_term_status: 200"},
 		{"CHANNEL_HANGUP_COMPLETE", d, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: send_bye"},
-	})
+	}...))
 }
 
 // ringGroup: 1001 dials 600, a bridge to user/1002 and user/1003 at once;
@@ -280,6 +248,21 @@ func ringGroup(t *testing.T) []events.Event {
 		{"CHANNEL_HANGUP_COMPLETE", a, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: recv_bye", "variable_sip_term_status: 200"},
 		{"CHANNEL_HANGUP_COMPLETE", c, "Hangup-Cause: NORMAL_CLEARING", "variable_sip_hangup_disposition: send_bye"},
 	})
+}
+
+// eslAnswered is playESL's rows for a call from extension from (inbound
+// leg caller) bridged to extension to (outbound leg callee), whose leg
+// answers, after CHANNEL_PROGRESS if it was rung, before the caller's.
+func eslAnswered(caller, callee, from, to string, rung bool) [][]string {
+	evs := [][]string{
+		{"CHANNEL_CREATE", caller, "Call-Direction: inbound", "Caller-Caller-ID-Number: " + from, "Caller-Destination-Number: " + to},
+		{"CHANNEL_EXECUTE", caller, "Application: bridge", "Application-Data: user/" + to + "%40d", "Caller-Destination-Number: " + to},
+		{"CHANNEL_CREATE", callee, "Call-Direction: outbound", "Other-Leg-Unique-ID: " + caller, "Caller-Destination-Number: " + to},
+	}
+	if rung {
+		evs = append(evs, []string{"CHANNEL_PROGRESS", callee})
+	}
+	return append(evs, []string{"CHANNEL_ANSWER", callee}, []string{"CHANNEL_ANSWER", caller})
 }
 
 // playESL sends evs (name, Unique-ID, then header lines, values
