@@ -133,13 +133,7 @@ func TestBlindTransferByCallee(t *testing.T) {
 	tr := newTracker("freeswitch/t", slog.New(slog.DiscardHandler))
 	a, b, c := "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222", "33333333-3333-4333-8333-333333333333"
 	var out []events.Event
-	for _, ev := range []eventHeaders{
-		{"event-name": "CHANNEL_CREATE", "unique-id": a, "call-direction": "inbound", "caller-caller-id-number": "1001", "caller-destination-number": "1002"},
-		{"event-name": "CHANNEL_EXECUTE", "unique-id": a, "application": "bridge", "application-data": "user/1002@d", "caller-destination-number": "1002"},
-		{"event-name": "CHANNEL_CREATE", "unique-id": b, "call-direction": "outbound", "other-leg-unique-id": a, "caller-destination-number": "1002"},
-		{"event-name": "CHANNEL_PROGRESS", "unique-id": b},
-		{"event-name": "CHANNEL_ANSWER", "unique-id": b},
-		{"event-name": "CHANNEL_ANSWER", "unique-id": a},
+	for _, ev := range append(bridgedHeaders(a, b, "1001", "1002", true), []eventHeaders{
 		{"event-name": "CHANNEL_HOLD", "unique-id": b},
 		{"event-name": "CUSTOM", "event-subclass": "sofia::transferor", "unique-id": b},
 		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": b, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "recv_bye"},
@@ -149,7 +143,7 @@ func TestBlindTransferByCallee(t *testing.T) {
 		{"event-name": "CHANNEL_ANSWER", "unique-id": c},
 		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": a, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "recv_bye", "variable_sip_term_status": "200"},
 		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": c, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "send_bye"},
-	} {
+	}...) {
 		out = append(out, tr.handle(ev)...)
 	}
 	var got []string
@@ -213,12 +207,7 @@ func TestBlindTransferByCaller(t *testing.T) {
 	tr := newTracker("freeswitch/t", slog.New(slog.DiscardHandler))
 	a, b, c := "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222", "33333333-3333-4333-8333-333333333333"
 	var out []events.Event
-	for _, ev := range []eventHeaders{
-		{"event-name": "CHANNEL_CREATE", "unique-id": a, "call-direction": "inbound", "caller-caller-id-number": "1001", "caller-destination-number": "1002"},
-		{"event-name": "CHANNEL_EXECUTE", "unique-id": a, "application": "bridge", "application-data": "user/1002@d", "caller-destination-number": "1002"},
-		{"event-name": "CHANNEL_CREATE", "unique-id": b, "call-direction": "outbound", "other-leg-unique-id": a, "caller-destination-number": "1002"},
-		{"event-name": "CHANNEL_ANSWER", "unique-id": b},
-		{"event-name": "CHANNEL_ANSWER", "unique-id": a},
+	for _, ev := range append(bridgedHeaders(a, b, "1001", "1002", false), []eventHeaders{
 		{"event-name": "CUSTOM", "event-subclass": "sofia::transferor", "unique-id": a},
 		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": a, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "recv_bye"},
 		{"event-name": "CHANNEL_EXECUTE", "unique-id": b, "application": "bridge", "application-data": "user/1003@d", "caller-destination-number": "1003"},
@@ -227,7 +216,7 @@ func TestBlindTransferByCaller(t *testing.T) {
 		{"event-name": "CHANNEL_ANSWER", "unique-id": c},
 		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": c, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "recv_bye"},
 		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": b, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "send_bye"},
-	} {
+	}...) {
 		out = append(out, tr.handle(ev)...)
 	}
 	got := lines(out)
@@ -255,12 +244,7 @@ func TestAttendedTransferByCaller(t *testing.T) {
 	tr := newTracker("freeswitch/t", slog.New(slog.DiscardHandler))
 	a, b, a2, d := "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222", "33333333-3333-4333-8333-333333333333", "44444444-4444-4444-8444-444444444444"
 	var out []events.Event
-	for _, ev := range []eventHeaders{
-		{"event-name": "CHANNEL_CREATE", "unique-id": a, "call-direction": "inbound", "caller-caller-id-number": "1001", "caller-destination-number": "1002"},
-		{"event-name": "CHANNEL_EXECUTE", "unique-id": a, "application": "bridge", "application-data": "user/1002@d", "caller-destination-number": "1002"},
-		{"event-name": "CHANNEL_CREATE", "unique-id": b, "call-direction": "outbound", "other-leg-unique-id": a, "caller-destination-number": "1002"},
-		{"event-name": "CHANNEL_ANSWER", "unique-id": b},
-		{"event-name": "CHANNEL_ANSWER", "unique-id": a},
+	for _, ev := range append(bridgedHeaders(a, b, "1001", "1002", false), []eventHeaders{
 		{"event-name": "CHANNEL_HOLD", "unique-id": a},
 		{"event-name": "CHANNEL_CREATE", "unique-id": a2, "call-direction": "inbound", "caller-caller-id-number": "1001", "caller-destination-number": "1003"},
 		{"event-name": "CHANNEL_EXECUTE", "unique-id": a2, "application": "bridge", "application-data": "user/1003@d", "caller-destination-number": "1003"},
@@ -275,7 +259,7 @@ func TestAttendedTransferByCaller(t *testing.T) {
 		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": a, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "recv_bye"},
 		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": d, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "recv_bye"},
 		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": b, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "send_bye"},
-	} {
+	}...) {
 		out = append(out, tr.handle(ev)...)
 	}
 	calls := newSessionCalls(t, a)
@@ -352,19 +336,13 @@ func TestFifoConsumer(t *testing.T) {
 // FreeSWITCH 1.10's source does it; no recording exists.
 func TestAttXfer(t *testing.T) {
 	a, b, p := "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222", "33333333-3333-4333-8333-333333333333"
-	start := []eventHeaders{
-		{"event-name": "CHANNEL_CREATE", "unique-id": a, "call-direction": "inbound", "caller-caller-id-number": "1001", "caller-destination-number": "1002"},
-		{"event-name": "CHANNEL_EXECUTE", "unique-id": a, "application": "bridge", "application-data": "user/1002@d", "caller-destination-number": "1002"},
-		{"event-name": "CHANNEL_CREATE", "unique-id": b, "call-direction": "outbound", "other-leg-unique-id": a, "caller-destination-number": "1002"},
-		{"event-name": "CHANNEL_PROGRESS", "unique-id": b},
-		{"event-name": "CHANNEL_ANSWER", "unique-id": b},
-		{"event-name": "CHANNEL_ANSWER", "unique-id": a},
+	start := append(bridgedHeaders(a, b, "1001", "1002", true), []eventHeaders{
 		{"event-name": "CHANNEL_EXECUTE", "unique-id": b, "application": "att_xfer", "application-data": "user/1003@d"},
 		{"event-name": "CHANNEL_CREATE", "unique-id": p, "call-direction": "outbound", "other-leg-unique-id": b, "caller-destination-number": "1003"},
 		{"event-name": "CHANNEL_PROGRESS", "unique-id": p},
 		{"event-name": "CHANNEL_ANSWER", "unique-id": p},
 		{"event-name": "CHANNEL_BRIDGE", "unique-id": b, "bridge-a-unique-id": b, "bridge-b-unique-id": p},
-	}
+	}...)
 	first := []string{
 		"1 CALL_ROUTED 1001>1002 internal to=extension:1002",
 		"1 CALL_RINGING 1001>1002 internal",
@@ -441,19 +419,14 @@ func TestAttXferByCaller(t *testing.T) {
 	a, b, p := "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222", "33333333-3333-4333-8333-333333333333"
 	tr := newTracker("freeswitch/t", slog.New(slog.DiscardHandler))
 	calls := newSessionCalls(t, a)
-	for _, ev := range []eventHeaders{
-		{"event-name": "CHANNEL_CREATE", "unique-id": a, "call-direction": "inbound", "caller-caller-id-number": "1001", "caller-destination-number": "1002"},
-		{"event-name": "CHANNEL_EXECUTE", "unique-id": a, "application": "bridge", "application-data": "user/1002@d", "caller-destination-number": "1002"},
-		{"event-name": "CHANNEL_CREATE", "unique-id": b, "call-direction": "outbound", "other-leg-unique-id": a, "caller-destination-number": "1002"},
-		{"event-name": "CHANNEL_ANSWER", "unique-id": b},
-		{"event-name": "CHANNEL_ANSWER", "unique-id": a},
+	for _, ev := range append(bridgedHeaders(a, b, "1001", "1002", false), []eventHeaders{
 		{"event-name": "CHANNEL_EXECUTE", "unique-id": a, "application": "att_xfer", "application-data": "user/1003@d"},
 		{"event-name": "CHANNEL_CREATE", "unique-id": p, "call-direction": "outbound", "other-leg-unique-id": a, "caller-destination-number": "1003"},
 		{"event-name": "CHANNEL_ANSWER", "unique-id": p},
 		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": a, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "recv_bye"},
 		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": p, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "recv_bye"},
 		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": b, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "send_bye"},
-	} {
+	}...) {
 		for _, e := range tr.handle(ev) {
 			calls.add(e)
 		}
@@ -483,12 +456,7 @@ func TestInviteWithReplaces(t *testing.T) {
 	tr := newTracker("freeswitch/t", slog.New(slog.DiscardHandler))
 	a, b, n := "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222", "33333333-3333-4333-8333-333333333333"
 	var got []string
-	for _, ev := range []eventHeaders{
-		{"event-name": "CHANNEL_CREATE", "unique-id": a, "call-direction": "inbound", "caller-caller-id-number": "1001", "caller-destination-number": "1002"},
-		{"event-name": "CHANNEL_EXECUTE", "unique-id": a, "application": "bridge", "application-data": "user/1002@d", "caller-destination-number": "1002"},
-		{"event-name": "CHANNEL_CREATE", "unique-id": b, "call-direction": "outbound", "other-leg-unique-id": a, "caller-destination-number": "1002"},
-		{"event-name": "CHANNEL_ANSWER", "unique-id": b},
-		{"event-name": "CHANNEL_ANSWER", "unique-id": a},
+	for _, ev := range append(bridgedHeaders(a, b, "1001", "1002", false), []eventHeaders{
 		{"event-name": "CHANNEL_HOLD", "unique-id": b},
 		{"event-name": "CHANNEL_CREATE", "unique-id": n, "call-direction": "inbound", "other-leg-unique-id": b, "caller-caller-id-number": "1001", "caller-destination-number": "answer,intercept:" + a, "variable_sip_from_user": "1003"},
 		{"event-name": "CHANNEL_EXECUTE", "unique-id": n, "application": "answer"},
@@ -497,7 +465,7 @@ func TestInviteWithReplaces(t *testing.T) {
 		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": b, "hangup-cause": "PICKED_OFF", "variable_sip_hangup_disposition": "send_bye"},
 		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": n, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "recv_bye"},
 		{"event-name": "CHANNEL_HANGUP_COMPLETE", "unique-id": a, "hangup-cause": "NORMAL_CLEARING", "variable_sip_hangup_disposition": "send_bye", "variable_sip_term_status": "200"},
-	} {
+	}...) {
 		for _, e := range tr.handle(ev) {
 			if e.CallUUID != a {
 				t.Errorf("%s of call %s, want the first call %s", e.Kind, e.CallUUID, a)
@@ -560,4 +528,19 @@ func (s *sessionCalls) add(e events.Event) int {
 	}
 	s.got = append(s.got, fmt.Sprintf("%d %s", n, conformance.Line(e)))
 	return n
+}
+
+// bridgedHeaders is what FreeSWITCH sends for a call from extension from
+// (inbound leg caller) bridged to extension to (outbound leg callee), whose
+// leg answers, after CHANNEL_PROGRESS if it was rung, before the caller's.
+func bridgedHeaders(caller, callee, from, to string, rung bool) []eventHeaders {
+	evs := []eventHeaders{
+		{"event-name": "CHANNEL_CREATE", "unique-id": caller, "call-direction": "inbound", "caller-caller-id-number": from, "caller-destination-number": to},
+		{"event-name": "CHANNEL_EXECUTE", "unique-id": caller, "application": "bridge", "application-data": "user/" + to + "@d", "caller-destination-number": to},
+		{"event-name": "CHANNEL_CREATE", "unique-id": callee, "call-direction": "outbound", "other-leg-unique-id": caller, "caller-destination-number": to},
+	}
+	if rung {
+		evs = append(evs, eventHeaders{"event-name": "CHANNEL_PROGRESS", "unique-id": callee})
+	}
+	return append(evs, eventHeaders{"event-name": "CHANNEL_ANSWER", "unique-id": callee}, eventHeaders{"event-name": "CHANNEL_ANSWER", "unique-id": caller})
 }
