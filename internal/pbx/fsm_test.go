@@ -12,15 +12,23 @@ import (
 	"github.com/switchhook/switchhook/internal/events"
 )
 
-// answered runs a call from 1001 to 1002 up to connected: routing →
-// forking (180) → connected (200, ACK).
-func answered(t *testing.T, f *fsm) (caller *call1, callee *party, inv sent) {
+// rung runs a call from 1001 to 1002 up to forking: the callee's 180
+// relayed to the caller.
+func rung(t *testing.T, f *fsm) (caller *call1, callee *party, inv sent) {
 	t.Helper()
 	caller = f.newParty("1001").dial("1002")
 	callee = f.newParty("1002")
 	inv = f.next(sip.INVITE)
 	inv.reply(180, callee.tag, "")
 	caller.response(180)
+	return caller, callee, inv
+}
+
+// answered runs a call from 1001 to 1002 up to connected: routing →
+// forking (180) → connected (200, ACK).
+func answered(t *testing.T, f *fsm) (caller *call1, callee *party, inv sent) {
+	t.Helper()
+	caller, callee, inv = rung(t, f)
 	inv.reply(200, callee.tag, callee.sdp())
 	f.next(sip.ACK)
 	caller.response(200)
@@ -98,11 +106,7 @@ func TestFSMByeRacingAnswer(t *testing.T) {
 	t.Run("bye first", func(t *testing.T) {
 		t.Parallel()
 		f := newFSM(t, nil, nil)
-		caller := f.newParty("1001").dial("1002")
-		callee := f.newParty("1002")
-		inv := f.next(sip.INVITE)
-		inv.reply(180, callee.tag, "")
-		caller.response(180)
+		caller, callee, inv := rung(t, f)
 		if code := finalCode(f.send(caller.request(sip.BYE, ""))); code != 200 {
 			t.Errorf("early BYE answered %d", code)
 		}
@@ -122,11 +126,7 @@ func TestFSMByeRacingAnswer(t *testing.T) {
 	t.Run("answer first", func(t *testing.T) {
 		t.Parallel()
 		f := newFSM(t, nil, nil)
-		caller := f.newParty("1001").dial("1002")
-		callee := f.newParty("1002")
-		inv := f.next(sip.INVITE)
-		inv.reply(180, callee.tag, "")
-		caller.response(180)
+		caller, callee, inv := rung(t, f)
 		inv.reply(200, callee.tag, callee.sdp())
 		caller.response(200)
 		// The caller's BYE was sent before it saw the 200: it ends the
@@ -160,11 +160,7 @@ func TestFSMCancelRacingAnswer(t *testing.T) {
 	t.Run("cancel first", func(t *testing.T) {
 		t.Parallel()
 		f := newFSM(t, nil, nil)
-		caller := f.newParty("1001").dial("1002")
-		callee := f.newParty("1002")
-		inv := f.next(sip.INVITE)
-		inv.reply(180, callee.tag, "")
-		caller.response(180)
+		caller, callee, inv := rung(t, f)
 		if err := caller.tx.Receive(cancelOf(caller)); err != nil {
 			t.Fatal(err)
 		}
@@ -181,11 +177,7 @@ func TestFSMCancelRacingAnswer(t *testing.T) {
 	t.Run("answer first", func(t *testing.T) {
 		t.Parallel()
 		f := newFSM(t, nil, nil)
-		caller := f.newParty("1001").dial("1002")
-		callee := f.newParty("1002")
-		inv := f.next(sip.INVITE)
-		inv.reply(180, callee.tag, "")
-		caller.response(180)
+		caller, callee, inv := rung(t, f)
 		inv.reply(200, callee.tag, callee.sdp())
 		caller.response(200)
 		// A CANCEL after the 2xx changes nothing (RFC 3261 §9.2).

@@ -81,11 +81,7 @@ func TestFSMBlindTransferCallerLeavesWhileTargetRings(t *testing.T) {
 func TestFSMReferRefusals(t *testing.T) {
 	t.Parallel()
 	f := newFSM(t, nil, nil)
-	caller := f.newParty("1001").dial("1002")
-	callee := f.newParty("1002")
-	inv := f.next(sip.INVITE)
-	inv.reply(180, callee.tag, "")
-	caller.response(180)
+	caller, callee, inv := rung(t, f)
 	early := caller.request(sip.REFER, "")
 	early.AppendHeader(sip.NewHeader("Refer-To", "<sip:1003@pbx.test>"))
 	if code := finalCode(f.send(early)); code != 403 {
