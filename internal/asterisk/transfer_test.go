@@ -13,15 +13,7 @@ import (
 // answers, the Dial as app_data dial.
 func answered(tr *tracker, caller, peer *channel, dialstring string) []events.Event {
 	caller.Dialplan.AppName, caller.Dialplan.AppData = "Dial", "PJSIP/"+dialstring+",15"
-	return feed(tr,
-		&ariEvent{Type: "ChannelCreated", Channel: caller},
-		&ariEvent{Type: "ChannelCreated", Channel: peer},
-		&ariEvent{Type: "Dial", Caller: caller, Peer: peer, Dialstring: dialstring},
-		&ariEvent{Type: "Dial", Caller: caller, Peer: peer, Dialstring: dialstring, Dialstatus: "RINGING"},
-		&ariEvent{Type: "Dial", Caller: caller, Peer: peer, Dialstring: dialstring, Dialstatus: "ANSWER"},
-		&ariEvent{Type: "ChannelStateChange", Channel: withState(peer, "Up")},
-		&ariEvent{Type: "ChannelStateChange", Channel: withState(caller, "Up")},
-	)
+	return feed(tr, dialAnswered(caller, peer, dialstring, true)...)
 }
 
 func withState(c *channel, state string) *channel {
