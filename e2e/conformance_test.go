@@ -83,13 +83,7 @@ func blindTransferOfHeldCall(t *testing.T) []events.Event {
 	ph := testPhone(t, ctx, s, "1002")
 	answers := s.phone(t, "1003", "callee_answer.xml")
 	caller := s.dial(t, "caller_transferred.xml", "1001", "1002")
-	first, err := ph.Answer(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ph.Hold(ctx, first); err != nil {
-		t.Fatal(err)
-	}
+	first := answerHeld(t, ctx, ph)
 	if res, err := ph.Refer(ctx, first, "<sip:1003@pbx.test>"); err != nil || res.StatusCode != 202 {
 		t.Fatalf("REFER: %v %v", res, err)
 	}
@@ -128,13 +122,7 @@ func attendedTransferByCallee(t *testing.T) []events.Event {
 	ph := testPhone(t, ctx, s, "1002")
 	answers := s.phone(t, "1003", "callee_answer.xml")
 	caller := s.dial(t, "caller_transferred.xml", "1001", "1002")
-	first, err := ph.Answer(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ph.Hold(ctx, first); err != nil {
-		t.Fatal(err)
-	}
+	first := answerHeld(t, ctx, ph)
 	consult, err := ph.Call(ctx, "1003")
 	if err != nil {
 		t.Fatal(err)
@@ -156,13 +144,7 @@ func attendedTransferByCaller(t *testing.T) []events.Event {
 	ph := testPhone(t, ctx, s, "1001")
 	stays := s.phone(t, "1002", "callee_quiet_bye.xml")
 	target := s.phone(t, "1003", "callee_answer.xml")
-	first, err := ph.Call(ctx, "1002")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ph.Hold(ctx, first); err != nil {
-		t.Fatal(err)
-	}
+	first := callHeld(t, ctx, ph, "1002")
 	consult, err := ph.Call(ctx, "1003")
 	if err != nil {
 		t.Fatal(err)

@@ -200,13 +200,7 @@ func TestPBXAttendedTransferByCallee(t *testing.T) {
 	}
 	answers := s.phone(t, "1003", "callee_answer.xml")
 	caller := s.dial(t, "caller_transferred.xml", "1001", "1002")
-	first, err := ph.Answer(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ph.Hold(ctx, first); err != nil {
-		t.Fatal(err)
-	}
+	first := answerHeld(t, ctx, ph)
 	consult, err := ph.Call(ctx, "1003")
 	if err != nil {
 		t.Fatal(err)
@@ -355,6 +349,32 @@ func testPhone(t *testing.T, ctx context.Context, s *pbxServer, ext string) *tes
 	return ph
 }
 
+// answerHeld answers the call ringing ph and holds it.
+func answerHeld(t *testing.T, ctx context.Context, ph *testua.Phone) *sipgo.DialogServerSession {
+	t.Helper()
+	d, err := ph.Answer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ph.Hold(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// callHeld calls number from ph and, once answered, holds the call.
+func callHeld(t *testing.T, ctx context.Context, ph *testua.Phone, number string) *sipgo.DialogClientSession {
+	t.Helper()
+	d, err := ph.Call(ctx, number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ph.Hold(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
 // waitNotify waits until ph has a NOTIFY whose sipfrag reports code and,
 // when bye is set, a BYE in the dialog with Call-ID bye.
 func waitNotify(t *testing.T, ctx context.Context, ph *testua.Phone, code int, bye string) {
@@ -382,13 +402,7 @@ func TestPBXBlindTransferOfAHeldCall(t *testing.T) {
 	ph := testPhone(t, ctx, s, "1002")
 	answers := s.phone(t, "1003", "callee_answer.xml")
 	caller := s.dial(t, "caller_transferred.xml", "1001", "1002")
-	first, err := ph.Answer(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ph.Hold(ctx, first); err != nil {
-		t.Fatal(err)
-	}
+	first := answerHeld(t, ctx, ph)
 	if res, err := ph.Refer(ctx, first, "<sip:1003@pbx.test>"); err != nil || res.StatusCode != 202 {
 		t.Fatalf("REFER: %v %v", res, err)
 	}
@@ -487,13 +501,7 @@ func TestPBXAttendedTransferByCaller(t *testing.T) {
 	ph := testPhone(t, ctx, s, "1001")
 	stays := s.phone(t, "1002", "callee_quiet_bye.xml")
 	target := s.phone(t, "1003", "callee_answer.xml")
-	first, err := ph.Call(ctx, "1002")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ph.Hold(ctx, first); err != nil {
-		t.Fatal(err)
-	}
+	first := callHeld(t, ctx, ph, "1002")
 	consult, err := ph.Call(ctx, "1003")
 	if err != nil {
 		t.Fatal(err)
