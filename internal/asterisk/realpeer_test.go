@@ -152,16 +152,7 @@ func TestRealAsteriskQueue(t *testing.T) {
 		"CALL_HANGUP 1001>1002 leg=1796390555.17 internal NORMAL_CLEARING 200 caller",
 	})
 	assertOneCall(t, got, "asterisk/ast1")
-	for i, e := range got {
-		if e.Queue == nil || e.Queue.Number != "800" {
-			t.Fatalf("event %d (%s): queue %+v, want number 800", i, e.Kind, e.Queue)
-		}
-	}
-	for _, e := range got[1:3] {
-		if d := e.Diversion; d == nil || d.From != "800" || d.Reason != "queue" {
-			t.Errorf("%s: diversion %+v, want queue from 800", e.Kind, d)
-		}
-	}
+	connectortest.AssertQueued(t, got, "800", got[1:3])
 	if q := got[3].Queue; q.Outcome != "answered" || q.Wait != got[2].Queue.Wait {
 		t.Errorf("hangup's queue %+v, want answered after the wait the answer gave (%d s)", q, got[2].Queue.Wait)
 	}

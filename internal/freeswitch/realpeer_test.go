@@ -221,16 +221,7 @@ func TestRealFreeSWITCHCallcenter(t *testing.T) {
 		"CALL_HANGUP 1001>1002 leg=840c4854 internal NORMAL_CLEARING 200 caller",
 	})
 	assertOneCall(t, got, "freeswitch/fs1")
-	for i, e := range got {
-		if e.Queue == nil || e.Queue.Number != "800" {
-			t.Fatalf("event %d (%s): queue %+v, want number 800", i, e.Kind, e.Queue)
-		}
-	}
-	for _, e := range got[2:4] {
-		if d := e.Diversion; d == nil || d.From != "800" || d.Reason != "queue" {
-			t.Errorf("%s: diversion %+v, want queue from 800", e.Kind, d)
-		}
-	}
+	connectortest.AssertQueued(t, got, "800", got[2:4])
 	if got[1].Diversion != nil {
 		t.Errorf("the queue's own answer has diversion %+v", got[1].Diversion)
 	}

@@ -167,6 +167,23 @@ func AssertOneCall(t testing.TB, evs []events.Event, source string) {
 	}
 }
 
+// AssertQueued checks that every event of a queue call carries its stay
+// in the queue dialled as number, and that the agent's events, agent,
+// are diverted there by the queue.
+func AssertQueued(t testing.TB, evs []events.Event, number string, agent []events.Event) {
+	t.Helper()
+	for i, e := range evs {
+		if e.Queue == nil || e.Queue.Number != number {
+			t.Fatalf("event %d (%s): queue %+v, want number %s", i, e.Kind, e.Queue, number)
+		}
+	}
+	for _, e := range agent {
+		if d := e.Diversion; d == nil || d.From != number || d.Reason != "queue" {
+			t.Errorf("%s: diversion %+v, want queue from %s", e.Kind, d, number)
+		}
+	}
+}
+
 // BySource groups events by their Source, each group in the order given.
 func BySource(evs []events.Event) map[string][]events.Event {
 	out := map[string][]events.Event{}
