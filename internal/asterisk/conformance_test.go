@@ -174,19 +174,15 @@ func blindTransferByCaller(t *testing.T) []events.Event {
 	a.Dialplan.AppName, a.Dialplan.AppData = "Dial", "PJSIP/1002,15"
 	bDials := withState(b, "Up")
 	bDials.Dialplan.Exten, bDials.Dialplan.AppName, bDials.Dialplan.AppData = "1003", "Dial", "PJSIP/1003,15"
-	return playARI(t, append(dialAnswered(a, b, "1002", true), []*ariEvent{
+	return playARI(t, slices.Concat(dialAnswered(a, b, "1002", true), []*ariEvent{
 		{Type: "BridgeBlindTransfer", Channel: a, Transferee: b, Result: "Success"},
 		{Type: "ChannelHangupRequest", Channel: a, Cause: 16},
 		{Type: "ChannelDestroyed", Channel: a, Cause: 16},
-		{Type: "ChannelCreated", Channel: c},
-		{Type: "Dial", Caller: bDials, Peer: c, Dialstring: "1003"},
-		{Type: "Dial", Caller: bDials, Peer: c, Dialstring: "1003", Dialstatus: "RINGING"},
-		{Type: "Dial", Caller: bDials, Peer: c, Dialstring: "1003", Dialstatus: "ANSWER"},
-		{Type: "ChannelStateChange", Channel: withState(c, "Up")},
+	}, dialsNew(bDials, c, "1003"), []*ariEvent{
 		{Type: "ChannelHangupRequest", Channel: c, Cause: 16},
 		{Type: "ChannelDestroyed", Channel: c, Cause: 16},
 		{Type: "ChannelDestroyed", Channel: b, Cause: 16},
-	}...), 2)
+	}), 2)
 }
 
 // attendedTransferByCallee: 1002 answers, holds, calls 1003 from a second
@@ -272,20 +268,16 @@ func ringGroup(t *testing.T) []events.Event {
 func blindTransferOfHeldCall(t *testing.T) []events.Event {
 	a, b, c := ch("1.1", "PJSIP/1001-1", "Ring", "1001", "1002"), ch("1.2", "PJSIP/1002-2", "Down", "1001", "s"), ch("1.3", "PJSIP/1003-3", "Down", "1001", "s")
 	a.Dialplan.AppName, a.Dialplan.AppData = "Dial", "PJSIP/1002,15"
-	return playARI(t, append(dialAnswered(a, b, "1002", false), []*ariEvent{
+	return playARI(t, slices.Concat(dialAnswered(a, b, "1002", false), []*ariEvent{
 		{Type: "ChannelHold", Channel: b},
 		{Type: "BridgeBlindTransfer", Channel: b, Transferee: a, Result: "Success"},
 		{Type: "ChannelHangupRequest", Channel: b, Cause: 16},
 		{Type: "ChannelDestroyed", Channel: b, Cause: 16},
-		{Type: "ChannelCreated", Channel: c},
-		{Type: "Dial", Caller: a, Peer: c, Dialstring: "1003"},
-		{Type: "Dial", Caller: a, Peer: c, Dialstring: "1003", Dialstatus: "RINGING"},
-		{Type: "Dial", Caller: a, Peer: c, Dialstring: "1003", Dialstatus: "ANSWER"},
-		{Type: "ChannelStateChange", Channel: withState(c, "Up")},
+	}, dialsNew(a, c, "1003"), []*ariEvent{
 		{Type: "ChannelHangupRequest", Channel: a, Cause: 16},
 		{Type: "ChannelDestroyed", Channel: a, Cause: 16},
 		{Type: "ChannelDestroyed", Channel: c, Cause: 16},
-	}...), 1)
+	}), 1)
 }
 
 // Transfers that an ARI application carries out (PJSIP's
@@ -405,4 +397,17 @@ func dialAnswered(from, to *channel, number string, rung bool) []*ariEvent {
 		&ariEvent{Type: "Dial", Caller: from, Peer: to, Dialstring: number, Dialstatus: "ANSWER"},
 		&ariEvent{Type: "ChannelStateChange", Channel: withState(to, "Up")},
 		&ariEvent{Type: "ChannelStateChange", Channel: withState(from, "Up")})
+}
+
+// dialsNew is app_dial's events for a channel dialling a new one that rings
+// and answers: the callee's channel created, the Dial events, the callee's
+// channel up.
+func dialsNew(from, to *channel, number string) []*ariEvent {
+	return []*ariEvent{
+		{Type: "ChannelCreated", Channel: to},
+		{Type: "Dial", Caller: from, Peer: to, Dialstring: number},
+		{Type: "Dial", Caller: from, Peer: to, Dialstring: number, Dialstatus: "RINGING"},
+		{Type: "Dial", Caller: from, Peer: to, Dialstring: number, Dialstatus: "ANSWER"},
+		{Type: "ChannelStateChange", Channel: withState(to, "Up")},
+	}
 }

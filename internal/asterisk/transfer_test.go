@@ -2,6 +2,7 @@ package asterisk
 
 import (
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 
@@ -37,20 +38,16 @@ func TestBlindTransferByCallee(t *testing.T) {
 	tr := newTracker("asterisk/t", slog.New(slog.DiscardHandler))
 	a, b, c := ch("1.1", "PJSIP/1001-1", "Ring", "1001", "1002"), ch("1.2", "PJSIP/1002-2", "Down", "1001", "s"), ch("1.3", "PJSIP/1003-3", "Down", "1001", "s")
 	out := answered(tr, a, b, "1002")
-	out = append(out, feed(tr,
-		&ariEvent{Type: "ChannelHold", Channel: b},
-		&ariEvent{Type: "BridgeBlindTransfer", Channel: b, Transferee: a, Result: "Success"},
-		&ariEvent{Type: "ChannelHangupRequest", Channel: b, Cause: 16},
-		&ariEvent{Type: "ChannelDestroyed", Channel: b, Cause: 16},
-		&ariEvent{Type: "ChannelCreated", Channel: c},
-		&ariEvent{Type: "Dial", Caller: a, Peer: c, Dialstring: "1003"},
-		&ariEvent{Type: "Dial", Caller: a, Peer: c, Dialstring: "1003", Dialstatus: "RINGING"},
-		&ariEvent{Type: "Dial", Caller: a, Peer: c, Dialstring: "1003", Dialstatus: "ANSWER"},
-		&ariEvent{Type: "ChannelStateChange", Channel: withState(c, "Up")},
-		&ariEvent{Type: "ChannelHangupRequest", Channel: a, Cause: 16},
-		&ariEvent{Type: "ChannelDestroyed", Channel: a, Cause: 16},
-		&ariEvent{Type: "ChannelDestroyed", Channel: c, Cause: 16},
-	)...)
+	out = append(out, feed(tr, slices.Concat([]*ariEvent{
+		{Type: "ChannelHold", Channel: b},
+		{Type: "BridgeBlindTransfer", Channel: b, Transferee: a, Result: "Success"},
+		{Type: "ChannelHangupRequest", Channel: b, Cause: 16},
+		{Type: "ChannelDestroyed", Channel: b, Cause: 16},
+	}, dialsNew(a, c, "1003"), []*ariEvent{
+		{Type: "ChannelHangupRequest", Channel: a, Cause: 16},
+		{Type: "ChannelDestroyed", Channel: a, Cause: 16},
+		{Type: "ChannelDestroyed", Channel: c, Cause: 16},
+	})...)...)
 	want := strings.Join([]string{
 		"CALL_ROUTED 1001>1002 internal to=extension:1002",
 		"CALL_RINGING 1001>1002 internal",
@@ -135,19 +132,15 @@ func TestBlindTransferByCaller(t *testing.T) {
 	out := answered(tr, a, b, "1002")
 	bInDialplan := withState(b, "Up")
 	bInDialplan.Dialplan.Exten, bInDialplan.Dialplan.AppName, bInDialplan.Dialplan.AppData = "1003", "Dial", "PJSIP/1003,15"
-	out = append(out, feed(tr,
-		&ariEvent{Type: "BridgeBlindTransfer", Channel: a, Transferee: b, Result: "Success"},
-		&ariEvent{Type: "ChannelHangupRequest", Channel: a, Cause: 16},
-		&ariEvent{Type: "ChannelDestroyed", Channel: a, Cause: 16},
-		&ariEvent{Type: "ChannelCreated", Channel: c},
-		&ariEvent{Type: "Dial", Caller: bInDialplan, Peer: c, Dialstring: "1003"},
-		&ariEvent{Type: "Dial", Caller: bInDialplan, Peer: c, Dialstring: "1003", Dialstatus: "RINGING"},
-		&ariEvent{Type: "Dial", Caller: bInDialplan, Peer: c, Dialstring: "1003", Dialstatus: "ANSWER"},
-		&ariEvent{Type: "ChannelStateChange", Channel: withState(c, "Up")},
-		&ariEvent{Type: "ChannelHangupRequest", Channel: c, Cause: 16},
-		&ariEvent{Type: "ChannelDestroyed", Channel: c, Cause: 16},
-		&ariEvent{Type: "ChannelDestroyed", Channel: b, Cause: 16},
-	)...)
+	out = append(out, feed(tr, slices.Concat([]*ariEvent{
+		{Type: "BridgeBlindTransfer", Channel: a, Transferee: b, Result: "Success"},
+		{Type: "ChannelHangupRequest", Channel: a, Cause: 16},
+		{Type: "ChannelDestroyed", Channel: a, Cause: 16},
+	}, dialsNew(bInDialplan, c, "1003"), []*ariEvent{
+		{Type: "ChannelHangupRequest", Channel: c, Cause: 16},
+		{Type: "ChannelDestroyed", Channel: c, Cause: 16},
+		{Type: "ChannelDestroyed", Channel: b, Cause: 16},
+	})...)...)
 	var first, second []events.Event
 	for _, e := range out {
 		if e.CallUUID == out[0].CallUUID {
