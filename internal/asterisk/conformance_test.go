@@ -45,10 +45,7 @@ func (recorded) Play(t *testing.T, scenario string) ([]events.Event, map[string]
 	if scenario == "queue-ringback-answered" {
 		// Recording f: 800 is Queue(q800), its member PJSIP/1002
 		// answers; the caller hangs up.
-		a := startFakeAsterisk(t, "u", "p")
-		sink := &connectortest.Collector{}
-		runConnector(t, "ast1", a, sink)
-		a.next(t).send(realMessages(t, "f-ari.jsonl")...)
+		sink := replay(t, realMessages(t, "f-ari.jsonl")...)
 		return sink.WaitHangup(t), map[string]string{"dialled": "800", "queue": "q800", "by": "caller"}, true
 	}
 	name, ok := recordings[scenario]
@@ -150,10 +147,7 @@ func playARI(t *testing.T, evs []*ariEvent, hangups int) []events.Event {
 		}
 		msgs = append(msgs, string(b))
 	}
-	fake := startFakeAsterisk(t, "u", "p")
-	sink := &connectortest.Collector{}
-	runConnector(t, "ast1", fake, sink)
-	fake.next(t).send(msgs...)
+	sink := replay(t, msgs...)
 	connectortest.WaitFor(t, "the calls' hangups", func() bool {
 		n := 0
 		for _, e := range sink.Events() {

@@ -95,10 +95,7 @@ func TestRealAsterisk(t *testing.T) {
 	for _, sc := range realScenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
-			a := startFakeAsterisk(t, "u", "p")
-			sink := &connectortest.Collector{}
-			runConnector(t, "ast1", a, sink)
-			a.next(t).send(realMessages(t, sc.name+"-ari.jsonl")...)
+			sink := replay(t, realMessages(t, sc.name+"-ari.jsonl")...)
 			got := sink.Wait(t, len(sc.want))
 			assertEvents(t, got, sc.want)
 			assertOneCall(t, got, "asterisk/ast1")
@@ -121,10 +118,7 @@ func TestRealCallerName(t *testing.T) {
 			for _, m := range realMessages(t, "a-ari.jsonl") {
 				msgs = append(msgs, strings.ReplaceAll(m, `"caller": {"name": "1001", "number": "1001"}`, `"caller": {"name": "`+name+`", "number": "1001"}`))
 			}
-			a := startFakeAsterisk(t, "u", "p")
-			sink := &connectortest.Collector{}
-			runConnector(t, "ast1", a, sink)
-			a.next(t).send(msgs...)
+			sink := replay(t, msgs...)
 			got := sink.WaitHangup(t)
 			assertOneCall(t, got, "asterisk/ast1")
 			if got[0].CallerIDName != name {
@@ -140,10 +134,7 @@ func TestRealCallerName(t *testing.T) {
 // outcome.
 func TestRealAsteriskQueue(t *testing.T) {
 	t.Parallel()
-	a := startFakeAsterisk(t, "u", "p")
-	sink := &connectortest.Collector{}
-	runConnector(t, "ast1", a, sink)
-	a.next(t).send(realMessages(t, "f-ari.jsonl")...)
+	sink := replay(t, realMessages(t, "f-ari.jsonl")...)
 	got := sink.Wait(t, 4)
 	assertEvents(t, got, []string{
 		"CALL_ROUTED 1001>800 leg=1796390555.16 internal to=queue:q800",
@@ -163,10 +154,7 @@ func TestRealAsteriskQueue(t *testing.T) {
 // flag): one CALL_HANGUP, SYSTEM_SHUTDOWN by the system, the BYE it sent.
 func TestRealCoreRestart(t *testing.T) {
 	t.Parallel()
-	a := startFakeAsterisk(t, "u", "p")
-	sink := &connectortest.Collector{}
-	runConnector(t, "ast1", a, sink)
-	a.next(t).send(realMessages(t, "r3-core-restart-now-ari.jsonl")...)
+	sink := replay(t, realMessages(t, "r3-core-restart-now-ari.jsonl")...)
 	got := sink.Wait(t, 4)
 	assertEvents(t, got, []string{
 		"CALL_ROUTED 1001>1002 leg=1796393317.12020 internal to=extension:1002",
@@ -175,4 +163,15 @@ func TestRealCoreRestart(t *testing.T) {
 		"CALL_HANGUP 1001>1002 leg=1796393317.12020 internal SYSTEM_SHUTDOWN 200 system",
 	})
 	assertOneCall(t, got, "asterisk/ast1")
+}
+
+// replay runs a connector against a new stand-in, sends msgs on its event
+// connection and returns what the connector emits.
+func replay(t *testing.T, msgs ...string) *connectortest.Collector {
+	t.Helper()
+	a := startFakeAsterisk(t, "u", "p")
+	sink := &connectortest.Collector{}
+	runConnector(t, "ast1", a, sink)
+	a.next(t).send(msgs...)
+	return sink
 }
