@@ -75,10 +75,7 @@ func TestConformance(t *testing.T) {
 // play replays recording name and returns its events once the call hung
 // up.
 func play(t *testing.T, name string) []events.Event {
-	fs := startFakeFS(t, "ClueCon")
-	sink := &connectortest.Collector{}
-	runConnector(t, "fs1", fs, sink)
-	fs.next(t).send(realEvents(t, name+"-esl.jsonl")...)
+	sink := replay(t, realEvents(t, name+"-esl.jsonl")...)
 	return sink.WaitHangup(t)
 }
 
@@ -274,10 +271,7 @@ func playESL(t *testing.T, hangups int, evs [][]string) []events.Event {
 		lines := append([]string{"Event-Name: " + ev[0], "Unique-ID: " + ev[1], "Event-Date-Timestamp: 1796586204000000"}, ev[2:]...)
 		frames = append(frames, strings.Join(lines, "\n"))
 	}
-	fs := startFakeFS(t, "ClueCon")
-	sink := &connectortest.Collector{}
-	runConnector(t, "fs1", fs, sink)
-	fs.next(t).send(frames...)
+	sink := replay(t, frames...)
 	connectortest.WaitFor(t, "the calls' hangups", func() bool {
 		n := 0
 		for _, e := range sink.Events() {

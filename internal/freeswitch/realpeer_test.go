@@ -126,10 +126,7 @@ func TestRealFreeSWITCH(t *testing.T) {
 	for _, sc := range realScenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
-			fs := startFakeFS(t, "ClueCon")
-			sink := &connectortest.Collector{}
-			runConnector(t, "fs1", fs, sink)
-			fs.next(t).send(realEvents(t, sc.name+"-esl.jsonl")...)
+			sink := replay(t, realEvents(t, sc.name+"-esl.jsonl")...)
 			got := sink.Wait(t, len(sc.want))
 			assertEvents(t, got, sc.want)
 			assertOneCall(t, got, "freeswitch/fs1")
@@ -176,10 +173,7 @@ func TestRealCallerName(t *testing.T) {
 				}
 				evs[i] = strings.Join(lines, "\n")
 			}
-			fs := startFakeFS(t, "ClueCon")
-			sink := &connectortest.Collector{}
-			runConnector(t, "fs1", fs, sink)
-			fs.next(t).send(evs...)
+			sink := replay(t, evs...)
 			got := sink.WaitHangup(t)
 			assertOneCall(t, got, "freeswitch/fs1")
 			if got[0].CallerIDName != tc.want {
@@ -193,10 +187,7 @@ func TestRealCallerName(t *testing.T) {
 // it emits nothing, and the next call is not held up by it.
 func TestRealUnrouted(t *testing.T) {
 	t.Parallel()
-	fs := startFakeFS(t, "ClueCon")
-	sink := &connectortest.Collector{}
-	runConnector(t, "fs1", fs, sink)
-	fs.next(t).send(append(realEvents(t, "k-esl.jsonl"), realEvents(t, "j-esl.jsonl")...)...)
+	sink := replay(t, append(realEvents(t, "k-esl.jsonl"), realEvents(t, "j-esl.jsonl")...)...)
 	got := sink.Wait(t, 2)
 	assertEvents(t, got, realScenarios[len(realScenarios)-1].want)
 }
@@ -208,10 +199,7 @@ func TestRealUnrouted(t *testing.T) {
 // event carrying the stay, the hangup its outcome.
 func TestRealFreeSWITCHCallcenter(t *testing.T) {
 	t.Parallel()
-	fs := startFakeFS(t, "ClueCon")
-	sink := &connectortest.Collector{}
-	runConnector(t, "fs1", fs, sink)
-	fs.next(t).send(realEvents(t, "g-esl.jsonl")...)
+	sink := replay(t, realEvents(t, "g-esl.jsonl")...)
 	got := sink.Wait(t, 5)
 	assertEvents(t, got, []string{
 		"CALL_ROUTED 1001>800 leg=54ea6ef3 internal to=queue:q800",
@@ -296,4 +284,15 @@ func TestCallerName(t *testing.T) {
 			t.Errorf("callerName(%q, %q, %q) = %q, want %q", tc.name, tc.number, tc.sent, got, tc.want)
 		}
 	}
+}
+
+// replay runs a connector against a new stand-in, sends evs on its event
+// connection and returns what the connector emits.
+func replay(t *testing.T, evs ...string) *connectortest.Collector {
+	t.Helper()
+	fs := startFakeFS(t, "ClueCon")
+	sink := &connectortest.Collector{}
+	runConnector(t, "fs1", fs, sink)
+	fs.next(t).send(evs...)
+	return sink
 }
