@@ -72,14 +72,8 @@ func (p *PBX) moveLeg(l *dialogLeg, from, to *call) {
 // target, diversion_reason attended_transfer: it answered already).
 func (c *call) attended(r *request, x *transfer, rp siphdr.Replaces) state {
 	l := r.leg
-	other, oc := c.p.dialogNamed(rp)
-	if other == nil || oc == c {
-		x.report(sipfrag{code: sip.StatusCallTransactionDoesNotExists, reason: "Call/Transaction Does Not Exist"})
-		return c.state
-	}
-	target := c.handOver(other, oc, c)
+	target, oc := c.takeConsultation(x, rp)
 	if target == nil {
-		x.report(sipfrag{code: sip.StatusCallTransactionDoesNotExists, reason: "Call/Transaction Does Not Exist"})
 		return c.state
 	}
 	c.xfer = x
@@ -102,6 +96,21 @@ func (c *call) attended(r *request, x *transfer, rp siphdr.Replaces) state {
 	c.reoffer(c.a)
 	c.dirty = true
 	return stateConnected
+}
+
+// takeConsultation takes to this call the callee of the consultation call
+// whose dialog rp names; when there is none to take, the transferor is
+// told 481 (RFC 3891 §3) and the leg is nil.
+func (c *call) takeConsultation(x *transfer, rp siphdr.Replaces) (*dialogLeg, *call) {
+	var target *dialogLeg
+	other, oc := c.p.dialogNamed(rp)
+	if other != nil && oc != c {
+		target = c.handOver(other, oc, c)
+	}
+	if target == nil {
+		x.report(sipfrag{code: sip.StatusCallTransactionDoesNotExists, reason: "Call/Transaction Does Not Exist"})
+	}
+	return target, oc
 }
 
 // handOver asks the owner of oc, whose caller's dialog is consult, for its

@@ -384,6 +384,9 @@ type ended struct {
 	left   Leg
 }
 
+// shutdownEnd is how a call still up when the PBX stops ends.
+var shutdownEnd = ended{Hangup: events.Hangup{Cause: events.CauseSystemShutdown, SIPCode: sip.StatusOK, By: events.System}}
+
 // terminate is the one way a call ends: it emits CALL_HANGUP, forgets the
 // call, stops its media, cancels the legs still ringing, and sends each
 // party what it needs (BYE once answered, the final response to a caller

@@ -94,14 +94,8 @@ func (c *call) callerLeaves(x *transfer, n *call, stayed, joined *dialogLeg, cau
 // answered already (CALL_ROUTED, CALL_ANSWER); this call and the
 // consultation call end ATTENDED_TRANSFER.
 func (c *call) callerAttended(x *transfer, rp siphdr.Replaces) state {
-	other, oc := c.p.dialogNamed(rp)
-	if other == nil || oc == c {
-		x.report(sipfrag{code: sip.StatusCallTransactionDoesNotExists, reason: "Call/Transaction Does Not Exist"})
-		return c.state
-	}
-	joined := c.handOver(other, oc, c)
+	joined, _ := c.takeConsultation(x, rp)
 	if joined == nil {
-		x.report(sipfrag{code: sip.StatusCallTransactionDoesNotExists, reason: "Call/Transaction Does Not Exist"})
 		return c.state
 	}
 	route, ok := c.p.conf().plan.Route(joined.number)

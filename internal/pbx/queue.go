@@ -208,7 +208,7 @@ func (c *call) queued(m msg) state {
 		return c.onRelayed(m)
 	case msgShutdown:
 		if c.callerAnswered {
-			return c.terminate(ended{Hangup: events.Hangup{Cause: events.CauseSystemShutdown, SIPCode: sip.StatusOK, By: events.System}})
+			return c.terminate(shutdownEnd)
 		}
 		return c.fail(failure{sip.StatusServiceUnavailable, "Service Unavailable", events.CauseSystemShutdown, events.System})
 	}

@@ -153,7 +153,7 @@ func (c *call) connected(m msg) state {
 	case msgReoffered:
 		return c.reoffered(m)
 	case msgShutdown:
-		return c.terminate(ended{Hangup: events.Hangup{Cause: events.CauseSystemShutdown, SIPCode: sip.StatusOK, By: events.System}})
+		return c.terminate(shutdownEnd)
 	}
 	return c.anyState(m)
 }
@@ -189,7 +189,7 @@ func (c *call) appAnswered(m msg) state {
 		}
 		return c.ivrChose("")
 	case msgShutdown:
-		return c.terminate(ended{Hangup: events.Hangup{Cause: events.CauseSystemShutdown, SIPCode: sip.StatusOK, By: events.System}})
+		return c.terminate(shutdownEnd)
 	}
 	return c.anyState(m)
 }
