@@ -30,147 +30,172 @@ type lease struct {
 func (l *lease) activeAt(now time.Time) bool { return l.completing || l.until.After(now) }
 
 // ClaimDeliveries leases up to p.Limit claimable deliveries to p.Owner,
-// oldest first.
+// oldest first. It is served from the queue in memory (queue.go); the file
+// is read only for the events the queue does not keep.
 func (s *Store) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*store.Job, error) {
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
-	st, err := s.prepared(ctx)
+	now := nanos(p.Now)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.loadQueue(ctx); err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	eps, err := s.claimState(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
-	now := nanos(p.Now)
-
-	// The lock spans the reads: a delivery read as pending here cannot have
-	// been completed and unleased in between, because CompleteAttempts drops
-	// a lease only after its outcome is committed.
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	q := &s.q
 	out := make(map[string]int)
-	for _, l := range s.leases {
+	for id, l := range s.leases {
 		if l.activeAt(p.Now) {
 			out[l.endpoint]++
-		}
-	}
-	type room struct {
-		endpoint string
-		n        int
-	}
-	var rooms []room
-	rows, err := st.claimEndpoints.QueryContext(ctx, now)
-	if err != nil {
-		return nil, fmt.Errorf("claim deliveries: endpoints: %w", err)
-	}
-	for rows.Next() {
-		var (
-			id    string
-			max   int
-			state string
-		)
-		if err := rows.Scan(&id, &max, &state); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("claim deliveries: endpoints: %w", err)
-		}
-		if store.CircuitState(state) == store.CircuitHalfOpen {
-			max = 1
-		}
-		if n := min(max-out[id], p.Limit); n > 0 {
-			rooms = append(rooms, room{id, n})
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("claim deliveries: endpoints: %w", err)
-	}
-
-	var (
-		ids  []int64
-		jobs []*store.Job
-	)
-	for _, r := range rooms {
-		if out[r.endpoint] == 0 {
-			// No head of this endpoint is leased out: its first heads
-			// are the ones to send, read with their events at once.
-			rows, err := st.claimHeadRows.QueryContext(ctx, r.endpoint, now, r.n)
-			if err != nil {
-				return nil, fmt.Errorf("claim deliveries of %s: %w", r.endpoint, err)
-			}
-			if jobs, err = scanJobs(rows, jobs, p); err != nil {
-				return nil, fmt.Errorf("claim deliveries of %s: %w", r.endpoint, err)
-			}
 			continue
 		}
-		// The heads this endpoint has leased out may come anywhere in
-		// the order; reading that many IDs more than wanted gets past
-		// them, and the rows and events are read for the others only.
-		rows, err := st.claimHeads.QueryContext(ctx, r.endpoint, now, r.n+out[r.endpoint])
-		if err != nil {
-			return nil, fmt.Errorf("claim deliveries of %s: %w", r.endpoint, err)
-		}
-		got := 0
-		for got < r.n && rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("claim deliveries of %s: %w", r.endpoint, err)
-			}
-			if l := s.leases[id]; l != nil && l.activeAt(p.Now) {
-				continue
-			}
-			ids = append(ids, id)
-			got++
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("claim deliveries of %s: %w", r.endpoint, err)
+		// An expired lease: its delivery may be claimed again (by
+		// anyone), and its owner may still record its outcome.
+		if d := q.byID[id]; d != nil && d.leased && q.isHead(d) {
+			q.schedule(d)
 		}
 	}
-	if len(ids) > 0 {
-		list, err := json.Marshal(ids)
-		if err != nil {
-			return nil, fmt.Errorf("claim deliveries: %w", err)
+	var claimed []*pending
+	for _, ep := range eps {
+		if ep.disabled || ep.pausedUntil > now {
+			continue
 		}
-		rows, err := st.claimRows.QueryContext(ctx, string(list))
-		if err != nil {
-			return nil, fmt.Errorf("claim deliveries: %w", err)
+		room := ep.maxInFlight
+		if ep.circuit == store.CircuitHalfOpen {
+			room = 1
 		}
-		if jobs, err = scanJobs(rows, jobs, p); err != nil {
-			return nil, fmt.Errorf("claim deliveries: %w", err)
-		}
+		claimed = append(claimed, q.takeDue(ep.id, now, min(room-out[ep.id], p.Limit))...)
 	}
-	// Oldest first, across endpoints.
-	slices.SortFunc(jobs, func(a, b *store.Job) int { return cmp.Compare(a.Delivery.ID, b.Delivery.ID) })
-	if len(jobs) > p.Limit {
-		jobs = jobs[:p.Limit]
+	// Oldest first, across endpoints; the rest wait for the next claim.
+	slices.SortFunc(claimed, func(a, b *pending) int { return cmp.Compare(a.id, b.id) })
+	if len(claimed) > p.Limit {
+		for _, d := range claimed[p.Limit:] {
+			q.schedule(d)
+		}
+		claimed = claimed[:p.Limit]
 	}
-	for _, j := range jobs {
-		s.leases[j.Delivery.ID] = &lease{owner: p.Owner, endpoint: j.Delivery.EndpointID, until: p.LeaseUntil}
+	read, err := s.readEvents(ctx, claimed)
+	if err != nil {
+		for _, d := range claimed {
+			q.schedule(d)
+		}
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	jobs := make([]*store.Job, len(claimed))
+	for i, d := range claimed {
+		d.leased = true
+		s.leases[d.id] = &lease{owner: p.Owner, endpoint: d.endpoint, until: p.LeaseUntil}
+		var ev events.Event // the engine's own copy
+		if d.ev != nil {
+			ev = *d.ev
+		} else {
+			ev = *read[d.seq]
+		}
+		jobs[i] = &store.Job{
+			Delivery: &store.Delivery{
+				ID: d.id, EventID: ev.ID, EndpointID: d.endpoint, CallUUID: ev.CallUUID, Kind: ev.Kind,
+				Status: store.Pending, Attempts: d.attempts, NextAttemptAt: fromNanos(d.next), LastError: d.lastError,
+				CreatedAt: fromNanos(d.created), UpdatedAt: fromNanos(d.updated),
+				LeaseOwner: p.Owner, LeaseUntil: p.LeaseUntil,
+			},
+			Event: &ev,
+		}
 	}
 	return jobs, nil
 }
 
-// scanJobs appends the jobs of rows (claimHeadRowsSQL's columns) to jobs,
-// leased per p, and closes rows.
-func scanJobs(rows *sql.Rows, jobs []*store.Job, p store.ClaimParams) ([]*store.Job, error) {
+// readEventsSQL reads the events whose seqs are in a JSON array.
+const readEventsSQL = "SELECT seq, body FROM events WHERE seq IN (SELECT value FROM json_each(?))"
+
+// readEvents reads from the file, by seq, the events of the deliveries that
+// do not hold theirs.
+func (s *Store) readEvents(ctx context.Context, ds []*pending) (map[int64]*events.Event, error) {
+	var seqs []int64
+	for _, d := range ds {
+		if d.ev == nil {
+			seqs = append(seqs, d.seq)
+		}
+	}
+	if len(seqs) == 0 {
+		return nil, nil
+	}
+	list, err := json.Marshal(seqs)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.c.QueryContext(ctx, readEventsSQL, string(list))
+	if err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
 	defer rows.Close()
+	got := make(map[int64]*events.Event, len(seqs))
 	for rows.Next() {
 		var (
-			d                      = &store.Delivery{Status: store.Pending, LeaseOwner: p.Owner, LeaseUntil: p.LeaseUntil}
-			next, created, updated int64
-			body                   []byte
-			ev                     = new(events.Event)
+			seq  int64
+			body []byte
+			ev   = new(events.Event)
 		)
-		if err := rows.Scan(&d.ID, &d.EndpointID, &d.Attempts, &next, &d.LastError, &created, &updated, &body); err != nil {
-			return nil, err
+		if err := rows.Scan(&seq, &body); err != nil {
+			return nil, fmt.Errorf("read events: %w", err)
 		}
 		if err := json.Unmarshal(body, ev); err != nil {
-			return nil, fmt.Errorf("delivery %d: decode event: %w", d.ID, err)
+			return nil, fmt.Errorf("event %d: decode: %w", seq, err)
 		}
-		d.NextAttemptAt, d.CreatedAt, d.UpdatedAt = fromNanos(next), fromNanos(created), fromNanos(updated)
-		d.EventID, d.CallUUID, d.Kind = ev.ID, ev.CallUUID, ev.Kind
-		jobs = append(jobs, &store.Job{Delivery: d, Event: ev})
+		got[seq] = ev
 	}
-	return jobs, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	for _, seq := range seqs {
+		if got[seq] == nil {
+			return nil, fmt.Errorf("event %d is missing", seq)
+		}
+	}
+	return got, nil
+}
+
+// epState is what claims need of an endpoint.
+type epState struct {
+	id          string
+	maxInFlight int
+	circuit     store.CircuitState
+	pausedUntil int64
+	disabled    bool
+}
+
+// claimState returns the endpoints' claim state, read from the file again
+// after any change of an endpoint.
+func (s *Store) claimState(ctx context.Context) ([]epState, error) {
+	gen := s.endpoints.generation()
+	if s.eps != nil && s.epsGen == gen {
+		return s.eps, nil
+	}
+	rows, err := s.c.QueryContext(ctx, "SELECT id, max_in_flight, circuit_state, paused_until, disabled FROM endpoints ORDER BY id")
+	if err != nil {
+		return nil, fmt.Errorf("endpoints: %w", err)
+	}
+	defer rows.Close()
+	eps := []epState{}
+	for rows.Next() {
+		var (
+			e     epState
+			state string
+		)
+		if err := rows.Scan(&e.id, &e.maxInFlight, &state, &e.pausedUntil, &e.disabled); err != nil {
+			return nil, fmt.Errorf("endpoints: %w", err)
+		}
+		e.circuit = store.CircuitState(state)
+		eps = append(eps, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("endpoints: %w", err)
+	}
+	s.eps, s.epsGen = eps, gen
+	return eps, nil
 }
 
 // CompleteAttempts records attempts and, where owner still holds the lease,
@@ -197,26 +222,23 @@ func (s *Store) CompleteAttempts(ctx context.Context, owner string, outcomes []s
 	s.mu.Unlock()
 
 	err := s.submit(ctx, func(ctx context.Context, tx *sql.Tx, g *group) error {
-		return writeOutcomes(ctx, tx, g.st, outcomes, owned)
+		if err := writeOutcomes(ctx, tx, g.st, outcomes, owned); err != nil {
+			return err
+		}
+		g.after = append(g.after, func() { s.applyOutcomes(owner, outcomes, owned) })
+		return nil
 	})
-	if err != nil {
-		err = fmt.Errorf("complete attempts: %w", err)
+	if err == nil {
+		return nil
 	}
-
 	s.mu.Lock()
 	for i, o := range outcomes {
-		l := s.leases[o.Attempt.DeliveryID]
-		if !owned[i] || l == nil || l.owner != owner {
-			continue
-		}
-		if err == nil {
-			delete(s.leases, o.Attempt.DeliveryID)
-		} else {
+		if l := s.leases[o.Attempt.DeliveryID]; owned[i] && l != nil && l.owner == owner {
 			l.completing = false
 		}
 	}
 	s.mu.Unlock()
-	return err
+	return fmt.Errorf("complete attempts: %w", err)
 }
 
 // writeOutcomes is CompleteAttempts's part of a shared transaction.
@@ -224,7 +246,6 @@ func writeOutcomes(ctx context.Context, tx *sql.Tx, st *statements, outcomes []s
 	var (
 		insAttempt = tx.StmtContext(ctx, st.insertAttempt)
 		finish     = tx.StmtContext(ctx, st.finishAttempt)
-		promote    = tx.StmtContext(ctx, st.promoteHead)
 		now        = time.Now()
 	)
 	for i, o := range outcomes {
@@ -243,22 +264,45 @@ func writeOutcomes(ctx context.Context, tx *sql.Tx, st *statements, outcomes []s
 		if o.Status != store.Pending {
 			completed = nanos(at)
 		}
-		var endpointID, callUUID string
-		err := finish.QueryRowContext(ctx, a.DeliveryID, string(o.Status), nanos(o.NextAttemptAt), o.Error, nanos(at), completed).
-			Scan(&endpointID, &callUUID)
-		if errNoRows(err) {
-			continue // deleted with its endpoint meanwhile
-		}
-		if err != nil {
+		// A delivery deleted with its endpoint meanwhile changes nothing.
+		if _, err := finish.ExecContext(ctx, a.DeliveryID, string(o.Status), nanos(o.NextAttemptAt), o.Error, nanos(at), completed); err != nil {
 			return fmt.Errorf("delivery %d: %w", a.DeliveryID, err)
-		}
-		if o.Status != store.Pending {
-			if _, err := promote.ExecContext(ctx, endpointID, callUUID); err != nil {
-				return fmt.Errorf("next delivery after %d: %w", a.DeliveryID, err)
-			}
 		}
 	}
 	return nil
+}
+
+// applyOutcomes brings the queue and the leases up to committed outcomes.
+// Store.mu is held.
+func (s *Store) applyOutcomes(owner string, outcomes []store.Outcome, owned []bool) {
+	q := &s.q
+	now := time.Now()
+	for i, o := range outcomes {
+		id := o.Attempt.DeliveryID
+		if !owned[i] {
+			continue
+		}
+		if l := s.leases[id]; l != nil && l.owner == owner {
+			delete(s.leases, id)
+		}
+		d := q.byID[id]
+		if d == nil {
+			continue
+		}
+		if o.Status != store.Pending {
+			q.remove(d)
+			continue
+		}
+		at := o.Attempt.At
+		if at.IsZero() {
+			at = now
+		}
+		d.attempts++
+		d.next, d.lastError, d.updated = nanos(o.NextAttemptAt), o.Error, nanos(at)
+		if q.isHead(d) {
+			q.schedule(d)
+		}
+	}
 }
 
 // ReleaseLeases gives back the leases owner holds, leaving their deliveries
@@ -269,6 +313,9 @@ func (s *Store) ReleaseLeases(ctx context.Context, owner string) error {
 	for id, l := range s.leases {
 		if l.owner == owner && !l.completing {
 			delete(s.leases, id)
+			if d := s.q.byID[id]; d != nil && d.leased && s.q.isHead(d) {
+				s.q.schedule(d)
+			}
 		}
 	}
 	return nil
@@ -279,70 +326,41 @@ func (s *Store) ReleaseLeases(ctx context.Context, owner string) error {
 // claimable only when the head is done, which a claimer learns by completing
 // it, and counting them would make a poller spin.
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
-	st, err := s.prepared(ctx)
-	if err != nil {
-		return time.Time{}, false, fmt.Errorf("next due: %w", err)
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	type ep struct {
-		id     string
-		paused int64
+	if err := s.loadQueue(ctx); err != nil {
+		return time.Time{}, false, fmt.Errorf("next due: %w", err)
 	}
-	var eps []ep
-	rows, err := st.dueEndpoints.QueryContext(ctx)
+	eps, err := s.claimState(ctx)
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("next due: %w", err)
 	}
-	for rows.Next() {
-		var e ep
-		if err := rows.Scan(&e.id, &e.paused); err != nil {
-			rows.Close()
-			return time.Time{}, false, fmt.Errorf("next due: %w", err)
-		}
-		eps = append(eps, e)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return time.Time{}, false, fmt.Errorf("next due: %w", err)
-	}
-
 	var (
 		best  int64
 		found bool
 	)
+	consider := func(at int64) {
+		if !found || at < best {
+			best, found = at, true
+		}
+	}
+	enabled := make(map[string]int64, len(eps))
 	for _, e := range eps {
-		// Heads come in order of NextAttemptAt; once that (or the pause)
-		// is past the best so far, no later head can beat it. Only leased
-		// heads are read past, so this reads few rows.
-		rows, err := st.dueHeads.QueryContext(ctx, e.id)
-		if err != nil {
-			return time.Time{}, false, fmt.Errorf("next due of %s: %w", e.id, err)
+		if e.disabled {
+			continue
 		}
-		for rows.Next() {
-			var (
-				id   int64
-				next int64
-			)
-			if err := rows.Scan(&id, &next); err != nil {
-				rows.Close()
-				return time.Time{}, false, fmt.Errorf("next due of %s: %w", e.id, err)
-			}
-			base := max(next, e.paused)
-			if found && base >= best {
-				break
-			}
-			at := base
-			if l := s.leases[id]; l != nil {
-				at = max(at, nanos(l.until))
-			}
-			if !found || at < best {
-				best, found = at, true
-			}
+		enabled[e.id] = e.pausedUntil
+		if at, ok := s.q.earliest(e.id); ok {
+			consider(max(at, e.pausedUntil))
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return time.Time{}, false, fmt.Errorf("next due of %s: %w", e.id, err)
+	}
+	for id, l := range s.leases {
+		d := s.q.byID[id]
+		if d == nil || !d.leased {
+			continue
+		}
+		if paused, ok := enabled[d.endpoint]; ok {
+			consider(max(d.next, paused, nanos(l.until)))
 		}
 	}
 	return fromNanos(best), found, nil
@@ -401,7 +419,9 @@ func (s *Store) ListDeliveries(ctx context.Context, f store.DeliveryFilter) ([]*
 		w.Add("d.status = ?", string(f.Status))
 	}
 	if f.CallUUID != "" {
-		w.Add("d.call_uuid = ?", f.CallUUID)
+		// Through the call's events: no index of deliveries is keyed by
+		// call (see migration 0005).
+		w.Add("d.event_seq IN (SELECT seq FROM events WHERE call_uuid = ?)", f.CallUUID)
 	}
 	if f.EventID != "" {
 		w.Add("d.event_seq = (SELECT seq FROM events WHERE id = ?)", f.EventID)
@@ -452,26 +472,21 @@ func (s *Store) ListAttempts(ctx context.Context, deliveryID int64) ([]*store.At
 // RetryDelivery makes a delivery pending and due at now, keeping its attempt
 // count. It becomes the head of its chain again if it is the oldest pending.
 func (s *Store) RetryDelivery(ctx context.Context, id int64, now time.Time) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("retry delivery %d: %w", id, err)
-	}
-	defer tx.Rollback()
-	var endpointID, callUUID string
-	err = tx.QueryRowContext(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, completed_at = 0, updated_at = ?
-		WHERE id = ? RETURNING endpoint_id, call_uuid`, nanos(now), nanos(now), id).Scan(&endpointID, &callUUID)
-	if errNoRows(err) {
-		return fmt.Errorf("retry delivery %d: %w", id, store.ErrNotFound)
-	}
-	if err != nil {
-		return fmt.Errorf("retry delivery %d: %w", id, err)
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE deliveries
-		SET head = (id = (SELECT min(id) FROM deliveries WHERE endpoint_id = ?1 AND call_uuid = ?2 AND status = 'pending'))
-		WHERE endpoint_id = ?1 AND call_uuid = ?2 AND status = 'pending'`, endpointID, callUUID); err != nil {
-		return fmt.Errorf("retry delivery %d: chain: %w", id, err)
-	}
-	return wrap(fmt.Sprintf("retry delivery %d", id), tx.Commit())
+	err := s.submit(ctx, func(ctx context.Context, tx *sql.Tx, g *group) error {
+		d := &pending{id: id, next: nanos(now), updated: nanos(now)}
+		err := tx.QueryRowContext(ctx, `UPDATE deliveries SET status = 'pending', next_attempt_at = ?2, completed_at = 0, updated_at = ?2
+			WHERE id = ?1 RETURNING event_seq, endpoint_id, call_uuid, attempts, last_error, created_at`, id, nanos(now)).
+			Scan(&d.seq, &d.endpoint, &d.call, &d.attempts, &d.lastError, &d.created)
+		if errNoRows(err) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		g.after = append(g.after, func() { s.q.retry(d) })
+		return nil
+	})
+	return wrap(fmt.Sprintf("retry delivery %d", id), err)
 }
 
 // Replay creates a pending delivery to endpointID, due at now, for each
@@ -482,26 +497,35 @@ func (s *Store) Replay(ctx context.Context, endpointID string, f store.ReplayFil
 			return 0, fmt.Errorf("replay to %s: unknown event %q", endpointID, k)
 		}
 	}
-	st, err := s.prepared(ctx)
+	n := 0
+	err := s.submit(ctx, func(ctx context.Context, tx *sql.Tx, g *group) error {
+		ds, err := replay(ctx, tx, g.st, endpointID, f, now)
+		if err != nil {
+			return err
+		}
+		n = len(ds)
+		g.after = append(g.after, func() { s.q.addAll(ds) })
+		return nil
+	})
 	if err != nil {
 		return 0, fmt.Errorf("replay to %s: %w", endpointID, err)
 	}
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, fmt.Errorf("replay to %s: %w", endpointID, err)
-	}
-	defer tx.Rollback()
+	return n, nil
+}
+
+// replay is Replay's part of a shared transaction.
+func replay(ctx context.Context, tx *sql.Tx, st *statements, endpointID string, f store.ReplayFilter, now time.Time) ([]*pending, error) {
 	var kinds string
-	err = tx.QueryRowContext(ctx, "SELECT events FROM endpoints WHERE id = ?", endpointID).Scan(&kinds)
+	err := tx.QueryRowContext(ctx, "SELECT events FROM endpoints WHERE id = ?", endpointID).Scan(&kinds)
 	if errNoRows(err) {
-		return 0, fmt.Errorf("replay to %s: %w", endpointID, store.ErrNotFound)
+		return nil, store.ErrNotFound
 	}
 	if err != nil {
-		return 0, fmt.Errorf("replay to %s: %w", endpointID, err)
+		return nil, err
 	}
 	subscribed, err := decodeKinds(kinds)
 	if err != nil {
-		return 0, fmt.Errorf("replay to %s: endpoint events: %w", endpointID, err)
+		return nil, fmt.Errorf("endpoint events: %w", err)
 	}
 	ep := store.Endpoint{Events: subscribed}
 	wanted := store.Endpoint{Events: f.Kinds}
@@ -514,42 +538,39 @@ func (s *Store) Replay(ctx context.Context, endpointID string, f store.ReplayFil
 	if !f.Until.IsZero() {
 		w.Add("occurred_at < ?", nanos(f.Until))
 	}
-	type ev struct {
-		seq  int64
-		call string
-	}
-	var evs []ev
+	var ds []*pending
 	rows, err := tx.QueryContext(ctx, "SELECT seq, call_uuid, kind FROM events"+w.String()+" ORDER BY seq", w.Args()...)
 	if err != nil {
-		return 0, fmt.Errorf("replay to %s: %w", endpointID, err)
+		return nil, err
 	}
 	for rows.Next() {
 		var (
-			e    ev
+			d    = &pending{endpoint: endpointID, next: nanos(now), created: nanos(now), updated: nanos(now)}
 			kind string
 		)
-		if err := rows.Scan(&e.seq, &e.call, &kind); err != nil {
+		if err := rows.Scan(&d.seq, &d.call, &kind); err != nil {
 			rows.Close()
-			return 0, fmt.Errorf("replay to %s: %w", endpointID, err)
+			return nil, err
 		}
 		if k := events.Kind(kind); ep.Subscribes(k) && wanted.Subscribes(k) {
-			evs = append(evs, e)
+			ds = append(ds, d)
 		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("replay to %s: %w", endpointID, err)
+		return nil, err
 	}
 	ins := tx.StmtContext(ctx, st.insertDelivery)
-	for _, e := range evs {
-		if _, err := ins.ExecContext(ctx, e.seq, endpointID, e.call, nanos(now), nanos(now)); err != nil {
-			return 0, fmt.Errorf("replay to %s: %w", endpointID, err)
+	for _, d := range ds {
+		res, err := ins.ExecContext(ctx, d.seq, endpointID, d.call, d.next, d.created)
+		if err != nil {
+			return nil, err
+		}
+		if d.id, err = res.LastInsertId(); err != nil {
+			return nil, err
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("replay to %s: %w", endpointID, err)
-	}
-	return len(evs), nil
+	return ds, nil
 }
 
 // purgeBatch bounds each purge transaction, so that a large purge does not
@@ -587,6 +608,6 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (int, error) {
 // PendingCount counts pending deliveries.
 func (s *Store) PendingCount(ctx context.Context) (int, error) {
 	var n int
-	err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM deliveries WHERE status = 'pending'").Scan(&n)
+	err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM deliveries INDEXED BY deliveries_pending WHERE status = 'pending'").Scan(&n)
 	return n, wrap("pending count", err)
 }

@@ -308,6 +308,13 @@ func (c *endpointCache) put(r endpointRow, gen uint64) {
 	c.rows[r.id] = r
 }
 
+// generation counts the changes of endpoints.
+func (c *endpointCache) generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
 // changed empties the cache; call it after a change is committed (or
 // failed).
 func (c *endpointCache) changed() {
@@ -363,29 +370,33 @@ func (s *Store) UpdateEndpoint(ctx context.Context, ep *store.Endpoint) error {
 // deliveries stay, as the record of what was sent.
 func (s *Store) DeleteEndpoint(ctx context.Context, id string) error {
 	defer s.endpoints.changed()
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("delete endpoint %s: %w", id, err)
-	}
-	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, "DELETE FROM endpoints WHERE id = ?", id)
-	if err := oneRow("delete endpoint "+id, res, err); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, "DELETE FROM deliveries WHERE endpoint_id = ? AND status = 'pending'", id); err != nil {
-		return fmt.Errorf("delete endpoint %s: deliveries: %w", id, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("delete endpoint %s: %w", id, err)
-	}
-	s.mu.Lock()
-	for did, l := range s.leases {
-		if l.endpoint == id {
-			delete(s.leases, did)
+	err := s.submit(ctx, func(ctx context.Context, tx *sql.Tx, g *group) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM endpoints WHERE id = ?", id)
+		if err != nil {
+			return err
 		}
-	}
-	s.mu.Unlock()
-	return nil
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return store.ErrNotFound
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM deliveries WHERE endpoint_id = ? AND status = 'pending'", id); err != nil {
+			return fmt.Errorf("deliveries: %w", err)
+		}
+		// Its deliveries leave the queue in the order of the commits, so
+		// that none of them, recorded in an earlier transaction, comes
+		// back after.
+		g.after = append(g.after, func() {
+			for did, l := range s.leases {
+				if l.endpoint == id {
+					delete(s.leases, did)
+				}
+			}
+			s.q.dropEndpoint(id)
+		})
+		return nil
+	})
+	return wrap("delete endpoint "+id, err)
 }
 
 // SetCircuit records an endpoint's circuit-breaker state.

@@ -71,9 +71,13 @@ func (s *Store) InsertEvents(ctx context.Context, node string, evs []events.Even
 	}
 	created := 0
 	err := s.submit(ctx, func(ctx context.Context, tx *sql.Tx, g *group) error {
-		var err error
-		created, err = insertEvents(ctx, tx, g, node, evs, bodies)
-		return err
+		ds, err := insertEvents(ctx, tx, g, node, evs, bodies)
+		if err != nil {
+			return err
+		}
+		created = len(ds)
+		g.after = append(g.after, func() { s.q.addAll(ds) })
+		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("insert events: %w", err)
@@ -81,13 +85,14 @@ func (s *Store) InsertEvents(ctx context.Context, node string, evs []events.Even
 	return created, nil
 }
 
-// insertEvents is InsertEvents's part of a shared transaction.
-func insertEvents(ctx context.Context, tx *sql.Tx, g *group, node string, evs []events.Event, bodies []string) (int, error) {
+// insertEvents is InsertEvents's part of a shared transaction. It returns
+// the deliveries it created, for the queue.
+func insertEvents(ctx context.Context, tx *sql.Tx, g *group, node string, evs []events.Event, bodies []string) ([]*pending, error) {
 	st := g.st
 	now := time.Now()
 	subs, err := g.subscriptions(ctx, tx)
 	if err != nil {
-		return 0, fmt.Errorf("load endpoints: %w", err)
+		return nil, fmt.Errorf("load endpoints: %w", err)
 	}
 	var (
 		insEvent    = tx.StmtContext(ctx, st.insertEvent)
@@ -97,32 +102,42 @@ func insertEvents(ctx context.Context, tx *sql.Tx, g *group, node string, evs []
 		endCall     = tx.StmtContext(ctx, st.endCall)
 		touchCall   = tx.StmtContext(ctx, st.touchCall)
 	)
-	created := 0
+	var created []*pending
 	for i := range evs {
 		e := &evs[i]
 		res, err := insEvent.ExecContext(ctx, e.ID, e.CallUUID, string(e.Kind), nanos(e.OccurredAt), e.Sequence, e.Endpoint, bodies[i])
 		if err != nil {
-			return 0, fmt.Errorf("event %s: %w", e.ID, err)
+			return nil, fmt.Errorf("event %s: %w", e.ID, err)
 		}
 		if n, err := res.RowsAffected(); err != nil {
-			return 0, fmt.Errorf("event %s: %w", e.ID, err)
+			return nil, fmt.Errorf("event %s: %w", e.ID, err)
 		} else if n == 0 {
 			continue // stored before
 		}
 		seq, err := res.LastInsertId()
 		if err != nil {
-			return 0, fmt.Errorf("event %s: %w", e.ID, err)
+			return nil, fmt.Errorf("event %s: %w", e.ID, err)
 		}
 		due := e.OccurredAt
 		if due.After(now) {
 			due = now
 		}
+		var kept *events.Event // shared by its deliveries, which only read it
 		deliver := func(endpointID string) error {
-			_, err := insDelivery.ExecContext(ctx, seq, endpointID, e.CallUUID, nanos(due), now.UnixNano())
+			res, err := insDelivery.ExecContext(ctx, seq, endpointID, e.CallUUID, nanos(due), now.UnixNano())
 			if err != nil {
 				return fmt.Errorf("delivery of %s to %s: %w", e.ID, endpointID, err)
 			}
-			created++
+			id, err := res.LastInsertId()
+			if err != nil {
+				return fmt.Errorf("delivery of %s to %s: %w", e.ID, endpointID, err)
+			}
+			if kept == nil {
+				c := *e
+				kept = &c
+			}
+			created = append(created, &pending{id: id, seq: seq, endpoint: endpointID, call: e.CallUUID,
+				next: nanos(due), created: now.UnixNano(), updated: now.UnixNano(), ev: kept})
 			return nil
 		}
 		if e.Endpoint != "" {
@@ -132,7 +147,7 @@ func insertEvents(ctx context.Context, tx *sql.Tx, g *group, node string, evs []
 			}
 			if found {
 				if err := deliver(e.Endpoint); err != nil {
-					return 0, err
+					return nil, err
 				}
 			}
 			continue // a test event is no part of a call
@@ -140,7 +155,7 @@ func insertEvents(ctx context.Context, tx *sql.Tx, g *group, node string, evs []
 		for _, sub := range subs {
 			if sub.wants(e.Kind) {
 				if err := deliver(sub.id); err != nil {
-					return 0, err
+					return nil, err
 				}
 			}
 		}
@@ -160,7 +175,7 @@ func insertEvents(ctx context.Context, tx *sql.Tx, g *group, node string, evs []
 			_, err = touchCall.ExecContext(ctx, e.CallUUID, e.Sequence)
 		}
 		if err != nil {
-			return 0, fmt.Errorf("call %s of event %s: %w", e.CallUUID, e.ID, err)
+			return nil, fmt.Errorf("call %s of event %s: %w", e.CallUUID, e.ID, err)
 		}
 	}
 	return created, nil

@@ -52,9 +52,9 @@ func TestPragmas(t *testing.T) {
 	}
 }
 
-// TestQueryPlans guards the indexes the hot paths rely on: a claim reads chain
-// heads from an index alone, and then only the rows it chose, never scanning
-// the pending deliveries.
+// TestQueryPlans guards the indexes the queue and the API rely on: loading
+// the pending deliveries, reading claimed events and a call's deliveries never
+// scan the deliveries.
 func TestQueryPlans(t *testing.T) {
 	st, err := Open(t.Context(), filepath.Join(t.TempDir(), "x.db"))
 	if err != nil {
@@ -69,12 +69,9 @@ func TestQueryPlans(t *testing.T) {
 		args        []any
 		want        string
 	}{
-		{"ClaimHeads", claimHeadsSQL, []any{"a", 0, 10}, "USING COVERING INDEX deliveries_heads "},
-		{"ClaimRows", claimRowsSQL, []any{"[1,2]"}, "SEARCH d USING INTEGER PRIMARY KEY (rowid=?)"},
-		{"ClaimHeadRows", claimHeadRowsSQL, []any{"a", 0, 10}, "USING INDEX deliveries_heads "},
-		{"DueHeads", dueHeadsSQL, []any{"a"}, "USING COVERING INDEX deliveries_heads_due "},
-		{"ChainHead", insertDeliverySQL, []any{1, "a", "c", 0, 0}, "USING COVERING INDEX deliveries_chain "},
-		{"PromoteHead", promoteHeadSQL, []any{"a", "c"}, "USING COVERING INDEX deliveries_chain "},
+		{"LoadPending", loadPendingSQL, nil, "USING INDEX deliveries_pending"},
+		{"ReadEvents", readEventsSQL, []any{"[1,2]"}, "USING INTEGER PRIMARY KEY (rowid=?)"},
+		{"DeliveriesOfACall", deliveryQuery + " WHERE d.event_seq IN (SELECT seq FROM events WHERE call_uuid = ?)", []any{"c"}, "USING COVERING INDEX events_call"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rows, err := st.w.Query("EXPLAIN QUERY PLAN "+tc.query, tc.args...)

@@ -32,10 +32,13 @@ type Store struct {
 	prepMu sync.Mutex
 	st     *statements // nil until the first call that needs them
 
-	// mu guards leases and makes each claim, and each change of a lease,
-	// atomic with the database reads it depends on.
+	// mu guards the queue of pending deliveries, the leases and the
+	// endpoints' claim state.
 	mu     sync.Mutex
+	q      queue
 	leases map[int64]*lease
+	eps    []epState // nil: to be read
+	epsGen uint64    // the endpoints' generation eps were read at
 
 	endpoints endpointCache
 
@@ -173,7 +176,7 @@ func open(ctx context.Context, path string, o options) (*Store, error) {
 		}
 	}
 	return &Store{
-		w: w, r: r, c: c, leases: make(map[int64]*lease),
+		w: w, r: r, c: c, q: newQueue(), leases: make(map[int64]*lease),
 		writes: make(chan *write, maxGroup), closing: make(chan struct{}), writerDone: make(chan struct{}),
 	}, nil
 }

@@ -21,58 +21,16 @@ type statements struct {
 	touchCall      *sql.Stmt
 	insertAttempt  *sql.Stmt
 	finishAttempt  *sql.Stmt
-	promoteHead    *sql.Stmt
-
-	// On the claimer's connection.
-	claimEndpoints *sql.Stmt
-	claimHeads     *sql.Stmt
-	claimRows      *sql.Stmt
-	claimHeadRows  *sql.Stmt
-	dueEndpoints   *sql.Stmt
-	dueHeads       *sql.Stmt
 
 	// On the readers.
 	getEndpoint *sql.Stmt // every test event reads its endpoint
 }
 
-// insertDeliverySQL makes a delivery the head of its chain when the chain has
-// no other pending delivery.
+// insertDeliverySQL records a new pending delivery; the queue in memory
+// orders it in its chain (queue.go).
 const insertDeliverySQL = `INSERT INTO deliveries
-	(event_seq, endpoint_id, call_uuid, status, head, attempts, next_attempt_at, last_error, created_at, updated_at, completed_at)
-	SELECT ?1, ?2, ?3, 'pending',
-		NOT EXISTS (SELECT 1 FROM deliveries WHERE endpoint_id = ?2 AND call_uuid = ?3 AND status = 'pending'),
-		0, ?4, '', ?5, ?5, 0`
-
-// promoteHeadSQL makes the oldest pending delivery of a chain its head, after
-// the previous head left the pending state.
-const promoteHeadSQL = `UPDATE deliveries SET head = 1
-	WHERE head = 0 AND id = (SELECT min(id) FROM deliveries WHERE endpoint_id = ?1 AND call_uuid = ?2 AND status = 'pending')`
-
-// claimHeadsSQL reads the IDs of an endpoint's due chain heads, oldest
-// first, from the index alone. The planner, left to itself, may pick the
-// index on next_attempt_at and sort every due head of the endpoint; walking
-// heads in ID order instead stops after LIMIT rows. The heads leased out are
-// among them, so the rows and events are read only for the IDs chosen
-// (claimRowsSQL).
-const claimHeadsSQL = `SELECT id FROM deliveries INDEXED BY deliveries_heads
-	WHERE endpoint_id = ? AND head = 1 AND next_attempt_at <= ?
-	ORDER BY id LIMIT ?`
-
-// claimHeadRowsSQL reads an endpoint's due chain heads with their events,
-// oldest first, for an endpoint that has none leased out.
-const claimHeadRowsSQL = `SELECT d.id, d.endpoint_id, d.attempts, d.next_attempt_at, d.last_error, d.created_at, d.updated_at, e.body
-	FROM deliveries d INDEXED BY deliveries_heads JOIN events e ON e.seq = d.event_seq
-	WHERE d.endpoint_id = ? AND d.head = 1 AND d.next_attempt_at <= ?
-	ORDER BY d.id LIMIT ?`
-
-// claimRowsSQL reads the deliveries whose IDs are in a JSON array, with
-// their events.
-const claimRowsSQL = `SELECT d.id, d.endpoint_id, d.attempts, d.next_attempt_at, d.last_error, d.created_at, d.updated_at, e.body
-	FROM deliveries d JOIN events e ON e.seq = d.event_seq
-	WHERE d.id IN (SELECT value FROM json_each(?)) AND d.status = 'pending' AND d.head = 1`
-
-// dueHeadsSQL reads an endpoint's chain heads, earliest due first.
-const dueHeadsSQL = `SELECT id, next_attempt_at FROM deliveries INDEXED BY deliveries_heads_due WHERE endpoint_id = ? AND head = 1 ORDER BY next_attempt_at, id`
+	(event_seq, endpoint_id, call_uuid, status, attempts, next_attempt_at, last_error, created_at, updated_at, completed_at)
+	VALUES (?1, ?2, ?3, 'pending', 0, ?4, '', ?5, ?5, 0)`
 
 // prepared returns the statements, preparing them on first use. It must not
 // be called inside a write transaction: preparing on the writer needs its
@@ -116,22 +74,13 @@ func (s *Store) prepared(ctx context.Context) (*statements, error) {
 			SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ?1)`},
 		{&st.finishAttempt, s.w, `UPDATE deliveries SET
 			status = ?2,
-			head = CASE WHEN ?2 = 'pending' THEN head ELSE 0 END,
 			attempts = attempts + 1,
 			next_attempt_at = ?3,
 			last_error = ?4,
 			updated_at = ?5,
 			completed_at = ?6
-			WHERE id = ?1
-			RETURNING endpoint_id, call_uuid`},
-		{&st.promoteHead, s.w, promoteHeadSQL},
+			WHERE id = ?1`},
 
-		{&st.claimEndpoints, s.c, `SELECT id, max_in_flight, circuit_state FROM endpoints WHERE disabled = 0 AND paused_until <= ?`},
-		{&st.claimHeads, s.c, claimHeadsSQL},
-		{&st.claimRows, s.c, claimRowsSQL},
-		{&st.claimHeadRows, s.c, claimHeadRowsSQL},
-		{&st.dueEndpoints, s.c, `SELECT id, paused_until FROM endpoints WHERE disabled = 0`},
-		{&st.dueHeads, s.c, dueHeadsSQL},
 		{&st.getEndpoint, s.r, "SELECT " + endpointColumns + " FROM endpoints WHERE id = ?"},
 	}
 	for _, q := range list {
@@ -149,8 +98,7 @@ func (s *Store) prepared(ctx context.Context) (*statements, error) {
 func (st *statements) close() {
 	for _, p := range []*sql.Stmt{
 		st.subscriptions, st.insertEvent, st.insertDelivery, st.openCall, st.answerCall, st.endCall,
-		st.touchCall, st.insertAttempt, st.finishAttempt, st.promoteHead,
-		st.claimEndpoints, st.claimHeads, st.claimRows, st.claimHeadRows, st.dueEndpoints, st.dueHeads, st.getEndpoint,
+		st.touchCall, st.insertAttempt, st.finishAttempt, st.getEndpoint,
 	} {
 		if p != nil {
 			p.Close()

@@ -28,6 +28,9 @@ type group struct {
 	st   *statements
 	subs []subscription
 	read bool // subs were read in this transaction
+	// after holds what to change in memory once the transaction has
+	// committed; the writer runs it under Store.mu, in commit order.
+	after []func()
 }
 
 // maxGroup bounds the writes of one transaction.
@@ -163,6 +166,13 @@ func (s *Store) runTx(writes []*write) error {
 	}
 	if err := tx.Commit(); err != nil {
 		return err
+	}
+	if len(g.after) > 0 {
+		s.mu.Lock()
+		for _, f := range g.after {
+			f()
+		}
+		s.mu.Unlock()
 	}
 	for _, w := range writes {
 		w.done <- nil
