@@ -31,15 +31,15 @@ const maxCachedEvents = 32768
 
 // pending is a pending delivery.
 type pending struct {
-	id, seq            int64
-	endpoint, call     string
-	attempts           int
-	next               int64 // Unix nanoseconds, as in the file
-	lastError          string
-	created, updated   int64
-	ev                 *events.Event // nil: read from the file when claimed
-	mark               uint64        // bumped at each (un)scheduling; older heap entries are stale
-	scheduled, leased  bool
+	id, seq           int64
+	endpoint, call    string
+	attempts          int
+	next              int64 // Unix nanoseconds, as in the file
+	lastError         string
+	created, updated  int64
+	ev                *events.Event // nil: read from the file when claimed
+	mark              uint64        // bumped at each (un)scheduling; older heap entries are stale
+	scheduled, leased bool
 }
 
 type chainKey struct{ endpoint, call string }
