@@ -383,6 +383,8 @@ func (s *Store) DeleteEndpoint(ctx context.Context, id string) error {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM deliveries WHERE endpoint_id = ? AND status = 'pending'", id); err != nil {
 			return fmt.Errorf("deliveries: %w", err)
 		}
+		// Events later in this transaction are not for it.
+		g.subs.forget()
 		// Its deliveries leave the queue in the order of the commits, so
 		// that none of them, recorded in an earlier transaction, comes
 		// back after.

@@ -181,16 +181,20 @@ func insertEvents(ctx context.Context, tx *sql.Tx, g *group, node string, evs []
 	return created, nil
 }
 
-// subscriptions reads the endpoints' subscriptions once per transaction.
+// subscriptions returns the endpoints' subscriptions, read again only after
+// an endpoint changed. The generation is taken before the read, so that a
+// change committed meanwhile makes the next transaction read them again.
 func (g *group) subscriptions(ctx context.Context, tx *sql.Tx) ([]subscription, error) {
-	if g.read {
-		return g.subs, nil
+	c := g.subs
+	gen := g.endpoints.generation()
+	if c.ok && c.gen == gen {
+		return c.list, nil
 	}
 	subs, err := loadSubscriptions(ctx, tx.StmtContext(ctx, g.st.subscriptions))
 	if err != nil {
 		return nil, err
 	}
-	g.subs, g.read = subs, true
+	c.list, c.gen, c.ok = subs, gen, true
 	return subs, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -22,6 +23,7 @@ import (
 // Store is a store.Store on one SQLite file. Use Open to make one.
 type Store struct {
 	w *sql.DB // one connection: every write goes through it
+	k *sql.DB // one connection: checkpoints
 	r *sql.DB // read-only connections
 	// c is the delivery engine's own read-only connection, for claims:
 	// API reads queued on r (a test event reads its endpoint) never delay
@@ -48,6 +50,9 @@ type Store struct {
 	closing     chan struct{}
 	closeOnce   sync.Once
 	writerDone  chan struct{}
+	subs        subscriptions  // the writer's (writer.go)
+	commits     atomic.Uint64  // transactions the writer committed
+	background  sync.WaitGroup // the checkpointer
 }
 
 var _ store.Store = (*Store)(nil)
@@ -167,16 +172,28 @@ func open(ctx context.Context, path string, o options) (*Store, error) {
 	c.SetMaxIdleConns(1)
 	c.SetConnMaxLifetime(0)
 	c.SetConnMaxIdleTime(0)
-	for _, db := range []*sql.DB{r, c} {
+	k, err := sql.Open("sqlite", dsn(path, false, syncMode))
+	if err != nil {
+		w.Close()
+		r.Close()
+		c.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	k.SetMaxOpenConns(1)
+	k.SetMaxIdleConns(1)
+	k.SetConnMaxLifetime(0)
+	k.SetConnMaxIdleTime(0)
+	for _, db := range []*sql.DB{r, c, k} {
 		if err := db.PingContext(ctx); err != nil {
 			w.Close()
 			r.Close()
 			c.Close()
+			k.Close()
 			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 		}
 	}
 	return &Store{
-		w: w, r: r, c: c, q: newQueue(), leases: make(map[int64]*lease),
+		w: w, k: k, r: r, c: c, q: newQueue(), leases: make(map[int64]*lease),
 		writes: make(chan *write, maxGroup), closing: make(chan struct{}), writerDone: make(chan struct{}),
 	}, nil
 }
@@ -199,11 +216,11 @@ func dsn(path string, reader bool, syncMode string) string {
 		// transaction) stay in memory rather than in a temporary file, a
 		// write system call per page.
 		q.Add("_pragma", "temp_store(MEMORY)")
-		// Checkpoint every 10,000 pages (40 MiB) of WAL rather than 1,000:
-		// the pages a queue rewrites over and over (the tail of each
-		// index) are then copied to the database file, and synced, a
-		// tenth as often.
-		q.Add("_pragma", "wal_autocheckpoint(10000)")
+		// Checkpoints run on a connection of their own (checkpointer);
+		// the writer checkpoints only if the WAL grew past 20,000 pages
+		// (80 MiB), when writes came too fast for the WAL to be reset
+		// between them.
+		q.Add("_pragma", "wal_autocheckpoint(20000)")
 		// Take the write lock at BEGIN, so that a transaction never fails
 		// half-way on upgrading a read lock.
 		q.Set("_txlock", "immediate")
@@ -218,13 +235,14 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() { close(s.closing) })
 	s.startWriter.Do(func() { close(s.writerDone) }) // no writer will start
 	<-s.writerDone
+	s.background.Wait()
 	s.prepMu.Lock()
 	if s.st != nil {
 		s.st.close()
 		s.st = nil
 	}
 	s.prepMu.Unlock()
-	err := errors.Join(s.w.Close(), s.r.Close(), s.c.Close())
+	err := errors.Join(s.w.Close(), s.k.Close(), s.r.Close(), s.c.Close())
 	if s.lock != nil {
 		err = errors.Join(err, s.lock.Close())
 	}

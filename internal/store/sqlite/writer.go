@@ -25,13 +25,25 @@ type write struct {
 
 // group is what the writes of one transaction share.
 type group struct {
-	st   *statements
-	subs []subscription
-	read bool // subs were read in this transaction
+	st        *statements
+	subs      *subscriptions // the writer's
+	endpoints *endpointCache
 	// after holds what to change in memory once the transaction has
 	// committed; the writer runs it under Store.mu, in commit order.
 	after []func()
 }
+
+// subscriptions are the endpoints' subscriptions as the writer last read
+// them; only the writer's goroutine uses them.
+type subscriptions struct {
+	list []subscription
+	gen  uint64 // the endpoints' generation they were read at
+	ok   bool
+}
+
+// forget makes the next transaction read the subscriptions again: an
+// endpoint changes in this one.
+func (c *subscriptions) forget() { c.ok = false }
 
 // maxGroup bounds the writes of one transaction.
 const maxGroup = 64
@@ -49,7 +61,14 @@ var errClosed = errors.New("the store is closed")
 // submit runs do in the next shared transaction and returns once it is
 // committed (or failed).
 func (s *Store) submit(ctx context.Context, do func(ctx context.Context, tx *sql.Tx, g *group) error) error {
-	s.startWriter.Do(func() { go s.writer() })
+	s.startWriter.Do(func() {
+		go s.writer()
+		s.background.Add(1)
+		go func() {
+			defer s.background.Done()
+			s.checkpointer()
+		}()
+	})
 	w := &write{ctx: ctx, do: do, done: make(chan error, 1)}
 	select {
 	case s.writes <- w:
@@ -155,7 +174,7 @@ func (s *Store) runTx(writes []*write) error {
 		return err
 	}
 	defer tx.Rollback()
-	g := &group{st: st}
+	g := &group{st: st, subs: &s.subs, endpoints: &s.endpoints}
 	for _, w := range writes {
 		if err := w.ctx.Err(); err != nil {
 			return err
@@ -167,6 +186,7 @@ func (s *Store) runTx(writes []*write) error {
 	if err := tx.Commit(); err != nil {
 		return err
 	}
+	s.commits.Add(1)
 	if len(g.after) > 0 {
 		s.mu.Lock()
 		for _, f := range g.after {
@@ -178,4 +198,38 @@ func (s *Store) runTx(writes []*write) error {
 		w.done <- nil
 	}
 	return nil
+}
+
+// checkpointEvery is how often the checkpointer copies what was committed
+// into the database file.
+const checkpointEvery = 100 * time.Millisecond
+
+// checkpointer copies the WAL into the database file, and syncs it, on a
+// connection of its own, so that the writer does not: a checkpoint the
+// writer ran after its commit held every write behind it for as long as it
+// took to copy and sync (tens of milliseconds). A passive checkpoint never
+// waits for the writer; once one has copied everything, the writer starts
+// the WAL over at its next transaction. It stops with the writer.
+func (s *Store) checkpointer() {
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	var done uint64
+	for {
+		select {
+		case <-s.writerDone:
+			return
+		case <-t.C:
+		}
+		n := s.commits.Load()
+		if n == done {
+			continue
+		}
+		var busy, log, copied int
+		if err := s.k.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &log, &copied); err != nil {
+			continue // the next tick tries again; the writer's own checkpoints bound the WAL meanwhile
+		}
+		if copied == log {
+			done = n
+		}
+	}
 }

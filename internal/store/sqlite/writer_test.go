@@ -5,11 +5,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/switchhook/switchhook/internal/events"
 )
 
 // TestSharedWrites runs writes that land in shared transactions: one that
@@ -126,5 +129,45 @@ func TestWritesQueuedTogetherShareATransaction(t *testing.T) {
 	wg.Wait()
 	if len(txs) != 1 {
 		t.Errorf("%d writes queued together ran in %d transactions, want 1", n, len(txs))
+	}
+}
+
+// TestCheckpointsOffTheWriter checks that what is committed reaches the
+// database file without the writer checkpointing (its own threshold, 20,000
+// pages, is far off here): the checkpointer copies it meanwhile.
+func TestCheckpointsOffTheWriter(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "x.db")
+	st, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	size := func() int64 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	before := size()
+	for i := range 200 {
+		call := fmt.Sprintf("c%d", i)
+		if _, err := st.InsertEvents(t.Context(), "n1", []events.Event{{
+			ID: "e" + call, Kind: events.CallRouted, CallUUID: call, CallerIDNumber: "1001", DestinationNumber: "1002",
+			OccurredAt: time.Now(), Sequence: 1, Source: "pbx",
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for size() <= before {
+		if time.Now().After(deadline) {
+			t.Fatalf("the database file stayed at %d bytes for 10 s after 200 commits: nothing checkpointed", before)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
