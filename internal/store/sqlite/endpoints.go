@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -256,56 +258,62 @@ func (s *Store) UpsertEndpoint(ctx context.Context, ep *store.Endpoint) error {
 
 // GetEndpoint returns the endpoint id, or an error wrapping store.ErrNotFound.
 func (s *Store) GetEndpoint(ctx context.Context, id string) (*store.Endpoint, error) {
-	r, gen, ok := s.endpoints.get(id)
+	ep, gen, ok := s.endpoints.get(id)
 	if !ok {
 		st, err := s.prepared(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("get endpoint %s: %w", id, err)
 		}
-		r, err = scanEndpointRow(st.getEndpoint.QueryRowContext(ctx, id))
+		r, err := scanEndpointRow(st.getEndpoint.QueryRowContext(ctx, id))
 		if errNoRows(err) {
 			return nil, fmt.Errorf("get endpoint %s: %w", id, store.ErrNotFound)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("get endpoint %s: %w", id, err)
 		}
-		s.endpoints.put(r, gen)
+		if ep, err = r.endpoint(); err != nil {
+			return nil, fmt.Errorf("get endpoint %s: %w", id, err)
+		}
+		s.endpoints.put(ep, gen)
 	}
-	ep, err := r.endpoint()
-	return ep, wrap("get endpoint "+id, err)
+	// The caller's own copy: the cached one is shared.
+	c := *ep
+	c.Events, c.Secrets, c.RetrySchedule = slices.Clone(ep.Events), slices.Clone(ep.Secrets), slices.Clone(ep.RetrySchedule)
+	c.Headers = maps.Clone(ep.Headers)
+	return &c, nil
 }
 
-// endpointCache keeps the endpoint rows GetEndpoint read (every test event
-// reads its endpoint, and a read after a write finds the readers' page
-// cache emptied). The file has one process and every change of an
-// endpoint goes through this Store, which empties the cache once the change
-// is committed.
+// endpointCache keeps the endpoints GetEndpoint read, decoded (every test
+// event reads its endpoint, and a read after a write finds the readers' page
+// cache emptied). The file has one process and every change of an endpoint
+// goes through this Store, which empties the cache once the change is
+// committed.
 type endpointCache struct {
-	mu   sync.Mutex
-	gen  uint64 // counts the changes
-	rows map[string]endpointRow
+	mu  sync.Mutex
+	gen uint64 // counts the changes
+	eps map[string]*store.Endpoint
 }
 
-// get returns the cached row of id, or the generation to put it under.
-func (c *endpointCache) get(id string) (r endpointRow, gen uint64, ok bool) {
+// get returns the cached endpoint id, or the generation to put it under.
+func (c *endpointCache) get(id string) (ep *store.Endpoint, gen uint64, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	r, ok = c.rows[id]
-	return r, c.gen, ok
+	ep, ok = c.eps[id]
+	return ep, c.gen, ok
 }
 
-// put keeps r unless an endpoint changed since gen, when r may be older
+// put keeps ep unless an endpoint changed since gen, when ep may be older
 // than the change.
-func (c *endpointCache) put(r endpointRow, gen uint64) {
+func (c *endpointCache) put(ep *store.Endpoint, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if gen != c.gen {
 		return
 	}
-	if c.rows == nil {
-		c.rows = map[string]endpointRow{}
+	if c.eps == nil {
+		c.eps = map[string]*store.Endpoint{}
 	}
-	c.rows[r.id] = r
+	c.eps[ep.ID] = ep
 }
 
 // generation counts the changes of endpoints.
@@ -321,7 +329,7 @@ func (c *endpointCache) changed() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	clear(c.rows)
+	clear(c.eps)
 }
 
 // ListEndpoints returns every endpoint, ordered by ID.
