@@ -97,10 +97,12 @@ type queue struct {
 	chains map[chainKey][]*pending // by ID; [0] is the head
 	eps    map[string]*heads
 	cached int // pendings holding their event
+	// maxCached is maxCachedEvents but in tests.
+	maxCached int
 }
 
 func newQueue() queue {
-	return queue{byID: map[int64]*pending{}, chains: map[chainKey][]*pending{}, eps: map[string]*heads{}}
+	return queue{byID: map[int64]*pending{}, chains: map[chainKey][]*pending{}, eps: map[string]*heads{}, maxCached: maxCachedEvents}
 }
 
 // loadPendingSQL reads the pending deliveries, oldest first, through their
@@ -140,7 +142,7 @@ func (q *queue) add(p *pending) {
 		return
 	}
 	if p.ev != nil {
-		if q.cached >= maxCachedEvents {
+		if q.cached >= q.maxCached {
 			p.ev = nil
 		} else {
 			q.cached++

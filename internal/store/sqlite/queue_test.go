@@ -1,0 +1,105 @@
+package sqlite
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/switchhook/switchhook/internal/events"
+	"github.com/switchhook/switchhook/internal/store"
+)
+
+// TestQueue checks what the queue in memory adds to the store's contract:
+// events past the cache are read from the file when claimed, and each
+// chain's order holds across a reopening, which loads the queue from the
+// file, and across a retry of an older delivery.
+func TestQueue(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "x.db")
+	open := func() *Store {
+		st, err := Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	st := open()
+	st.q.maxCached = 1
+	if err := st.CreateEndpoint(ctx, &store.Endpoint{ID: "a", URL: "http://127.0.0.1:9/", MaxInFlight: 8}); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	var evs []events.Event
+	for i, k := range []events.Kind{events.CallRouted, events.CallRinging, events.CallAnswer, events.CallHangup} {
+		evs = append(evs, events.Event{
+			ID: "e" + string(rune('1'+i)), Kind: k, CallUUID: "c1", CallerIDNumber: "1001", DestinationNumber: "1002",
+			OccurredAt: at.Add(time.Duration(i) * time.Second), Sequence: int64(i + 1), Source: "pbx",
+		})
+	}
+	if _, err := st.InsertEvents(ctx, "n1", evs[:1]); err != nil {
+		t.Fatal(err)
+	}
+	now := at.Add(time.Hour)
+	claim := func(st *Store, want ...string) []*store.Job {
+		t.Helper()
+		jobs, err := st.ClaimDeliveries(ctx, store.ClaimParams{Owner: "w", Now: now, LeaseUntil: now.Add(time.Minute), Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, j := range jobs {
+			got = append(got, j.Event.ID)
+			if j.Event.CallUUID != "c1" || j.Delivery.EventID != j.Event.ID {
+				t.Errorf("job %+v of event %+v", j.Delivery, j.Event)
+			}
+		}
+		if len(got) != len(want) || (len(got) > 0 && got[0] != want[0]) {
+			t.Fatalf("claimed %v, want %v", got, want)
+		}
+		return jobs
+	}
+	complete := func(st *Store, j *store.Job) {
+		t.Helper()
+		err := st.CompleteAttempts(ctx, "w", []store.Outcome{{
+			Attempt: store.Attempt{DeliveryID: j.Delivery.ID, At: now, StatusCode: 204}, Status: store.Succeeded,
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The queue is loaded by the first claim; the events after it are
+	// added as they commit, past the cache of one.
+	first := claim(st, "e1")[0]
+	if _, err := st.InsertEvents(ctx, "n1", evs[1:]); err != nil {
+		t.Fatal(err)
+	}
+	if st.q.cached != 1 {
+		t.Errorf("%d events cached, want 1", st.q.cached)
+	}
+	claim(st) // e2 waits behind e1
+	complete(st, first)
+	complete(st, claim(st, "e2")[0])
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	st = open()
+	defer st.Close()
+	third := claim(st, "e3")[0]
+	// A retry of e1 makes it the chain's head again: e4 waits for it,
+	// after e3, in flight, is done.
+	if err := st.RetryDelivery(ctx, first.Delivery.ID, now); err != nil {
+		t.Fatal(err)
+	}
+	complete(st, third)
+	complete(st, claim(st, "e1")[0])
+	complete(st, claim(st, "e4")[0])
+	claim(st)
+	if n, err := st.PendingCount(ctx); err != nil || n != 0 {
+		t.Errorf("pending = %d, %v; want 0", n, err)
+	}
+}
