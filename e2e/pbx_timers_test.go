@@ -136,3 +136,32 @@ func TestPBXSessionTimerRefreshedByPBX(t *testing.T) {
 		{event: "CALL_HANGUP", leg: "A", ext: map[string]any{"hangup_cause": "NORMAL_CLEARING", "sip_code": float64(200), "hangup_by": "caller", "answered_by": "1002", "duration": last["duration"], "billsec": last["billsec"]}},
 	})
 }
+
+// A caller waiting in a queue on its music who goes silent without hanging
+// up is ended by the media timeout like any answered call, long before the
+// queue's max_wait: BYE to the caller, MEDIA_TIMEOUT by the system, the
+// queue's outcome abandoned.
+func TestPBXQueueCallerSilentOnMusic(t *testing.T) {
+	t.Parallel()
+	ext := NewReceiver(t)
+	port := freeUDPPort(t)
+	cfg := pbxConfig(map[string]*Receiver{"extended": ext}, port)
+	cfg.WriteString("  media_timeout: 2s\nextensions:\n  - {number: \"1001\", password: secret-1001}\n  - {number: \"1003\", password: secret-1003}\n")
+	cfg.WriteString("ring_timeout: 5s\nqueues:\n  - {number: \"600\", name: Support, agents: [\"1001\"], max_wait: 60s}\n")
+	s := launchPBX(t, cfg.String(), port)
+	if err := os.WriteFile(filepath.Join(s.dir, "stream.alaw"), bytes.Repeat([]byte{0xD5}, 8000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	s.dial(t, "caller_media_stop.xml", "1003", "600")()
+	hooks := ext.WaitCount(t, 3, 20*time.Second)
+	c := routedCall{caller: "1003", direction: "internal"}
+	checkPBXCall(t, "extended", hooks, []hookWant{
+		with(c.routed("600", "queue", "600"), q(stay(t, hooks[0], "600", 0, 0, ""))),
+		c.want("CALL_ANSWER", "Q", "600", q(stay(t, hooks[1], "600", 0, 0, ""))),
+		with(c.hangup(t, hooks[2], "A", "600", "MEDIA_TIMEOUT", 200, "system", "600"), q(stay(t, hooks[2], "600", 2, 5, "abandoned"))),
+	})
+	if took := time.Since(start); took < 3*time.Second || took > 30*time.Second {
+		t.Errorf("call ended %s after it started, want after 1 s of RTP and 2 s of silence, long before max_wait", took)
+	}
+}

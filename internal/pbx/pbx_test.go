@@ -229,7 +229,16 @@ func TestShutdownEndsLiveCall(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// The owner publishes the call's channels once the message that
+	// answered it is handled, just after the events it emitted.
 	chans := tp.Channels()
+	for len(chans) != 2 || chans[0].State != "answered" {
+		if time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+		chans = tp.Channels()
+	}
 	if len(chans) != 2 || chans[0].State != "answered" || chans[0].Party != events.Caller || chans[1].Party != events.Callee || chans[0].RTPPort == 0 {
 		t.Errorf("channels = %+v", chans)
 	}

@@ -41,13 +41,13 @@ func (c *call) watchMedia() {
 }
 
 // checkMedia ends the call when a party bridged in it has sent no RTP for
-// the media timeout. A party facing an app leg is watched too; the app leg
-// is not. A call on hold, or with one-way media (sendonly, recvonly,
+// the media timeout. A party facing an app leg (an IVR, a queue's music) is
+// watched too; the app leg is not. A call on hold, or with one-way media (sendonly, recvonly,
 // inactive on either side), is exempt while it lasts, and its clock starts
 // again after.
 func (c *call) checkMedia() state {
 	now, timeout := time.Now(), c.p.conf().MediaTimeout
-	up := c.state == stateConnected || c.state == stateAppAnswered
+	up := c.state == stateConnected || c.state == stateAppAnswered || c.state == stateQueued && c.queue.music != nil
 	for s := range c.mw.legs {
 		side := media.Side(s)
 		l := c.br.ends[side]
