@@ -194,11 +194,12 @@ func (e *Engine) Run(ctx context.Context) error {
 	defer abandon()
 
 	r := &runner{
-		e:       e,
-		results: make(chan result, e.o.Concurrency),
-		eps:     map[string]*endpoint{},
-		dirty:   map[string]bool{},
-		disable: map[string]string{},
+		e:         e,
+		results:   make(chan result, e.o.Concurrency),
+		completed: make(chan error, 1),
+		eps:       map[string]*endpoint{},
+		dirty:     map[string]bool{},
+		disable:   map[string]string{},
 	}
 	// Leases held under this node's name were taken by a previous life of
 	// this process that did not shut down cleanly: take them back now
@@ -224,9 +225,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		if done == nil && r.inflight == 0 {
 			break
 		}
-		if r.record(dbCtx) {
-			claimNow = true
-		}
+		r.record(dbCtx)
 		if claimNow && done != nil {
 			// An endpoint change (a rotated secret, a new URL) made before
 			// the work it concerns must be in force before that work is
@@ -246,6 +245,10 @@ func (e *Engine) Run(ctx context.Context) error {
 		select {
 		case res := <-r.results:
 			r.take(res)
+		case err := <-r.completed:
+			if r.committed(err) {
+				claimNow = true
+			}
 		case <-e.wake:
 			claimNow = true
 		case <-notifications:

@@ -505,3 +505,54 @@ func TestResponseKeptAsValidUTF8(t *testing.T) {
 		t.Errorf("response kept as %q", a.Response)
 	}
 }
+
+// A commit of outcomes that takes its time (the store's writer busy, a slow
+// disk) holds back neither other calls' events nor the call whose outcome it
+// is: a new call's event is claimed and sent meanwhile, and the waiting
+// call's next event follows once its outcome is committed.
+func TestSlowCommitDoesNotHoldBackClaims(t *testing.T) {
+	st := openStore(t)
+	h := newHook(t, nil)
+	ep := endpoint(t, st, h.srv.URL, nil)
+	h.forEndpoint(ep)
+	bs := &blockingStore{Store: st, blocked: make(chan struct{}), release: make(chan struct{})}
+	eng := start(t, bs, testOptions(t))
+	t.Cleanup(bs.unblock) // before the engine stops, should the test fail first
+	first := call(2)
+	emit(t, st, eng, first...)
+	select {
+	case <-bs.blocked:
+	case <-time.After(waitLimit):
+		t.Fatal("the first outcome was never committed")
+	}
+	second := call(1)
+	emit(t, st, eng, second...)
+	waitFor(t, "the other call's event sent while the first outcome commits", func() bool { return len(h.got()) == 2 })
+	if got := h.got()[1].Event.CallUUID; got != second[0].CallUUID {
+		t.Fatalf("second request is of call %s, want the new call %s: the first call's next event went before its predecessor was recorded", got, second[0].CallUUID)
+	}
+	bs.unblock()
+	waitFor(t, "delivered", allStatus(t, st, ep.ID, 3, store.Succeeded))
+	got := h.got()
+	if len(got) != 3 || got[2].Event.CallUUID != first[1].CallUUID || got[2].Event.Sequence != 2 {
+		t.Fatalf("requests %d, last %+v: want the first call's second event last", len(got), got[len(got)-1].Event)
+	}
+}
+
+// blockingStore holds its first CompleteAttempts until release is closed,
+// saying on blocked that it is holding it.
+type blockingStore struct {
+	store.Store
+	once, unblocked  sync.Once
+	blocked, release chan struct{}
+}
+
+func (b *blockingStore) unblock() { b.unblocked.Do(func() { close(b.release) }) }
+
+func (b *blockingStore) CompleteAttempts(ctx context.Context, owner string, outs []store.Outcome) error {
+	b.once.Do(func() {
+		close(b.blocked)
+		<-b.release
+	})
+	return b.Store.CompleteAttempts(ctx, owner, outs)
+}

@@ -21,6 +21,12 @@ type runner struct {
 
 	// outcomes wait here to be recorded in the next CompleteAttempts.
 	outcomes []store.Outcome
+	// completing is the batch of outcomes being committed by the one
+	// CompleteAttempts in flight, whose error comes back on completed; spare
+	// is the buffer of the last batch committed, for reuse.
+	completing []store.Outcome
+	completed  chan error
+	spare      []store.Outcome
 	// dirty endpoints have a circuit newer than the store's; disable holds
 	// endpoints to disable, with the reason.
 	dirty   map[string]bool
@@ -214,40 +220,56 @@ func (r *runner) drain() {
 	}
 }
 
-// record writes the outcomes and circuit changes gathered so far, in one
-// transaction for the outcomes. It reports whether anything was recorded,
-// since a recorded outcome can make the next event of a call claimable.
-func (r *runner) record(ctx context.Context) bool {
+// record writes the circuit changes and disables gathered so far, so that
+// they hold before the next claim and before the outcomes they follow from
+// are committed, and then starts committing the outcomes, in one transaction,
+// in a goroutine of its own: Run goes on claiming and taking results
+// meanwhile, so a new event does not wait behind unrelated commits. Their
+// deliveries stay leased to this node until the commit, so none is claimed
+// twice. One commit is in flight at a time; outcomes that arrive meanwhile
+// form the next batch.
+func (r *runner) record(ctx context.Context) {
 	r.drain()
 	if len(r.outcomes) == 0 && len(r.dirty) == 0 && len(r.disable) == 0 {
 		r.storeRetryAt = time.Time{}
-		return false
+		return
 	}
 	if now := r.e.o.Now(); now.Before(r.storeRetryAt) {
-		return false
+		return
 	}
 	r.storeRetryAt = time.Time{}
-	// Circuits first: a circuit opened by these outcomes must hold before
-	// the next claim.
 	if !r.writeCircuits(ctx) {
-		return false
+		return
 	}
 	for id, reason := range r.disable {
 		if err := r.e.st.DisableEndpoint(ctx, id, reason); err != nil {
 			r.storeFailed("disable endpoint "+id, err)
-			return false
+			return
 		}
 		delete(r.disable, id)
 	}
-	if len(r.outcomes) == 0 {
-		return false
+	if len(r.outcomes) == 0 || r.completing != nil {
+		return
 	}
-	if err := r.e.st.CompleteAttempts(ctx, r.e.o.Node, r.outcomes); err != nil {
+	batch := r.outcomes
+	r.completing, r.outcomes, r.spare = batch, r.spare, nil
+	go func() { r.completed <- r.e.st.CompleteAttempts(ctx, r.e.o.Node, batch) }()
+}
+
+// committed takes the result of the commit record started. It reports
+// whether the outcomes were recorded, since a recorded outcome can make the
+// next event of a call claimable. A batch that failed goes back ahead of
+// the outcomes gathered since, for a later try.
+func (r *runner) committed(err error) bool {
+	batch := r.completing
+	r.completing = nil
+	if err != nil {
+		r.outcomes = append(batch, r.outcomes...)
 		r.storeFailed("complete attempts", err)
 		return false
 	}
-	clear(r.outcomes)
-	r.outcomes = r.outcomes[:0]
+	clear(batch)
+	r.spare = batch[:0]
 	return true
 }
 
@@ -276,13 +298,21 @@ func (r *runner) storeFailed(what string, err error) {
 
 // flush records what is left when Run ends, trying a few times.
 func (r *runner) flush(ctx context.Context) {
+	if r.completing != nil {
+		r.committed(<-r.completed)
+	}
 	for try := 0; try < 5; try++ {
+		if try > 0 {
+			time.Sleep(100 * time.Millisecond)
+		}
 		r.storeRetryAt = time.Time{}
 		r.record(ctx)
+		if r.completing != nil {
+			r.committed(<-r.completed)
+		}
 		if len(r.outcomes) == 0 && len(r.dirty) == 0 && len(r.disable) == 0 {
 			return
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
 	r.e.log.Error("outcomes not recorded at shutdown; those deliveries will be sent again", "outcomes", len(r.outcomes))
 }
