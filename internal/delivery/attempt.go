@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -69,12 +70,14 @@ func (e *Engine) attempt(ctx context.Context, ep *endpoint, job *store.Job) resu
 		res.attempt.Error = requestError(err, ep.timeout)
 		return res
 	}
-	kept, _ := io.ReadAll(io.LimitReader(resp.Body, responseKept))
-	io.Copy(io.Discard, io.LimitReader(resp.Body, drainLimit)) // an error here only costs the connection
+	if resp.Body != http.NoBody { // a 204's: nothing to read
+		kept, _ := io.ReadAll(io.LimitReader(resp.Body, responseKept))
+		io.Copy(io.Discard, io.LimitReader(resp.Body, drainLimit)) // an error here only costs the connection
+		res.attempt.Response = strings.ToValidUTF8(string(kept), "\uFFFD")
+	}
 	resp.Body.Close()
 	res.attempt.Latency = time.Since(start)
 	res.attempt.StatusCode = resp.StatusCode
-	res.attempt.Response = strings.ToValidUTF8(string(kept), "\uFFFD")
 
 	switch code := resp.StatusCode; {
 	case code >= 200 && code < 300:
@@ -117,17 +120,33 @@ func (e *Engine) request(ctx context.Context, ep *endpoint, job *store.Job, now 
 		cancel()
 		return request{}, fmt.Errorf("endpoint URL %q: %w", ep.ep.URL, err)
 	}
-	h := req.Header
-	for k, v := range ep.ep.Headers {
-		h.Set(k, v)
+	// The header is built with its keys already canonical (the endpoint's
+	// at load, shared read-only by its requests) and our values in one
+	// slice, as net/http does for the headers it reads: Header.Set would
+	// canonicalise and allocate each.
+	h := make(http.Header, len(ep.headers)+len(ownHeaders))
+	for k, v := range ep.headers {
+		h[k] = v
 	}
 	// Set after the endpoint's own headers, so they cannot be overridden.
-	h.Set("Content-Type", "application/json")
-	h.Set("User-Agent", e.userAgent)
-	h.Set(signature.HeaderID, job.Event.ID)
-	h.Set(signature.HeaderTimestamp, fmt.Sprint(now.Unix()))
-	h.Set(signature.HeaderSignature, signature.Header(keys, job.Event.ID, now, body))
+	vals := [...]string{"application/json", e.userAgent, job.Event.ID,
+		strconv.FormatInt(now.Unix(), 10), signature.Header(keys, job.Event.ID, now, body)}
+	own := vals[:]
+	for i, k := range ownHeaders {
+		h[k] = own[i : i+1 : i+1]
+	}
+	req.Header = h
 	return request{req, cancel}, nil
+}
+
+// ownHeaders are the headers every request carries, canonical, in the order
+// of the values request sets them to.
+var ownHeaders = [...]string{
+	"Content-Type",
+	"User-Agent",
+	http.CanonicalHeaderKey(signature.HeaderID),
+	http.CanonicalHeaderKey(signature.HeaderTimestamp),
+	http.CanonicalHeaderKey(signature.HeaderSignature),
 }
 
 // saying is what a refusal's body says, as ": first line", so that the

@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/switchhook/switchhook/internal/signature"
@@ -43,7 +44,10 @@ type runner struct {
 // need precomputed. Those read only the fields set at load; circuit and
 // disabled belong to the runner.
 type endpoint struct {
-	ep       *store.Endpoint
+	ep *store.Endpoint
+	// headers are ep's own headers, canonical, each value a slice of
+	// capacity one, so that an append to it cannot write to the shared one.
+	headers  http.Header
 	keys     []signingKey
 	timeout  time.Duration
 	schedule []time.Duration
@@ -71,6 +75,10 @@ func (r *runner) newEndpoint(ep *store.Endpoint) *endpoint {
 	eff := *ep
 	eff.WithDefaults()
 	x := &endpoint{ep: ep, timeout: eff.Timeout, schedule: eff.RetrySchedule, circuit: ep.Circuit, disabled: ep.Disabled}
+	x.headers = make(http.Header, len(ep.Headers))
+	for k, v := range ep.Headers {
+		x.headers[http.CanonicalHeaderKey(k)] = []string{v}
+	}
 	for _, s := range ep.Secrets {
 		key, err := signature.Key(s.Value)
 		if err != nil {

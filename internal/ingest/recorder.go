@@ -356,11 +356,13 @@ func (r *Recorder) commit(ctx context.Context, b *batch) {
 	r.committed(b)
 }
 
-// committed answers b's waiters, wakes the delivery engine and tells the
-// watchers and the metrics.
+// committed wakes the delivery engine, answers b's waiters and tells the
+// watchers and the metrics. The engine is woken first: it claims the new
+// deliveries while the waiters write their answers, rather than after a
+// batch's worth of goroutines readied before it.
 func (r *Recorder) committed(b *batch) {
-	b.settle(nil)
 	r.opts.Wake()
+	b.settle(nil)
 	r.counted(b.events)
 }
 
