@@ -1,9 +1,13 @@
 // Package sqlite implements store.Store on a SQLite database file, through
 // the pure-Go modernc.org/sqlite driver, for a switchhook that runs as one
-// process. Writes go through a single connection, since SQLite admits one
-// writer at a time anyway, while a small pool of read-only connections serves
-// lists and claims concurrently under WAL. Because the file belongs to one
-// process, delivery leases live in the Store's memory rather than in the
-// database: claiming is a read, and only recording an attempt writes. The
-// schema is versioned by embedded migrations that Migrate applies.
+// process. Because the file belongs to one process, the queue of pending
+// deliveries and their leases live in the Store's memory (queue.go), loaded
+// from the file when it is opened: claiming reads nothing but events not
+// kept in memory, and the file holds what must survive a crash, the events,
+// the deliveries and their attempts. Writes go through one connection, on
+// which one goroutine runs the events recorded and the outcomes of
+// deliveries in shared transactions (writer.go); checkpoints run on a
+// connection of their own; a small pool of read-only connections serves the
+// API under WAL. The schema is versioned by embedded migrations that
+// Migrate applies.
 package sqlite
