@@ -278,3 +278,144 @@ func TestGoldenQueuePayloads(t *testing.T) {
 		}
 	}
 }
+
+// The structs encoding/json renders a body from, in the specification's
+// field order: the reference Payload must match byte for byte.
+type standardBody struct {
+	Event             Kind    `json:"event"`
+	CallUUID          string  `json:"call_uuid"`
+	CallSessionUUID   string  `json:"call_session_uuid"`
+	CallerIDNumber    string  `json:"caller_id_number"`
+	DestinationNumber string  `json:"destination_number"`
+	Digit             *string `json:"digit,omitempty"`
+	DigitDuration     *int64  `json:"digit_duration,omitempty"`
+	Timestamp         string  `json:"timestamp"`
+}
+
+type extendedBody struct {
+	standardBody
+	CallerIDName    string          `json:"caller_id_name,omitempty"`
+	EventID         string          `json:"event_id"`
+	Sequence        int64           `json:"sequence"`
+	OccurredAt      string          `json:"occurred_at"`
+	Direction       Direction       `json:"direction"`
+	LegUUID         string          `json:"leg_uuid"`
+	Party           Party           `json:"party,omitempty"`
+	RoutedTo        *Target         `json:"routed_to,omitempty"`
+	DivertedFrom    string          `json:"diverted_from,omitempty"`
+	DiversionReason DiversionReason `json:"diversion_reason,omitempty"`
+	Queue           *QueueStay      `json:"queue,omitempty"`
+	*hangupBody
+}
+
+type hangupBody struct {
+	HangupCause string `json:"hangup_cause"`
+	SIPCode     int    `json:"sip_code"`
+	HangupBy    Party  `json:"hangup_by"`
+	Duration    int64  `json:"duration"`
+	Billsec     int64  `json:"billsec"`
+	AnsweredBy  string `json:"answered_by"`
+}
+
+// referencePayload is Payload by encoding/json.
+func referencePayload(e *Event, p Profile, loc *time.Location) []byte {
+	std := standardBody{
+		Event:             e.Kind,
+		CallUUID:          e.CallUUID,
+		CallSessionUUID:   e.SessionUUID,
+		CallerIDNumber:    e.CallerIDNumber,
+		DestinationNumber: e.DestinationNumber,
+		Timestamp:         e.OccurredAt.In(loc).Format(TimestampLayout),
+	}
+	if std.CallSessionUUID == "" {
+		std.CallSessionUUID = e.CallUUID
+	}
+	if e.Kind == CallInput {
+		digit, ms := e.Digit, e.DigitDuration.Milliseconds()
+		std.Digit, std.DigitDuration = &digit, &ms
+	}
+	var v any = &std
+	if p == Extended {
+		ext := extendedBody{
+			standardBody: std,
+			CallerIDName: e.CallerIDName,
+			EventID:      e.ID,
+			Sequence:     e.Sequence,
+			OccurredAt:   e.OccurredAt.UTC().Format(OccurredAtLayout),
+			Direction:    e.Direction,
+			LegUUID:      e.LegUUID,
+			Queue:        e.Queue,
+		}
+		if e.Queue != nil && e.Kind != CallHangup && e.Queue.Outcome != "" {
+			q := *e.Queue
+			q.Outcome = ""
+			ext.Queue = &q
+		}
+		switch e.Kind {
+		case CallInput, CallHold, CallUnhold:
+			ext.Party = e.Party
+		case CallRouted:
+			ext.RoutedTo = e.RoutedTo
+		case CallRinging, CallAnswer:
+			if d := e.Diversion; d != nil {
+				ext.DivertedFrom, ext.DiversionReason = d.From, d.Reason
+			}
+		case CallHangup:
+			h := e.Hangup
+			if h == nil {
+				h = &Hangup{}
+			}
+			ext.hangupBody = &hangupBody{HangupCause: h.Cause, SIPCode: h.SIPCode, HangupBy: h.By,
+				Duration: h.Duration, Billsec: h.Billsec, AnsweredBy: h.AnsweredBy}
+		}
+		v = &ext
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// TestPayloadIsWhatEncodingJSONWrites renders every kind, with and without
+// the optional parts, with names that need escaping (HTML, quotes, control
+// characters, non-ASCII, invalid UTF-8), and compares with encoding/json.
+func TestPayloadIsWhatEncodingJSONWrites(t *testing.T) {
+	t.Parallel()
+	names := []string{"", "Jane Doe", `a "quoted"`, `back\slash`, "a<b", "a>b", "a&b", "tab\there\nnl\x01", "Zoë 李 \u2028 😀", "bad \xff utf8"}
+	zones := []*time.Location{time.UTC, time.FixedZone("X", -5*3600-30*60)}
+	for _, k := range Kinds {
+		for i, name := range names {
+			e := sample(k)
+			e.CallerIDName, e.CallerIDNumber, e.DestinationNumber = name, name, name+"1"
+			e.Sequence = int64(i)
+			switch i % 4 {
+			case 0:
+				e.SessionUUID = ""
+				e.Queue = &QueueStay{Number: name, Wait: 7, Outcome: QueueAnswered}
+			case 1:
+				e.Queue = &QueueStay{Number: "500", Wait: 0}
+				e.Diversion = &Diversion{From: name, Reason: DivertQueue}
+				e.Party = ""
+			case 2:
+				e.Hangup = nil
+				e.RoutedTo = &Target{Type: Gateway, Target: name}
+				e.Digit = name
+			case 3:
+				e.Diversion = &Diversion{Reason: DivertPickup}
+				e.DigitDuration = -time.Second
+			}
+			for _, p := range []Profile{Standard, Extended} {
+				for _, loc := range zones {
+					got, err := e.Payload(p, loc)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if want := referencePayload(&e, p, loc); !bytes.Equal(got, want) {
+						t.Errorf("%s %s %q:\n got %s\nwant %s", k, p, name, got, want)
+					}
+				}
+			}
+		}
+	}
+}
