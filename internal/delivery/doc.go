@@ -12,8 +12,9 @@
 // at a time, in order, while other calls and endpoints flow freely. The store
 // enforces that rule when it hands out work (only the head of each
 // (endpoint, call) chain is claimable); the engine keeps the hot path short:
-// one goroutine owns all state and talks to the store in batches, and one
-// goroutine per request does the HTTP work, so a new event is sent as soon
-// as it is committed and the next event of a call as soon as the previous
-// one is recorded.
+// one goroutine owns all state and talks to the store in batches (its
+// outcomes are committed beside it, one batch at a time, so a claim never
+// waits for a commit), and one goroutine per request does the HTTP work, so
+// a new event is sent as soon as it is committed and the next event of a
+// call as soon as the previous one is recorded.
 package delivery
