@@ -60,6 +60,8 @@ type Options struct {
 	// SourcesDown names the call sources not connected to their engine
 	// now; /healthz reports them (status "degraded"). nil: none.
 	SourcesDown func() []string
+	// Now is the clock of the health views' minutes; nil is time.Now.
+	Now func() time.Time
 	// SecretGrace is how long a rotated-out secret keeps signing; 0 is 24h.
 	SecretGrace time.Duration
 	Defaults    EndpointDefaults
@@ -113,6 +115,7 @@ type API struct {
 	extensions Extensions
 	down       func() []string
 	queues     Queues
+	now        func() time.Time
 
 	closing   chan struct{} // closed by CloseStreams
 	closeOnce sync.Once
@@ -152,6 +155,7 @@ func New(o Options) *API {
 		extensions: o.Extensions,
 		down:       o.SourcesDown,
 		queues:     o.Queues,
+		now:        o.Now,
 		closing:    make(chan struct{}),
 		lists: map[string]func() any{
 			"registrations": o.Registrations,
@@ -164,6 +168,9 @@ func New(o Options) *API {
 	}
 	if a.loc == nil {
 		a.loc = time.UTC
+	}
+	if a.now == nil {
+		a.now = time.Now
 	}
 	if a.grace == 0 {
 		a.grace = defaultGrace

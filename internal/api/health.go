@@ -20,7 +20,7 @@ func (a *API) endpointHealth(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
+	now := a.now()
 	s := a.health.Endpoint(ep.ID, now)
 	v := healthView(ep, s, now)
 	v.Minutes = minutesView(s.Minutes)
@@ -40,7 +40,7 @@ func (a *API) overview(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("count pending deliveries: %w", err)
 	}
-	now := time.Now()
+	now := a.now()
 	all := a.health.All(now)
 	evs, since := a.health.Events(now)
 	out := apitypes.Overview{

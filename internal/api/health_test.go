@@ -13,10 +13,10 @@ import (
 )
 
 func TestEndpointHealth(t *testing.T) {
-	h := delivery.NewHealth(time.Now().Add(-time.Hour))
-	e := newEnv(t, func(o *api.Options) { o.Health = h })
-	ep := e.create(`{"url": "` + receiverURL + `"}`)
 	now := time.Now()
+	h := delivery.NewHealth(now.Add(-time.Hour))
+	e := newEnv(t, func(o *api.Options) { o.Health, o.Now = h, func() time.Time { return now } })
+	ep := e.create(`{"url": "` + receiverURL + `"}`)
 	h.Observe(ep.ID, now, 10*time.Millisecond, true)
 	h.Observe(ep.ID, now, 10*time.Millisecond, true)
 	h.Observe(ep.ID, now, 10*time.Millisecond, true)
@@ -51,12 +51,15 @@ func TestEndpointHealthWithoutATracker(t *testing.T) {
 }
 
 func TestOverviewPutsFailingEndpointsFirst(t *testing.T) {
-	h := delivery.NewHealth(time.Now())
-	e := newEnv(t, func(o *api.Options) { o.Health = h })
+	// The API's clock stays at now: the minutes counted must not roll
+	// over between the observations and the read.
+	now := time.Now()
+	h := delivery.NewHealth(now)
+	e := newEnv(t, func(o *api.Options) { o.Health, o.Now = h, func() time.Time { return now } })
 	fine := e.create(`{"url": "http://127.0.0.1:9/a-fine"}`)
 	flaky := e.create(`{"url": "http://127.0.0.1:9/b-flaky"}`)
 	broken := e.create(`{"url": "http://127.0.0.1:9/c-broken"}`)
-	ctx, now := context.Background(), time.Now()
+	ctx := context.Background()
 	if err := e.st.SetCircuit(ctx, broken.ID, store.Circuit{State: store.CircuitOpen, PausedUntil: now.Add(time.Minute), ConsecutiveFailures: 9, FailingSince: now}); err != nil {
 		t.Fatal(err)
 	}
