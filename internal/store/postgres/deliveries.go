@@ -75,14 +75,15 @@ RETURNING d.id, d.endpoint_id, d.attempts, d.next_attempt_at, d.last_error, d.cr
 	(SELECT e.body FROM events e WHERE e.seq = d.event_seq)`
 
 // asyncCommitSQL makes the transaction it runs in commit without waiting
-// for its WAL to reach the disk. Claims and completions use it: if the
-// database crashes within the fraction of a second before the WAL writer
-// flushes, what is lost is a lease or an outcome, and the delivery is sent
-// again: a duplicate, which at-least-once delivery allows, never a lost or
-// reordered event, since any later commit that waits for the disk (such as
-// recording events) flushes the WAL before it. Events are recorded with the
-// server's setting, which should be synchronous.
-const asyncCommitSQL = "SELECT set_config('synchronous_commit', 'off', true)"
+// for its WAL to reach the disk, and plan its statements as hotPlansSQL
+// does. Claims and completions use it: if the database crashes within the
+// fraction of a second before the WAL writer flushes, what is lost is a
+// lease or an outcome, and the delivery is sent again: a duplicate, which
+// at-least-once delivery allows, never a lost or reordered event, since any
+// later commit that waits for the disk (such as recording events) flushes
+// the WAL before it. Events are recorded with the server's setting, which
+// should be synchronous.
+const asyncCommitSQL = "SELECT set_config('synchronous_commit', 'off', true), " + hotPlans
 
 // ClaimDeliveries leases up to p.Limit claimable deliveries to p.Owner,
 // oldest first, in one round trip: the claim lock and the claim go in one

@@ -137,6 +137,7 @@ func (s *Store) InsertEvents(ctx context.Context, node string, evs []events.Even
 	}
 	calls = texts(calls)
 	b := &pgx.Batch{}
+	b.Queue(hotPlansSQL)
 	b.Queue(lockCallsSQL, calls)
 	b.Queue(insertEventsSQL,
 		texts(ids), calls, kinds, occurred, seqs, texts(endpoints), bodies,
@@ -144,6 +145,9 @@ func (s *Store) InsertEvents(ctx context.Context, node string, evs []events.Even
 		text(node), time.Now(), channel)
 	res := s.pool.SendBatch(ctx, b)
 	defer res.Close()
+	if _, err := res.Exec(); err != nil {
+		return 0, fmt.Errorf("insert events: %w", err)
+	}
 	if _, err := res.Exec(); err != nil {
 		return 0, fmt.Errorf("insert events: lock the calls: %w", err)
 	}

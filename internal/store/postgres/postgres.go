@@ -51,6 +51,22 @@ var lockCallsSQL = fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d, h)
 var lockDeliveryCallsSQL = fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d, h)
 	FROM (SELECT DISTINCT hashtext(call_uuid) AS h FROM deliveries WHERE id = ANY ($1::bigint[]) ORDER BY h) AS calls`, chainLock)
 
+// hotPlans, run at the start of a transaction of the delivery path
+// (recording events, claiming, completing), has its later statements reuse
+// one plan per connection rather than be planned at each execution:
+// planning them took more of the database's time than running them (for a
+// batch of one event, recording it was planned in about 0.6 ms and run in
+// about 0.15 ms). Those statements find rows by key, or through the partial
+// indexes that hold the queue, so one plan fits every batch. A plan is kept
+// from the moment it is made, so sequential scans are ruled out: a plan made
+// while a table held a few pages would otherwise read the whole table once
+// it has grown. Other statements are planned for the tables as they are
+// (see Open).
+const hotPlans = "set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_seqscan', 'off', true)"
+
+// hotPlansSQL is hotPlans as a statement of its own.
+const hotPlansSQL = "SELECT " + hotPlans
+
 // channel is the LISTEN/NOTIFY channel on which work is announced.
 const channel = "switchhook_work"
 
