@@ -125,7 +125,8 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	// planned for the tables as they are: a queue grows and shrinks by
 	// orders of magnitude, and a generic plan made while deliveries was a
 	// few pages (a sequential scan to find rows by ID) would be kept when
-	// it holds a hundred thousand rows.
+	// it holds a hundred thousand rows. The delivery path's statements are
+	// the exception (see hotPlans).
 	for key, value := range map[string]string{"jit": "off", "plan_cache_mode": "force_custom_plan"} {
 		if _, ok := cfg.ConnConfig.RuntimeParams[key]; !ok {
 			cfg.ConnConfig.RuntimeParams[key] = value
