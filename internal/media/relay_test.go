@@ -192,3 +192,52 @@ func TestNewPortPoolErrors(t *testing.T) {
 		}
 	}
 }
+
+// Packets queued before the relay reads, more than one read takes, all
+// arrive, in order, with the telephone-event among them spotted.
+func TestRelayBacklog(t *testing.T) {
+	t.Parallel()
+	pool, err := NewPortPool(loopback, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dg digits
+	r, err := pool.NewRelay(dg.add)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	caller, callee := newParty(t), newParty(t)
+	r.SetRemote(SideA, caller.addr(), map[uint8]uint32{101: 8000})
+	r.SetRemote(SideB, callee.addr(), nil)
+
+	const n = 3*batchLen + 3
+	digit := pcapDigit(1, 13280, 10)
+	for i := range n {
+		p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 8, SequenceNumber: uint16(100 + i), Timestamp: uint32(160 * i), SSRC: 7}, Payload: make([]byte, 160)}
+		if i >= n-len(digit) {
+			p = digit[i-(n-len(digit))]
+		}
+		caller.send(t, p, r.Port(SideA))
+	}
+	r.Start()
+	for i := range n {
+		got, ok := callee.recv(t, 2*time.Second)
+		if !ok {
+			t.Fatalf("callee got %d packets of %d", i, n)
+		}
+		want := uint16(100 + i)
+		if i >= n-len(digit) {
+			want = digit[i-(n-len(digit))].SequenceNumber
+		}
+		if got.SequenceNumber != want {
+			t.Fatalf("packet %d has sequence number %d, want %d", i, got.SequenceNumber, want)
+		}
+	}
+	if got := r.Packets(SideA); got != n {
+		t.Errorf("packets from A = %d, want %d", got, n)
+	}
+	if got := dg.list(); len(got) != 1 || got[0] != "A1280ms" {
+		t.Errorf("digits = %v, want [A1280ms]", got)
+	}
+}
