@@ -94,7 +94,8 @@ func TestLoad(t *testing.T) {
 	tp.events.waitHangups(t, calls, 30*time.Second)
 	<-done
 	elapsed := time.Since(start)
-	cpu := float64(cpuTicks(os.Getpid())-cpu0) / 100 / elapsed.Seconds() * 100
+	cpuTicks := cpuTicks(os.Getpid()) - cpu0
+	cpu := float64(cpuTicks) / 100 / elapsed.Seconds() * 100
 	sippCPU := float64(sippTicks-sipp0) / 100 / elapsed.Seconds() * 100
 
 	got := byCall(tp.events.all())
@@ -124,7 +125,8 @@ func TestLoad(t *testing.T) {
 	perCall := max(0, live) / float64(max(1, peakCalls)) / 1024
 	t.Logf("%d calls at %d/s (%d ms of audio each) in %s: all complete and in order; peak %d concurrent calls, ~%.0f KiB of heap per live call (idle heap %.1f MiB)",
 		calls, rate, holdMS, elapsed.Round(time.Second), peakCalls, perCall, float64(base.HeapInuse)/(1<<20))
-	t.Logf("CPU in %% of one core over the run: PBX (this test process) %.0f%%, SIPp caller and callee %.0f%%", cpu, sippCPU)
+	t.Logf("CPU in %% of one core over the run: PBX (this test process) %.0f%% (%.2f ms a call), SIPp caller and callee %.0f%%",
+		cpu, float64(cpuTicks)*10/float64(calls), sippCPU)
 }
 
 // writeLoadFiles puts in dir what the load scenarios read: the callers'
