@@ -63,7 +63,9 @@ type Store interface {
 	// expired), heads of their chain, of an endpoint that is not disabled and
 	// whose circuit is not open (PausedUntil <= p.Now), and no more per
 	// endpoint than its MaxInFlight minus the leases it already has out
-	// (1 while its circuit is half-open). Oldest first.
+	// (1 while its circuit is half-open). Oldest first. A store may leave
+	// out of that count the leases whose outcome CompleteAttempts is
+	// recording: their requests are over.
 	ClaimDeliveries(ctx context.Context, p ClaimParams) ([]*Job, error)
 	// CompleteAttempts records attempts and their outcomes in one
 	// transaction. A delivery's status, attempt count, next attempt time and

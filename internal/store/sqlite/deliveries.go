@@ -49,6 +49,12 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p store.ClaimParams) ([]*st
 	q := &s.q
 	out := make(map[string]int)
 	for id, l := range s.leases {
+		if l.completing {
+			// Its request is over and its outcome is being recorded:
+			// it takes none of the endpoint's room for requests, and
+			// the next claim need not wait for that commit.
+			continue
+		}
 		if l.activeAt(p.Now) {
 			out[l.endpoint]++
 			continue

@@ -1,7 +1,10 @@
 package sqlite
 
 import (
+	"context"
+	"database/sql"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -101,5 +104,76 @@ func TestQueue(t *testing.T) {
 	claim(st)
 	if n, err := st.PendingCount(ctx); err != nil || n != 0 {
 		t.Errorf("pending = %d, %v; want 0", n, err)
+	}
+}
+
+// TestRecordingOutcomeFreesRoom checks that a delivery whose outcome is
+// being recorded takes none of its endpoint's room: its request is over,
+// and the next request need not wait for that commit.
+func TestRecordingOutcomeFreesRoom(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st, err := Open(ctx, filepath.Join(t.TempDir(), "x.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateEndpoint(ctx, &store.Endpoint{ID: "a", URL: "http://127.0.0.1:9/", MaxInFlight: 1}); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	var evs []events.Event
+	for _, call := range []string{"c1", "c2"} {
+		evs = append(evs, events.Event{ID: "e-" + call, Kind: events.CallRouted, CallUUID: call, CallerIDNumber: "1001",
+			DestinationNumber: "1002", OccurredAt: at, Sequence: 1, Source: "pbx"})
+	}
+	if _, err := st.InsertEvents(ctx, "n1", evs); err != nil {
+		t.Fatal(err)
+	}
+	now := at.Add(time.Minute)
+	p := store.ClaimParams{Owner: "w", Now: now, LeaseUntil: now.Add(time.Minute), Limit: 10}
+	first, err := st.ClaimDeliveries(ctx, p)
+	if err != nil || len(first) != 1 {
+		t.Fatalf("first claim = %d, %v; want 1 (max_in_flight 1)", len(first), err)
+	}
+	// Hold the writer so that the outcome's commit waits.
+	hold, held := make(chan struct{}), make(chan struct{})
+	release := sync.OnceFunc(func() { close(hold) })
+	defer release() // before Close, which waits for the writer
+	go st.submit(ctx, func(context.Context, *sql.Tx, *group) error {
+		close(held)
+		<-hold
+		return nil
+	})
+	<-held
+	done := make(chan error, 1)
+	go func() {
+		done <- st.CompleteAttempts(ctx, "w", []store.Outcome{{
+			Attempt: store.Attempt{DeliveryID: first[0].Delivery.ID, At: now, StatusCode: 204}, Status: store.Succeeded,
+		}})
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		jobs, err := st.ClaimDeliveries(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(jobs) == 1 {
+			if jobs[0].Delivery.ID == first[0].Delivery.ID {
+				t.Fatal("the delivery whose outcome is being recorded was claimed again")
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no room for the other call's delivery while the first one's outcome waited for its commit")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	release()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
