@@ -276,3 +276,32 @@ func TestCallOverTCP(t *testing.T) {
 		{kind: events.CallHangup, dest: "1002", leg: "A", hangup: &events.Hangup{Cause: events.CauseNormalClearing, SIPCode: 200, By: events.Caller}},
 	})
 }
+
+// A callee that rang and then answers neither the call nor the PBX's
+// CANCEL holds its leg past the shutdown grace, when the SIP stack is
+// closed under it: the call has ended with SYSTEM_SHUTDOWN, and the CANCEL's
+// transaction closing under it (sipgo then gives neither a response nor an
+// error) does not bring the process down.
+func TestShutdownWhileACancelGoesUnanswered(t *testing.T) {
+	tp := startPBX(t, nil)
+	calleePort := freePort(t)
+	tp.register(t, "1002", calleePort, "udp")
+	tp.sipp(t, "callee_ring_deaf.xml", "", calleePort, "-s", "1002")
+	start := time.Now()
+	caller := tp.sipp(t, "caller_reject_503.xml", tp.udp, 0, "-s", "1002", "-key", "caller", "1001", "-au", "1001", "-ap", "pw-1001")
+	deadline := time.Now().Add(10 * time.Second)
+	for len(tp.events.all()) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("call not ringing:\n%s", dump(tp.events.all()))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	tp.stop()
+	caller.wait(t, tp.dir)
+	calls := byCall(tp.events.all())
+	checkCall(t, calls[0], "1001", start, []want{
+		routed1002,
+		{kind: events.CallRinging, dest: "1002", leg: "B"},
+		{kind: events.CallHangup, dest: "1002", leg: "A", hangup: &events.Hangup{Cause: events.CauseSystemShutdown, SIPCode: 503, By: events.System}},
+	})
+}

@@ -485,6 +485,21 @@ func (l *dialogLeg) dial(ctx context.Context, body []byte) {
 	c.inbox <- out
 }
 
+// waitAnswer runs wait (a session's WaitAnswer) and makes a panic in it
+// the leg's error rather than the end of the process: sipgo's
+// ClientTx.Terminate closes the transaction's Done before it sets its
+// error, so a CANCEL whose transaction the stack closes at shutdown can
+// come back with neither a response nor an error, and sipgo's inviteCancel
+// then reads the status of the response that never came.
+func waitAnswer(ctx context.Context, wait func(context.Context, sipgo.AnswerOptions) error, opts sipgo.AnswerOptions) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("wait for the answer: %v", r)
+		}
+	}()
+	return wait(ctx, opts)
+}
+
 // invite sends one INVITE of the callee leg, posts its provisional
 // responses and returns its outcome.
 func (l *dialogLeg) invite(ctx context.Context, t *transport, req *sip.Request) msgDial {
@@ -503,7 +518,7 @@ func (l *dialogLeg) invite(ctx context.Context, t *transport, req *sip.Request) 
 	if gw := l.target.gw; gw != nil {
 		opts.Username, opts.Password = gw.Credentials()
 	}
-	err = sess.WaitAnswer(ctx, opts)
+	err = waitAnswer(ctx, sess.WaitAnswer, opts)
 	res := sess.InviteResponse
 	var pe *sipgo.ErrDialogResponse
 	var ve sipgo.ErrDialogResponse
