@@ -78,17 +78,25 @@ func (d *digits) list() []string {
 	return append([]string(nil), d.got...)
 }
 
-func TestRelay(t *testing.T) {
+// newTestRelay makes a relay on a loopback pool of its own, the digits it
+// spots collected in the returned digits; it is closed when t ends.
+func newTestRelay(t *testing.T) (*PortPool, *Relay, *digits) {
+	t.Helper()
 	pool, err := NewPortPool(loopback, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var dg digits
+	dg := &digits{}
 	r, err := pool.NewRelay(dg.add)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
+	t.Cleanup(func() { r.Close() })
+	return pool, r, dg
+}
+
+func TestRelay(t *testing.T) {
+	pool, r, dg := newTestRelay(t)
 	if pool.InUse() != 2 {
 		t.Errorf("InUse = %d, want 2", pool.InUse())
 	}
@@ -197,16 +205,7 @@ func TestNewPortPoolErrors(t *testing.T) {
 // arrive, in order, with the telephone-event among them spotted.
 func TestRelayBacklog(t *testing.T) {
 	t.Parallel()
-	pool, err := NewPortPool(loopback, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dg digits
-	r, err := pool.NewRelay(dg.add)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	_, r, dg := newTestRelay(t)
 	caller, callee := newParty(t), newParty(t)
 	r.SetRemote(SideA, caller.addr(), map[uint8]uint32{101: 8000})
 	r.SetRemote(SideB, callee.addr(), nil)

@@ -86,6 +86,19 @@ func (c *collector) waitHangups(t *testing.T, n int, timeout time.Duration) {
 	}
 }
 
+// waitEvents waits until n events have been emitted.
+func (c *collector) waitEvents(t *testing.T, n int, timeout time.Duration) {
+	t.Helper()
+	deadline := time.After(timeout)
+	for len(c.all()) < n {
+		select {
+		case <-c.notify:
+		case <-deadline:
+			t.Fatalf("%d of %d events within %s:\n%s", len(c.all()), n, timeout, dump(c.all()))
+		}
+	}
+}
+
 // byCall groups events by call, calls in the order they started.
 func byCall(evs []events.Event) [][]events.Event {
 	idx := map[string]int{}

@@ -222,13 +222,8 @@ func TestShutdownEndsLiveCall(t *testing.T) {
 	start := time.Now()
 	callee := tp.sipp(t, "callee_answer.xml", "", calleePort, "-s", "1002")
 	caller := tp.sipp(t, "caller_passive.xml", tp.udp, 0, "-s", "1002", "-key", "caller", "1001", "-au", "1001", "-ap", "pw-1001")
+	tp.events.waitEvents(t, 3, 10*time.Second) // answered
 	deadline := time.Now().Add(10 * time.Second)
-	for len(tp.events.all()) < 3 {
-		if time.Now().After(deadline) {
-			t.Fatalf("call not answered:\n%s", dump(tp.events.all()))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 	// The owner publishes the call's channels once the message that
 	// answered it is handled, just after the events it emitted.
 	chans := tp.Channels()
@@ -289,13 +284,7 @@ func TestShutdownWhileACancelGoesUnanswered(t *testing.T) {
 	tp.sipp(t, "callee_ring_deaf.xml", "", calleePort, "-s", "1002")
 	start := time.Now()
 	caller := tp.sipp(t, "caller_reject_503.xml", tp.udp, 0, "-s", "1002", "-key", "caller", "1001", "-au", "1001", "-ap", "pw-1001")
-	deadline := time.Now().Add(10 * time.Second)
-	for len(tp.events.all()) < 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("call not ringing:\n%s", dump(tp.events.all()))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	tp.events.waitEvents(t, 2, 10*time.Second) // ringing
 	tp.stop()
 	caller.wait(t, tp.dir)
 	calls := byCall(tp.events.all())
