@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/switchhook/switchhook/internal/events"
 	"github.com/switchhook/switchhook/internal/store"
+	"github.com/switchhook/switchhook/internal/store/migrate"
 )
 
 // TestQueue checks what the queue in memory adds to the store's contract:
@@ -175,5 +177,56 @@ func TestRecordingOutcomeFreesRoom(t *testing.T) {
 	release()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestUpgradeKeepsPendingDeliveries opens a file at schema version 4, whose
+// deliveries carried their chain's head in the file, with a chain of two
+// pending deliveries, and migrates it: the queue loads them and hands them
+// out in order.
+func TestUpgradeKeepsPendingDeliveries(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st, err := Open(ctx, filepath.Join(t.TempDir(), "x.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ms, err := migrate.Load(migrationFiles, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmts := []string{"CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT"}
+	for _, m := range ms[:4] {
+		stmts = append(stmts, m.SQL, fmt.Sprintf("INSERT INTO schema_version VALUES (%d, 0)", m.Version))
+	}
+	stmts = append(stmts,
+		`INSERT INTO endpoints VALUES ('a', 'http://127.0.0.1:9/', '', '[]', 'extended', '[]', '{}', 0, '[]', 4, 0, '', 0, 'closed', 0, 0, 0, 0, 0)`,
+		`INSERT INTO events (id, call_uuid, kind, occurred_at, sequence, endpoint, body) VALUES
+			('e1', 'c1', 'CALL_ROUTED', 1, 1, '', '{"ID":"e1","Kind":"CALL_ROUTED","CallUUID":"c1","Sequence":1}'),
+			('e2', 'c1', 'CALL_HANGUP', 2, 2, '', '{"ID":"e2","Kind":"CALL_HANGUP","CallUUID":"c1","Sequence":2}')`,
+		`INSERT INTO deliveries (event_seq, endpoint_id, call_uuid, status, head, attempts, next_attempt_at, last_error, created_at, updated_at, completed_at)
+			VALUES (1, 'a', 'c1', 'pending', 1, 0, 1, '', 1, 1, 0), (2, 'a', 'c1', 'pending', 0, 0, 2, '', 1, 1, 0)`,
+	)
+	for _, q := range stmts {
+		if _, err := st.w.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for _, want := range []string{"e1", "e2"} {
+		jobs, err := st.ClaimDeliveries(ctx, store.ClaimParams{Owner: "w", Now: now, LeaseUntil: now.Add(time.Minute), Limit: 10})
+		if err != nil || len(jobs) != 1 || jobs[0].Event.ID != want {
+			t.Fatalf("claim = %d jobs, %v; want the delivery of %s alone", len(jobs), err, want)
+		}
+		err = st.CompleteAttempts(ctx, "w", []store.Outcome{{
+			Attempt: store.Attempt{DeliveryID: jobs[0].Delivery.ID, At: now, StatusCode: 204}, Status: store.Succeeded,
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }

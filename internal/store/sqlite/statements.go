@@ -27,10 +27,11 @@ type statements struct {
 }
 
 // insertDeliverySQL records a new pending delivery; the queue in memory
-// orders it in its chain (queue.go).
+// orders it in its chain (queue.go). The head column is unused (migration
+// 0005).
 const insertDeliverySQL = `INSERT INTO deliveries
-	(event_seq, endpoint_id, call_uuid, status, attempts, next_attempt_at, last_error, created_at, updated_at, completed_at)
-	VALUES (?1, ?2, ?3, 'pending', 0, ?4, '', ?5, ?5, 0)`
+	(event_seq, endpoint_id, call_uuid, status, head, attempts, next_attempt_at, last_error, created_at, updated_at, completed_at)
+	VALUES (?1, ?2, ?3, 'pending', 0, 0, ?4, '', ?5, ?5, 0)`
 
 // prepared returns the statements, preparing them on first use. It must not
 // be called inside a write transaction: preparing on the writer needs its

@@ -8,5 +8,7 @@ DROP INDEX deliveries_chain;
 DROP INDEX deliveries_heads;
 DROP INDEX deliveries_heads_due;
 DROP INDEX deliveries_call;
-ALTER TABLE deliveries DROP COLUMN head;
+-- The head column stays, always 0 now: dropping it would rewrite the whole
+-- table of deliveries, in one transaction, when an existing file is
+-- upgraded.
 CREATE INDEX deliveries_pending ON deliveries (id) WHERE status = 'pending';
