@@ -52,42 +52,35 @@ type due struct {
 
 func (d due) live() bool { return d.p.scheduled && d.mark == d.p.mark }
 
-// byNext orders heads not yet known to be due by due time, then age.
-type byNext []due
-
-func (h byNext) Len() int { return len(h) }
-func (h byNext) Less(i, j int) bool {
-	return cmp.Or(cmp.Compare(h[i].p.next, h[j].p.next), cmp.Compare(h[i].p.id, h[j].p.id)) < 0
+// dues is a heap of heads in the order less gives.
+type dues struct {
+	list []due
+	less func(a, b *pending) bool
 }
-func (h byNext) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *byNext) Push(x any)   { *h = append(*h, x.(due)) }
-func (h *byNext) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
+
+func (h *dues) Len() int           { return len(h.list) }
+func (h *dues) Less(i, j int) bool { return h.less(h.list[i].p, h.list[j].p) }
+func (h *dues) Swap(i, j int)      { h.list[i], h.list[j] = h.list[j], h.list[i] }
+func (h *dues) Push(x any)         { h.list = append(h.list, x.(due)) }
+func (h *dues) Pop() any {
+	x := h.list[len(h.list)-1]
+	h.list = h.list[:len(h.list)-1]
 	return x
+}
+
+// byNext orders heads not yet known to be due by due time, then age.
+func byNext(a, b *pending) bool {
+	return cmp.Or(cmp.Compare(a.next, b.next), cmp.Compare(a.id, b.id)) < 0
 }
 
 // byAge orders due heads oldest first.
-type byAge []due
-
-func (h byAge) Len() int           { return len(h) }
-func (h byAge) Less(i, j int) bool { return h[i].p.id < h[j].p.id }
-func (h byAge) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *byAge) Push(x any)        { *h = append(*h, x.(due)) }
-func (h *byAge) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
-}
+func byAge(a, b *pending) bool { return a.id < b.id }
 
 // heads are an endpoint's scheduled chain heads: later holds those not yet
-// seen due, ready those seen due and waiting for room. Entries go stale
-// rather than being removed (see due.live).
+// seen due (byNext), ready those seen due and waiting for room (byAge).
+// Entries go stale rather than being removed (see due.live).
 type heads struct {
-	later byNext
-	ready byAge
+	later, ready dues
 }
 
 // queue is the pending deliveries. Store.mu guards it.
@@ -202,7 +195,7 @@ func (q *queue) schedule(p *pending) {
 	p.scheduled, p.leased = true, false
 	h := q.eps[p.endpoint]
 	if h == nil {
-		h = &heads{}
+		h = &heads{later: dues{less: byNext}, ready: dues{less: byAge}}
 		q.eps[p.endpoint] = h
 	}
 	heap.Push(&h.later, due{p, p.mark})
@@ -221,7 +214,7 @@ func (q *queue) takeDue(endpoint string, now int64, n int) []*pending {
 		return nil
 	}
 	for h.later.Len() > 0 {
-		top := h.later[0]
+		top := h.later.list[0]
 		if !top.live() {
 			heap.Pop(&h.later)
 			continue
@@ -260,16 +253,16 @@ func (q *queue) earliest(endpoint string) (int64, bool) {
 		best  int64
 		found bool
 	)
-	for _, d := range h.ready {
+	for _, d := range h.ready.list {
 		if d.live() && (!found || d.p.next < best) {
 			best, found = d.p.next, true
 		}
 	}
-	for h.later.Len() > 0 && !h.later[0].live() {
+	for h.later.Len() > 0 && !h.later.list[0].live() {
 		heap.Pop(&h.later)
 	}
-	if h.later.Len() > 0 && (!found || h.later[0].p.next < best) {
-		best, found = h.later[0].p.next, true
+	if h.later.Len() > 0 && (!found || h.later.list[0].p.next < best) {
+		best, found = h.later.list[0].p.next, true
 	}
 	return best, found
 }
