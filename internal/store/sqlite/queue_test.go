@@ -115,11 +115,7 @@ func TestQueue(t *testing.T) {
 func TestRecordingOutcomeFreesRoom(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	st, err := Open(ctx, filepath.Join(t.TempDir(), "x.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openTemp(t)
 	if err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -187,11 +183,7 @@ func TestRecordingOutcomeFreesRoom(t *testing.T) {
 func TestUpgradeKeepsPendingDeliveries(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	st, err := Open(ctx, filepath.Join(t.TempDir(), "x.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openTemp(t)
 	ms, err := migrate.Load(migrationFiles, "migrations")
 	if err != nil {
 		t.Fatal(err)
@@ -229,4 +221,16 @@ func TestUpgradeKeepsPendingDeliveries(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// openTemp opens a store, not migrated, on a file of its own, closed when t
+// ends.
+func openTemp(t *testing.T) *Store {
+	t.Helper()
+	st, err := Open(t.Context(), filepath.Join(t.TempDir(), "x.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }
