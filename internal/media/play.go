@@ -2,6 +2,7 @@ package media
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	dmedia "github.com/emiago/diago/media"
 	"github.com/pion/rtp"
 )
+
+var errRelayClosed = errors.New("play: relay closed")
 
 // frame is the packet time of the audio the PBX sends: 20 ms, 160 samples.
 const frame = 20 * time.Millisecond
@@ -30,7 +33,7 @@ func (r *Relay) Play(ctx context.Context, s Side, p *Prompt, codec Codec) error 
 	default:
 		return fmt.Errorf("play: codec %s is not PCMU or PCMA", codec.Name)
 	}
-	w := dmedia.NewRTPPacketWriter(sender{r.sides[s]}, dmedia.Codec{
+	w := dmedia.NewRTPPacketWriter(sender{r, r.sides[s]}, dmedia.Codec{
 		Name: strings.ToLower(codec.Name), PayloadType: codec.PayloadType, SampleRate: sampleRate, SampleDur: frame, NumChannels: 1,
 	})
 	defer w.ClockDisable()
@@ -56,23 +59,25 @@ func (r *Relay) Play(ctx context.Context, s Side, p *Prompt, codec Codec) error 
 }
 
 // sender writes packets the PBX makes itself to the party on one side.
-type sender struct{ rs *relaySide }
+type sender struct {
+	r  *Relay
+	rs *relaySide
+}
 
 func (s sender) WriteRTP(p *rtp.Packet) error {
 	b, err := p.Marshal()
 	if err != nil {
 		return err
 	}
-	s.rs.mu.Lock()
-	dst := s.rs.remote
-	s.rs.mu.Unlock()
-	if !usable(dst) {
-		// The party holds (or gave no address yet): like a relayed
-		// packet, this one is dropped.
-		return nil
+	s.r.mu.RLock()
+	defer s.r.mu.RUnlock()
+	if s.r.closed {
+		return errRelayClosed
 	}
-	_, err = s.rs.pair.rtp.WriteToUDPAddrPort(b, dst)
-	return err
+	// A party on hold (or that gave no address yet) gets nothing, like a
+	// relayed packet.
+	s.rs.pair.rtp.sendTo(b, &s.rs.remoteOf().rtp)
+	return nil
 }
 
 func usable(a netip.AddrPort) bool {

@@ -3,8 +3,8 @@ package media
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 )
 
@@ -22,6 +22,12 @@ type PortPool struct {
 	used  map[int]bool
 	next  int
 	inUse int
+
+	// The relays' sockets are spread over a forwarder a core, each
+	// started with its first socket and stopped with its last.
+	fwdMu   sync.Mutex
+	fwd     []*forwarder
+	nextFwd int
 }
 
 // NewPortPool makes a pool on ip for RTP ports min to max. min = max = 0
@@ -37,13 +43,19 @@ func NewPortPool(ip netip.Addr, min, max int) (*PortPool, error) {
 	if min%2 == 1 {
 		min++
 	}
-	return &PortPool{ip: ip, min: min, max: max, used: make(map[int]bool), next: min}, nil
+	return &PortPool{ip: ip, min: min, max: max, used: make(map[int]bool), next: min,
+		fwd: make([]*forwarder, runtime.GOMAXPROCS(0))}, nil
 }
 
 // pair is an RTP socket and its RTCP socket.
 type pair struct {
-	rtp, rtcp *net.UDPConn
+	rtp, rtcp *udpSocket
 	port      int
+}
+
+func (pr *pair) close() {
+	pr.rtp.close()
+	pr.rtcp.close()
 }
 
 // InUse returns how many port pairs are allocated.
@@ -85,18 +97,18 @@ func (p *PortPool) allocate() (*pair, error) {
 // retrying a bounded number of times when that one is taken.
 func (p *PortPool) allocateAny() (*pair, error) {
 	for range 64 {
-		rtp, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.ip, 0)))
+		rtp, err := listenUDP(p.ip, 0)
 		if err != nil {
 			return nil, fmt.Errorf("bind rtp socket: %w", err)
 		}
-		port := rtp.LocalAddr().(*net.UDPAddr).Port
+		port := rtp.port
 		if port%2 == 1 || port == 65535 {
-			rtp.Close()
+			rtp.close()
 			continue
 		}
-		rtcp, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.ip, uint16(port+1))))
+		rtcp, err := listenUDP(p.ip, port+1)
 		if err != nil {
-			rtp.Close()
+			rtp.close()
 			continue
 		}
 		p.mu.Lock()
@@ -108,23 +120,65 @@ func (p *PortPool) allocateAny() (*pair, error) {
 }
 
 func (p *PortPool) bind(port int) (*pair, error) {
-	rtp, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.ip, uint16(port))))
+	rtp, err := listenUDP(p.ip, port)
 	if err != nil {
 		return nil, err
 	}
-	rtcp, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.ip, uint16(port+1))))
+	rtcp, err := listenUDP(p.ip, port+1)
 	if err != nil {
-		rtp.Close()
+		rtp.close()
 		return nil, err
 	}
 	return &pair{rtp: rtp, rtcp: rtcp, port: port}, nil
 }
 
+// release gives the port pair back; its sockets are closed already.
 func (p *PortPool) release(pr *pair) {
-	pr.rtp.Close()
-	pr.rtcp.Close()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	delete(p.used, pr.port)
 	p.inUse--
+}
+
+// watched is a socket and what handles the datagrams it receives.
+type watched struct {
+	sock   *udpSocket
+	handle func(pkt []byte)
+}
+
+// watch hands socks to one forwarder, the next in turn, starting it when
+// it is not running, and returns it.
+func (p *PortPool) watch(socks []watched) (*forwarder, error) {
+	p.fwdMu.Lock()
+	defer p.fwdMu.Unlock()
+	i := p.nextFwd
+	p.nextFwd = (p.nextFwd + 1) % len(p.fwd)
+	for {
+		f := p.fwd[i]
+		if f == nil {
+			var err error
+			if f, err = newForwarder(); err != nil {
+				return nil, err
+			}
+			p.fwd[i] = f
+		}
+		added, err := f.add(socks)
+		if err != nil {
+			return nil, err
+		}
+		if added {
+			return f, nil
+		}
+		// Stopping since its last socket left: start another.
+		p.fwd[i] = nil
+	}
+}
+
+// unwatch takes the pairs' sockets from f and closes them.
+func (p *PortPool) unwatch(f *forwarder, pairs ...*pair) {
+	socks := make([]*udpSocket, 0, 2*len(pairs))
+	for _, pr := range pairs {
+		socks = append(socks, pr.rtp, pr.rtcp)
+	}
+	f.remove(socks)
 }

@@ -118,7 +118,9 @@ func TestPlay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Start()
+	if err := r.Start(); err != nil {
+		t.Fatal(err)
+	}
 	defer r.Close()
 	caller := newParty(t)
 	r.SetRemote(SideA, caller.addr(), nil)

@@ -103,7 +103,9 @@ func TestRelay(t *testing.T) {
 	caller, callee := newParty(t), newParty(t)
 	r.SetRemote(SideA, caller.addr(), map[uint8]uint32{101: 8000})
 	r.SetRemote(SideB, callee.addr(), map[uint8]uint32{101: 8000})
-	r.Start()
+	if err := r.Start(); err != nil {
+		t.Fatal(err)
+	}
 
 	audio := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: 1, Timestamp: 160, SSRC: 1}, Payload: make([]byte, 160)}
 	caller.send(t, audio, r.Port(SideA))
@@ -166,6 +168,7 @@ func TestPortPoolRange(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := pr.port
+	pr.close()
 	probe.release(pr)
 
 	pool, err := NewPortPool(loopback, base, base+1)
@@ -190,6 +193,7 @@ func TestPortPoolRange(t *testing.T) {
 	if a.port != base {
 		t.Errorf("port = %d, want %d", a.port, base)
 	}
+	a.close()
 	pool.release(a)
 }
 
@@ -220,7 +224,9 @@ func TestRelayBacklog(t *testing.T) {
 		}
 		caller.send(t, p, r.Port(SideA))
 	}
-	r.Start()
+	if err := r.Start(); err != nil {
+		t.Fatal(err)
+	}
 	for i := range n {
 		got, ok := callee.recv(t, 2*time.Second)
 		if !ok {
@@ -239,5 +245,102 @@ func TestRelayBacklog(t *testing.T) {
 	}
 	if got := dg.list(); len(got) != 1 || got[0] != "A1280ms" {
 		t.Errorf("digits = %v, want [A1280ms]", got)
+	}
+}
+
+// A forwarder stops with the last relay it carries, and a relay started
+// after that gets a new one and relays.
+func TestForwarderRestartsAfterItsLastRelay(t *testing.T) {
+	t.Parallel()
+	pool, err := NewPortPool(loopback, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first []*forwarder
+	for range 2 * len(pool.fwd) {
+		r, err := pool.NewRelay(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Start(); err != nil {
+			t.Fatal(err)
+		}
+		first = append(first, r.fwd)
+		r.Close()
+	}
+	for _, f := range first {
+		if !f.stopping {
+			t.Fatal("a forwarder with no sockets left is not stopping")
+		}
+		waitStopped(t, f)
+	}
+
+	r, err := pool.NewRelay(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	caller, callee := newParty(t), newParty(t)
+	r.SetRemote(SideA, caller.addr(), nil)
+	r.SetRemote(SideB, callee.addr(), nil)
+	if err := r.Start(); err != nil {
+		t.Fatal(err)
+	}
+	caller.send(t, rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: 9}, Payload: make([]byte, 160)}, r.Port(SideA))
+	if got, ok := callee.recv(t, 2*time.Second); !ok || got.SequenceNumber != 9 {
+		t.Fatalf("callee got %+v, %v", got.Header, ok)
+	}
+}
+
+// Relays closed while their parties keep sending, on forwarders that go on
+// carrying another relay, give their ports back and leave that relay
+// relaying.
+func TestRelayCloseWhilePacketsFlow(t *testing.T) {
+	t.Parallel()
+	pool, err := NewPortPool(loopback, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep, _ := pool.NewRelay(nil)
+	defer keep.Close()
+	kc, kd := newParty(t), newParty(t)
+	keep.SetRemote(SideA, kc.addr(), nil)
+	keep.SetRemote(SideB, kd.addr(), nil)
+	if err := keep.Start(); err != nil {
+		t.Fatal(err)
+	}
+
+	const relays = 20
+	var wg sync.WaitGroup
+	for range relays {
+		r, err := pool.NewRelay(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		caller, callee := newParty(t), newParty(t)
+		r.SetRemote(SideA, caller.addr(), nil)
+		r.SetRemote(SideB, callee.addr(), nil)
+		if err := r.Start(); err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b, _ := (&rtp.Packet{Header: rtp.Header{Version: 2}, Payload: make([]byte, 160)}).Marshal()
+			for i := range 200 {
+				if i == 100 {
+					r.Close()
+				}
+				_, _ = caller.conn.WriteToUDPAddrPort(b, netip.AddrPortFrom(loopback, uint16(r.Port(SideA))))
+			}
+		}()
+	}
+	wg.Wait()
+	if n := pool.InUse(); n != 2 {
+		t.Errorf("InUse = %d, want the 2 pairs of the relay left", n)
+	}
+	kc.send(t, rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: 5}, Payload: make([]byte, 160)}, keep.Port(SideA))
+	if got, ok := kd.recv(t, 2*time.Second); !ok || got.SequenceNumber != 5 {
+		t.Fatalf("the relay left got %+v, %v", got.Header, ok)
 	}
 }

@@ -143,7 +143,11 @@ func (c *call) routeMoved(joined *dialogLeg) state {
 		c.p.log.Error("allocate media relay", "call_uuid", c.id, "err", err)
 		return c.fail(failure{sip.StatusServiceUnavailable, "Service Unavailable", events.CauseNormalTemporaryFailure, events.System})
 	}
-	relay.Start()
+	if err := relay.Start(); err != nil {
+		relay.Close()
+		c.p.log.Error("start media relay", "call_uuid", c.id, "err", err)
+		return c.fail(failure{sip.StatusServiceUnavailable, "Service Unavailable", events.CauseNormalTemporaryFailure, events.System})
+	}
 	c.br = newBridge(relay, c.a)
 	c.answeredAt = time.Now()
 	c.reoffer(c.a)

@@ -75,10 +75,14 @@ func (c *call) routing(m msg) state {
 		p.log.Error("allocate media relay", "call_uuid", c.id, "err", err)
 		return c.fail(failure{sip.StatusServiceUnavailable, "Service Unavailable", events.CauseNormalTemporaryFailure, events.System})
 	}
+	if err := relay.Start(); err != nil {
+		relay.Close()
+		p.log.Error("start media relay", "call_uuid", c.id, "err", err)
+		return c.fail(failure{sip.StatusServiceUnavailable, "Service Unavailable", events.CauseNormalTemporaryFailure, events.System})
+	}
 	stream, _ := start.offer.Audio()
 	c.br = newBridge(relay, c.a)
 	c.br.setMedia(media.SideA, stream)
-	relay.Start()
 	c.startRoute(c.route)
 	return c.walk()
 }
