@@ -15,6 +15,7 @@ func (s *Store) SetForward(ctx context.Context, f *store.Forward) error {
 	if err := f.Validate(); err != nil {
 		return fmt.Errorf("set forward: %w", err)
 	}
+	defer s.look.changedForward(f.Number)
 	at := f.UpdatedAt
 	if at.IsZero() {
 		at = time.Now()
@@ -25,12 +26,26 @@ func (s *Store) SetForward(ctx context.Context, f *store.Forward) error {
 }
 
 // GetForward returns the forwarding set for number, or store.ErrNotFound.
+// It is read at every call to an extension, and kept (lookups.go).
 func (s *Store) GetForward(ctx context.Context, number string) (*store.Forward, error) {
-	f, err := scanForward(s.r.QueryRowContext(ctx, "SELECT "+forwardColumns+" FROM forwards WHERE number = ?", number))
-	if errNoRows(err) {
+	f, ok := s.look.forward(number)
+	if !ok {
+		gen := s.look.generation()
+		var err error
+		f, err = scanForward(s.r.QueryRowContext(ctx, "SELECT "+forwardColumns+" FROM forwards WHERE number = ?", number))
+		if errNoRows(err) {
+			f, err = nil, nil
+		}
+		if err != nil {
+			return nil, wrap("get forward of "+number, err)
+		}
+		s.look.keepForward(number, f, gen)
+	}
+	if f == nil {
 		return nil, fmt.Errorf("get forward of %s: %w", number, store.ErrNotFound)
 	}
-	return f, wrap("get forward of "+number, err)
+	c := *f
+	return &c, nil
 }
 
 // ListForwards returns every forwarding set, by number.
@@ -53,6 +68,7 @@ func (s *Store) ListForwards(ctx context.Context) ([]*store.Forward, error) {
 
 // DeleteForward removes the forwarding set for number.
 func (s *Store) DeleteForward(ctx context.Context, number string) error {
+	defer s.look.changedForward(number)
 	res, err := s.w.ExecContext(ctx, "DELETE FROM forwards WHERE number = ?", number)
 	return oneRow("delete forward of "+number, res, err)
 }

@@ -43,6 +43,7 @@ type Store struct {
 	epsGen uint64    // the endpoints' generation eps were read at
 
 	endpoints endpointCache
+	look      lookups
 
 	// The shared writer of InsertEvents and CompleteAttempts (writer.go).
 	writes      chan *write
