@@ -60,6 +60,8 @@ func TestLoad(t *testing.T) {
 	var base runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&base)
+	var allocs0 runtime.MemStats
+	runtime.ReadMemStats(&allocs0)
 	limit := strconv.Itoa(calls)
 	timeout := strconv.Itoa(seconds+120) + "s"
 	start := time.Now()
@@ -81,7 +83,7 @@ func TestLoad(t *testing.T) {
 				// Collect first, so that the heap is what is live.
 				runtime.GC()
 				runtime.ReadMemStats(&m)
-				peakCalls, peakHeap, peakEvents = n, m.HeapInuse, len(tp.events.all())
+				peakCalls, peakHeap, peakEvents = n, m.HeapInuse, tp.events.count()
 			}
 			if n := cpuTicks(caller.cmd.Process.Pid) + cpuTicks(callee.cmd.Process.Pid); n > sippTicks {
 				sippTicks = n
@@ -94,6 +96,8 @@ func TestLoad(t *testing.T) {
 	tp.events.waitHangups(t, calls, 30*time.Second)
 	<-done
 	elapsed := time.Since(start)
+	var allocs runtime.MemStats
+	runtime.ReadMemStats(&allocs)
 	cpuTicks := cpuTicks(os.Getpid()) - cpu0
 	cpu := float64(cpuTicks) / 100 / elapsed.Seconds() * 100
 	sippCPU := float64(sippTicks-sipp0) / 100 / elapsed.Seconds() * 100
@@ -120,13 +124,19 @@ func TestLoad(t *testing.T) {
 	var after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&after)
-	perEvent := float64(after.HeapInuse-min(after.HeapInuse, base.HeapInuse)) / float64(len(tp.events.all()))
+	perEvent := float64(after.HeapInuse-min(after.HeapInuse, base.HeapInuse)) / float64(tp.events.count())
 	live := float64(peakHeap) - float64(base.HeapInuse) - perEvent*float64(peakEvents)
 	perCall := max(0, live) / float64(max(1, peakCalls)) / 1024
 	t.Logf("%d calls at %d/s (%d ms of audio each) in %s: all complete and in order; peak %d concurrent calls, ~%.0f KiB of heap per live call (idle heap %.1f MiB)",
 		calls, rate, holdMS, elapsed.Round(time.Second), peakCalls, perCall, float64(base.HeapInuse)/(1<<20))
 	t.Logf("CPU in %% of one core over the run: PBX (this test process) %.0f%% (%.2f ms a call), SIPp caller and callee %.0f%%",
 		cpu, float64(cpuTicks)*10/float64(calls), sippCPU)
+	// What the process allocated over the run, a call: the PBX's garbage,
+	// which the collector's share of the CPU follows. The sampler's
+	// collections above and the events kept in memory are in it too.
+	t.Logf("allocated a call: %.1f KiB in %.0f objects; %d collections over the run",
+		float64(allocs.TotalAlloc-allocs0.TotalAlloc)/1024/float64(calls),
+		float64(allocs.Mallocs-allocs0.Mallocs)/float64(calls), allocs.NumGC-allocs0.NumGC)
 }
 
 // writeLoadFiles puts in dir what the load scenarios read: the callers'
