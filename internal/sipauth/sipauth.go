@@ -9,8 +9,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -52,6 +55,7 @@ type Authenticator struct {
 	key        []byte
 	nonceTTL   time.Duration
 	now        func() time.Time
+	macs       sync.Pool // of *signer
 }
 
 // Option changes an Authenticator.
@@ -138,10 +142,26 @@ func (a *Authenticator) Challenge(req *sip.Request, code int, stale bool) *sip.R
 	nonce := a.nonce()
 	realm := a.Realm(req)
 	for _, alg := range a.algorithms {
-		c := digest.Challenge{Realm: realm, Nonce: nonce, Algorithm: alg, QOP: []string{"auth"}, Stale: stale}
-		res.AppendHeader(sip.NewHeader(header, c.String()))
+		res.AppendHeader(sip.NewHeader(header, challenge(realm, nonce, alg, stale)))
 	}
 	return res
+}
+
+// challenge is digest.Challenge{Realm: realm, Nonce: nonce, Algorithm: alg,
+// QOP: []string{"auth"}, Stale: stale}.String(), written in one buffer.
+func challenge(realm, nonce, alg string, stale bool) string {
+	b := make([]byte, 0, 64+len(realm)+len(nonce))
+	b = append(b, digest.Prefix+"realm="...)
+	b = strconv.AppendQuote(b, realm)
+	b = append(b, ", nonce="...)
+	b = strconv.AppendQuote(b, nonce)
+	if stale {
+		b = append(b, ", stale=true"...)
+	}
+	b = append(b, ", algorithm="...)
+	b = append(b, alg...)
+	b = append(b, `, qop="auth"`...)
+	return string(b)
 }
 
 // Verify checks the digest credentials of req in its Authorization header
@@ -154,18 +174,26 @@ func (a *Authenticator) Verify(req *sip.Request, proxy bool) (string, error) {
 		name = "Proxy-Authorization"
 	}
 	realm := a.Realm(req)
-	var cred *digest.Credentials
-	for _, h := range req.GetHeaders(name) {
-		c, err := digest.ParseCredentials(h.Value())
+	var (
+		cred  digest.Credentials
+		found bool
+	)
+	// The headers in order, matched by name as GetHeaders does, without
+	// its copy of each name in lower case.
+	for _, h := range req.Headers() {
+		if !asciiEqualFold(h.Name(), name) {
+			continue
+		}
+		c, err := parseCredentials(h.Value())
 		if err != nil {
 			return "", fmt.Errorf("%w: %s header: %v", ErrRejected, name, err)
 		}
 		if c.Realm == realm {
-			cred = c
+			cred, found = c, true
 			break
 		}
 	}
-	if cred == nil {
+	if !found {
 		return "", ErrNoCredentials
 	}
 	user := cred.Username
@@ -189,43 +217,92 @@ func (a *Authenticator) Verify(req *sip.Request, proxy bool) (string, error) {
 	if !ok {
 		return user, fmt.Errorf("%w: unknown user %q", ErrRejected, user)
 	}
-	chal := &digest.Challenge{Realm: realm, Nonce: cred.Nonce, Algorithm: cred.Algorithm}
-	if cred.QOP != "" {
-		chal.QOP = []string{cred.QOP}
-	}
-	want, err := digest.Digest(chal, digest.Options{
-		Method: req.Method.String(), URI: cred.URI, Username: user, Password: password,
-		Cnonce: cred.Cnonce, Count: cred.Nc,
-	})
-	if err != nil {
-		return user, fmt.Errorf("%w: %v", ErrRejected, err)
-	}
-	if subtle.ConstantTimeCompare([]byte(strings.ToLower(cred.Response)), []byte(want.Response)) != 1 {
+	var want, got [2 * sha256.Size]byte
+	resp, ok := response(want[:0], &cred, realm, req.Method.String(), password)
+	if !ok || subtle.ConstantTimeCompare(lowerHex(got[:0], cred.Response), resp) != 1 {
 		return user, fmt.Errorf("%w: wrong password for user %q", ErrRejected, user)
 	}
 	return user, nil
 }
 
+// lowerHex appends s lower-cased in ASCII to dst: strings.ToLower as far
+// as a match with a response in lower-case hex goes.
+func lowerHex(dst []byte, s string) []byte {
+	for i := range len(s) {
+		b := s[i]
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		dst = append(dst, b)
+	}
+	return dst
+}
+
+// asciiEqualFold is sipgo's header name match: equal once lower-cased in
+// ASCII.
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range len(a) {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
 // nonce is the issue time and an HMAC of it, so the PBX keeps no state per
 // challenge yet recognises its own nonces and their age.
 func (a *Authenticator) nonce() string {
-	var ts [8]byte
-	binary.BigEndian.PutUint64(ts[:], uint64(a.now().UnixNano()))
-	return hex.EncodeToString(ts[:]) + hex.EncodeToString(a.sign(ts[:]))
+	s := a.signer()
+	defer a.macs.Put(s)
+	binary.BigEndian.PutUint64(s.ts[:], uint64(a.now().UnixNano()))
+	var out [2 * (8 + 16)]byte
+	hex.Encode(out[:16], s.ts[:])
+	hex.Encode(out[16:], s.sign())
+	return string(out[:])
 }
 
-func (a *Authenticator) sign(ts []byte) []byte {
-	m := hmac.New(sha256.New, a.key)
-	m.Write(ts)
-	return m.Sum(nil)[:16]
+// signer is an HMAC-SHA-256 with the nonce key and the buffers it reads and
+// writes: kept in a pool, since making one hashes the key twice and
+// allocates, and buffers handed to a hash.Hash escape.
+type signer struct {
+	mac hash.Hash
+	ts  [8]byte
+	sum [sha256.Size]byte
+}
+
+func (a *Authenticator) signer() *signer {
+	if s, ok := a.macs.Get().(*signer); ok {
+		return s
+	}
+	return &signer{mac: hmac.New(sha256.New, a.key)}
+}
+
+// sign is the first 16 bytes of the HMAC of s.ts.
+func (s *signer) sign() []byte {
+	s.mac.Reset()
+	s.mac.Write(s.ts[:])
+	return s.mac.Sum(s.sum[:0])[:16]
 }
 
 func (a *Authenticator) checkNonce(nonce string) error {
-	raw, err := hex.DecodeString(nonce)
-	if err != nil || len(raw) != 8+16 {
+	var raw [8 + 16]byte
+	if !decodeHex(raw[:], nonce) {
 		return fmt.Errorf("%w: nonce %q was not issued here", ErrRejected, nonce)
 	}
-	if !hmac.Equal(raw[8:], a.sign(raw[:8])) {
+	s := a.signer()
+	defer a.macs.Put(s)
+	copy(s.ts[:], raw[:8])
+	if !hmac.Equal(raw[8:], s.sign()) {
 		// Most likely issued before a restart, with the key of then: a
 		// phone that authenticates ahead of a challenge, with the last
 		// nonce it got, is told to take a fresh one rather than refused.
@@ -236,4 +313,33 @@ func (a *Authenticator) checkNonce(nonce string) error {
 		return fmt.Errorf("%w: nonce issued %s ago", ErrStale, age.Round(time.Second))
 	}
 	return nil
+}
+
+// decodeHex fills dst from the hex digits of s, which must be exactly
+// enough for it.
+func decodeHex(dst []byte, s string) bool {
+	if len(s) != 2*len(dst) {
+		return false
+	}
+	for i := range dst {
+		hi, ok1 := fromHex(s[2*i])
+		lo, ok2 := fromHex(s[2*i+1])
+		if !ok1 || !ok2 {
+			return false
+		}
+		dst[i] = hi<<4 | lo
+	}
+	return true
+}
+
+func fromHex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }

@@ -1,0 +1,5 @@
+//go:build !race
+
+package sipauth
+
+const raceEnabled = false
