@@ -101,6 +101,7 @@ type call struct {
 	playGen   uint64
 	mw        mediaWatch
 	dirty     bool // the API's view needs publishing
+	emitting  emitBound
 }
 
 func newCall(p *PBX, caller, callerName, dialed string, route dialplan.Route, dir events.Direction) *call {
@@ -326,7 +327,9 @@ func (c *call) dispatch(m msg) {
 		next = stateEnded
 	}
 	if next != c.state {
-		c.p.log.Debug("call state", "call_uuid", c.id, "from", c.state, "to", next)
+		if c.p.debugging() {
+			c.p.log.Debug("call state", "call_uuid", c.id, "from", c.state, "to", next)
+		}
 		c.state = next
 		c.dirty = true
 	}
@@ -355,10 +358,43 @@ func (c *call) event(kind events.Kind, at time.Time, dest string, l Leg) events.
 // emit hands e to the sink. Only the owner emits, holding no lock, so a
 // call's events are in order and a slow sink slows only this call's owner.
 func (c *call) emit(e events.Event) {
-	ctx, cancel := c.p.emitCtx()
-	defer cancel()
-	if err := c.p.sink.Emit(ctx, e); err != nil {
+	ctx := c.emitting.start(c.p.ctx, emitTimeout)
+	err := c.p.sink.Emit(ctx, e)
+	c.emitting.stop()
+	if err != nil {
 		c.p.log.Error("emit call event", "event", e.Kind, "call_uuid", c.id, "err", err)
+	}
+}
+
+// emitTimeout bounds an Emit: events of a call must still reach the sink
+// while the PBX shuts down, but a stuck sink must not hold a call forever.
+const emitTimeout = 10 * time.Second
+
+// emitBound is the context of a call's Emits: each gets emitTimeout, as
+// with a context.WithTimeout of its own, but one context and one timer
+// serve all of a call's events while none runs out of time.
+type emitBound struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	timer  *time.Timer
+}
+
+// start is the context for the next Emit, which has d from now.
+func (b *emitBound) start(base context.Context, d time.Duration) context.Context {
+	if b.ctx == nil {
+		b.ctx, b.cancel = context.WithCancel(context.WithoutCancel(base))
+		b.timer = time.AfterFunc(d, b.cancel)
+	} else {
+		b.timer.Reset(d)
+	}
+	return b.ctx
+}
+
+// stop ends the Emit's time; a context that ran out is not used again.
+func (b *emitBound) stop() {
+	if !b.timer.Stop() {
+		b.cancel()
+		b.ctx = nil
 	}
 }
 
@@ -421,7 +457,9 @@ func (c *call) terminate(e ended) state {
 	if c.br != nil {
 		c.br.relay.Close()
 	}
-	c.p.log.Debug("call ended", "call_uuid", c.id, "cause", e.Cause, "sip_code", e.SIPCode, "by", e.By)
+	if c.p.debugging() {
+		c.p.log.Debug("call ended", "call_uuid", c.id, "cause", e.Cause, "sip_code", e.SIPCode, "by", e.By)
+	}
 	if code, reason := e.SIPCode, e.reason; code < 300 {
 		// The call ended before the transfer's target answered: for the
 		// transferor, the attempt was cut short.

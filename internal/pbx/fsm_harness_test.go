@@ -92,7 +92,7 @@ func newFSM(t *testing.T, edit func(*Config), wrap func(events.Sink) events.Sink
 	contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "switchhook", Host: "127.0.0.1", Port: 5060, UriParams: sip.NewParams(), Headers: sip.NewParams()}}
 	tr := &transport{network: "udp", port: 5060, bound: netip.MustParseAddrPort("127.0.0.1:5060"), ua: &sipgo.DialogUA{Client: cli, ContactHDR: contact, RewriteContact: true}}
 	p.transports = map[string]*transport{"udp": tr}
-	p.byHost["udp 127.0.0.1"] = tr
+	p.byHost[hostKey{"udp", netip.MustParseAddr("127.0.0.1")}] = tr
 	for _, ext := range []string{"1002", "1003"} {
 		port := 5072
 		if ext == "1003" {

@@ -114,6 +114,9 @@ type dialTarget struct {
 	gw        *gateway.Gateway // nil for an extension's phone
 	// diversion is the Diversion header of a forwarded call to a gateway.
 	diversion string
+	// uriText is uri as text, made once: the API's view of the call shows
+	// it each time the view is made.
+	uriText string
 }
 
 func newDialogLeg(c *call, number string, party events.Party, state LegState) *dialogLeg {
@@ -151,7 +154,10 @@ func (l *dialogLeg) channel() Channel {
 	if l.server != nil {
 		ch.Remote = l.server.InviteRequest.Source()
 	} else {
-		ch.Remote = l.target.uri.String()
+		if l.target.uriText == "" {
+			l.target.uriText = l.target.uri.String()
+		}
+		ch.Remote = l.target.uriText
 	}
 	return ch
 }
@@ -176,8 +182,9 @@ func (l *dialogLeg) contact() *sip.ContactHeader {
 // request sends an in-dialog request to the party on the leg and waits for
 // the final response.
 func (l *dialogLeg) request(ctx context.Context, method sip.RequestMethod, contentType string, body []byte, hdrs ...sip.Header) (*sip.Response, error) {
+	// NewRequest copies target's parameters itself.
 	build := func(target sip.Uri) *sip.Request {
-		req := sip.NewRequest(method, *target.Clone())
+		req := sip.NewRequest(method, target)
 		for _, h := range hdrs {
 			req.AppendHeader(h)
 		}
@@ -200,7 +207,7 @@ func (l *dialogLeg) request(ctx context.Context, method sip.RequestMethod, conte
 // ack acknowledges the 2xx of a re-INVITE the PBX sent on the leg.
 func (l *dialogLeg) ack(res *sip.Response) error {
 	if l.server != nil {
-		return l.server.WriteRequest(sip.NewRequest(sip.ACK, *l.server.InviteRequest.Contact().Address.Clone()))
+		return l.server.WriteRequest(sip.NewRequest(sip.ACK, l.server.InviteRequest.Contact().Address))
 	}
 	target := l.client.InviteRequest.Recipient
 	if ct := res.Contact(); ct != nil {
@@ -208,7 +215,7 @@ func (l *dialogLeg) ack(res *sip.Response) error {
 	} else if ct := l.client.InviteResponse.Contact(); ct != nil {
 		target = ct.Address
 	}
-	return l.client.WriteRequest(sip.NewRequest(sip.ACK, *target.Clone()))
+	return l.client.WriteRequest(sip.NewRequest(sip.ACK, target))
 }
 
 // appLeg is the PBX itself as a party: an IVR, or a queue's music.

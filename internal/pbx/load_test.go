@@ -2,6 +2,7 @@ package pbx
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -219,5 +220,32 @@ func BenchmarkCallEnd(b *testing.B) {
 		p.addDialog(c.id+"/a", c.a)
 		p.addDialog(c.id+"/b", &dialogLeg{c: c})
 		p.forget(c)
+	}
+}
+
+// Each Emit of a call has its own time: one that runs out ends only its
+// own context, the next gets a fresh one, and the PBX stopping ends none.
+func TestEmitBound(t *testing.T) {
+	t.Parallel()
+	base, stopPBX := context.WithCancel(context.Background())
+	stopPBX()
+	var b emitBound
+	ctx := b.start(base, time.Hour)
+	b.stop()
+	if again := b.start(base, time.Hour); again != ctx || again.Err() != nil {
+		t.Fatalf("a second Emit in time: context %p (first %p), err %v", again, ctx, again.Err())
+	}
+	b.stop()
+	ctx = b.start(base, time.Millisecond)
+	select {
+	case <-ctx.Done():
+	case <-time.After(time.Minute):
+		t.Fatal("an Emit's time did not run out")
+	}
+	b.stop()
+	next := b.start(base, time.Hour)
+	defer b.stop()
+	if next == ctx || next.Err() != nil {
+		t.Fatalf("after an Emit ran out of time: the same context %v, err %v", next == ctx, next.Err())
 	}
 }

@@ -121,7 +121,7 @@ func (p *PBX) transportTo(network string, remote netip.Addr) *transport {
 		return nil
 	}
 	host := p.local.forRemote(remote)
-	key := base.network + " " + host.String()
+	key := hostKey{base.network, host}
 	p.tmu.Lock()
 	defer p.tmu.Unlock()
 	if t, ok := p.byHost[key]; ok {
@@ -134,6 +134,13 @@ func (p *PBX) transportTo(network string, remote netip.Addr) *transport {
 	}
 	p.byHost[key] = t
 	return t
+}
+
+// hostKey names a transport in PBX.byHost: its network and the PBX's
+// address in its Contact and Via.
+type hostKey struct {
+	network string
+	host    netip.Addr
 }
 
 // remoteIP is the address of the party on l: where its INVITE came from, or

@@ -71,7 +71,7 @@ type PBX struct {
 	// byHost holds the transports by network and the PBX's address in
 	// their Contact and Via, made as parties on new addresses appear.
 	tmu    sync.Mutex
-	byHost map[string]*transport
+	byHost map[hostKey]*transport
 
 	// wg counts the calls' owners and the goroutines they start (callee
 	// INVITEs, BYEs, prompts, relayed requests).
@@ -136,7 +136,7 @@ func New(cfg Config, logger *slog.Logger, m *metrics.Metrics) (*PBX, error) {
 		}}),
 		domain:  c.Domain,
 		local:   local,
-		byHost:  make(map[string]*transport),
+		byHost:  make(map[hostKey]*transport),
 		gwStop:  make(map[*gateway.Gateway]context.CancelFunc),
 		ready:   make(chan struct{}),
 		calls:   make(map[string]*call),
@@ -445,10 +445,11 @@ func (p *PBX) shutdown() {
 	}
 }
 
-// emitCtx bounds an Emit: events of a call must still reach the sink while
-// the PBX shuts down, but a stuck sink must not hold a call forever.
-func (p *PBX) emitCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(p.ctx), 10*time.Second)
+// debugging says whether debug lines are logged. The lines of every call
+// ask it first: their arguments are allocated even when the line is not
+// logged.
+func (p *PBX) debugging() bool {
+	return p.log.Enabled(context.Background(), slog.LevelDebug)
 }
 
 // addCall records a new call and counts its owner in p.wg, under

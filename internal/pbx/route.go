@@ -386,9 +386,10 @@ func (c *call) answer(l *dialogLeg, res *sip.Response) bool {
 	// The dialog is known before it is acknowledged: a callee may send a
 	// request (a hold, a REFER) as soon as it has the ACK.
 	c.p.addDialog(l.client.ID, l)
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.p.ctx), byeTimeout)
-	defer cancel()
-	if err := l.client.Ack(ctx); err != nil {
+	// An ACK is written to the transport, not sent in a transaction that
+	// waits: the call's own context is bound enough, with no timer of its
+	// own.
+	if err := l.client.Ack(c.ctx); err != nil {
 		c.p.log.Info("ack callee", "call_uuid", c.id, "err", err)
 	}
 	var body []byte
@@ -444,7 +445,7 @@ func (l *dialogLeg) dial(ctx context.Context, body []byte) {
 	defer l.cancel(nil)
 	remote := l.remoteIP()
 	t := c.p.transportTo(l.target.transport, remote)
-	req := sip.NewRequest(sip.INVITE, *l.target.uri.Clone())
+	req := sip.NewRequest(sip.INVITE, l.target.uri)
 	req.SetTransport(strings.ToUpper(t.network))
 	req.SetDestination(l.target.dest)
 	from := &sip.FromHeader{DisplayName: c.callerName, Address: sip.Uri{Scheme: "sip", User: c.caller, Host: c.p.domainFor(remote)}, Params: sip.NewParams()}
