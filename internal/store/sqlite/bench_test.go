@@ -2,10 +2,12 @@ package sqlite_test
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/switchhook/switchhook/internal/events"
 	"github.com/switchhook/switchhook/internal/store"
 	"github.com/switchhook/switchhook/internal/store/storetest"
 )
@@ -37,5 +39,158 @@ func BenchmarkCallLookups(b *testing.B) {
 		if _, err := st.GetForward(ctx, "1001"); !errors.Is(err, store.ErrNotFound) {
 			b.Fatal(err)
 		}
+	}
+}
+
+// batchSizes are the batch sizes of the writer's benchmarks: a lone event or
+// outcome (low rates) and the batches of a busy recorder and delivery engine.
+var batchSizes = []int{1, 16, 256}
+
+// batchStore opens a migrated store with one endpoint that takes every event.
+func batchStore(b *testing.B) store.Store {
+	b.Helper()
+	st := benchOpen(b)
+	if err := st.Migrate(b.Context()); err != nil {
+		b.Fatal(err)
+	}
+	err := st.CreateEndpoint(b.Context(), &store.Endpoint{
+		ID: "crm", URL: "http://127.0.0.1:9/hooks", Profile: events.Standard,
+		Secrets: []store.Secret{{Value: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}, Timeout: 10 * time.Second, MaxInFlight: 100000,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return st
+}
+
+// callEvents is the j-th to the (j+n-1)-th event of a stream of calls of
+// four events each (ROUTED, RINGING, ANSWER, HANGUP), so that a batch holds
+// both new calls and the later events of calls stored before.
+func callEvents(j, n int) []events.Event {
+	start := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	kinds := []events.Kind{events.CallRouted, events.CallRinging, events.CallAnswer, events.CallHangup}
+	evs := make([]events.Event, 0, n)
+	for ; n > 0; j, n = j+1, n-1 {
+		c, i := j/len(kinds), j%len(kinds)
+		id := fmt.Sprintf("0b7f3e1c-5f4e-4b8e-9a43-%012d", c)
+		e := events.Event{
+			ID: fmt.Sprintf("%s-%d", id, i+1), Kind: kinds[i], CallUUID: id, SessionUUID: id,
+			CallerIDNumber: "1001", DestinationNumber: "1002", OccurredAt: start.Add(time.Duration(i) * time.Second),
+			Sequence: int64(i + 1), Direction: events.Internal, LegUUID: id, Source: "pbx",
+		}
+		switch e.Kind {
+		case events.CallRouted:
+			e.RoutedTo = &events.Target{Type: events.Extension, Target: "1002"}
+		case events.CallHangup:
+			e.Hangup = &events.Hangup{Cause: events.CauseNormalClearing, SIPCode: 200, By: events.Caller}
+		}
+		evs = append(evs, e)
+	}
+	return evs
+}
+
+// BenchmarkInsertEventsBatch records batches of n events, each creating one
+// delivery, one batch at a time.
+func BenchmarkInsertEventsBatch(b *testing.B) {
+	for _, n := range batchSizes {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			st := batchStore(b)
+			b.ReportAllocs()
+			var used cpuTotal
+			next := 0
+			for b.Loop() {
+				b.StopTimer()
+				evs := callEvents(next, n)
+				next += n
+				b.StartTimer()
+				var cpu cpuMeter
+				cpu.start()
+				if _, err := st.InsertEvents(b.Context(), "node-1", evs); err != nil {
+					b.Fatal(err)
+				}
+				used.add(cpu.stop())
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*n), "µs/event")
+			used.report(b, b.N*n, "cpu-µs/event")
+		})
+	}
+}
+
+// BenchmarkCompleteAttemptsBatch records the successful attempts of batches
+// of n claimed deliveries, one batch at a time.
+func BenchmarkCompleteAttemptsBatch(b *testing.B) {
+	for _, n := range batchSizes {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			st := batchStore(b)
+			b.ReportAllocs()
+			var used cpuTotal
+			now := time.Date(2025, 6, 1, 13, 0, 0, 0, time.UTC)
+			next := 0
+			outs := make([]store.Outcome, 0, n)
+			for b.Loop() {
+				b.StopTimer()
+				// One event per call: all n deliveries are chain heads.
+				evs := make([]events.Event, 0, n)
+				for range n {
+					evs = append(evs, callEvents(4*next, 1)...)
+					next++
+				}
+				if _, err := st.InsertEvents(b.Context(), "node-1", evs); err != nil {
+					b.Fatal(err)
+				}
+				jobs, err := st.ClaimDeliveries(b.Context(), store.ClaimParams{Owner: "bench", Now: now, LeaseUntil: now.Add(time.Minute), Limit: n})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(jobs) != n {
+					b.Fatalf("claimed %d, want %d", len(jobs), n)
+				}
+				outs = outs[:0]
+				for _, j := range jobs {
+					outs = append(outs, store.Outcome{
+						Attempt: store.Attempt{DeliveryID: j.Delivery.ID, At: now, StatusCode: 200, Latency: time.Millisecond},
+						Status:  store.Succeeded,
+					})
+				}
+				b.StartTimer()
+				var cpu cpuMeter
+				cpu.start()
+				if err := st.CompleteAttempts(b.Context(), "bench", outs); err != nil {
+					b.Fatal(err)
+				}
+				used.add(cpu.stop())
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*n), "µs/outcome")
+			used.report(b, b.N*n, "cpu-µs/outcome")
+		})
+	}
+}
+
+// cpuMeter measures the process's CPU time over a call: on a shared machine
+// the wall time also counts the other work's, and the writer's lingering.
+type cpuMeter struct {
+	at time.Duration
+	ok bool
+}
+
+func (m *cpuMeter) start() { m.at, m.ok = processCPU() }
+
+func (m *cpuMeter) stop() (time.Duration, bool) {
+	now, ok := processCPU()
+	return now - m.at, ok && m.ok
+}
+
+// cpuTotal sums what cpuMeters measured.
+type cpuTotal struct {
+	sum time.Duration
+	ok  bool
+}
+
+func (t *cpuTotal) add(d time.Duration, ok bool) { t.sum, t.ok = t.sum+d, ok }
+
+// report reports the CPU time per unit of n, if it was measured.
+func (t *cpuTotal) report(b *testing.B, n int, unit string) {
+	if t.ok {
+		b.ReportMetric(float64(t.sum.Microseconds())/float64(n), unit)
 	}
 }

@@ -249,31 +249,68 @@ func (s *Store) CompleteAttempts(ctx context.Context, owner string, outcomes []s
 
 // writeOutcomes is CompleteAttempts's part of a shared transaction.
 func writeOutcomes(ctx context.Context, tx *sql.Tx, st *statements, outcomes []store.Outcome, owned []bool) error {
+	now := time.Now()
+	at := func(a *store.Attempt) int64 {
+		if a.At.IsZero() {
+			return nanos(now)
+		}
+		return nanos(a.At)
+	}
+	args := make([]any, 0, 7*min(len(outcomes), 1<<maxRowsLog))
+	err := st.insertAttempts.each(ctx, tx, len(outcomes), func(ins *sql.Stmt, from, to int) error {
+		args = args[:0]
+		for i := from; i < to; i++ {
+			a := &outcomes[i].Attempt
+			args = append(args, a.DeliveryID, at(a), a.StatusCode, int64(a.Latency), a.Error, a.Response)
+		}
+		_, err := ins.ExecContext(ctx, args...)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("attempts: %w", err)
+	}
+	// One row per delivery, as the outcomes one after another would leave
+	// it: counted as many times as it has outcomes, the last one's values.
+	type finish struct {
+		id, attempts, next, at, completed int64
+		status, err                       string
+	}
 	var (
-		insAttempt = tx.StmtContext(ctx, st.insertAttempt)
-		finish     = tx.StmtContext(ctx, st.finishAttempt)
-		now        = time.Now()
+		finishes []finish
+		index    map[int64]int
 	)
-	for i, o := range outcomes {
-		a := o.Attempt
-		at := a.At
-		if at.IsZero() {
-			at = now
-		}
-		if _, err := insAttempt.ExecContext(ctx, a.DeliveryID, nanos(at), a.StatusCode, int64(a.Latency), a.Error, a.Response); err != nil {
-			return fmt.Errorf("attempt of delivery %d: %w", a.DeliveryID, err)
-		}
+	for i := range outcomes {
 		if !owned[i] {
 			continue
 		}
-		var completed int64
+		o := &outcomes[i]
+		f := finish{id: o.Attempt.DeliveryID, attempts: 1, next: nanos(o.NextAttemptAt), at: at(&o.Attempt),
+			status: string(o.Status), err: o.Error}
 		if o.Status != store.Pending {
-			completed = nanos(at)
+			f.completed = f.at
 		}
-		// A delivery deleted with its endpoint meanwhile changes nothing.
-		if _, err := finish.ExecContext(ctx, a.DeliveryID, string(o.Status), nanos(o.NextAttemptAt), o.Error, nanos(at), completed); err != nil {
-			return fmt.Errorf("delivery %d: %w", a.DeliveryID, err)
+		if k, ok := index[f.id]; ok {
+			f.attempts += finishes[k].attempts
+			finishes[k] = f
+			continue
 		}
+		if index == nil {
+			index = make(map[int64]int)
+		}
+		index[f.id] = len(finishes)
+		finishes = append(finishes, f)
+	}
+	// A delivery deleted with its endpoint meanwhile changes nothing.
+	err = st.finishAttempts.each(ctx, tx, len(finishes), func(upd *sql.Stmt, from, to int) error {
+		args = args[:0]
+		for _, f := range finishes[from:to] {
+			args = append(args, f.id, f.status, f.attempts, f.next, f.err, f.at, f.completed)
+		}
+		_, err := upd.ExecContext(ctx, args...)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("deliveries: %w", err)
 	}
 	return nil
 }
