@@ -47,21 +47,7 @@ func BenchmarkCallLookups(b *testing.B) {
 var batchSizes = []int{1, 16, 256}
 
 // batchStore opens a migrated store with one endpoint that takes every event.
-func batchStore(b *testing.B) store.Store {
-	b.Helper()
-	st := benchOpen(b)
-	if err := st.Migrate(b.Context()); err != nil {
-		b.Fatal(err)
-	}
-	err := st.CreateEndpoint(b.Context(), &store.Endpoint{
-		ID: "crm", URL: "http://127.0.0.1:9/hooks", Profile: events.Standard,
-		Secrets: []store.Secret{{Value: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}, Timeout: 10 * time.Second, MaxInFlight: 100000,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return st
-}
+func batchStore(b *testing.B) store.Store { return storetest.BenchStore(b, benchOpen) }
 
 // callEvents is the j-th to the (j+n-1)-th event of a stream of calls of
 // four events each (ROUTED, RINGING, ANSWER, HANGUP), so that a batch holds

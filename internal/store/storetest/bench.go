@@ -20,8 +20,9 @@ const benchBatch = 100
 
 var benchStart = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
-// benchStore opens a migrated store with one endpoint that takes every event.
-func benchStore(b *testing.B, open func(b *testing.B) store.Store) store.Store {
+// BenchStore opens a migrated store with one endpoint that takes every event
+// and has room for a thousand requests in flight.
+func BenchStore(b *testing.B, open func(b *testing.B) store.Store) store.Store {
 	b.Helper()
 	st := open(b)
 	if err := st.Migrate(b.Context()); err != nil {
@@ -67,7 +68,7 @@ func benchCalls(first, n int, kinds ...events.Kind) []events.Event {
 // BenchmarkInsertEvents records batches of 100 events, each creating one
 // delivery.
 func BenchmarkInsertEvents(b *testing.B, open func(b *testing.B) store.Store) {
-	st := benchStore(b, open)
+	st := BenchStore(b, open)
 	ctx := b.Context()
 	next := 0
 	for b.Loop() {
@@ -82,7 +83,7 @@ func BenchmarkInsertEvents(b *testing.B, open func(b *testing.B) store.Store) {
 // BenchmarkClaimComplete claims 100 deliveries and records their attempts,
 // as one round of the delivery engine does.
 func BenchmarkClaimComplete(b *testing.B, open func(b *testing.B) store.Store) {
-	st := benchStore(b, open)
+	st := BenchStore(b, open)
 	ctx := b.Context()
 	now := benchStart.Add(time.Hour)
 	next, ready := 0, 0
@@ -120,7 +121,7 @@ func BenchmarkClaimComplete(b *testing.B, open func(b *testing.B) store.Store) {
 // their events, claim them and record their attempts. Its deliveries/s is
 // what the store allows the product at most, on one goroutine.
 func BenchmarkDeliveryCycle(b *testing.B, open func(b *testing.B) store.Store) {
-	st := benchStore(b, open)
+	st := BenchStore(b, open)
 	ctx := b.Context()
 	now := benchStart.Add(time.Hour)
 	next := 0
