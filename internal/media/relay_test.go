@@ -344,3 +344,40 @@ func TestRelayCloseWhilePacketsFlow(t *testing.T) {
 		t.Fatalf("the relay left got %+v, %v", got.Header, ok)
 	}
 }
+
+// The relay's sockets speak IPv6 as well: its own address encoding for
+// sendto is checked against real sockets on ::1.
+func TestRelayIPv6(t *testing.T) {
+	t.Parallel()
+	lo6 := netip.MustParseAddr("::1")
+	listen := func() *net.UDPConn {
+		c, err := net.ListenUDP("udp6", net.UDPAddrFromAddrPort(netip.AddrPortFrom(lo6, 0)))
+		if err != nil {
+			t.Skipf("no IPv6 loopback: %v", err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	caller, callee := &party{conn: listen()}, &party{conn: listen()}
+	pool, err := NewPortPool(lo6, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := pool.NewRelay(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	r.SetRemote(SideA, caller.addr(), nil)
+	r.SetRemote(SideB, callee.addr(), nil)
+	if err := r.Start(); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := (&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: 3}, Payload: make([]byte, 160)}).Marshal()
+	if _, err := caller.conn.WriteToUDPAddrPort(b, netip.AddrPortFrom(lo6, uint16(r.Port(SideA)))); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := callee.recv(t, 2*time.Second); !ok || got.SequenceNumber != 3 {
+		t.Fatalf("callee got %+v, %v", got.Header, ok)
+	}
+}

@@ -3,6 +3,7 @@ package media
 import (
 	"encoding/binary"
 	"fmt"
+	"net"
 	"net/netip"
 	"unsafe"
 
@@ -35,7 +36,16 @@ func listenUDP(ip netip.Addr, port int) (*udpSocket, error) {
 			unix.Close(fd)
 			return nil, fmt.Errorf("udp socket: %w", err)
 		}
-		sa = &unix.SockaddrInet6{Port: port, Addr: ip.As16()}
+		sa6 := &unix.SockaddrInet6{Port: port, Addr: ip.As16()}
+		if zone := ip.Zone(); zone != "" {
+			ifi, err := net.InterfaceByName(zone)
+			if err != nil {
+				unix.Close(fd)
+				return nil, fmt.Errorf("udp socket on %s: %w", ip, err)
+			}
+			sa6.ZoneId = uint32(ifi.Index)
+		}
+		sa = sa6
 	} else {
 		sa = &unix.SockaddrInet4{Port: port, Addr: ip.As4()}
 	}
