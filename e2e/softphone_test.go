@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -152,11 +153,42 @@ type baresip struct {
 	notify chan struct{}
 }
 
+// freeBaresipPort returns a port baresip can listen on: sip_listen binds
+// it for UDP and TCP and the port above for TLS, and it will not start
+// without all three. The port is taken below the kernel's ephemeral range,
+// where no test's outgoing connection can hold the port above meanwhile.
+func freeBaresipPort(t *testing.T) int {
+	t.Helper()
+	free := func(network string, port int) bool {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		if network == "udp" {
+			c, err := net.ListenPacket(network, addr)
+			if err == nil {
+				c.Close()
+			}
+			return err == nil
+		}
+		l, err := net.Listen(network, addr)
+		if err == nil {
+			l.Close()
+		}
+		return err == nil
+	}
+	for range 200 {
+		port := 10000 + 2*rand.IntN(5000)
+		if free("udp", port) && free("tcp", port) && free("tcp", port+1) {
+			return port
+		}
+	}
+	t.Fatal("no port free for baresip's UDP, TCP and TLS listeners in 10000-20000")
+	return 0
+}
+
 // startBaresip runs baresip as ext with password at the PBX on sip,
 // playing a tone of freq Hz.
 func startBaresip(t *testing.T, ext, password, sip string, freq float64) *baresip {
 	t.Helper()
-	b := &baresip{t: t, dir: t.TempDir(), port: freeUDPPort(t), out: &syncBuffer{}, notify: make(chan struct{}, 1)}
+	b := &baresip{t: t, dir: t.TempDir(), port: freeBaresipPort(t), out: &syncBuffer{}, notify: make(chan struct{}, 1)}
 	ctrl := freePort(t)
 	rtp := freeUDPPort(t)
 	tone := filepath.Join(b.dir, "tone.wav")
