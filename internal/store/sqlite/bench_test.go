@@ -49,32 +49,6 @@ var batchSizes = []int{1, 16, 256}
 // batchStore opens a migrated store with one endpoint that takes every event.
 func batchStore(b *testing.B) store.Store { return storetest.BenchStore(b, benchOpen) }
 
-// callEvents is the j-th to the (j+n-1)-th event of a stream of calls of
-// four events each (ROUTED, RINGING, ANSWER, HANGUP), so that a batch holds
-// both new calls and the later events of calls stored before.
-func callEvents(j, n int) []events.Event {
-	start := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-	kinds := []events.Kind{events.CallRouted, events.CallRinging, events.CallAnswer, events.CallHangup}
-	evs := make([]events.Event, 0, n)
-	for ; n > 0; j, n = j+1, n-1 {
-		c, i := j/len(kinds), j%len(kinds)
-		id := fmt.Sprintf("0b7f3e1c-5f4e-4b8e-9a43-%012d", c)
-		e := events.Event{
-			ID: fmt.Sprintf("%s-%d", id, i+1), Kind: kinds[i], CallUUID: id, SessionUUID: id,
-			CallerIDNumber: "1001", DestinationNumber: "1002", OccurredAt: start.Add(time.Duration(i) * time.Second),
-			Sequence: int64(i + 1), Direction: events.Internal, LegUUID: id, Source: "pbx",
-		}
-		switch e.Kind {
-		case events.CallRouted:
-			e.RoutedTo = &events.Target{Type: events.Extension, Target: "1002"}
-		case events.CallHangup:
-			e.Hangup = &events.Hangup{Cause: events.CauseNormalClearing, SIPCode: 200, By: events.Caller}
-		}
-		evs = append(evs, e)
-	}
-	return evs
-}
-
 // BenchmarkInsertEventsBatch records batches of n events, each creating one
 // delivery, one batch at a time.
 func BenchmarkInsertEventsBatch(b *testing.B) {
@@ -86,7 +60,7 @@ func BenchmarkInsertEventsBatch(b *testing.B) {
 			next := 0
 			for b.Loop() {
 				b.StopTimer()
-				evs := callEvents(next, n)
+				evs := storetest.CallStream(next, n)
 				next += n
 				b.StartTimer()
 				var cpu cpuMeter
@@ -118,7 +92,7 @@ func BenchmarkCompleteAttemptsBatch(b *testing.B) {
 				// One event per call: all n deliveries are chain heads.
 				evs := make([]events.Event, 0, n)
 				for range n {
-					evs = append(evs, callEvents(4*next, 1)...)
+					evs = append(evs, storetest.CallStream(4*next, 1)...)
 					next++
 				}
 				if _, err := st.InsertEvents(b.Context(), "node-1", evs); err != nil {

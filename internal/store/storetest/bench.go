@@ -65,6 +65,15 @@ func benchCalls(first, n int, kinds ...events.Kind) []events.Event {
 	return evs
 }
 
+// CallStream is the j-th to the (j+n-1)-th event of a stream of short
+// answered calls (ROUTED, RINGING, ANSWER, HANGUP each), so that a batch
+// can hold both new calls and the later events of calls stored before.
+func CallStream(j, n int) []events.Event {
+	k := len(fourEvents)
+	first, last := j/k, (j+n+k-1)/k
+	return benchCalls(first, last-first, fourEvents...)[j%k : j%k+n]
+}
+
 // BenchmarkInsertEvents records batches of 100 events, each creating one
 // delivery.
 func BenchmarkInsertEvents(b *testing.B, open func(b *testing.B) store.Store) {
