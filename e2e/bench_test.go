@@ -28,17 +28,20 @@ import (
 
 // TestBenchDelivery is the delivery benchmark of docs/benchmarks.md: in one
 // go, with one receiver (a process of its own that answers 204 and records
-// each arrival), it offers the same load on three paths and prints one
+// each arrival), it offers the same load on each path and prints one
 // table, so that every figure is a ratio taken in one run:
 //
 //   - raw: the load client posts straight to the receiver;
 //   - test: the client posts POST /v1/endpoints/{id}/test to switchhook,
 //     which records the event and delivers it to the receiver;
-//   - sim: switchhook's built-in simulator makes calls (7 events each).
+//   - sim: switchhook's built-in simulator makes calls (7 events each);
+//   - relay and pump: the floors of test and sim, a bare relay process in
+//     switchhook's place (see benchRelayEnv).
 //
 // Latency is the arrival at the receiver minus the client's send (for the
-// simulator, minus the event's occurred_at). CPU is each process's user +
-// system time over the run, per delivered event. It is skipped unless
+// simulator and the pump, minus the event's occurred_at). CPU is each
+// process's user + system time over the run, per delivered event. It is
+// skipped unless
 // SWITCHHOOK_BENCH is set:
 //
 //	SWITCHHOOK_BENCH=1 go test -run TestBenchDelivery -v -timeout 60m ./e2e
@@ -46,9 +49,9 @@ import (
 // BENCH_RATES (events/s, default 100,1000,2000,5000) each run for
 // BENCH_SECONDS (default 30); BENCH_BURST events (default 50,000; 0: none)
 // are then offered as fast as the client goes. BENCH_PATHS picks paths
-// (default raw,test,sim). BENCH_BACKLOG events (default 42,000; 0: none)
-// are simulated while the receiver holds every request, until all are
-// recorded, and then delivered as a backlog. BENCH_STORE=postgres with
+// (default raw,relay,pump,test,sim). BENCH_BACKLOG events (default 42,000;
+// 0: none) are simulated while the receiver holds every request, until all
+// are recorded, and then delivered as a backlog. BENCH_STORE=postgres with
 // BENCH_NODES=1 or 2 runs switchhook on a fresh PostgreSQL database;
 // BENCH_STEP is the simulator's pause between a call's events (default 1s);
 // BENCH_CPUPROFILE=DIR writes a CPU profile of each switchhook process there.
@@ -68,7 +71,7 @@ func TestBenchDelivery(t *testing.T) {
 	}
 	b.rcv = startBenchReceiver(t)
 	b.client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute}}
-	paths := strings.Split(envStr("BENCH_PATHS", "raw,test,sim"), ",")
+	paths := strings.Split(envStr("BENCH_PATHS", "raw,relay,pump,test,sim"), ",")
 	var rates []int
 	for _, f := range strings.Split(envStr("BENCH_RATES", "100,1000,2000,5000"), ",") {
 		if r, err := strconv.Atoi(strings.TrimSpace(f)); err == nil && r > 0 {
@@ -106,7 +109,7 @@ func TestBenchDelivery(t *testing.T) {
 	}
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "\nswitchhook on %s, %d node(s), extended payload, max_in_flight 64, simulator step %s\n", b.store, b.nodes, b.step)
-	sb.WriteString("| path | offered | delivered | in order, once | delivered/s while offering | delivered/s | p50 | p90 | p99 | max | CPU ms/event: switchhook | PostgreSQL | receiver | client | switchhook peak RSS | load average | other work |\n")
+	sb.WriteString("| path | offered | delivered | in order, once | delivered/s while offering | delivered/s | p50 | p90 | p99 | max | CPU ms/event: switchhook (relay, pump: the relay) | PostgreSQL | receiver | client | switchhook peak RSS | load average | other work |\n")
 	sb.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		sb.WriteString(r.String() + "\n")
@@ -178,7 +181,12 @@ func (b *bench) run(t *testing.T, path string, rate, n int) benchRow {
 	}
 	var servers []*Server
 	var dbPIDs func() []int
-	if path != "raw" {
+	var relay benchProcess
+	switch path {
+	case "raw":
+	case "relay", "pump":
+		relay = startBenchProcess(t, benchRelayEnv+"="+b.rcv.url+"/hook")
+	default:
 		servers, dbPIDs = b.start(t, path, rate, n)
 	}
 	if path == "backlog" {
@@ -198,9 +206,12 @@ func (b *bench) run(t *testing.T, path string, rate, n int) benchRow {
 			}
 		}
 	}
-	serverPIDs := make([]int, len(servers))
-	for i, s := range servers {
-		serverPIDs[i] = s.cmd.Process.Pid
+	var serverPIDs []int
+	for _, s := range servers {
+		serverPIDs = append(serverPIDs, s.cmd.Process.Pid)
+	}
+	if relay.pid != 0 {
+		serverPIDs = append(serverPIDs, relay.pid)
 	}
 	self := os.Getpid()
 	load := loadAverage()
@@ -228,9 +239,27 @@ func (b *bench) run(t *testing.T, path string, rate, n int) benchRow {
 			return b.testEvent(s, epID)
 		})
 		offerEnd = time.Now()
+	case "relay":
+		sent = b.offer(t, n, rate, func(i int) (string, error) {
+			id := fmt.Sprintf("msg_%d", i)
+			return id, b.post(relay.url+"/relay", id, rawBody(id, i))
+		})
+		offerEnd = time.Now()
 	case "backlog":
 		b.rcv.hold(t, false)
 		offerEnd = start
+	case "pump":
+		pumpRate := rate
+		if rate == 0 {
+			pumpRate = 1000000
+		}
+		if err := b.post(fmt.Sprintf("%s/pump?n=%d&rate=%d", relay.url, n, pumpRate), "", nil); err != nil {
+			t.Fatal(err)
+		}
+		offerEnd = start.Add(time.Duration(float64(n) / float64(max(rate, 1)) * float64(time.Second)))
+		if rate == 0 {
+			offerEnd = start
+		}
 	case "sim":
 		// The simulator runs from start-up; it is done when all its
 		// events were offered, which the receiver's count tells.
@@ -242,6 +271,9 @@ func (b *bench) run(t *testing.T, path string, rate, n int) benchRow {
 	row.sent = len(sent)
 	if path == "sim" || path == "backlog" {
 		row.sent = n / 7 / b.nodes * 7 * b.nodes // whole calls
+	}
+	if path == "pump" {
+		row.sent = n
 	}
 	b.rcv.waitCount(t, row.sent, 30*time.Second)
 	end := time.Now()
@@ -276,7 +308,7 @@ func (b *bench) run(t *testing.T, path string, rate, n int) benchRow {
 		switch path {
 		case "backlog":
 			from = start.UnixNano() // the time to drain up to this one
-		case "sim":
+		case "sim", "pump":
 		default:
 			s, ok := sent[a.ID]
 			if !ok {
@@ -598,27 +630,23 @@ func benchReceiverMain(addr string) int {
 		mu.Unlock()
 		json.NewEncoder(w).Encode(out)
 	})
-	go func() {
-		io.Copy(io.Discard, os.Stdin)
-		os.Exit(0)
-	}()
-	go func() {
-		time.Sleep(2 * time.Hour)
-		os.Exit(0)
-	}()
+	exitWithTest()
 	fmt.Printf("http://%s\n", l.Addr())
 	http.Serve(l, mux)
 	return 0
 }
 
-type benchReceiver struct {
+// benchProcess is a helper process of the benchmark: the test binary run
+// with env set, which prints its URL and exits when its standard input
+// closes.
+type benchProcess struct {
 	url string
 	pid int
 }
 
-func startBenchReceiver(t *testing.T) *benchReceiver {
+func startBenchProcess(t *testing.T, env string) benchProcess {
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), benchReceiverEnv+"=127.0.0.1:0")
+	cmd.Env = append(os.Environ(), env)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -637,9 +665,15 @@ func startBenchReceiver(t *testing.T) *benchReceiver {
 	})
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
-		t.Fatalf("receiver: %v", err)
+		t.Fatalf("%s: %v", env, err)
 	}
-	return &benchReceiver{url: strings.TrimSpace(line), pid: cmd.Process.Pid}
+	return benchProcess{url: strings.TrimSpace(line), pid: cmd.Process.Pid}
+}
+
+type benchReceiver struct{ benchProcess }
+
+func startBenchReceiver(t *testing.T) *benchReceiver {
+	return &benchReceiver{startBenchProcess(t, benchReceiverEnv+"=127.0.0.1:0")}
 }
 
 // hold makes the receiver hold requests until it is told to let go.

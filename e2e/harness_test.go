@@ -28,6 +28,9 @@ func TestMain(m *testing.M) {
 	if addr := os.Getenv(benchReceiverEnv); addr != "" {
 		os.Exit(benchReceiverMain(addr))
 	}
+	if target := os.Getenv(benchRelayEnv); target != "" {
+		os.Exit(benchRelayMain(target))
+	}
 	dir, err := os.MkdirTemp("", "switchhook-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
