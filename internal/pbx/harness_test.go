@@ -10,11 +10,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -243,7 +244,6 @@ type testPBX struct {
 // and tweaks change the PBX before it runs.
 func startPBX(t *testing.T, edit func(*Config), tweaks ...func(*PBX)) *testPBX {
 	t.Helper()
-	goroutines := pbxGoroutines()
 	cfg := Config{
 		Listen:      []string{"udp://127.0.0.1:0", "tcp://127.0.0.1:0"},
 		Domain:      "pbx.test",
@@ -258,17 +258,32 @@ func startPBX(t *testing.T, edit func(*Config), tweaks ...func(*PBX)) *testPBX {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level}))
-	p, err := New(cfg, log, nil)
+	label := fmt.Sprintf("%s#%d", t.Name(), pbxSeq.Add(1))
+	var (
+		p      *PBX
+		err    error
+		tp     *testPBX
+		cancel context.CancelFunc
+		done   = make(chan error, 1)
+	)
+	// Every goroutine the PBX starts, and theirs in turn, carries the label
+	// (a goroutine inherits its creator's), so that the check at the end
+	// counts this PBX's and not those of the tests running beside it.
+	pprof.Do(context.Background(), pprof.Labels(pbxLabel, label), func(ctx context.Context) {
+		p, err = New(cfg, log, nil)
+		if err != nil {
+			return
+		}
+		for _, f := range tweaks {
+			f(p)
+		}
+		tp = &testPBX{PBX: p, events: newCollector(), dir: t.TempDir()}
+		ctx, cancel = context.WithCancel(ctx)
+		go func() { done <- p.Run(ctx, tp.events) }()
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range tweaks {
-		f(p)
-	}
-	tp := &testPBX{PBX: p, events: newCollector(), dir: t.TempDir()}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx, tp.events) }()
 	select {
 	case <-p.Ready():
 	case err := <-done:
@@ -298,7 +313,7 @@ func startPBX(t *testing.T, edit func(*Config), tweaks ...func(*PBX)) *testPBX {
 				t.Error("Run did not return after its context was cancelled")
 			}
 			tp.checkReleased(t)
-			waitGoroutines(t, goroutines)
+			waitGoroutines(t, label)
 			tp.events.mu.Lock()
 			for _, err := range tp.events.bad {
 				t.Errorf("invalid event emitted: %v", err)
@@ -327,42 +342,55 @@ func (tp *testPBX) checkReleased(t *testing.T) {
 	}
 }
 
-// waitGoroutines waits for the count of pbxGoroutines to come back to n,
-// the count before the PBX started.
-func waitGoroutines(t *testing.T, n int) {
+// pbxLabel is the profiler label under which startPBX runs a PBX; its
+// value names the PBX.
+const pbxLabel = "pbx"
+
+// pbxSeq numbers the PBXes the tests start.
+var pbxSeq atomic.Int64
+
+// waitGoroutines waits until no goroutine carries the PBX's label. (A
+// timer's function runs on a goroutine without labels; the PBX's only post
+// a message to their call or queue.)
+func waitGoroutines(t *testing.T, label string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for pbxGoroutines() > n {
+	for {
+		n, stacks := pbxGoroutines(label)
+		if n == 0 {
+			return
+		}
 		if time.Now().After(deadline) {
-			t.Errorf("%d goroutines left, %d before:\n%s", pbxGoroutines(), n, goroutineStacks())
+			t.Errorf("%d goroutines left:\n%s", n, stacks)
 			return
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
-// pbxGoroutines counts the goroutines but the test's SIPp processes' (their
-// Wait and output copies): those end when SIPp does, which may be after the
-// PBX, as when a loaded machine made the shutdown's grace run out before
-// SIPp answered its BYE.
-func pbxGoroutines() int {
+// pbxGoroutines counts the goroutines labelled with label, and gives their
+// stacks.
+func pbxGoroutines(label string) (int, string) {
+	var buf bytes.Buffer
+	if err := pprof.Lookup("goroutine").WriteTo(&buf, 1); err != nil {
+		return 0, err.Error()
+	}
+	want := fmt.Sprintf("# labels: {%q:%q}", pbxLabel, label)
 	n := 0
-	for _, g := range strings.Split(goroutineStacks(), "\n\n") {
-		if !strings.Contains(g, "created by os/exec.(*Cmd).Start") && !strings.Contains(g, "(*testPBX).sipp in goroutine") {
-			n++
+	var stacks strings.Builder
+	for _, rec := range strings.Split(buf.String(), "\n\n") {
+		if !strings.Contains(rec, want) {
+			continue
 		}
-	}
-	return n
-}
-
-func goroutineStacks() string {
-	buf := make([]byte, 1<<20)
-	for {
-		if n := runtime.Stack(buf, true); n < len(buf) {
-			return string(buf[:n])
+		rec = rec[strings.LastIndex(rec[:strings.Index(rec, " @ ")], "\n")+1:] // the first record follows the profile's header
+		c, err := strconv.Atoi(rec[:strings.Index(rec, " @ ")])
+		if err != nil {
+			continue
 		}
-		buf = make([]byte, 2*len(buf))
+		n += c
+		stacks.WriteString(rec + "\n\n")
 	}
+	return n, stacks.String()
 }
 
 type testWriter struct{ t *testing.T }
