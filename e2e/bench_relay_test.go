@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -45,20 +44,9 @@ func benchRelayMain(target string) int {
 	for range benchRelayWorkers {
 		go func() {
 			for m := range work {
-				req, err := http.NewRequest("POST", target, bytes.NewReader(m.body))
-				if err != nil {
+				if err := benchPost(client, target, m.id, m.body); err != nil {
 					fmt.Fprintln(os.Stderr, err)
-					continue
 				}
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("webhook-id", m.id)
-				resp, err := client.Do(req)
-				if err != nil {
-					fmt.Fprintln(os.Stderr, err)
-					continue
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
 			}
 		}()
 	}

@@ -41,8 +41,7 @@ import (
 // Latency is the arrival at the receiver minus the client's send (for the
 // simulator and the pump, minus the event's occurred_at). CPU is each
 // process's user + system time over the run, per delivered event. It is
-// skipped unless
-// SWITCHHOOK_BENCH is set:
+// skipped unless SWITCHHOOK_BENCH is set:
 //
 //	SWITCHHOOK_BENCH=1 go test -run TestBenchDelivery -v -timeout 60m ./e2e
 //
@@ -248,21 +247,19 @@ func (b *bench) run(t *testing.T, path string, rate, n int) benchRow {
 	case "backlog":
 		b.rcv.hold(t, false)
 		offerEnd = start
-	case "pump":
-		pumpRate := rate
-		if rate == 0 {
-			pumpRate = 1000000
+	case "pump", "sim":
+		if path == "pump" {
+			pumpRate := rate
+			if rate == 0 {
+				pumpRate = 1000000
+			}
+			if err := b.post(fmt.Sprintf("%s/pump?n=%d&rate=%d", relay.url, n, pumpRate), "", nil); err != nil {
+				t.Fatal(err)
+			}
 		}
-		if err := b.post(fmt.Sprintf("%s/pump?n=%d&rate=%d", relay.url, n, pumpRate), "", nil); err != nil {
-			t.Fatal(err)
-		}
-		offerEnd = start.Add(time.Duration(float64(n) / float64(max(rate, 1)) * float64(time.Second)))
-		if rate == 0 {
-			offerEnd = start
-		}
-	case "sim":
-		// The simulator runs from start-up; it is done when all its
-		// events were offered, which the receiver's count tells.
+		// The simulator runs from start-up, the pump from now; each is
+		// done when all its events were offered, which the receiver's
+		// count tells.
 		offerEnd = start.Add(time.Duration(float64(n) / float64(max(rate, 1)) * float64(time.Second)))
 		if rate == 0 {
 			offerEnd = start
@@ -470,14 +467,17 @@ func (b *bench) offer(t *testing.T, n, rate int, send func(i int) (string, error
 	return sent
 }
 
-func (b *bench) post(u, id string, body []byte) error {
+func (b *bench) post(u, id string, body []byte) error { return benchPost(b.client, u, id, body) }
+
+// benchPost posts body to u with c, as a webhook with the given id.
+func benchPost(c *http.Client, u, id string, body []byte) error {
 	req, err := http.NewRequest("POST", u, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("webhook-id", id)
-	resp, err := b.client.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		return err
 	}

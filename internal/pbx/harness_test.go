@@ -376,15 +376,13 @@ func pbxGoroutines(label string) (int, string) {
 		return 0, err.Error()
 	}
 	want := fmt.Sprintf("# labels: {%q:%q}", pbxLabel, label)
+	_, records, _ := strings.Cut(buf.String(), "\n") // after the header, "goroutine profile: total N"
 	n := 0
 	var stacks strings.Builder
-	for _, rec := range strings.Split(buf.String(), "\n\n") {
-		if !strings.Contains(rec, want) {
-			continue
-		}
-		rec = rec[strings.LastIndex(rec[:strings.Index(rec, " @ ")], "\n")+1:] // the first record follows the profile's header
-		c, err := strconv.Atoi(rec[:strings.Index(rec, " @ ")])
-		if err != nil {
+	for _, rec := range strings.Split(records, "\n\n") {
+		count, _, _ := strings.Cut(rec, " @ ") // each record starts "count @ addresses"
+		c, err := strconv.Atoi(count)
+		if err != nil || !strings.Contains(rec, want) {
 			continue
 		}
 		n += c
